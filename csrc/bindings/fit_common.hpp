@@ -1,0 +1,143 @@
+// Shared glue between Python and core/fit/batch.hpp for any model (built-in law or compiled formula).
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include "bindings/arrays.hpp"
+#include "core/fit/batch.hpp"
+
+namespace lawfit::bindings {
+namespace py = pybind11;
+
+struct FitArgs {
+  py::array offsets, x, y;
+  py::object w, lower, upper, starts;
+  py::ssize_t n_random;
+  py::object rand_lo, rand_hi;
+  bool project_linear;
+  std::uint64_t seed;
+  int loss;
+  double delta;
+  int space;
+  double ftol, xtol, gtol;
+  int max_iter;
+  int threads;
+  bool want_cov;
+  i64 first_curve;
+};
+
+inline fit::Options fit_options(const FitArgs& a) {
+  if (a.loss < 0 || a.loss > 3) throw py::value_error("fit: unknown loss code");
+  if (a.space < 0 || a.space > 1) throw py::value_error("fit: unknown space code");
+  if (!(a.delta > 0.0)) throw py::value_error("fit: 'delta' must be > 0");
+  if (a.max_iter < 1) throw py::value_error("fit: 'max_iter' must be >= 1");
+  fit::Options o;
+  o.loss = static_cast<Loss>(a.loss);
+  o.delta = a.delta;
+  o.space = static_cast<Space>(a.space);
+  o.ftol = a.ftol;
+  o.xtol = a.xtol;
+  o.gtol = a.gtol;
+  o.max_iter = a.max_iter;
+  return o;
+}
+
+template <class Model>
+py::dict run_fit_model(const Model& m, const FitArgs& a) {
+  const char* op = "fit";
+  const int np = m.n_params();
+  const int d = m.n_inputs();
+  const py::ssize_t B = a.offsets.size() - 1;
+  if (B < 0) throw py::value_error("fit: 'offsets' must have at least one element");
+  const i64* off = in_ptr<i64>(a.offsets, op, "offsets");
+  const py::ssize_t n_total = a.y.size();
+  if (off[0] != 0 || off[B] != n_total) throw py::value_error("fit: 'offsets' must start at 0 and end at len(y)");
+  for (py::ssize_t b = 0; b < B; ++b)
+    if (off[b + 1] < off[b]) throw py::value_error("fit: 'offsets' must be non-decreasing");
+  fit::BatchInput in;
+  in.offsets = off;
+  in.B = B;
+  in.d = d;
+  in.x = in_ptr<double>(a.x, op, "x", n_total * d);
+  in.y = in_ptr<double>(a.y, op, "y", n_total);
+  in.w = opt_ptr<double>(a.w, op, "w", n_total);
+  const py::ssize_t nb = a.lower.cast<py::array>().size();
+  if (nb != np && nb != B * np) throw py::value_error("fit: 'lower' must have P or B*P elements");
+  in.per_curve_bounds = (nb == B * np) && B != 1;
+  in.lower = opt_ptr<double>(a.lower, op, "lower", nb);
+  in.upper = opt_ptr<double>(a.upper, op, "upper", nb);
+
+  fit::StartSpec st;
+  st.project_linear = a.project_linear;
+  st.seed = a.seed;
+  st.first_curve = a.first_curve;
+  if (!a.starts.is_none()) {
+    const py::array s = a.starts.cast<py::array>();
+    if (s.ndim() == 2) {
+      st.S = s.shape(0);
+      st.per_curve = false;
+    } else if (s.ndim() == 3) {
+      if (s.shape(0) != B) throw py::value_error("fit: per-curve 'starts' must have shape [B, S, P]");
+      st.S = s.shape(1);
+      st.per_curve = true;
+    } else {
+      throw py::value_error("fit: 'starts' must have shape [S, P] or [B, S, P]");
+    }
+    if (s.shape(s.ndim() - 1) != np) throw py::value_error("fit: 'starts' last dimension must equal P");
+    if (st.S < 1) throw py::value_error("fit: 'starts' is empty");
+    st.starts = in_ptr<double>(s, op, "starts");
+  } else {
+    if (a.n_random < 1) throw py::value_error("fit: 'n_random' must be >= 1");
+    st.S = a.n_random;
+    st.rand_lo = opt_ptr<double>(a.rand_lo, op, "rand_lo", np);
+    st.rand_hi = opt_ptr<double>(a.rand_hi, op, "rand_hi", np);
+    if (!st.rand_lo || !st.rand_hi) throw py::value_error("fit: random starts need 'rand_lo' and 'rand_hi'");
+  }
+  const fit::Options o = fit_options(a);
+
+  py::array_t<double> params({B, static_cast<py::ssize_t>(np)});
+  py::array_t<double> cost(B);
+  py::array_t<std::int32_t> iters(B), status(B);
+  py::array_t<std::int64_t> best(B), npts(B);
+  py::object cov_obj = py::none();
+  double* cov_ptr = nullptr;
+  if (a.want_cov) {
+    py::array_t<double> cov({B, static_cast<py::ssize_t>(np), static_cast<py::ssize_t>(np)});
+    cov_ptr = cov.mutable_data();
+    cov_obj = cov;
+  }
+  fit::BatchOutput out{params.mutable_data(), cost.mutable_data(), cov_ptr,     iters.mutable_data(),
+                       status.mutable_data(), best.mutable_data(), npts.mutable_data()};
+  {
+    py::gil_scoped_release release;
+    fit::fit_batch(m, in, st, o, out, a.threads);
+  }
+  py::dict r;
+  r["params"] = params;
+  r["cost"] = cost;
+  r["cov"] = cov_obj;
+  r["iters"] = iters;
+  r["status"] = status;
+  r["best_start"] = best;
+  r["n_points"] = npts;
+  return r;
+}
+
+inline FitArgs fit_args_from(py::array offsets, py::array x, py::array y, py::object w, py::object lower,
+                             py::object upper, py::object starts, py::ssize_t n_random, py::object rand_lo,
+                             py::object rand_hi, bool project_linear, std::uint64_t seed, int loss, double delta,
+                             int space, double ftol, double xtol, double gtol, int max_iter, int threads,
+                             bool want_cov, i64 first_curve) {
+  return FitArgs{offsets,        x,    y,    w,     lower, upper, starts, n_random, rand_lo, rand_hi,  project_linear,
+                 seed,           loss, delta, space, ftol, xtol,  gtol,   max_iter, threads, want_cov, first_curve};
+}
+
+#define LAWFIT_FIT_KWARGS                                                                                     \
+  py::arg("offsets"), py::arg("x"), py::arg("y"), py::arg("w") = py::none(), py::arg("lower"),              \
+      py::arg("upper"), py::arg("starts") = py::none(), py::arg("n_random") = 0,                            \
+      py::arg("rand_lo") = py::none(), py::arg("rand_hi") = py::none(), py::arg("project_linear") = false, \
+      py::arg("seed") = 0, py::arg("loss") = 0, py::arg("delta") = 1.0, py::arg("space") = 0,               \
+      py::arg("ftol") = 1e-8, py::arg("xtol") = 1e-8, py::arg("gtol") = 1e-8, py::arg("max_iter") = 200,   \
+      py::arg("threads") = 0, py::arg("want_cov") = true, py::arg("first_curve") = 0
+
+}  // namespace lawfit::bindings

@@ -1,0 +1,136 @@
+// lawfit core: definitions shared by every part of the math (laws, solvers, samplers, cost models).
+// Plain C++17, no Python. Code marked LAWFIT_HD compiles for both host and device (nvcc).
+#pragma once
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <thread>
+#include <vector>
+
+#if defined(__CUDACC__)
+#define LAWFIT_HD __host__ __device__
+#else
+#define LAWFIT_HD
+#endif
+
+namespace lawfit {
+
+using i64 = std::int64_t;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Per-curve outcome. Values are part of the Python API (lawfit.Status); append only.
+enum Status : std::int32_t {
+  CONVERGED = 0,       // a tolerance (ftol, xtol or gtol) was met
+  MAX_ITER = 1,        // iteration limit reached; parameters are the best found so far
+  SINGULAR = 2,        // the normal equations could not be solved at the start
+  NON_FINITE = 3,      // NaN/inf in x, y or w, or the model is not finite at every start
+  TOO_FEW_POINTS = 4,  // fewer points than free parameters (includes empty curves)
+  INVALID_INPUT = 5,   // x outside the law's domain, y <= 0 in log space, negative weight, bad bounds
+  NOT_RUN = 6,         // curve skipped (e.g. no start inside the bounds)
+};
+
+// Parameter transform used inside the solver. LOG parameters are optimised as log(p) (p > 0).
+enum Scale : std::int32_t { LINEAR = 0, LOG = 1 };
+
+// Robust loss applied to residuals (scipy.optimize.least_squares conventions, f_scale = delta).
+enum Loss : std::int32_t { L2 = 0, HUBER = 1, SOFT_L1 = 2, CAUCHY = 3 };
+
+// Residual space: y - f or log(y) - log(f).
+enum Space : std::int32_t { SPACE_LINEAR = 0, SPACE_LOG = 1 };
+
+// Run fn(i) for i in [0, n) on `threads` worker threads in dynamic chunks. Results must not depend on
+// which thread runs which index (every caller writes to index-owned slots only), so output is identical
+// for any thread count.
+template <class Fn>
+void parallel_for(i64 n, int threads, Fn&& fn, i64 chunk = 0) {
+  if (n <= 0) return;
+  if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
+  if (threads <= 0) threads = 1;
+  if (chunk <= 0) chunk = std::max<i64>(1, std::min<i64>(256, n / (8 * threads) + 1));
+  if (threads == 1 || n <= chunk) {
+    for (i64 i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<i64> next{0};
+  auto worker = [&]() {
+    for (;;) {
+      i64 begin = next.fetch_add(chunk);
+      if (begin >= n) break;
+      i64 end = std::min(n, begin + chunk);
+      for (i64 i = begin; i < end; ++i) fn(i);
+    }
+  };
+  const int nt = static_cast<int>(std::min<i64>(threads, (n + chunk - 1) / chunk));
+  std::vector<std::thread> pool;
+  pool.reserve(nt - 1);
+  for (int t = 1; t < nt; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+}
+
+// Philox4x32-10 counter-based generator (Salmon et al. 2011). A stream is keyed by (seed, a, b), e.g.
+// (seed, curve, replicate); draw k of the stream is a pure function of the key and k, so the CPU and the GPU,
+// and any thread count, produce the same numbers.
+struct Philox {
+  std::uint32_t key[2];
+  std::uint32_t ctr[4];
+  std::uint32_t out[4];
+  int used = 4;
+
+  LAWFIT_HD Philox(std::uint64_t seed, std::uint64_t a, std::uint64_t b = 0) {
+    key[0] = static_cast<std::uint32_t>(seed);
+    key[1] = static_cast<std::uint32_t>(seed >> 32);
+    ctr[0] = static_cast<std::uint32_t>(a);
+    ctr[1] = static_cast<std::uint32_t>(a >> 32);
+    ctr[2] = static_cast<std::uint32_t>(b);
+    ctr[3] = static_cast<std::uint32_t>(b >> 32) & 0xFFFFu;  // top 16 bits: block counter
+    ctr3_base = ctr[3];
+    block = 0;
+  }
+  LAWFIT_HD static void mulhilo(std::uint32_t a, std::uint32_t b, std::uint32_t& hi, std::uint32_t& lo) {
+    std::uint64_t p = static_cast<std::uint64_t>(a) * b;
+    hi = static_cast<std::uint32_t>(p >> 32);
+    lo = static_cast<std::uint32_t>(p);
+  }
+  LAWFIT_HD void next_block() {
+    std::uint32_t c[4] = {ctr[0], ctr[1], ctr[2], ctr3_base | (block << 16)};
+    std::uint32_t k0 = key[0], k1 = key[1];
+    for (int r = 0; r < 10; ++r) {
+      std::uint32_t hi0, lo0, hi1, lo1;
+      mulhilo(0xD2511F53u, c[0], hi0, lo0);
+      mulhilo(0xCD9E8D57u, c[2], hi1, lo1);
+      std::uint32_t n0 = hi1 ^ c[1] ^ k0, n1 = lo1, n2 = hi0 ^ c[3] ^ k1, n3 = lo0;
+      c[0] = n0; c[1] = n1; c[2] = n2; c[3] = n3;
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    out[0] = c[0]; out[1] = c[1]; out[2] = c[2]; out[3] = c[3];
+    ++block;
+    used = 0;
+  }
+  LAWFIT_HD std::uint32_t next_u32() {
+    if (used >= 4) next_block();
+    return out[used++];
+  }
+  // Uniform double in (0, 1): 53 random bits, never exactly 0 or 1.
+  LAWFIT_HD double uniform() {
+    std::uint64_t hi = next_u32(), lo = next_u32();
+    std::uint64_t bits = ((hi << 32) | lo) >> 11;
+    return (static_cast<double>(bits) + 0.5) * (1.0 / 9007199254740992.0);
+  }
+  // Standard normal by Box-Muller (uses two uniforms per draw; deterministic, no cached spare).
+  LAWFIT_HD double normal() {
+    double u1 = uniform(), u2 = uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586476925 * u2);
+  }
+  // Integer in [0, n) (n > 0), by 64-bit multiply-shift on a 53-bit uniform: unbiased enough for n << 2^53.
+  LAWFIT_HD i64 below(i64 n) { return static_cast<i64>(uniform() * static_cast<double>(n)) % n; }
+
+ private:
+  std::uint32_t ctr3_base;
+  std::uint32_t block;
+};
+
+}  // namespace lawfit

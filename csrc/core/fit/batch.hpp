@@ -1,0 +1,250 @@
+// Batched multi-start fitting of one model to a CSR batch of curves.
+//
+// Layout (DESIGN.md principle 2): offsets[B+1] (int64), x[n_total, d], y[n_total], w[n_total] or null;
+// bounds lower/upper [Bb, P] with Bb in {1, B}; starts [Sb, S, P] with Sb in {1, B}, or S random starts per
+// curve drawn from Philox(seed, curve, start) inside [rand_lo, rand_hi] (log-uniform for LOG parameters).
+// Every (curve, start) pair is one task; tasks run in parallel in blocks of bounded size, then each curve
+// keeps its best start (lowest cost; ties go to the lowest start index), so the output does not depend on
+// the thread count. Curves are validated first: a bad curve gets a status and NaN parameters and never
+// affects another curve.
+#pragma once
+#include <algorithm>
+#include <vector>
+
+#include "core/fit/lm.hpp"
+
+namespace lawfit::fit {
+
+struct BatchInput {
+  const i64* offsets;  // [B+1]
+  i64 B;
+  const double* x;  // [n_total, d]
+  int d;
+  const double* y;      // [n_total]
+  const double* w;      // [n_total] or null
+  const double* lower;  // [Bb, P]
+  const double* upper;  // [Bb, P]
+  bool per_curve_bounds;
+};
+
+struct StartSpec {
+  const double* starts = nullptr;  // [Sb, S, P] explicit starts, or null for random starts
+  i64 S = 1;
+  bool per_curve = false;      // Sb == B
+  bool project_linear = false;  // solve the law's linear parameters exactly before LM
+  const double* rand_lo = nullptr;  // [P] range of random starts (natural units)
+  const double* rand_hi = nullptr;
+  std::uint64_t seed = 0;
+  i64 first_curve = 0;  // global index of curve 0 (random streams are keyed by the global index)
+};
+
+struct BatchOutput {
+  double* params;     // [B, P]
+  double* cost;       // [B]
+  double* cov;        // [B, P, P] or null
+  std::int32_t* iters;      // [B]
+  std::int32_t* status;     // [B]
+  std::int64_t* best_start; // [B]
+  std::int64_t* n_points;   // [B] points with positive weight
+};
+
+// Validate one curve. Returns CONVERGED when the curve can be fitted.
+template <class Model>
+Status check_curve(const Model& m, const Curve& c, Space space, i64* n_used) {
+  i64 n = 0;
+  for (i64 i = 0; i < c.n; ++i) {
+    const double* xi = c.x + i * c.d;
+    for (int k = 0; k < c.d; ++k)
+      if (!std::isfinite(xi[k])) return NON_FINITE;
+    if (!std::isfinite(c.y[i])) return NON_FINITE;
+    if (c.w) {
+      if (!std::isfinite(c.w[i])) return NON_FINITE;
+      if (c.w[i] < 0.0) return INVALID_INPUT;
+      if (c.w[i] == 0.0) continue;
+    }
+    if (!m.domain(xi)) return INVALID_INPUT;
+    if (space == SPACE_LOG && !(c.y[i] > 0.0)) return INVALID_INPUT;
+    ++n;
+  }
+  *n_used = n;
+  if (n < m.n_params() || n == 0) return TOO_FEW_POINTS;
+  return CONVERGED;
+}
+
+// Solve the model's linear parameters by weighted least squares (in linear space) with the others held
+// at p; clamps them into the bounds. Leaves p unchanged if the system is singular or not finite.
+template <class Model>
+void init_linear(const Model& m, const Curve& c, double* p, const double* lower, const double* upper) {
+  constexpr int PMAX = Model::PMAX;
+  const int np = m.n_params();
+  int idx[PMAX], nl = 0;
+  for (int j = 0; j < np; ++j)
+    if (m.is_linear(j)) idx[nl++] = j;
+  if (nl == 0) return;
+  double q[PMAX];
+  for (int j = 0; j < np; ++j) q[j] = p[j];
+  for (int k = 0; k < nl; ++k) q[idx[k]] = 0.0;
+  double a[PMAX * PMAX] = {0.0}, b[PMAX] = {0.0}, g[PMAX], amax = 0.0;
+  for (i64 i = 0; i < c.n; ++i) {
+    const double wi = c.w ? c.w[i] : 1.0;
+    if (wi == 0.0) continue;
+    const double f0 = m.eval(c.x + i * c.d, q, g);
+    if (!std::isfinite(f0)) return;
+    const double r = c.y[i] - f0;
+    for (int k = 0; k < nl; ++k) {
+      const double gk = g[idx[k]];
+      if (!std::isfinite(gk)) return;
+      b[k] += wi * gk * r;
+      for (int l = 0; l <= k; ++l) a[k * PMAX + l] += wi * gk * g[idx[l]];
+    }
+  }
+  for (int k = 0; k < nl; ++k) {
+    for (int l = 0; l < k; ++l) a[l * PMAX + k] = a[k * PMAX + l];
+    amax = std::fmax(amax, a[k * PMAX + k]);
+  }
+  for (int k = 0; k < nl; ++k) a[k * PMAX + k] += 1e-12 * amax + 1e-300;  // tiny ridge
+  if (!cholesky(a, nl, PMAX)) return;
+  cholesky_solve(a, nl, PMAX, b);
+  for (int k = 0; k < nl; ++k) {
+    const int j = idx[k];
+    double v = b[k];
+    if (!std::isfinite(v)) return;
+    if (m.scale(j) == LOG) {
+      // A scale parameter must stay positive: a non-positive solution keeps a small positive value.
+      const double floor = lower[j] > 0.0 ? lower[j] : 1e-8 * (std::fabs(v) + 1.0);
+      if (v < floor) v = floor;
+    }
+    q[j] = std::min(std::max(v, lower[j]), upper[j]);
+  }
+  for (int j = 0; j < np; ++j) p[j] = q[j];
+}
+
+// Covariance of the natural parameters at p: inv(J^T J) * s^2 with s^2 = 2 cost / (n - P); NaN when the
+// system is singular or there are no degrees of freedom.
+template <class Model>
+void covariance(const Model& m, const Curve& c, const double* p, const Options& o, i64 n_used, double* cov) {
+  constexpr int PMAX = Model::PMAX;
+  const int np = m.n_params();
+  Normal<PMAX> ne;
+  for (int k = 0; k < np * np; ++k) cov[k] = kNaN;
+  if (n_used <= np || !accumulate(m, c, p, o, ne)) return;
+  // Back to natural parameters: J_nat = J_int * diag(dtheta/dp), dtheta/dp = 1/p for LOG parameters.
+  double dinv[PMAX], a[PMAX * PMAX], inv[PMAX * PMAX], work[PMAX * PMAX];
+  for (int j = 0; j < np; ++j) dinv[j] = (m.scale(j) == LOG) ? 1.0 / p[j] : 1.0;
+  for (int j = 0; j < np; ++j)
+    for (int k = 0; k < np; ++k) a[j * PMAX + k] = ne.a[j * PMAX + k] * dinv[j] * dinv[k];
+  if (!spd_inverse(a, np, PMAX, inv, work)) return;
+  const double s2 = 2.0 * ne.cost / static_cast<double>(n_used - np);
+  for (int j = 0; j < np; ++j)
+    for (int k = 0; k < np; ++k) cov[j * np + k] = inv[j * PMAX + k] * s2;
+}
+
+template <class Model>
+void fit_batch(const Model& m, const BatchInput& in, const StartSpec& st, const Options& o,
+               const BatchOutput& out, int threads) {
+  constexpr int PMAX = Model::PMAX;
+  const int np = m.n_params();
+  const i64 B = in.B, S = std::max<i64>(1, st.S);
+  auto curve = [&](i64 b) {
+    const i64 a = in.offsets[b];
+    return Curve{in.x + a * in.d, in.y + a, in.w ? in.w + a : nullptr, in.offsets[b + 1] - a, in.d};
+  };
+  auto bounds = [&](i64 b, const double** lo, const double** hi) {
+    const i64 off = in.per_curve_bounds ? b * np : 0;
+    *lo = in.lower + off;
+    *hi = in.upper + off;
+  };
+
+  // 1. Validate every curve.
+  std::vector<std::int32_t> pre(B);
+  parallel_for(B, threads, [&](i64 b) {
+    i64 nu = 0;
+    Status s = check_curve(m, curve(b), o.space, &nu);
+    const double *lo, *hi;
+    bounds(b, &lo, &hi);
+    for (int j = 0; j < np && s == CONVERGED; ++j)
+      if (!(lo[j] <= hi[j]) || std::isnan(lo[j]) || std::isnan(hi[j])) s = INVALID_INPUT;
+    pre[b] = s;
+    out.n_points[b] = nu;
+  });
+
+  // 2. All (curve, start) tasks, in blocks of at most ~2^18 tasks to bound memory.
+  const i64 block = std::max<i64>(1, (i64(1) << 18) / S);
+  std::vector<double> tp, tc;
+  std::vector<std::int32_t> ti, ts;
+  for (i64 b0 = 0; b0 < B; b0 += block) {
+    const i64 nb = std::min(block, B - b0);
+    tp.assign(nb * S * np, kNaN);
+    tc.assign(nb * S, kInf);
+    ti.assign(nb * S, 0);
+    ts.assign(nb * S, NOT_RUN);
+    parallel_for(nb * S, threads, [&](i64 t) {
+      const i64 b = b0 + t / S, s = t % S;
+      if (pre[b] != CONVERGED) return;
+      const Curve c = curve(b);
+      const double *lo, *hi;
+      bounds(b, &lo, &hi);
+      double p0[PMAX];
+      if (st.starts) {
+        const double* src = st.starts + ((st.per_curve ? b * S : 0) + s) * np;
+        for (int j = 0; j < np; ++j) p0[j] = src[j];
+      } else {
+        Philox rng(st.seed, static_cast<std::uint64_t>(st.first_curve + b), static_cast<std::uint64_t>(s));
+        for (int j = 0; j < np; ++j) {
+          const double l = st.rand_lo[j], h = st.rand_hi[j], u = rng.uniform();
+          p0[j] = (m.scale(j) == LOG && l > 0.0) ? std::exp(std::log(l) + u * (std::log(h) - std::log(l)))
+                                                  : l + u * (h - l);
+        }
+      }
+      for (int j = 0; j < np; ++j) {
+        if (std::isnan(p0[j])) return;  // NOT_RUN
+        p0[j] = std::min(std::max(p0[j], lo[j]), hi[j]);
+      }
+      if (st.project_linear) init_linear(m, c, p0, lo, hi);
+      const LMResult<PMAX> r = lm_solve(m, c, p0, lo, hi, o);
+      for (int j = 0; j < np; ++j) tp[t * np + j] = r.p[j];
+      tc[t] = r.cost;
+      ti[t] = r.iters;
+      ts[t] = r.status;
+    });
+    // 3. Best start per curve, covariance at the best parameters.
+    parallel_for(nb, threads, [&](i64 k) {
+      const i64 b = b0 + k;
+      double* pb = out.params + b * np;
+      if (out.cov)
+        for (int q = 0; q < np * np; ++q) out.cov[b * np * np + q] = kNaN;
+      out.best_start[b] = -1;
+      out.iters[b] = 0;
+      if (pre[b] != CONVERGED) {
+        for (int j = 0; j < np; ++j) pb[j] = kNaN;
+        out.cost[b] = kNaN;
+        out.status[b] = pre[b];
+        return;
+      }
+      i64 best = -1;
+      for (i64 s = 0; s < S; ++s) {
+        const i64 t = k * S + s;
+        if (ts[t] == NOT_RUN || ts[t] == NON_FINITE || !std::isfinite(tc[t])) continue;
+        if (best < 0 || tc[t] < tc[k * S + best]) best = s;
+      }
+      if (best < 0) {
+        for (int j = 0; j < np; ++j) pb[j] = kNaN;
+        out.cost[b] = kNaN;
+        // Every start failed: not finite at any start, or no usable start.
+        bool any_nonfinite = false;
+        for (i64 s = 0; s < S; ++s) any_nonfinite |= ts[k * S + s] == NON_FINITE;
+        out.status[b] = any_nonfinite ? NON_FINITE : NOT_RUN;
+        return;
+      }
+      const i64 t = k * S + best;
+      for (int j = 0; j < np; ++j) pb[j] = tp[t * np + j];
+      out.cost[b] = tc[t];
+      out.iters[b] = ti[t];
+      out.status[b] = ts[t];
+      out.best_start[b] = best;
+      if (out.cov) covariance(m, curve(b), pb, o, out.n_points[b], out.cov + b * np * np);
+    });
+  }
+}
+
+}  // namespace lawfit::fit

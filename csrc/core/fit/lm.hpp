@@ -1,0 +1,292 @@
+// Levenberg-Marquardt for one curve and one start: the per-task kernel of the batched fit.
+//
+// Assumptions: the model's parameter count n <= Model::PMAX <= 32; x is row-major [n_points, d];
+// inputs have been validated by check_curve() (finite, inside the law's domain, y > 0 in log space).
+// The solver works on internal parameters theta (theta = log p for LOG-scaled parameters), keeps theta
+// inside the box [lo, hi] by projection with an active set, handles robust losses by scipy's rescaling of
+// residuals and Jacobian (Triggs et al. 2000), and uses Nielsen's damping update with More's scaling.
+// Each iteration evaluates the model once with its gradient at the trial point: residuals, cost, J^T J and
+// J^T r are accumulated on the fly, so no Jacobian is stored. No allocation; usable on the GPU.
+#pragma once
+#include "core/common.hpp"
+#include "core/fit/linalg.hpp"
+#include "core/fit/loss.hpp"
+
+namespace lawfit::fit {
+
+struct Options {
+  Loss loss = L2;
+  double delta = 1.0;  // f_scale of the robust loss
+  Space space = SPACE_LINEAR;
+  double ftol = 1e-8, xtol = 1e-8, gtol = 1e-8;
+  int max_iter = 200;
+};
+
+// One curve: n points; x[n, d] row-major; y[n]; w[n] or null.
+struct Curve {
+  const double* x;
+  const double* y;
+  const double* w;
+  i64 n;
+  int d;
+};
+
+template <int PMAX>
+struct Normal {
+  double a[PMAX * PMAX];  // J^T J (internal parameters, robust-scaled)
+  double g[PMAX];         // J^T r = gradient of the cost
+  double cost;
+  double sumsq;           // sum of squared (weighted) residuals
+};
+
+template <int PMAX>
+struct LMResult {
+  double p[PMAX];  // natural parameters
+  double cost;
+  int iters;
+  Status status;
+};
+
+// Convert between natural and internal parameters.
+template <class Model>
+LAWFIT_HD inline void to_internal(const Model& m, const double* p, double* th) {
+  for (int j = 0; j < m.n_params(); ++j) th[j] = (m.scale(j) == LOG) ? std::log(p[j]) : p[j];
+}
+template <class Model>
+LAWFIT_HD inline void to_natural(const Model& m, const double* th, double* p) {
+  for (int j = 0; j < m.n_params(); ++j) p[j] = (m.scale(j) == LOG) ? std::exp(th[j]) : th[j];
+}
+
+// Residual of point i (weight-scaled) and, if jr != null, its gradient with respect to theta.
+// Returns false if the model is not finite (or not positive in log space) at this point.
+template <class Model>
+LAWFIT_HD inline bool point_residual(const Model& m, const Curve& c, i64 i, const double* p, Space space,
+                                     double* r, double* jr) {
+  constexpr int PMAX = Model::PMAX;
+  const int np = m.n_params();
+  double g[PMAX];
+  const double f = m.eval(c.x + i * c.d, p, jr ? g : nullptr);
+  const double sw = c.w ? std::sqrt(c.w[i]) : 1.0;
+  double res, scale;
+  if (space == SPACE_LOG) {
+    if (!(f > 0.0) || !std::isfinite(f)) return false;
+    res = std::log(c.y[i]) - std::log(f);
+    scale = -sw / f;
+  } else {
+    if (!std::isfinite(f)) return false;
+    res = c.y[i] - f;
+    scale = -sw;
+  }
+  *r = sw * res;
+  if (jr) {
+    for (int j = 0; j < np; ++j) {
+      double d = scale * g[j];
+      if (m.scale(j) == LOG) d *= p[j];  // dp/dtheta = p
+      if (!std::isfinite(d)) return false;
+      jr[j] = d;
+    }
+  }
+  return true;
+}
+
+// Cost, J^T J and J^T r at natural parameters p. Returns false if not finite.
+template <class Model>
+LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const Options& o,
+                          Normal<Model::PMAX>& ne) {
+  constexpr int PMAX = Model::PMAX;
+  const int np = m.n_params();
+  for (int k = 0; k < np * PMAX; ++k) ne.a[k] = 0.0;
+  for (int k = 0; k < np; ++k) ne.g[k] = 0.0;
+  double cost = 0.0, sumsq = 0.0;
+  for (i64 i = 0; i < c.n; ++i) {
+    if (c.w && c.w[i] == 0.0) continue;
+    double r, jr[PMAX];
+    if (!point_residual(m, c, i, p, o.space, &r, jr)) return false;
+    sumsq += r * r;
+    if (o.loss != L2) {
+      const double z = (r / o.delta) * (r / o.delta);
+      const Rho rho = robust_rho(o.loss, z);
+      cost += 0.5 * o.delta * o.delta * rho.v;
+      double js = rho.d1 + 2.0 * rho.d2 * z;
+      if (js < 1e-300) js = 1e-300;
+      js = std::sqrt(js);
+      r = r * rho.d1 / js;
+      for (int j = 0; j < np; ++j) jr[j] *= js;
+    } else {
+      cost += 0.5 * r * r;
+    }
+    for (int j = 0; j < np; ++j) {
+      ne.g[j] += jr[j] * r;
+      for (int k = 0; k <= j; ++k) ne.a[j * PMAX + k] += jr[j] * jr[k];
+    }
+  }
+  for (int j = 0; j < np; ++j)
+    for (int k = 0; k < j; ++k) ne.a[k * PMAX + j] = ne.a[j * PMAX + k];
+  ne.cost = cost;
+  ne.sumsq = sumsq;
+  return std::isfinite(cost);
+}
+
+// Cost only (used where no gradient is needed).
+template <class Model>
+LAWFIT_HD double cost_at(const Model& m, const Curve& c, const double* p, const Options& o) {
+  double cost = 0.0;
+  for (i64 i = 0; i < c.n; ++i) {
+    if (c.w && c.w[i] == 0.0) continue;
+    double r;
+    if (!point_residual(m, c, i, p, o.space, &r, nullptr)) return kInf;
+    cost += residual_cost(o.loss, o.delta, r);
+  }
+  return cost;
+}
+
+// Run LM from the natural start p0 within natural bounds [lower, upper].
+template <class Model>
+LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const double* p0, const double* lower,
+                                         const double* upper, const Options& o) {
+  constexpr int PMAX = Model::PMAX;
+  const int np = m.n_params();
+  LMResult<PMAX> res;
+  double th[PMAX], lo[PMAX], hi[PMAX], p[PMAX];
+  for (int j = 0; j < np; ++j) {
+    if (m.scale(j) == LOG) {
+      lo[j] = lower[j] > 0.0 ? std::log(lower[j]) : -kInf;
+      hi[j] = std::log(upper[j]);  // log(inf) = inf
+    } else {
+      lo[j] = lower[j];
+      hi[j] = upper[j];
+    }
+    double v = p0[j];
+    if (m.scale(j) == LOG && !(v > 0.0)) v = (lower[j] > 0.0) ? lower[j] : 1e-12;
+    th[j] = (m.scale(j) == LOG) ? std::log(v) : v;
+    if (th[j] < lo[j]) th[j] = lo[j];
+    if (th[j] > hi[j]) th[j] = hi[j];
+  }
+  to_natural(m, th, p);
+  for (int j = 0; j < np; ++j) res.p[j] = p[j];
+  res.iters = 0;
+
+  Normal<PMAX> ne, tn;
+  if (!accumulate(m, c, p, o, ne)) {
+    res.cost = kInf;
+    res.status = NON_FINITE;
+    return res;
+  }
+  res.cost = ne.cost;
+  if (ne.cost == 0.0) {
+    res.status = CONVERGED;
+    return res;
+  }
+
+  double dscale[PMAX];
+  for (int j = 0; j < np; ++j) dscale[j] = ne.a[j * PMAX + j] > 1e-300 ? ne.a[j * PMAX + j] : 1e-300;
+  double lambda = 1e-3, nu = 2.0;
+  Status status = MAX_ITER;
+  bool singular_start = true;
+
+  for (int it = 0; it < o.max_iter; ++it) {
+    res.iters = it + 1;
+    // Active set: parameters at a bound whose descent direction points outward are held fixed.
+    bool fixed[PMAX];
+    double gmax = 0.0;
+    for (int j = 0; j < np; ++j) {
+      fixed[j] = (th[j] <= lo[j] && ne.g[j] > 0.0) || (th[j] >= hi[j] && ne.g[j] < 0.0);
+      if (!fixed[j]) gmax = std::fmax(gmax, std::fabs(ne.g[j]));
+      dscale[j] = std::fmax(dscale[j], ne.a[j * PMAX + j]);
+    }
+    if (gmax <= o.gtol) {
+      status = CONVERGED;
+      break;
+    }
+    // Inner loop: increase damping until a step reduces the cost.
+    bool accepted = false, done = false;
+    while (!accepted) {
+      double l[PMAX * PMAX], h[PMAX];
+      for (int j = 0; j < np; ++j) {
+        for (int k = 0; k < np; ++k)
+          l[j * PMAX + k] = (fixed[j] || fixed[k]) ? 0.0 : ne.a[j * PMAX + k];
+        l[j * PMAX + j] = fixed[j] ? 1.0 : ne.a[j * PMAX + j] + lambda * dscale[j];
+        h[j] = fixed[j] ? 0.0 : -ne.g[j];
+      }
+      if (!cholesky(l, np, PMAX)) {
+        lambda *= nu;
+        nu *= 2.0;
+        if (lambda > 1e30) {
+          status = singular_start ? SINGULAR : CONVERGED;
+          done = true;
+          break;
+        }
+        continue;
+      }
+      singular_start = false;
+      cholesky_solve(l, np, PMAX, h);
+      double thn[PMAX], step[PMAX], hnorm = 0.0, tnorm = 0.0;
+      for (int j = 0; j < np; ++j) {
+        double v = th[j] + h[j];
+        if (v < lo[j]) v = lo[j];
+        if (v > hi[j]) v = hi[j];
+        thn[j] = v;
+        step[j] = v - th[j];
+        hnorm += step[j] * step[j];
+        tnorm += th[j] * th[j];
+      }
+      hnorm = std::sqrt(hnorm);
+      tnorm = std::sqrt(tnorm);
+      if (hnorm <= o.xtol * (o.xtol + tnorm)) {
+        status = CONVERGED;
+        done = true;
+        break;
+      }
+      // Predicted reduction of the quadratic model for the (projected) step.
+      double pred = 0.0;
+      for (int j = 0; j < np; ++j) {
+        double ah = 0.0;
+        for (int k = 0; k < np; ++k) ah += ne.a[j * PMAX + k] * step[k];
+        pred -= ne.g[j] * step[j] + 0.5 * step[j] * ah;
+      }
+      double pn[PMAX];
+      to_natural(m, thn, pn);
+      const bool ok = accumulate(m, c, pn, o, tn);
+      const double actual = ok ? ne.cost - tn.cost : -kInf;
+      if (ok && actual > 0.0) {
+        const double rho = pred > 0.0 ? actual / pred : 0.0;
+        const double t = 2.0 * rho - 1.0;
+        lambda *= std::fmax(1.0 / 3.0, 1.0 - t * t * t);
+        if (lambda < 1e-15) lambda = 1e-15;
+        nu = 2.0;
+        const bool ftol_met = actual < o.ftol * ne.cost && rho > 0.25;
+        for (int j = 0; j < np; ++j) {
+          th[j] = thn[j];
+          p[j] = pn[j];
+        }
+        ne = tn;
+        accepted = true;
+        if (ftol_met || ne.cost == 0.0) {
+          status = CONVERGED;
+          done = true;
+        }
+      } else {
+        // Rejected: the cost cannot be reduced along any step the damping allows.
+        if (ok && actual == 0.0 && pred <= o.ftol * ne.cost) {
+          status = CONVERGED;
+          done = true;
+          break;
+        }
+        lambda *= nu;
+        nu *= 2.0;
+        if (lambda > 1e30) {
+          status = CONVERGED;  // stationary to machine precision
+          done = true;
+          break;
+        }
+      }
+    }
+    if (done) break;
+  }
+  for (int j = 0; j < np; ++j) res.p[j] = p[j];
+  res.cost = ne.cost;
+  res.status = status;
+  return res;
+}
+
+}  // namespace lawfit::fit

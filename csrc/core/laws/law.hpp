@@ -1,0 +1,54 @@
+// The law interface. Every built-in law is a struct in its own header in this folder with:
+//
+//   static constexpr const char* name;        catalogue name, e.g. "power_law"
+//   static constexpr const char* formula;     human-readable formula (same names as params/inputs)
+//   static constexpr const char* citation;    paper the law comes from
+//   static constexpr int P, D;                number of parameters, number of inputs (x columns)
+//   static constexpr const char* params[P];   parameter names
+//   static constexpr const char* inputs[D];   input (x column) names
+//   static constexpr double lower[P], upper[P];  default bounds (natural units; +-kInf = none)
+//   static constexpr Scale scale[P];          LOG: optimised as log(p), p > 0 (scale parameters)
+//   static constexpr bool linear[P];          f is linear in p_j jointly with the other linear params
+//                                             (f = f0(theta) + sum_j p_j phi_j(theta)); used to solve
+//                                             those parameters exactly when starting from a grid
+//   static constexpr Axis grid[P];            default start grid (axes of linear params are ignored)
+//   LAWFIT_HD static bool domain(const double* x);                      x[D] inside the law's domain
+//   LAWFIT_HD static double eval(const double* x, const double* p, double* g);
+//       value at x[D] with parameters p[P]; if g != nullptr also writes df/dp into g[P]
+//
+// Rules (DESIGN.md principle 1): no allocation, no exceptions, no virtual calls; usable on the GPU.
+#pragma once
+#include "core/common.hpp"
+
+namespace lawfit::laws {
+
+// One axis of a default start grid: n values (n <= 8).
+struct Axis {
+  int n;
+  double v[8];
+};
+
+// Adapter that gives a built-in law the "model" interface the solvers use (the formula evaluator in
+// core/fit/formula.hpp provides the same interface with a runtime parameter count).
+template <class Law>
+struct StaticModel {
+  static constexpr int PMAX = Law::P;
+  LAWFIT_HD constexpr int n_params() const { return Law::P; }
+  LAWFIT_HD constexpr int n_inputs() const { return Law::D; }
+  LAWFIT_HD bool domain(const double* x) const { return Law::domain(x); }
+  LAWFIT_HD double eval(const double* x, const double* p, double* g) const { return Law::eval(x, p, g); }
+  LAWFIT_HD bool is_linear(int j) const { return Law::linear[j]; }
+  LAWFIT_HD Scale scale(int j) const { return Law::scale[j]; }
+};
+
+// Numerically safe helpers shared by the laws.
+LAWFIT_HD inline double sigmoid(double z) {
+  if (z >= 0) {
+    double e = std::exp(-z);
+    return 1.0 / (1.0 + e);
+  }
+  double e = std::exp(z);
+  return e / (1.0 + e);
+}
+
+}  // namespace lawfit::laws

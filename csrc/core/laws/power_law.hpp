@@ -1,0 +1,35 @@
+#pragma once
+#include "core/laws/law.hpp"
+
+namespace lawfit::laws {
+
+// y = E + A * x^-alpha
+// Hestness et al. 2017, "Deep Learning Scaling is Predictable, Empirically" (arXiv:1712.00409).
+struct PowerLaw {
+  static constexpr const char* name = "power_law";
+  static constexpr const char* formula = "E + A * x^-alpha";
+  static constexpr const char* citation =
+      "Hestness et al. 2017, Deep Learning Scaling is Predictable, Empirically, arXiv:1712.00409";
+  static constexpr int P = 3, D = 1;
+  static constexpr const char* params[P] = {"E", "A", "alpha"};
+  static constexpr const char* inputs[D] = {"x"};
+  static constexpr double lower[P] = {-kInf, 0.0, 0.0};
+  static constexpr double upper[P] = {kInf, kInf, 10.0};
+  static constexpr Scale scale[P] = {LINEAR, LOG, LINEAR};
+  static constexpr bool linear[P] = {true, true, false};
+  static constexpr Axis grid[P] = {{1, {0.0}}, {1, {1.0}}, {6, {0.05, 0.15, 0.3, 0.6, 1.0, 2.0}}};
+
+  LAWFIT_HD static bool domain(const double* x) { return x[0] > 0.0; }
+  LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
+    const double lx = std::log(x[0]);
+    const double t = std::exp(-p[2] * lx);  // x^-alpha
+    if (g) {
+      g[0] = 1.0;
+      g[1] = t;
+      g[2] = -p[1] * t * lx;
+    }
+    return p[0] + p[1] * t;
+  }
+};
+
+}  // namespace lawfit::laws

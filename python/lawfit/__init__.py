@@ -1,0 +1,30 @@
+"""lawfit: fit, sample and price scaling laws and learning curves, many at once, with a C++ core.
+
+Quick tour::
+
+    import lawfit
+    df = lawfit.datasets.synthetic_chinchilla()
+    res = lawfit.fit(df, "chinchilla", x=["N", "D"], y="loss", loss="huber", delta=1e-3, space="log")
+    res.params, res.stderr, res.predict(df)
+
+See ``lawfit.laws()`` for the catalogue and README.md for the API and CLI.
+"""
+from ._native import __version__, build_info
+from ._status import Status
+from .laws import LawSpec, get_law, laws
+from .fit import fit
+from .result import FitResult, load_result
+from . import datasets
+
+__all__ = [
+    "__version__",
+    "build_info",
+    "Status",
+    "LawSpec",
+    "get_law",
+    "laws",
+    "fit",
+    "FitResult",
+    "load_result",
+    "datasets",
+]

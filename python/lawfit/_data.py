@@ -1,0 +1,170 @@
+"""Input conversion: any table-like input -> a pandas DataFrame -> CSR arrays for the native core.
+
+Conversions build new arrays (a table's columns are gathered into one row-major float64 matrix), once
+per call, vectorised; nothing here loops over curves.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def to_pandas(data, *, name: str = "data") -> pd.DataFrame:
+    """pandas / polars DataFrame, pyarrow Table, dict of arrays, or a CSV / Parquet path -> pandas."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        path = os.fspath(data)
+        if not os.path.exists(path):
+            raise ValueError(f"{name}: file not found: {path}")
+        low = path.lower()
+        if low.endswith((".parquet", ".pq")):
+            return pd.read_parquet(path)
+        if low.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
+            return pd.read_csv(path, sep="\t" if low.endswith(".tsv") else ",")
+        raise ValueError(f"{name}: cannot tell the format of {path} (use .csv, .csv.gz, .tsv or .parquet)")
+    if isinstance(data, dict):
+        try:
+            return pd.DataFrame({k: np.asarray(v) for k, v in data.items()})
+        except ValueError as exc:
+            raise ValueError(f"{name}: the arrays of the dict must all have the same length ({exc})") from None
+    mod = type(data).__module__
+    if mod.startswith("polars"):
+        return data.to_pandas()
+    if mod.startswith("pyarrow"):
+        return data.to_pandas()
+    if hasattr(data, "to_pandas"):
+        return data.to_pandas()
+    raise ValueError(
+        f"{name}: unsupported type {type(data).__name__}; pass a pandas or polars DataFrame, a pyarrow "
+        "Table, a dict of arrays or a CSV/Parquet path"
+    )
+
+
+def as_list(cols) -> list:
+    if cols is None:
+        return []
+    if isinstance(cols, str):
+        return [cols]
+    return list(cols)
+
+
+def numeric_column(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
+    if col not in df.columns:
+        raise ValueError(f"{role} column {col!r} not found; columns are: {', '.join(map(str, df.columns))}")
+    s = df[col]
+    if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+        raise ValueError(f"{role} column {col!r} must be numeric, got dtype {s.dtype}")
+    return s.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+@dataclass
+class Batch:
+    """A CSR batch: curve b owns rows offsets[b]:offsets[b+1] of X, y, w."""
+
+    offsets: np.ndarray  # int64 [B+1]
+    X: np.ndarray  # float64 [n, d] C-contiguous
+    y: Optional[np.ndarray]  # float64 [n]
+    w: Optional[np.ndarray]  # float64 [n]
+    keys: pd.DataFrame  # one row per curve: the `by` columns (empty columns when by is None)
+    by: list
+    order: np.ndarray  # rows of the input table, in batch order
+
+    @property
+    def n_curves(self) -> int:
+        return len(self.offsets) - 1
+
+
+def curve_codes(df: pd.DataFrame, by: Sequence[str]) -> tuple:
+    """Group codes (sorted by key) and the key table, vectorised."""
+    if not by:
+        return np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+    for c in by:
+        if c not in df.columns:
+            raise ValueError(f"by column {c!r} not found; columns are: {', '.join(map(str, df.columns))}")
+    g = df.groupby(list(by), sort=True, dropna=False, observed=True)
+    codes = g.ngroup().to_numpy(dtype=np.int64)
+    keys = g.size().reset_index()[list(by)]
+    return codes, keys
+
+
+def make_batch(
+    df: pd.DataFrame,
+    x: Sequence[str],
+    y: Optional[str],
+    by: Sequence[str],
+    weight: Optional[str] = None,
+    nan_policy: str = "status",
+) -> Batch:
+    if nan_policy not in ("status", "omit", "raise"):
+        raise ValueError(f"nan_policy must be 'status', 'omit' or 'raise', got {nan_policy!r}")
+    by = as_list(by)
+    X = np.column_stack([numeric_column(df, c, "x") for c in x]) if x else np.empty((len(df), 0))
+    yv = numeric_column(df, y, "y") if y is not None else None
+    wv = numeric_column(df, weight, "weight") if weight is not None else None
+    codes, keys = curve_codes(df, by)
+    B = len(keys)
+    finite = np.isfinite(X).all(axis=1)
+    if yv is not None:
+        finite &= np.isfinite(yv)
+    if wv is not None:
+        finite &= np.isfinite(wv)
+    if not finite.all():
+        if nan_policy == "raise":
+            bad = int(np.flatnonzero(~finite)[0])
+            cols = [c for c in x if not np.isfinite(df[c].iloc[bad])]
+            if yv is not None and not np.isfinite(yv[bad]):
+                cols.append(y)
+            if wv is not None and not np.isfinite(wv[bad]):
+                cols.append(weight)
+            where = ", ".join(f"{c}={df[c].iloc[bad]!r}" for c in by) if by else "the single curve"
+            raise ValueError(
+                f"non-finite value in column(s) {', '.join(map(repr, cols))} at row {bad} (curve {where}); "
+                f"{int((~finite).sum())} row(s) affected. Use nan_policy='omit' to drop them or 'status' to "
+                "flag the curves"
+            )
+        if nan_policy == "omit":
+            keep = finite
+            codes = codes[keep]
+            X, yv = X[keep], (yv[keep] if yv is not None else None)
+            wv = wv[keep] if wv is not None else None
+            rows = np.flatnonzero(keep)
+        else:
+            rows = np.arange(len(df))
+    else:
+        rows = np.arange(len(df))
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=B)
+    offsets = np.zeros(B + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    Xo = np.ascontiguousarray(X[order], dtype=np.float64)
+    yo = np.ascontiguousarray(yv[order]) if yv is not None else None
+    wo = np.ascontiguousarray(wv[order]) if wv is not None else None
+    return Batch(offsets, Xo, yo, wo, keys.reset_index(drop=True), by, rows[order])
+
+
+def key_index(keys: pd.DataFrame, by: list) -> pd.Index:
+    if not by:
+        return pd.RangeIndex(len(keys), name="curve")
+    if len(by) == 1:
+        return pd.Index(keys[by[0]].to_numpy(), name=by[0])
+    return pd.MultiIndex.from_frame(keys[by])
+
+
+def lookup_curves(keys: pd.DataFrame, by: list, df: pd.DataFrame) -> np.ndarray:
+    """Curve index (into keys) of each row of df by its `by` columns; -1 where the curve is unknown."""
+    if not by:
+        return np.zeros(len(df), dtype=np.int64)
+    for c in by:
+        if c not in df.columns:
+            raise ValueError(f"by column {c!r} is missing from the new data")
+    idx = key_index(keys, by)
+    if len(by) == 1:
+        probe = pd.Index(df[by[0]].to_numpy())
+    else:
+        probe = pd.MultiIndex.from_frame(df[by])
+    return idx.get_indexer(probe).astype(np.int64)

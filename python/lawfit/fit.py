@@ -1,0 +1,277 @@
+"""lawfit.fit: fit one law to many curves at once (one native call, GIL released, all cores)."""
+from __future__ import annotations
+
+import sys
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from ._data import as_list, lookup_curves, make_batch, to_pandas
+from .laws import LawSpec, get_law
+from .result import FitResult
+
+LOSSES = {"l2": 0, "linear": 0, "huber": 1, "soft_l1": 2, "cauchy": 3}
+SPACES = {"linear": 0, "log": 1}
+
+
+def _bounds(spec: LawSpec, bounds, keys: pd.DataFrame, by: list) -> tuple:
+    lo = np.array(spec.lower, dtype=np.float64)
+    hi = np.array(spec.upper, dtype=np.float64)
+    if bounds is None:
+        return lo, hi
+    if isinstance(bounds, pd.DataFrame) or (
+        isinstance(bounds, dict) and any(k in bounds for k in by) and by
+    ):
+        # Per-curve bounds: by columns plus <param>_lower / <param>_upper columns.
+        bdf = to_pandas(bounds, name="bounds")
+        idx = lookup_curves(keys, by, bdf) if by else np.zeros(len(bdf), dtype=np.int64)
+        B = len(keys)
+        L = np.tile(lo, (B, 1))
+        H = np.tile(hi, (B, 1))
+        known = {f"{p}_lower" for p in spec.params} | {f"{p}_upper" for p in spec.params} | set(by)
+        extra = set(map(str, bdf.columns)) - known
+        if extra:
+            raise ValueError(
+                f"bounds: unknown column(s) {sorted(extra)}; expected the by columns and <param>_lower/<param>_upper "
+                f"for params {list(spec.params)}"
+            )
+        ok = idx >= 0
+        if not ok.all():
+            raise ValueError(f"bounds: row {int(np.flatnonzero(~ok)[0])} names a curve that is not in the data")
+        for j, p in enumerate(spec.params):
+            if f"{p}_lower" in bdf:
+                L[idx, j] = bdf[f"{p}_lower"].to_numpy(dtype=float)
+            if f"{p}_upper" in bdf:
+                H[idx, j] = bdf[f"{p}_upper"].to_numpy(dtype=float)
+        lo, hi = L, H
+    elif isinstance(bounds, dict):
+        for k, v in bounds.items():
+            if k not in spec.params:
+                raise ValueError(f"bounds: unknown parameter {k!r}; {spec.name} has {list(spec.params)}")
+            try:
+                a, b = (float(t) if t is not None else np.nan for t in v)
+            except (TypeError, ValueError):
+                raise ValueError(f"bounds[{k!r}] must be a (lower, upper) pair, got {v!r}") from None
+            j = spec.params.index(k)
+            lo[j] = -np.inf if np.isnan(a) else a
+            hi[j] = np.inf if np.isnan(b) else b
+    else:
+        raise ValueError("bounds must be a dict {param: (lower, upper)} or a DataFrame of per-curve bounds")
+    bad = ~(lo <= hi)
+    if np.any(bad):
+        j = int(np.flatnonzero(bad.reshape(-1, spec.n_params).any(axis=0))[0])
+        raise ValueError(f"bounds: lower > upper for parameter {spec.params[j]!r}")
+    for j in range(spec.n_params):
+        if spec.scale[j] == "log" and np.any(np.asarray(hi).reshape(-1, spec.n_params)[:, j] <= 0):
+            raise ValueError(f"bounds: parameter {spec.params[j]!r} is positive by definition; its upper bound must be > 0")
+    return np.ascontiguousarray(lo), np.ascontiguousarray(hi)
+
+
+def _starts(spec: LawSpec, starts, keys: pd.DataFrame, by: list, lo, hi) -> dict:
+    if starts is None:
+        return {"starts": spec.default_starts(), "project_linear": True}
+    if isinstance(starts, (int, np.integer)) and not isinstance(starts, bool):
+        if starts < 1:
+            raise ValueError(f"starts: the number of random starts must be >= 1, got {starts}")
+        glo = np.asarray(lo).reshape(-1, spec.n_params).max(axis=0)
+        ghi = np.asarray(hi).reshape(-1, spec.n_params).min(axis=0)
+        rlo, rhi = spec.random_range(glo, ghi)
+        return {"n_random": int(starts), "rand_lo": rlo, "rand_hi": rhi, "project_linear": True}
+    sdf = to_pandas(starts, name="starts") if not isinstance(starts, np.ndarray) else None
+    if sdf is None:
+        arr = np.asarray(starts, dtype=np.float64)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.shape[-1] != spec.n_params:
+            raise ValueError(f"starts: last dimension must be {spec.n_params} ({', '.join(spec.params)})")
+        return {"starts": np.ascontiguousarray(arr), "project_linear": False}
+    missing = [p for p in spec.params if p not in sdf.columns]
+    if missing:
+        raise ValueError(f"starts: missing column(s) for parameter(s) {missing} of {spec.name}")
+    per_curve = bool(by) and all(c in sdf.columns for c in by)
+    vals = sdf[list(spec.params)].to_numpy(dtype=np.float64)
+    if not per_curve:
+        return {"starts": np.ascontiguousarray(vals), "project_linear": False}
+    idx = lookup_curves(keys, by, sdf)
+    if np.any(idx < 0):
+        raise ValueError(f"starts: row {int(np.flatnonzero(idx < 0)[0])} names a curve that is not in the data")
+    B = len(keys)
+    counts = np.bincount(idx, minlength=B)
+    S = max(int(counts.max()), 1)
+    arr = np.full((B, S, spec.n_params), np.nan)  # curves with fewer starts: NaN rows are skipped
+    order = np.argsort(idx, kind="stable")
+    first = np.zeros(B, dtype=np.int64)
+    np.cumsum(counts[:-1], out=first[1:])
+    rank = np.arange(len(idx)) - first[idx[order]]
+    arr[idx[order], rank] = vals[order]
+    # Curves with no start row fall back to the law's default grid start.
+    empty = counts == 0
+    if empty.any():
+        arr[empty, 0] = spec.default_starts()[0]
+    return {"starts": np.ascontiguousarray(arr), "project_linear": False}
+
+
+def _progress_chunks(B: int, progress: bool):
+    if not progress or B < 20000:
+        return [(0, B)]
+    n = 50
+    edges = np.linspace(0, B, n + 1).astype(np.int64)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def _bar(done: int, total: int) -> None:
+    width = 40
+    k = int(width * done / max(total, 1))
+    sys.stderr.write(f"\r  fitting [{'#' * k}{'.' * (width - k)}] {done}/{total} curves")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def fit(
+    data,
+    law: Union[str, LawSpec],
+    *,
+    x: Union[str, Sequence[str]],
+    y: str,
+    by: Union[None, str, Sequence[str]] = None,
+    weight: Optional[str] = None,
+    loss: str = "l2",
+    delta: Optional[float] = None,
+    space: str = "linear",
+    starts=None,
+    bounds=None,
+    shared: Union[None, str, Sequence[str]] = None,
+    max_iter: Optional[int] = None,
+    ftol: float = 1e-8,
+    xtol: float = 1e-8,
+    gtol: float = 1e-8,
+    threads: Optional[int] = None,
+    seed: int = 0,
+    nan_policy: str = "status",
+    progress: bool = False,
+) -> FitResult:
+    """Fit ``law`` to every curve of ``data`` at once.
+
+    Parameters
+    ----------
+    data: pandas or polars DataFrame, pyarrow Table, dict of arrays, or a CSV/Parquet path.
+    law: a catalogue name (see :func:`lawfit.laws`) or a :class:`lawfit.Law`.
+    x: the input column(s), in the order of the law's inputs (e.g. ``["N", "D"]`` for chinchilla).
+    y: the observed column.
+    by: column(s) identifying curves; each distinct value is fitted separately. None: one curve.
+    weight: column of non-negative per-point weights (they multiply squared residuals).
+    loss: "l2", "huber", "soft_l1" or "cauchy" (scipy.optimize.least_squares conventions).
+    delta: the robust loss's scale (scipy's f_scale); default 1.0. Chinchilla used huber, delta=1e-3, log space.
+    space: "linear" (y - f) or "log" (log y - log f) residuals.
+    starts: None (the law's default grid, linear parameters solved exactly), an int n (n random starts per
+        curve inside the bounds, from ``seed``), or a DataFrame / dict with a column per parameter (a grid tried
+        on every curve; with the ``by`` column(s) present, starts per curve). The best start wins per curve.
+    bounds: {param: (lower, upper)} for all curves, or a DataFrame with the ``by`` columns and
+        ``<param>_lower`` / ``<param>_upper`` columns for per-curve bounds.
+    shared: parameter name(s) to share across all curves (one value fitted jointly), the others per curve.
+    max_iter, ftol, xtol, gtol: solver limits (scipy conventions); max_iter defaults to 200.
+    threads: worker threads (default: all cores).
+    nan_policy: "status" (curves with NaN/inf get status NON_FINITE), "omit" (drop those rows), "raise".
+    progress: show a progress bar on stderr for long batches.
+    """
+    spec = get_law(law)
+    xs = as_list(x)
+    if len(xs) != len(spec.x_names):
+        raise ValueError(
+            f"law {spec.name!r} takes {len(spec.x_names)} input column(s) ({', '.join(spec.x_names)}); got x={xs}"
+        )
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose from {sorted(set(LOSSES) - {'linear'})}")
+    if space not in SPACES:
+        raise ValueError(f"unknown space {space!r}; choose 'linear' or 'log'")
+    if delta is None:
+        delta = 1.0
+    if not (np.isfinite(delta) and delta > 0):
+        raise ValueError(f"delta must be a positive number, got {delta!r}")
+    if max_iter is None:
+        max_iter = 200
+    if int(max_iter) < 1:
+        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+    if threads is not None and int(threads) < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    df = to_pandas(data)
+    if len(df) == 0:
+        raise ValueError("data is empty: no rows to fit")
+    batch = make_batch(df, xs, y, as_list(by), weight, nan_policy)
+    X = batch.X
+    if spec.transform is not None:
+        X = np.ascontiguousarray(spec.transform(batch.offsets, X), dtype=np.float64)
+    lo, hi = _bounds(spec, bounds, batch.keys, batch.by)
+    st = _starts(spec, starts, batch.keys, batch.by, lo, hi)
+    common = dict(
+        loss=LOSSES[loss],
+        delta=float(delta),
+        space=SPACES[space],
+        ftol=float(ftol),
+        xtol=float(xtol),
+        gtol=float(gtol),
+        max_iter=int(max_iter),
+        threads=int(threads or 0),
+        seed=int(seed),
+    )
+    shared_names = as_list(shared)
+    for p in shared_names:
+        if p not in spec.params:
+            raise ValueError(f"shared: unknown parameter {p!r}; {spec.name} has {list(spec.params)}")
+    if shared_names:
+        from .shared import fit_shared
+
+        out = fit_shared(spec, batch, X, lo, hi, st, shared_names, common)
+    else:
+        out = _fit_chunks(spec, batch, X, lo, hi, st, common, progress)
+    out["x_range"] = _x_range(batch)
+    options = dict(x=xs, y=y, by=batch.by, weight=weight, loss=loss, delta=float(delta), space=space,
+                   shared=shared_names, max_iter=int(max_iter), ftol=ftol, xtol=xtol, gtol=gtol, seed=int(seed))
+    return FitResult(spec, batch.keys, batch.by, out, options)
+
+
+def _x_range(batch) -> np.ndarray:
+    """Observed [min, max] of each x column per curve, [B, d, 2] (NaN for empty curves)."""
+    B, d = batch.n_curves, batch.X.shape[1]
+    out = np.full((B, d, 2), np.nan)
+    counts = np.diff(batch.offsets)
+    nz = counts > 0
+    if d and nz.any():
+        starts = batch.offsets[:-1][nz]
+        with np.errstate(invalid="ignore"):
+            out[nz, :, 0] = np.fmin.reduceat(batch.X, starts, axis=0)
+            out[nz, :, 1] = np.fmax.reduceat(batch.X, starts, axis=0)
+    return out
+
+
+def _fit_chunks(spec, batch, X, lo, hi, st, common, progress) -> dict:
+    B = batch.n_curves
+    chunks = _progress_chunks(B, progress)
+    per_curve_bounds = np.ndim(lo) == 2
+    parts = []
+    for a, b in chunks:
+        off = batch.offsets[a : b + 1]
+        r0, r1 = int(off[0]), int(off[-1])
+        kw = dict(st)
+        if kw.get("starts") is not None and kw["starts"].ndim == 3:
+            kw["starts"] = np.ascontiguousarray(kw["starts"][a:b])
+        parts.append(
+            spec._fit(
+                offsets=np.ascontiguousarray(off - off[0]),
+                x=X[r0:r1],
+                y=batch.y[r0:r1],
+                w=batch.w[r0:r1] if batch.w is not None else None,
+                lower=np.ascontiguousarray(lo[a:b]) if per_curve_bounds else lo,
+                upper=np.ascontiguousarray(hi[a:b]) if per_curve_bounds else hi,
+                first_curve=a,
+                **kw,
+                **common,
+            )
+        )
+        if len(chunks) > 1:
+            _bar(b, B)
+    if len(parts) == 1:
+        return parts[0]
+    return {k: (np.concatenate([p[k] for p in parts]) if parts[0][k] is not None else None) for k in parts[0]}

@@ -1,0 +1,129 @@
+"""The law catalogue: metadata of the built-in laws (defined once, in C++ under csrc/core/laws/).
+
+Each law is a :class:`LawSpec`. ``lawfit.laws()`` lists them as a DataFrame; ``get_law(name)`` returns one.
+User-written laws (:class:`lawfit.Law`) share the same interface.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+import pandas as pd
+
+from ._native import _core
+
+
+@dataclass(frozen=True)
+class LawSpec:
+    """A law that the native solvers can fit: parameter and input names, default bounds and starts."""
+
+    name: str
+    formula: str
+    citation: str
+    params: tuple
+    inputs: tuple
+    lower: tuple
+    upper: tuple
+    scale: tuple  # "linear" or "log" per parameter (log: optimised as log p, p > 0)
+    linear: tuple  # f is linear in this parameter (solved exactly from grid starts)
+    grid: tuple  # default start values per parameter
+    # Optional transform of the raw x columns before fitting/evaluating (e.g. lr_annealing turns
+    # (step, lr) into the schedule integrals); called with (offsets, X) and returns a new X.
+    transform: Optional[Callable] = field(default=None, compare=False, repr=False)
+    raw_inputs: Optional[tuple] = None  # names of the raw x columns when transform is set
+
+    @property
+    def n_params(self) -> int:
+        return len(self.params)
+
+    @property
+    def x_names(self) -> tuple:
+        """Names of the x columns the user passes (raw inputs when the law transforms them)."""
+        return self.raw_inputs if self.raw_inputs is not None else self.inputs
+
+    # --- native entry points (overridden by formula laws) ---------------------------------------
+    def _fit(self, **kw) -> dict:
+        return _core.fit_law(self.name, **kw)
+
+    def _eval(self, X: np.ndarray, P: np.ndarray, grad: bool = False) -> np.ndarray:
+        return _core.law_eval(self.name, X, P, grad)
+
+    def to_json(self) -> dict:
+        return {"kind": "builtin", "name": self.name}
+
+    # --- starts ----------------------------------------------------------------------------------
+    def default_starts(self) -> np.ndarray:
+        """Cartesian product of the grid axes of the non-linear parameters, [S, P]."""
+        axes = [self.grid[j][:1] if self.linear[j] else self.grid[j] for j in range(self.n_params)]
+        return np.array(list(itertools.product(*axes)), dtype=np.float64).reshape(-1, self.n_params)
+
+    def random_range(self, lower: np.ndarray, upper: np.ndarray) -> tuple:
+        """Range for random starts: the bounds, narrowed to the default grid's span where a bound is open."""
+        lo = np.empty(self.n_params)
+        hi = np.empty(self.n_params)
+        for j in range(self.n_params):
+            g = np.asarray(self.grid[j], dtype=float)
+            glo, ghi = float(g.min()), float(g.max())
+            if glo == ghi:  # a single grid value: widen around it
+                if self.scale[j] == "log" and glo > 0:
+                    glo, ghi = glo / 100.0, glo * 100.0
+                else:
+                    glo, ghi = glo - 1.0, glo + 1.0
+            lo[j] = lower[j] if np.isfinite(lower[j]) else glo
+            hi[j] = upper[j] if np.isfinite(upper[j]) else max(ghi, lo[j])
+            if self.scale[j] == "log" and lo[j] <= 0:
+                lo[j] = min(glo, hi[j]) if glo > 0 else hi[j] * 1e-6
+        return lo, hi
+
+
+def _from_native(d: dict) -> LawSpec:
+    return LawSpec(
+        name=d["name"],
+        formula=d["formula"],
+        citation=d["citation"],
+        params=tuple(d["params"]),
+        inputs=tuple(d["inputs"]),
+        lower=tuple(d["lower"]),
+        upper=tuple(d["upper"]),
+        scale=tuple(d["scale"]),
+        linear=tuple(d["linear"]),
+        grid=tuple(tuple(a) for a in d["grid"]),
+    )
+
+
+_CATALOGUE: dict = {d["name"]: _from_native(d) for d in _core.law_catalogue()}
+# Python-side adjustments (input transforms) are attached by lawfit._transforms at import time.
+
+
+def register_transform(name: str, fn: Callable, raw_inputs: tuple) -> None:
+    """Attach an input transform to a catalogue law (used by laws whose inputs are derived per curve)."""
+    spec = _CATALOGUE[name]
+    _CATALOGUE[name] = LawSpec(**{**spec.__dict__, "transform": fn, "raw_inputs": tuple(raw_inputs)})
+
+
+def get_law(law) -> LawSpec:
+    """A LawSpec from a catalogue name or a user-written :class:`lawfit.Law` (returned as is)."""
+    if isinstance(law, LawSpec):
+        return law
+    if not isinstance(law, str):
+        raise ValueError(f"law must be a catalogue name or a lawfit.Law, got {type(law).__name__}")
+    if law not in _CATALOGUE:
+        raise ValueError(f"unknown law {law!r}; known laws: {', '.join(_CATALOGUE)}")
+    return _CATALOGUE[law]
+
+
+def laws() -> pd.DataFrame:
+    """The catalogue: one row per built-in law with its formula, parameters, inputs and citation."""
+    rows = [
+        {
+            "name": s.name,
+            "formula": s.formula,
+            "params": ", ".join(s.params),
+            "inputs": ", ".join(s.x_names),
+            "citation": s.citation,
+        }
+        for s in _CATALOGUE.values()
+    ]
+    return pd.DataFrame(rows).set_index("name")

@@ -1,0 +1,283 @@
+"""FitResult: per-curve parameters, uncertainty, status and predictions of a batched fit."""
+from __future__ import annotations
+
+import json
+from statistics import NormalDist
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from ._data import key_index, lookup_curves, numeric_column, to_pandas
+from ._status import STATUS_NAMES, Status
+from .laws import LawSpec, get_law
+
+
+def _law_from_json(d: dict) -> LawSpec:
+    if d.get("kind") == "builtin":
+        return get_law(d["name"])
+    if d.get("kind") == "formula":
+        from .formula import Law
+
+        return Law.from_json(d)
+    raise ValueError(f"cannot rebuild a law from {d!r}")
+
+
+class FitResult:
+    """The outcome of :func:`lawfit.fit`: one row per curve, indexed by the ``by`` column(s)."""
+
+    def __init__(self, law: LawSpec, keys: pd.DataFrame, by: list, native: dict, options: dict):
+        self.law = law
+        self.keys = keys.reset_index(drop=True)
+        self.by = list(by)
+        self.options = dict(options)
+        self._params = np.asarray(native["params"], dtype=np.float64)
+        self._cost = np.asarray(native["cost"], dtype=np.float64)
+        cov = native.get("cov")
+        P = law.n_params
+        self._cov = (
+            np.asarray(cov, dtype=np.float64) if cov is not None else np.full((len(self._cost), P, P), np.nan)
+        )
+        self._iters = np.asarray(native["iters"], dtype=np.int64)
+        self._status = np.asarray(native["status"], dtype=np.int64)
+        self._best = np.asarray(native.get("best_start", np.full(len(self._cost), -1)), dtype=np.int64)
+        self._npts = np.asarray(native["n_points"], dtype=np.int64)
+        self.bootstrap_samples = None  # filled by FitResult.bootstrap (lawfit.uncertainty)
+        xr = native.get("x_range")  # [curves, d, 2]: observed min and max of each x column
+        self._xrange = np.asarray(xr, dtype=np.float64) if xr is not None else np.full((len(self._cost), 1, 2), np.nan)
+
+    # ---- tables ----------------------------------------------------------------------------------
+    @property
+    def index(self) -> pd.Index:
+        return key_index(self.keys, self.by)
+
+    @property
+    def n_curves(self) -> int:
+        return len(self._cost)
+
+    @property
+    def params(self) -> pd.DataFrame:
+        """Fitted parameters: a row per curve, a column per parameter (NaN where the fit failed)."""
+        return pd.DataFrame(self._params, index=self.index, columns=list(self.law.params))
+
+    @property
+    def stderr(self) -> pd.DataFrame:
+        """Standard errors: sqrt of the covariance diagonal."""
+        d = np.sqrt(np.clip(np.diagonal(self._cov, axis1=1, axis2=2), 0, None))
+        d[~np.isfinite(np.diagonal(self._cov, axis1=1, axis2=2))] = np.nan
+        return pd.DataFrame(d, index=self.index, columns=list(self.law.params))
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """Parameter covariance per curve, [curves, P, P]: inv(J^T J) times the residual variance."""
+        return self._cov
+
+    @property
+    def objective(self) -> pd.Series:
+        """Final cost per curve: 0.5 * sum of loss(residual) (scipy.optimize.least_squares' ``cost``)."""
+        return pd.Series(self._cost, index=self.index, name="objective")
+
+    @property
+    def status(self) -> pd.Series:
+        """Status name per curve (see :class:`lawfit.Status`)."""
+        cat = pd.Categorical.from_codes(self._status, categories=STATUS_NAMES)
+        return pd.Series(cat, index=self.index, name="status")
+
+    @property
+    def status_code(self) -> pd.Series:
+        return pd.Series(self._status, index=self.index, name="status_code")
+
+    @property
+    def iterations(self) -> pd.Series:
+        return pd.Series(self._iters, index=self.index, name="iterations")
+
+    @property
+    def n_points(self) -> pd.Series:
+        return pd.Series(self._npts, index=self.index, name="n_points")
+
+    @property
+    def best_start(self) -> pd.Series:
+        return pd.Series(self._best, index=self.index, name="best_start")
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Boolean mask of curves with usable parameters (CONVERGED or MAX_ITER)."""
+        return (self._status == Status.CONVERGED) | (self._status == Status.MAX_ITER)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Parameters, standard errors (``<param>_se``), objective, status, iterations and point counts."""
+        se = self.stderr.add_suffix("_se")
+        out = pd.concat([self.params, se], axis=1)
+        out["objective"] = self._cost
+        out["status"] = self.status.to_numpy()
+        out["iterations"] = self._iters
+        out["n_points"] = self._npts
+        return out
+
+    def summary(self, max_rows: int = 20) -> str:
+        counts = pd.Series(pd.Categorical.from_codes(self._status, categories=STATUS_NAMES)).value_counts()
+        counts = counts[counts > 0]
+        lines = [
+            f"lawfit fit of {self.law.name!r}: {self.law.formula}",
+            f"  {self.n_curves} curve(s), {int(self._npts.sum())} points; loss={self.options.get('loss')}"
+            f" (delta={self.options.get('delta')}), space={self.options.get('space')}",
+            "  status: " + ", ".join(f"{k}={v}" for k, v in counts.items()),
+        ]
+        tab = self.to_frame().head(max_rows)
+        with pd.option_context("display.width", 200, "display.max_columns", 50, "display.float_format", "{:.6g}".format):
+            lines.append(tab.to_string())
+        if self.n_curves > max_rows:
+            lines.append(f"  ... {self.n_curves - max_rows} more curve(s)")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        ok = int(self.ok.sum())
+        return f"<FitResult law={self.law.name!r} curves={self.n_curves} ok={ok}>"
+
+    # ---- prediction ------------------------------------------------------------------------------
+    def _rows(self, new_data, x_cols) -> tuple:
+        df = to_pandas(new_data, name="new_data")
+        idx = lookup_curves(self.keys, self.by, df)
+        if np.any(idx < 0):
+            r = int(np.flatnonzero(idx < 0)[0])
+            what = ", ".join(f"{c}={df[c].iloc[r]!r}" for c in self.by)
+            raise ValueError(f"new_data row {r}: no fitted curve with {what}")
+        X = np.column_stack([numeric_column(df, c, "x") for c in x_cols]) if x_cols else np.empty((len(df), 0))
+        if self.law.transform is not None:
+            # Transform per curve, in curve order, then restore the row order.
+            order = np.argsort(idx, kind="stable")
+            counts = np.bincount(idx, minlength=self.n_curves)
+            offsets = np.zeros(self.n_curves + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            Xt = np.asarray(self.law.transform(offsets, np.ascontiguousarray(X[order])))
+            X = np.empty_like(Xt)
+            X[order] = Xt
+        return df, idx, np.ascontiguousarray(X, dtype=np.float64)
+
+    def predict(self, new_data, interval: Optional[float] = None) -> pd.DataFrame:
+        """Predict y for each row of ``new_data`` (the ``by`` column(s) pick the curve; the x columns are
+        those used in the fit). Returns the ``by`` and x columns and ``y_pred``; with ``interval=level``
+        also ``y_low``/``y_high``: from bootstrap samples when :meth:`bootstrap` was run, otherwise from the
+        covariance by the delta method (normal approximation)."""
+        x_cols = list(self.options["x"])
+        df, idx, X = self._rows(new_data, x_cols)
+        P = np.ascontiguousarray(self._params[idx])
+        out = df[[*self.by, *x_cols]].copy() if len(df) else pd.DataFrame(columns=[*self.by, *x_cols])
+        if interval is None:
+            out["y_pred"] = self.law._eval(X, P) if len(df) else np.empty(0)
+            return out.reset_index(drop=True)
+        if not 0 < interval < 1:
+            raise ValueError(f"interval must be a level in (0, 1), got {interval!r}")
+        if self.bootstrap_samples is not None:
+            from .uncertainty import bootstrap_predict
+
+            lo, mid, hi = bootstrap_predict(self, X, idx, interval)
+            out["y_pred"] = self.law._eval(X, P)
+            out["y_low"], out["y_high"] = lo, hi
+            return out.reset_index(drop=True)
+        vg = self.law._eval(X, P, True)
+        g = vg[:, 1:]
+        var = np.einsum("ni,nij,nj->n", g, self._cov[idx], g)
+        z = NormalDist().inv_cdf(0.5 + interval / 2)
+        se = np.sqrt(np.clip(var, 0, None))
+        out["y_pred"] = vg[:, 0]
+        out["y_low"] = vg[:, 0] - z * se
+        out["y_high"] = vg[:, 0] + z * se
+        return out.reset_index(drop=True)
+
+    # ---- persistence -----------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        def arr(a):
+            return np.where(np.isfinite(a), a, None).tolist() if a.dtype.kind == "f" else a.tolist()
+
+        return {
+            "format": "lawfit.FitResult/1",
+            "law": self.law.to_json(),
+            "by": self.by,
+            "keys": {c: self.keys[c].tolist() for c in self.by},
+            "options": self.options,
+            "params": arr(self._params),
+            "cost": arr(self._cost),
+            "cov": arr(self._cov),
+            "iters": self._iters.tolist(),
+            "status": self._status.tolist(),
+            "best_start": self._best.tolist(),
+            "n_points": self._npts.tolist(),
+            "x_range": arr(self._xrange),
+        }
+
+    def save(self, path) -> None:
+        """Write the result as JSON (read back with :func:`lawfit.load_result`)."""
+        with open(path, "w") as f:
+            json.dump(self.to_json(), f)
+
+    # ---- plotting --------------------------------------------------------------------------------
+    def plot(self, data=None, *, ax=None, max_curves: int = 12, logx: bool = True, logy: bool = False):
+        """Plot data (if given) and fitted curves against the first x column (matplotlib extra)."""
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:  # pragma: no cover - exercised only without the extra
+            raise ImportError("FitResult.plot needs matplotlib: pip install 'lawfit[plot]'") from None
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4.5))
+        x_cols = list(self.options["x"])
+        xc = x_cols[0]
+        curves = np.arange(min(self.n_curves, max_curves))
+        idx = None
+        if data is not None:
+            df = to_pandas(data)
+            idx = lookup_curves(self.keys, self.by, df)
+        for b in curves:
+            label = ", ".join(f"{c}={self.keys[c].iloc[b]}" for c in self.by) or "fit"
+            color = None
+            sel = df[idx == b] if idx is not None else None
+            if sel is not None:
+                color = ax.scatter(sel[xc], sel[self.options["y"]], s=10, alpha=0.6).get_facecolor()[0]
+            if len(x_cols) > 1 or self.law.transform is not None:
+                if sel is None or len(sel) == 0:
+                    continue  # several inputs: predict at the observed points only
+                nd = sel.sort_values(xc)
+            else:
+                lo, hi = self._xrange[b, 0]
+                if not (np.isfinite(lo) and np.isfinite(hi)) or not self.ok[b]:
+                    continue
+                xs = np.geomspace(lo, hi, 200) if (logx and lo > 0) else np.linspace(lo, hi, 200)
+                nd = pd.DataFrame({xc: xs, **{c: self.keys[c].iloc[b] for c in self.by}})
+            pred = self.predict(nd)
+            ax.plot(pred[xc], pred["y_pred"], color=color, label=label)
+        if logx:
+            ax.set_xscale("log")
+        if logy:
+            ax.set_yscale("log")
+        ax.set_xlabel(xc)
+        ax.set_ylabel(self.options["y"])
+        ax.set_title(f"{self.law.name}: {self.law.formula}")
+        if len(curves) <= 12:
+            ax.legend(fontsize=7)
+        return ax
+
+
+def load_result(path) -> FitResult:
+    """Read a FitResult written by :meth:`FitResult.save`."""
+    with open(path) as f:
+        d = json.load(f)
+    if d.get("format") != "lawfit.FitResult/1":
+        raise ValueError(f"{path}: not a lawfit FitResult file")
+    law = _law_from_json(d["law"])
+    by = d["by"]
+    keys = pd.DataFrame(d["keys"]) if by else pd.DataFrame(index=pd.RangeIndex(len(d["cost"])))
+
+    def f(a):
+        return np.array(a, dtype=np.float64)
+
+    native = {
+        "params": f(d["params"]).reshape(-1, law.n_params),
+        "cost": f(d["cost"]),
+        "cov": f(d["cov"]).reshape(-1, law.n_params, law.n_params),
+        "iters": np.array(d["iters"]),
+        "status": np.array(d["status"]),
+        "best_start": np.array(d["best_start"]),
+        "n_points": np.array(d["n_points"]),
+        "x_range": f(d["x_range"]) if "x_range" in d else None,
+    }
+    return FitResult(law, keys, by, native, d["options"])
