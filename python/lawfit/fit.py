@@ -229,7 +229,11 @@ def fit(
     out["x_range"] = _x_range(batch)
     options = dict(x=xs, y=y, by=batch.by, weight=weight, loss=loss, delta=float(delta), space=space,
                    shared=shared_names, max_iter=int(max_iter), ftol=ftol, xtol=xtol, gtol=gtol, seed=int(seed))
-    return FitResult(spec, batch.keys, batch.by, out, options)
+    res = FitResult(spec, batch.keys, batch.by, out, options)
+    # Kept for resampling (FitResult.bootstrap): the CSR batch as fitted, and the bounds.
+    res._batch = (batch.offsets, X, batch.y, batch.w)
+    res._bounds = (lo, hi)
+    return res
 
 
 def _x_range(batch) -> np.ndarray:

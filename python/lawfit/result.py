@@ -43,6 +43,8 @@ class FitResult:
         self._best = np.asarray(native.get("best_start", np.full(len(self._cost), -1)), dtype=np.int64)
         self._npts = np.asarray(native["n_points"], dtype=np.int64)
         self.bootstrap_samples = None  # filled by FitResult.bootstrap (lawfit.uncertainty)
+        self._batch = None  # (offsets, X, y, w) as fitted; set by lawfit.fit, not saved
+        self._bounds = None  # (lower, upper) as fitted
         xr = native.get("x_range")  # [curves, d, 2]: observed min and max of each x column
         self._xrange = np.asarray(xr, dtype=np.float64) if xr is not None else np.full((len(self._cost), 1, 2), np.nan)
 

@@ -2,8 +2,11 @@
 // To add a law: write its header (see law.hpp), include it here and add it to LAWFIT_FOR_EACH_LAW.
 #pragma once
 #include "core/laws/chinchilla.hpp"
+#include "core/laws/coverage.hpp"
 #include "core/laws/power_law.hpp"
 
 #define LAWFIT_FOR_EACH_LAW(X) \
   X(PowerLaw)                  \
-  X(Chinchilla)
+  X(Chinchilla)                \
+  X(Coverage)                  \
+  X(PassUntil)
