@@ -78,6 +78,8 @@ def _starts(spec: LawSpec, starts, keys: pd.DataFrame, by: list, lo, hi) -> dict
         ghi = np.asarray(hi).reshape(-1, spec.n_params).min(axis=0)
         rlo, rhi = spec.random_range(glo, ghi)
         return {"n_random": int(starts), "rand_lo": rlo, "rand_hi": rhi, "project_linear": True}
+    if isinstance(starts, (list, tuple)):
+        starts = np.asarray(starts, dtype=np.float64)
     sdf = to_pandas(starts, name="starts") if not isinstance(starts, np.ndarray) else None
     if sdf is None:
         arr = np.asarray(starts, dtype=np.float64)

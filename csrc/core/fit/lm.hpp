@@ -3,8 +3,8 @@
 // Assumptions: the model's parameter count n <= Model::PMAX <= 32; x is row-major [n_points, d];
 // inputs have been validated by check_curve() (finite, inside the law's domain, y > 0 in log space).
 // The solver works on internal parameters theta (theta = log p for LOG-scaled parameters), keeps theta
-// inside the box [lo, hi] by projection with an active set, handles robust losses by scipy's rescaling of
-// residuals and Jacobian (Triggs et al. 2000), and uses Nielsen's damping update with More's scaling.
+// inside the box [lo, hi] by projection with an active set, handles robust losses by iteratively reweighted
+// Gauss-Newton (residuals and Jacobian scaled by sqrt(rho')), and uses Nielsen's damping update with More's scaling.
 // Each iteration evaluates the model once with its gradient at the trial point: residuals, cost, J^T J and
 // J^T r are accumulated on the fly, so no Jacobian is stored. No allocation; usable on the GPU.
 #pragma once
@@ -107,11 +107,20 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
       const double z = (r / o.delta) * (r / o.delta);
       const Rho rho = robust_rho(o.loss, z);
       cost += 0.5 * o.delta * o.delta * rho.v;
-      double js = rho.d1 + 2.0 * rho.d2 * z;
-      if (js < 1e-300) js = 1e-300;
-      js = std::sqrt(js);
-      r = r * rho.d1 / js;
-      for (int j = 0; j < np; ++j) jr[j] *= js;
+      // Rescale residual and Jacobian so that J^T r is the exact gradient. Where Triggs' second-order
+      // correction (used by scipy) keeps a healthy positive curvature, use it; for outliers it tends to
+      // zero or below (rho'' < 0), which stalls the solver, so there scale both by sqrt(rho') instead
+      // (iteratively reweighted Gauss-Newton, as Ceres does).
+      const double tr = rho.d1 + 2.0 * rho.d2 * z;  // Triggs' curvature of rho along the residual
+      if (tr > 0.25 * rho.d1) {
+        const double js = std::sqrt(tr);
+        r *= rho.d1 / js;
+        for (int j = 0; j < np; ++j) jr[j] *= js;
+      } else {
+        const double js = std::sqrt(rho.d1);
+        r *= js;
+        for (int j = 0; j < np; ++j) jr[j] *= js;
+      }
     } else {
       cost += 0.5 * r * r;
     }
