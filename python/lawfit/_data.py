@@ -45,6 +45,11 @@ def to_pandas(data, *, name: str = "data") -> pd.DataFrame:
     )
 
 
+def plain(v):
+    """A numpy scalar as the Python value (so messages read curve=4, not np.int64(4))."""
+    return v.item() if hasattr(v, "item") else v
+
+
 def as_list(cols) -> list:
     if cols is None:
         return []
@@ -116,12 +121,12 @@ def make_batch(
     if not finite.all():
         if nan_policy == "raise":
             bad = int(np.flatnonzero(~finite)[0])
-            cols = [c for c in x if not np.isfinite(df[c].iloc[bad])]
+            cols = [c for c in x if not np.isfinite(X[bad, list(x).index(c)])]
             if yv is not None and not np.isfinite(yv[bad]):
                 cols.append(y)
             if wv is not None and not np.isfinite(wv[bad]):
                 cols.append(weight)
-            where = ", ".join(f"{c}={df[c].iloc[bad]!r}" for c in by) if by else "the single curve"
+            where = ", ".join(f"{c}={plain(df[c].iloc[bad])!r}" for c in by) if by else "the single curve"
             raise ValueError(
                 f"non-finite value in column(s) {', '.join(map(repr, cols))} at row {bad} (curve {where}); "
                 f"{int((~finite).sum())} row(s) affected. Use nan_policy='omit' to drop them or 'status' to "

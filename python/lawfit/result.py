@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ._data import key_index, lookup_curves, numeric_column, to_pandas
+from ._data import key_index, lookup_curves, numeric_column, plain, to_pandas
 from ._status import STATUS_NAMES, Status
 from .laws import LawSpec, get_law
 
@@ -142,7 +142,7 @@ class FitResult:
         idx = lookup_curves(self.keys, self.by, df)
         if np.any(idx < 0):
             r = int(np.flatnonzero(idx < 0)[0])
-            what = ", ".join(f"{c}={df[c].iloc[r]!r}" for c in self.by)
+            what = ", ".join(f"{c}={plain(df[c].iloc[r])!r}" for c in self.by)
             raise ValueError(f"new_data row {r}: no fitted curve with {what}")
         X = np.column_stack([numeric_column(df, c, "x") for c in x_cols]) if x_cols else np.empty((len(df), 0))
         if self.law.transform is not None:
@@ -230,7 +230,7 @@ class FitResult:
             df = to_pandas(data)
             idx = lookup_curves(self.keys, self.by, df)
         for b in curves:
-            label = ", ".join(f"{c}={self.keys[c].iloc[b]}" for c in self.by) or "fit"
+            label = ", ".join(f"{c}={plain(self.keys[c].iloc[b])}" for c in self.by) or "fit"
             color = None
             sel = df[idx == b] if idx is not None else None
             if sel is not None:
