@@ -68,6 +68,17 @@ py::array_t<double> law_eval(py::array x, py::array p, py::object want_grad) {
 }
 
 using FitFn = std::function<py::dict(const FitArgs&)>;
+using SharedFn = std::function<py::dict(const FitArgs&, py::array)>;
+
+const std::map<std::string, SharedFn>& shared_table() {
+  static const std::map<std::string, SharedFn> t = {
+#define X(L) \
+  {laws::L::name, [](const FitArgs& a, py::array mask) { return run_shared_model(laws::StaticModel<laws::L>{}, a, mask); }},
+      LAWFIT_FOR_EACH_LAW(X)
+#undef X
+  };
+  return t;
+}
 using EvalFn = std::function<py::array_t<double>(py::array, py::array, py::object)>;
 
 const std::map<std::string, FitFn>& fit_table() {
@@ -126,6 +137,20 @@ void register_fit(py::module_& m) {
                                 want_cov, first_curve));
       },
       py::arg("law"), LAWFIT_FIT_KWARGS, "Batched multi-start fit of a built-in law to a CSR batch of curves.");
+  m.def(
+      "fit_law_shared",
+      [](const std::string& law, py::array shared, py::array offsets, py::array x, py::array y, py::object w,
+         py::object lower, py::object upper, py::object starts, py::ssize_t n_random, py::object rand_lo,
+         py::object rand_hi, bool project_linear, std::uint64_t seed, int loss, double delta, int space,
+         double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov, i64 first_curve) {
+        const SharedFn& fn = lookup(shared_table(), law);
+        return fn(fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo, rand_hi, project_linear,
+                                seed, loss, delta, space, ftol, xtol, gtol, max_iter, threads, want_cov,
+                                first_curve),
+                  shared);
+      },
+      py::arg("law"), py::arg("shared"), LAWFIT_FIT_KWARGS,
+      "Joint fit of a built-in law with the parameters in the mask `shared` common to all curves.");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "bindings/arrays.hpp"
 #include "core/fit/batch.hpp"
+#include "core/fit/shared.hpp"
 
 namespace lawfit::bindings {
 namespace py = pybind11;
@@ -116,6 +117,59 @@ py::dict run_fit_model(const Model& m, const FitArgs& a) {
   r["params"] = params;
   r["cost"] = cost;
   r["cov"] = cov_obj;
+  r["iters"] = iters;
+  r["status"] = status;
+  r["best_start"] = best;
+  r["n_points"] = npts;
+  return r;
+}
+
+// Joint fit with shared parameters: `shared` is a bool mask [P]; starts [S, P] common to all curves.
+template <class Model>
+py::dict run_shared_model(const Model& m, const FitArgs& a, py::array shared_mask) {
+  const int np = m.n_params();
+  if (a.starts.is_none()) throw py::value_error("fit: shared fits need explicit joint 'starts' [S, P]");
+  const py::array s = a.starts.cast<py::array>();
+  if (s.ndim() != 2 || s.shape(1) != np) throw py::value_error("fit: shared fits take 'starts' of shape [S, P]");
+  const bool* mask = in_ptr<bool>(shared_mask, "fit", "shared", np);
+  int ns = 0;
+  for (int j = 0; j < np; ++j) ns += mask[j] ? 1 : 0;
+  if (ns == 0) throw py::value_error("fit: 'shared' names no parameter");
+  const py::ssize_t B = a.offsets.size() - 1;
+  const i64* off = in_ptr<i64>(a.offsets, "fit", "offsets");
+  const py::ssize_t n_total = a.y.size();
+  if (B < 0 || off[0] != 0 || off[B] != n_total) throw py::value_error("fit: 'offsets' must start at 0 and end at len(y)");
+  for (py::ssize_t b = 0; b < B; ++b)
+    if (off[b + 1] < off[b]) throw py::value_error("fit: 'offsets' must be non-decreasing");
+  fit::BatchInput in;
+  in.offsets = off;
+  in.B = B;
+  in.d = m.n_inputs();
+  in.x = in_ptr<double>(a.x, "fit", "x", n_total * in.d);
+  in.y = in_ptr<double>(a.y, "fit", "y", n_total);
+  in.w = opt_ptr<double>(a.w, "fit", "w", n_total);
+  const py::ssize_t nb = a.lower.cast<py::array>().size();
+  if (nb != np && nb != B * np) throw py::value_error("fit: 'lower' must have P or B*P elements");
+  in.per_curve_bounds = (nb == B * np) && B != 1;
+  in.lower = opt_ptr<double>(a.lower, "fit", "lower", nb);
+  in.upper = opt_ptr<double>(a.upper, "fit", "upper", nb);
+  const double* st = in_ptr<double>(s, "fit", "starts");
+  const fit::Options o = fit_options(a);
+  py::array_t<double> params({B, static_cast<py::ssize_t>(np)}), cost(B);
+  py::array_t<double> cov({B, static_cast<py::ssize_t>(np), static_cast<py::ssize_t>(np)});
+  py::array_t<std::int32_t> iters(B), status(B);
+  py::array_t<std::int64_t> best(B), npts(B);
+  fit::SharedOutput out{params.mutable_data(), cost.mutable_data(),   a.want_cov ? cov.mutable_data() : nullptr,
+                        iters.mutable_data(),  status.mutable_data(), best.mutable_data(),
+                        npts.mutable_data()};
+  {
+    py::gil_scoped_release release;
+    fit::fit_shared(m, in, mask, st, s.shape(0), a.project_linear, o, out, a.threads);
+  }
+  py::dict r;
+  r["params"] = params;
+  r["cost"] = cost;
+  r["cov"] = a.want_cov ? py::object(cov) : py::none();
   r["iters"] = iters;
   r["status"] = status;
   r["best_start"] = best;
