@@ -48,3 +48,23 @@ def synthetic_power_law(n_curves: int = 100, n_points: int = 20, seed: int = 0, 
     y = E[c] + A[c] * x ** -al[c]
     y = y * (1 + noise * rng.standard_normal(y.size))
     return pd.DataFrame({"curve": c, "x": x, "y": y, "E": E[c], "A": A[c], "alpha": al[c]})
+
+
+def olmo_ladder() -> pd.DataFrame:
+    """OLMo model-ladder learning curves (Bhagia et al. 2024; Apache-2.0, see data/NOTICE.md).
+
+    One row per checkpoint: ``run, size, N, N_source, chinchilla_multiple, rerun, step, D, lr, c4_loss,
+    pile_loss, hellaswag_bpb, hellaswag_acc, arc_easy_bpb, arc_easy_acc``."""
+    return pd.read_csv(_path("olmo_ladder.csv.gz"))
+
+
+def olmo_targets() -> pd.DataFrame:
+    """The OLMo 2 7B and 13B target runs' curves (``run, N, step, D`` and the loss/accuracy columns of :func:`olmo_ladder`)."""
+    return pd.read_csv(_path("olmo_targets.csv.gz"))
+
+
+def lcbench() -> pd.DataFrame:
+    """LCBench blood-transfusion: 2000 MLP configurations x epochs 0-51 (Zimmer et al. 2021; Apache-2.0).
+
+    Columns: ``trial, epoch, val_accuracy`` (percent), ``val_cross_entropy, train_cross_entropy``."""
+    return pd.read_csv(_path("lcbench_blood_transfusion.csv.gz"))

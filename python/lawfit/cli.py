@@ -1,0 +1,182 @@
+"""The ``lawfit`` command line: fit, predict, laws, demo (and the plan/cost/evals subcommands)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+EPILOG = """examples:
+  lawfit demo                                   fit laws to the example data shipped with lawfit
+  lawfit laws                                   list the law catalogue
+  lawfit fit runs.csv --law chinchilla --x N,D --y loss --loss huber --delta 1e-3 --space log -o fit.json
+  lawfit fit curves.csv --law pow3 --x epoch --y acc --by trial -o fit.json --csv params.csv
+  lawfit predict fit.json new_points.csv -o predictions.csv --interval 0.9
+"""
+
+
+def _parse_bounds(items):
+    out = {}
+    for it in items or []:
+        try:
+            name, rng = it.split("=", 1)
+            lo, hi = rng.split(":", 1)
+            out[name] = (float(lo) if lo else None, float(hi) if hi else None)
+        except ValueError:
+            raise SystemExit(f"lawfit: --bounds expects NAME=LOW:HIGH (either side may be empty), got {it!r}")
+    return out
+
+
+def _cmd_fit(a) -> int:
+    import lawfit
+
+    starts = None
+    if a.starts is not None:
+        starts = int(a.starts) if a.starts.isdigit() else pd.read_csv(a.starts)
+    res = lawfit.fit(
+        a.file,
+        a.law,
+        x=a.x.split(","),
+        y=a.y,
+        by=a.by.split(",") if a.by else None,
+        weight=a.weight,
+        loss=a.loss,
+        delta=a.delta,
+        space=a.space,
+        starts=starts,
+        bounds=_parse_bounds(a.bounds),
+        shared=a.shared.split(",") if a.shared else None,
+        max_iter=a.max_iter,
+        threads=a.threads,
+        seed=a.seed,
+        nan_policy=a.nan_policy,
+        progress=not a.quiet,
+    )
+    if not a.quiet:
+        print(res.summary(max_rows=a.rows))
+    if a.output:
+        res.save(a.output)
+        if not a.quiet:
+            print(f"saved the fit to {a.output} (read it with lawfit.load_result or `lawfit predict`)")
+    if a.csv:
+        res.to_frame().to_csv(a.csv)
+    return 0
+
+
+def _cmd_predict(a) -> int:
+    import lawfit
+
+    res = lawfit.load_result(a.fit)
+    pred = res.predict(a.data, interval=a.interval)
+    if a.output:
+        pred.to_csv(a.output, index=False)
+    else:
+        pred.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _cmd_laws(a) -> int:
+    import lawfit
+
+    tab = lawfit.laws()
+    if a.name:
+        if a.name not in tab.index:
+            raise SystemExit(f"lawfit: unknown law {a.name!r}; run `lawfit laws` for the list")
+        spec = lawfit.get_law(a.name)
+        print(f"{spec.name}: {spec.formula}\n  inputs: {', '.join(spec.x_names)}\n  citation: {spec.citation}")
+        for j, p in enumerate(spec.params):
+            print(f"  {p:>8}: bounds [{spec.lower[j]}, {spec.upper[j]}], scale {spec.scale[j]}, "
+                  f"default starts {list(spec.grid[j])}{' (solved exactly)' if spec.linear[j] else ''}")
+        return 0
+    with pd.option_context("display.width", 200, "display.max_colwidth", 60, "display.max_rows", 200):
+        print(tab[["formula", "params", "inputs"]].to_string())
+    return 0
+
+
+def _cmd_demo(a) -> int:
+    from . import demo
+
+    return demo.run(plot=a.plot, threads=a.threads)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lawfit",
+        description="Fit scaling laws and learning curves to many runs at once, sample their uncertainty, "
+        "and price training plans.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="store_true", help="print version and build information")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    f = sub.add_parser("fit", help="fit a law to every curve of a table", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Fit a law to every curve of FILE (CSV or Parquet) in one batched native call.")
+    f.add_argument("file", help="CSV / Parquet file, one row per observation")
+    f.add_argument("--law", required=True, help="catalogue name (see `lawfit laws`)")
+    f.add_argument("--x", required=True, help="input column(s), comma-separated, in the law's input order")
+    f.add_argument("--y", required=True, help="observed column")
+    f.add_argument("--by", help="column(s) identifying curves, comma-separated (default: one curve)")
+    f.add_argument("--weight", help="column of per-point weights")
+    f.add_argument("--loss", default="l2", choices=["l2", "huber", "soft_l1", "cauchy"])
+    f.add_argument("--delta", type=float, help="robust loss scale (default 1.0; Chinchilla: 1e-3 in log space)")
+    f.add_argument("--space", default="linear", choices=["linear", "log"], help="residuals y-f or log y - log f")
+    f.add_argument("--starts", help="an integer (random starts per curve) or a CSV of starts (a column per parameter)")
+    f.add_argument("--bounds", nargs="*", metavar="P=LO:HI", help="parameter bounds, e.g. alpha=0:2 E=0:")
+    f.add_argument("--shared", help="parameter(s) shared across all curves, comma-separated")
+    f.add_argument("--max-iter", type=int, dest="max_iter")
+    f.add_argument("--threads", type=int)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--nan-policy", default="status", choices=["status", "omit", "raise"], dest="nan_policy")
+    f.add_argument("-o", "--output", help="write the fit as JSON (for `lawfit predict`, `lawfit plan`)")
+    f.add_argument("--csv", help="write parameters, standard errors and status per curve as CSV")
+    f.add_argument("--rows", type=int, default=20, help="curves shown in the summary")
+    f.add_argument("-q", "--quiet", action="store_true", help="no summary, no progress bar")
+    f.set_defaults(func=_cmd_fit)
+
+    pr = sub.add_parser("predict", help="predict with a saved fit")
+    pr.add_argument("fit", help="JSON written by `lawfit fit -o` or FitResult.save")
+    pr.add_argument("data", help="CSV / Parquet with the by and x columns of the fit")
+    pr.add_argument("-o", "--output", help="CSV to write (default: stdout)")
+    pr.add_argument("--interval", type=float, help="also y_low / y_high at this level, e.g. 0.9")
+    pr.set_defaults(func=_cmd_predict)
+
+    la = sub.add_parser("laws", help="list the law catalogue, or show one law")
+    la.add_argument("name", nargs="?", help="show this law's parameters, bounds and starts")
+    la.set_defaults(func=_cmd_laws)
+
+    de = sub.add_parser("demo", help="fit laws to the example data shipped with lawfit")
+    de.add_argument("--plot", help="also save a figure to this PNG (needs matplotlib)")
+    de.add_argument("--threads", type=int)
+    de.set_defaults(func=_cmd_demo)
+    for mod in _EXTENSIONS:
+        mod.add_parsers(sub)
+    return p
+
+
+_EXTENSIONS: list = []  # modules with add_parsers(subparsers): plan/cost, evals, extrapolation
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    if a.version:
+        import lawfit
+
+        print(json.dumps(lawfit.build_info(), indent=2))
+        return 0
+    if not a.command:
+        parser.print_help()
+        return 0
+    try:
+        return int(a.func(a) or 0)
+    except ValueError as exc:
+        print(f"lawfit {a.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""`lawfit demo`: the main job on the data shipped with lawfit."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from . import datasets
+from .fit import fit
+
+
+def _hoffmann_grid() -> pd.DataFrame:
+    """Hoffmann et al.'s 4,500-start grid, in lawfit's natural parameters (E, A, B = exp(e, a, b))."""
+    al, be, e, a, b = np.meshgrid(np.arange(0, 2.01, 0.5), np.arange(0, 2.01, 0.5), np.arange(-1, 1.01, 0.5),
+                                  np.arange(0, 26, 5), np.arange(0, 26, 5), indexing="ij")
+    return pd.DataFrame({"E": np.exp(e.ravel()), "A": np.exp(a.ravel()), "B": np.exp(b.ravel()),
+                         "alpha": al.ravel(), "beta": be.ravel()})
+
+
+def run(plot: str | None = None, threads: int | None = None) -> int:
+    print("lawfit demo: every fit below is one batched native call.\n")
+
+    # 1. Scaling law on the OLMo ladder, predicting the 7B and 13B runs.
+    ladder = datasets.olmo_ladder()
+    final = ladder[~ladder["rerun"]].sort_values("step").groupby("run").tail(1)
+    t0 = time.perf_counter()
+    res = fit(final, "chinchilla", x=["N", "D"], y="c4_loss", loss="huber", delta=1e-3, space="log",
+              starts=_hoffmann_grid(), threads=threads)
+    dt = time.perf_counter() - t0
+    p = res.params.iloc[0]
+    print(f"[1] Chinchilla law on the final C4 loss of {len(final)} OLMo ladder runs (190M-3B),")
+    print(f"    Huber(1e-3) on log loss from Hoffmann's 4,500-start grid: {dt * 1e3:.0f} ms")
+    print("    " + ", ".join(f"{k}={v:.4g}" for k, v in p.items()))
+    targets = datasets.olmo_targets().sort_values("step").groupby("run").tail(1)
+    pred = res.predict(targets[["N", "D"]], interval=0.9)
+    for (_, t), (_, q) in zip(targets.iterrows(), pred.iterrows()):
+        err = (q["y_pred"] - t["c4_loss"]) / t["c4_loss"]
+        print(f"    {t['run']:>11} (N={t['N']:.3g}, D={t['D']:.3g}): predicted {q['y_pred']:.3f} "
+              f"[90% {q['y_low']:.3f}, {q['y_high']:.3f}], actual {t['c4_loss']:.3f} ({err:+.1%})")
+
+    # 2. Many learning curves at once: every LCBench run.
+    lc = datasets.lcbench()
+    lc = lc[lc["epoch"].between(1, 50)]
+    law = "pow3" if _has_law("pow3") else "power_law"
+    t0 = time.perf_counter()
+    lres = fit(lc, law, x="epoch", y="val_cross_entropy" if law == "power_law" else "val_accuracy",
+               by="trial", threads=threads)
+    dt = time.perf_counter() - t0
+    counts = lres.status.value_counts()
+    print(f"\n[2] {law} learning curves on all {lres.n_curves} LCBench configurations ({len(lc)} points): "
+          f"{dt * 1e3:.0f} ms ({lres.n_curves / dt:,.0f} curves/s, default multi-start grid)")
+    print("    status: " + ", ".join(f"{k}={v}" for k, v in counts[counts > 0].items()))
+
+    # 3. Known truth: recover Hoffmann's parameters from synthetic data.
+    syn = datasets.synthetic_chinchilla(n=240, seed=0, noise=0.0)
+    sres = fit(syn, "chinchilla", x=["N", "D"], y="loss", space="log")
+    rel = max(abs(sres.params.iloc[0][k] / v - 1) for k, v in datasets.HOFFMANN.items())
+    print(f"\n[3] Noiseless synthetic Chinchilla data (240 points): Hoffmann's parameters recovered, "
+          f"max relative error {rel:.1e}")
+
+    if plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+        lres.plot(lc[lc["trial"] < 6], ax=axes[1], max_curves=6, logx=False)
+        allp = pd.concat([final.assign(kind="ladder"), targets.assign(kind="target")])
+        pr = res.predict(allp[["N", "D"]])
+        axes[0].scatter(allp["N"] * allp["D"] * 6, allp["c4_loss"], c=(allp["kind"] == "target"), cmap="coolwarm", s=14)
+        axes[0].scatter(allp["N"] * allp["D"] * 6, pr["y_pred"], marker="x", color="k", s=14, label="fit")
+        axes[0].set_xscale("log")
+        axes[0].set_xlabel("compute 6ND (FLOPs)")
+        axes[0].set_ylabel("C4 loss")
+        axes[0].set_title("OLMo ladder: Chinchilla fit; red = 7B/13B targets")
+        axes[0].legend()
+        fig.tight_layout()
+        fig.savefig(plot, dpi=110)
+        print(f"\nfigure saved to {plot}")
+    return 0
+
+
+def _has_law(name: str) -> bool:
+    from .laws import _CATALOGUE
+
+    return name in _CATALOGUE
