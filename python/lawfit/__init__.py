@@ -14,6 +14,7 @@ from ._status import Status
 from .laws import LawSpec, get_law, laws
 from .fit import fit
 from .result import FitResult, load_result
+from .formula import Law
 from . import datasets
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "build_info",
     "Status",
     "LawSpec",
+    "Law",
     "get_law",
     "laws",
     "fit",

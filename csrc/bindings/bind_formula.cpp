@@ -1,0 +1,125 @@
+// Bindings for user-written laws (core/fit/formula.hpp): fit_formula and formula_eval.
+// The tape comes from python/lawfit/formula.py as op/a/b/arg (int32 [n]) and consts (float64 [m]).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+#include <vector>
+
+#include "bindings/fit_common.hpp"
+#include "bindings/registry.hpp"
+#include "core/fit/formula.hpp"
+
+namespace lawfit::bindings {
+namespace {
+
+// A validated, packed tape and its model; callers re-point model.code at code.data() after a move.
+struct PackedFormula {
+  std::vector<fit::FormulaInstr> code;
+  fit::FormulaModel model;
+};
+
+PackedFormula pack_formula(const char* opname, py::array op, py::array a, py::array b, py::array arg,
+                           py::array consts, int n_params, int n_inputs, py::object linear, py::object scale) {
+  const py::ssize_t n = op.size();
+  const std::int32_t* pop = in_ptr<std::int32_t>(op, opname, "op");           // [n]
+  const std::int32_t* pa = in_ptr<std::int32_t>(a, opname, "a", n);           // [n]
+  const std::int32_t* pb = in_ptr<std::int32_t>(b, opname, "b", n);           // [n]
+  const std::int32_t* parg = in_ptr<std::int32_t>(arg, opname, "arg", n);     // [n]
+  const double* pc = in_ptr<double>(consts, opname, "consts");                // [m]
+  i64 bad = -1;
+  const char* err = fit::validate_tape(pop, pa, pb, parg, n, consts.size(), n_params, n_inputs, &bad);
+  if (err) {
+    std::string msg = std::string(opname) + ": invalid formula tape: " + err;
+    if (bad >= 0) msg += " (instruction " + std::to_string(bad) + " of " + std::to_string(n) + ")";
+    msg += "; op=[" + std::to_string(n) + "], consts=[" + std::to_string(consts.size()) +
+           "], n_params=" + std::to_string(n_params) + ", n_inputs=" + std::to_string(n_inputs);
+    throw py::value_error(msg);
+  }
+  PackedFormula f;
+  f.code.resize(static_cast<size_t>(n));
+  fit::pack_tape(pop, pa, pb, parg, pc, n, f.code.data());
+  f.model.code = f.code.data();
+  f.model.n = static_cast<int>(n);
+  f.model.np = n_params;
+  f.model.d = n_inputs;
+  const bool* lin = nullptr;
+  const std::int32_t* sc = nullptr;
+  if (!linear.is_none()) lin = in_ptr<bool>(linear.cast<py::array>(), opname, "linear", n_params);      // [P]
+  if (!scale.is_none()) sc = in_ptr<std::int32_t>(scale.cast<py::array>(), opname, "scale", n_params);  // [P]
+  for (int j = 0; j < fit::FormulaModel::PMAX; ++j) {
+    f.model.linear[j] = (j < n_params && lin) ? lin[j] : false;
+    Scale s = LINEAR;
+    if (j < n_params && sc) {
+      if (sc[j] != LINEAR && sc[j] != LOG)
+        throw py::value_error(std::string(opname) + ": argument 'scale' must hold 0 (linear) or 1 (log), got " +
+                              std::to_string(sc[j]) + " for parameter " + std::to_string(j));
+      s = static_cast<Scale>(sc[j]);
+    }
+    f.model.scales[j] = s;
+  }
+  return f;
+}
+
+py::array_t<double> formula_eval(py::array op, py::array a, py::array b, py::array arg, py::array consts,
+                                 int n_params, int n_inputs, py::array x, py::array p, bool grad) {
+  const char* opname = "formula_eval";
+  const PackedFormula f =
+      pack_formula(opname, op, a, b, arg, consts, n_params, n_inputs, py::none(), py::none());
+  fit::FormulaModel m = f.model;
+  m.code = f.code.data();
+  const int P = n_params, D = n_inputs;
+  if (D < 1) throw py::value_error("formula_eval: the formula must have at least one input");
+  const py::ssize_t n = x.size() / D;
+  if (x.size() != n * D)
+    throw py::value_error("formula_eval: 'x' has " + std::to_string(x.size()) +
+                          " elements, not a multiple of the input count " + std::to_string(D));
+  const double* xp = in_ptr<double>(x, opname, "x");  // [n, D]
+  const bool per_point = p.size() == n * P && n != 1;
+  const double* pp = in_ptr<double>(p, opname, "p", per_point ? n * P : P);  // [P] or [n, P]
+  py::array_t<double> out(grad ? std::vector<py::ssize_t>{n, P + 1} : std::vector<py::ssize_t>{n});
+  double* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    for (py::ssize_t i = 0; i < n; ++i) {
+      const double* pi = per_point ? pp + i * P : pp;
+      if (grad) {
+        o[i * (P + 1)] = m.eval(xp + i * D, pi, o + i * (P + 1) + 1);
+      } else {
+        o[i] = m.eval(xp + i * D, pi, nullptr);
+      }
+    }
+  }
+  return out;
+}
+
+void register_formula(py::module_& m) {
+  m.def("formula_eval", &formula_eval, py::arg("op"), py::arg("a"), py::arg("b"), py::arg("arg"),
+        py::arg("consts"), py::arg("n_params"), py::arg("n_inputs"), py::arg("x"), py::arg("p"),
+        py::arg("grad") = false,
+        "Evaluate a compiled formula tape at x[n, D] with p[P] or per-point p[n, P] (with grad: [n, P+1], "
+        "column 0 the value, then df/dp).");
+  m.def(
+      "fit_formula",
+      [](py::array op, py::array a, py::array b, py::array arg, py::array consts, int n_params, int n_inputs,
+         py::object linear, py::object scale, py::array offsets, py::array x, py::array y, py::object w,
+         py::object lower, py::object upper, py::object starts, py::ssize_t n_random, py::object rand_lo,
+         py::object rand_hi, bool project_linear, std::uint64_t seed, int loss, double delta, int space,
+         double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov, i64 first_curve) {
+        const PackedFormula f =
+            pack_formula("fit_formula", op, a, b, arg, consts, n_params, n_inputs, linear, scale);
+        if (n_inputs < 1) throw py::value_error("fit_formula: the formula must have at least one input");
+        fit::FormulaModel model = f.model;
+        model.code = f.code.data();
+        return run_fit_model(model, fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo,
+                                                    rand_hi, project_linear, seed, loss, delta, space, ftol,
+                                                    xtol, gtol, max_iter, threads, want_cov, first_curve));
+      },
+      py::arg("op"), py::arg("a"), py::arg("b"), py::arg("arg"), py::arg("consts"), py::arg("n_params"),
+      py::arg("n_inputs"), py::arg("linear") = py::none(), py::arg("scale") = py::none(), LAWFIT_FIT_KWARGS,
+      "Batched multi-start fit of a compiled formula (lawfit.Law) to a CSR batch of curves.");
+}
+
+}  // namespace
+LAWFIT_REGISTER_BINDINGS(register_formula);
+}  // namespace lawfit::bindings
