@@ -63,3 +63,13 @@ def test_shared_rejects_per_curve_starts():
     starts = {"run": [0, 1, 2], "E": [1.0] * 3, "A": [3.0] * 3, "alpha": [0.5] * 3}
     with pytest.raises(ValueError, match="starts common to all curves"):
         lawfit.fit(data, "power_law", x="x", y="y", by="run", shared="alpha", starts=starts)
+
+
+def test_shared_with_a_formula_law_equals_builtin():
+    data, *_ = _seeds_data(n_curves=5, seed=4)
+    law = lawfit.Law("E + A * x^-alpha", inputs=["x"], params=["E", "A", "alpha"],
+                     bounds={"A": (0, None), "alpha": (0, 10)})
+    st = {"E": [1.0], "A": [3.0], "alpha": [0.3]}
+    a = lawfit.fit(data, "power_law", x="x", y="y", by="run", shared="alpha", starts=st)
+    b = lawfit.fit(data, law, x="x", y="y", by="run", shared="alpha", starts=st)
+    np.testing.assert_allclose(b.params.to_numpy(), a.params.to_numpy(), rtol=1e-7)

@@ -118,6 +118,28 @@ void register_formula(py::module_& m) {
       py::arg("op"), py::arg("a"), py::arg("b"), py::arg("arg"), py::arg("consts"), py::arg("n_params"),
       py::arg("n_inputs"), py::arg("linear") = py::none(), py::arg("scale") = py::none(), LAWFIT_FIT_KWARGS,
       "Batched multi-start fit of a compiled formula (lawfit.Law) to a CSR batch of curves.");
+  m.def(
+      "fit_formula_shared",
+      [](py::array op, py::array a, py::array b, py::array arg, py::array consts, int n_params, int n_inputs,
+         py::object linear, py::object scale, py::array shared, py::array offsets, py::array x, py::array y,
+         py::object w, py::object lower, py::object upper, py::object starts, py::ssize_t n_random,
+         py::object rand_lo, py::object rand_hi, bool project_linear, std::uint64_t seed, int loss, double delta,
+         int space, double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov,
+         i64 first_curve) {
+        const PackedFormula f =
+            pack_formula("fit_formula_shared", op, a, b, arg, consts, n_params, n_inputs, linear, scale);
+        if (n_inputs < 1) throw py::value_error("fit_formula_shared: the formula must have at least one input");
+        fit::FormulaModel model = f.model;
+        model.code = f.code.data();
+        return run_shared_model(model,
+                                fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo, rand_hi,
+                                              project_linear, seed, loss, delta, space, ftol, xtol, gtol,
+                                              max_iter, threads, want_cov, first_curve),
+                                shared);
+      },
+      py::arg("op"), py::arg("a"), py::arg("b"), py::arg("arg"), py::arg("consts"), py::arg("n_params"),
+      py::arg("n_inputs"), py::arg("linear") = py::none(), py::arg("scale") = py::none(), py::arg("shared"),
+      LAWFIT_FIT_KWARGS, "Joint fit of a compiled formula with the parameters in the mask `shared` common to all curves.");
 }
 
 }  // namespace
