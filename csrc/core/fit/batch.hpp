@@ -3,7 +3,8 @@
 // Layout (DESIGN.md principle 2): offsets[B+1] (int64), x[n_total, d], y[n_total], w[n_total] or null;
 // bounds lower/upper [Bb, P] with Bb in {1, B}; starts [Sb, S, P] with Sb in {1, B}, or S random starts per
 // curve drawn from Philox(seed, curve, start) inside [rand_lo, rand_hi] (log-uniform for LOG parameters).
-// Every (curve, start) pair is one task; tasks run in parallel in blocks of bounded size, then each curve
+// Many curves: one task per curve runs its starts in turn. Few curves: every (curve, start) pair is a task,
+// in blocks of bounded size. Either way each curve
 // keeps its best start (lowest cost; ties go to the lowest start index), so the output does not depend on
 // the thread count. Curves are validated first: a bad curve gets a status and NaN parameters and never
 // affects another curve.
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "core/fit/lm.hpp"
+#include "core/laws/law.hpp"
 
 namespace lawfit::fit {
 
@@ -122,12 +124,11 @@ void init_linear(const Model& m, const Curve& c, double* p, const double* lower,
 // Covariance of the natural parameters at p: inv(J^T J) * s^2 with s^2 = 2 cost / (n - P); NaN when the
 // system is singular or there are no degrees of freedom.
 template <class Model>
-void covariance(const Model& m, const Curve& c, const double* p, const Options& o, i64 n_used, double* cov) {
+void covariance_from(const Model& m, const Normal<Model::PMAX>& ne, const double* p, i64 n_used, double* cov) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
-  Normal<PMAX> ne;
   for (int k = 0; k < np * np; ++k) cov[k] = kNaN;
-  if (n_used <= np || !accumulate(m, c, p, o, ne)) return;
+  if (n_used <= np) return;
   // Back to natural parameters: J_nat = J_int * diag(dtheta/dp), dtheta/dp = 1/p for LOG parameters.
   double dinv[PMAX], a[PMAX * PMAX], inv[PMAX * PMAX], work[PMAX * PMAX];
   for (int j = 0; j < np; ++j) dinv[j] = (m.scale(j) == LOG) ? 1.0 / p[j] : 1.0;
@@ -140,8 +141,62 @@ void covariance(const Model& m, const Curve& c, const double* p, const Options& 
 }
 
 template <class Model>
+void covariance(const Model& m, const Curve& c, const double* p, const Options& o, i64 n_used, double* cov) {
+  Normal<Model::PMAX> ne;
+  for (int k = 0; k < m.n_params() * m.n_params(); ++k) cov[k] = kNaN;
+  if (n_used <= m.n_params() || !accumulate(m, c, p, o, ne)) return;
+  covariance_from(m, ne, p, n_used, cov);
+}
+
+template <class Model>
+void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::int32_t>& pre,
+                   const StartSpec& st, const Options& o, const BatchOutput& out, int threads);
+
+template <class Model>
 void fit_batch(const Model& m, const BatchInput& in, const StartSpec& st, const Options& o,
                const BatchOutput& out, int threads) {
+  const int np = m.n_params();
+  const i64 B = in.B;
+  // 1. Validate every curve (on the raw inputs).
+  std::vector<std::int32_t> pre(B);
+  parallel_for(B, threads, [&](i64 b) {
+    const i64 a = in.offsets[b];
+    const Curve c{in.x + a * in.d, in.y + a, in.w ? in.w + a : nullptr, in.offsets[b + 1] - a, in.d};
+    i64 nu = 0;
+    Status s = check_curve(m, c, o.space, &nu);
+    const i64 off = in.per_curve_bounds ? b * np : 0;
+    for (int j = 0; j < np && s == CONVERGED; ++j) {
+      const double lo = in.lower[off + j], hi = in.upper[off + j];
+      if (!(lo <= hi) || std::isnan(lo) || std::isnan(hi)) s = INVALID_INPUT;
+    }
+    pre[b] = s;
+    out.n_points[b] = nu;
+  });
+  // 2. Laws that transform their inputs (e.g. log x) do it once here, not on every evaluation.
+  if constexpr (laws::Preparation<Model>::enabled) {
+    using Law = typename Model::law_type;
+    const i64 n = in.offsets[B];
+    std::vector<double> xp(static_cast<size_t>(n) * Law::DP);
+    parallel_for(B, threads, [&](i64 b) {
+      if (pre[b] != CONVERGED) return;  // invalid curves are never evaluated
+      for (i64 i = in.offsets[b]; i < in.offsets[b + 1]; ++i) {
+        if (in.w && in.w[i] == 0.0) continue;  // zero-weight points are skipped (may be outside the domain)
+        Law::prepare(in.x + i * in.d, xp.data() + i * Law::DP);
+      }
+    });
+    BatchInput pin = in;
+    pin.x = xp.data();
+    pin.d = Law::DP;
+    fit_validated(laws::PreparedModel<Law>{}, pin, pre, st, o, out, threads);
+  } else {
+    fit_validated(m, in, pre, st, o, out, threads);
+  }
+}
+
+// Fit curves already validated (pre[b] == CONVERGED means fit curve b).
+template <class Model>
+void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::int32_t>& pre,
+                   const StartSpec& st, const Options& o, const BatchOutput& out, int threads) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   const i64 B = in.B, S = std::max<i64>(1, st.S);
@@ -155,20 +210,80 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& st, const 
     *hi = in.upper + off;
   };
 
-  // 1. Validate every curve.
-  std::vector<std::int32_t> pre(B);
-  parallel_for(B, threads, [&](i64 b) {
-    i64 nu = 0;
-    Status s = check_curve(m, curve(b), o.space, &nu);
-    const double *lo, *hi;
-    bounds(b, &lo, &hi);
-    for (int j = 0; j < np && s == CONVERGED; ++j)
-      if (!(lo[j] <= hi[j]) || std::isnan(lo[j]) || std::isnan(hi[j])) s = INVALID_INPUT;
-    pre[b] = s;
-    out.n_points[b] = nu;
-  });
+  // Start s of curve b (natural units, clamped into the bounds, linear parameters solved if asked).
+  // Returns false if the start is unusable (NaN).
+  auto make_start = [&](i64 b, i64 s, const Curve& c, const double* lo, const double* hi, double* p0) {
+    if (st.starts) {
+      const double* src = st.starts + ((st.per_curve ? b * S : 0) + s) * np;
+      for (int j = 0; j < np; ++j) p0[j] = src[j];
+    } else {
+      Philox rng(st.seed, static_cast<std::uint64_t>(st.first_curve + b), static_cast<std::uint64_t>(s));
+      for (int j = 0; j < np; ++j) {
+        const double l = st.rand_lo[j], h = st.rand_hi[j], u = rng.uniform();
+        p0[j] = (m.scale(j) == LOG && l > 0.0) ? std::exp(std::log(l) + u * (std::log(h) - std::log(l)))
+                                                : l + u * (h - l);
+      }
+    }
+    for (int j = 0; j < np; ++j) {
+      if (std::isnan(p0[j])) return false;
+      p0[j] = std::min(std::max(p0[j], lo[j]), hi[j]);
+    }
+    if (st.project_linear) init_linear(m, c, p0, lo, hi);
+    return true;
+  };
+  auto fail_curve = [&](i64 b, Status s) {
+    for (int j = 0; j < np; ++j) out.params[b * np + j] = kNaN;
+    out.cost[b] = kNaN;
+    out.status[b] = s;
+  };
+  auto init_out = [&](i64 b) {
+    if (out.cov)
+      for (int q = 0; q < np * np; ++q) out.cov[b * np * np + q] = kNaN;
+    out.best_start[b] = -1;
+    out.iters[b] = 0;
+  };
 
-  // 2. All (curve, start) tasks, in blocks of at most ~2^18 tasks to bound memory.
+  // 2a. Many curves: one task per curve runs its starts in turn and keeps the best, with its normal
+  // equations for the covariance (no extra pass over the data).
+  const int nthreads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  if (B >= 8 * std::max(1, nthreads)) {
+    parallel_for(B, threads, [&](i64 b) {
+      init_out(b);
+      if (pre[b] != CONVERGED) return fail_curve(b, static_cast<Status>(pre[b]));
+      const Curve c = curve(b);
+      const double *lo, *hi;
+      bounds(b, &lo, &hi);
+      LMResult<PMAX> best;
+      Normal<PMAX> best_ne, ne;
+      i64 best_s = -1;
+      bool any_nonfinite = false;
+      for (i64 s = 0; s < S; ++s) {
+        double p0[PMAX];
+        if (!make_start(b, s, c, lo, hi, p0)) continue;
+        const LMResult<PMAX> r = lm_solve(m, c, p0, lo, hi, o, &ne);
+        if (r.status == NON_FINITE || !std::isfinite(r.cost)) {
+          any_nonfinite |= r.status == NON_FINITE;
+          continue;
+        }
+        if (best_s < 0 || r.cost < best.cost) {
+          best = r;
+          best_ne = ne;
+          best_s = s;
+        }
+      }
+      if (best_s < 0) return fail_curve(b, any_nonfinite ? NON_FINITE : NOT_RUN);
+      for (int j = 0; j < np; ++j) out.params[b * np + j] = best.p[j];
+      out.cost[b] = best.cost;
+      out.iters[b] = best.iters;
+      out.status[b] = best.status;
+      out.best_start[b] = best_s;
+      if (out.cov) covariance_from(m, best_ne, best.p, out.n_points[b], out.cov + b * np * np);
+    });
+    return;
+  }
+
+  // 2b. Few curves (e.g. one curve, a large start grid): every (curve, start) pair is a task, in blocks of
+  // at most ~2^18 tasks to bound memory.
   const i64 block = std::max<i64>(1, (i64(1) << 18) / S);
   std::vector<double> tp, tc;
   std::vector<std::int32_t> ti, ts;
@@ -185,22 +300,7 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& st, const 
       const double *lo, *hi;
       bounds(b, &lo, &hi);
       double p0[PMAX];
-      if (st.starts) {
-        const double* src = st.starts + ((st.per_curve ? b * S : 0) + s) * np;
-        for (int j = 0; j < np; ++j) p0[j] = src[j];
-      } else {
-        Philox rng(st.seed, static_cast<std::uint64_t>(st.first_curve + b), static_cast<std::uint64_t>(s));
-        for (int j = 0; j < np; ++j) {
-          const double l = st.rand_lo[j], h = st.rand_hi[j], u = rng.uniform();
-          p0[j] = (m.scale(j) == LOG && l > 0.0) ? std::exp(std::log(l) + u * (std::log(h) - std::log(l)))
-                                                  : l + u * (h - l);
-        }
-      }
-      for (int j = 0; j < np; ++j) {
-        if (std::isnan(p0[j])) return;  // NOT_RUN
-        p0[j] = std::min(std::max(p0[j], lo[j]), hi[j]);
-      }
-      if (st.project_linear) init_linear(m, c, p0, lo, hi);
+      if (!make_start(b, s, c, lo, hi, p0)) return;  // NOT_RUN
       const LMResult<PMAX> r = lm_solve(m, c, p0, lo, hi, o);
       for (int j = 0; j < np; ++j) tp[t * np + j] = r.p[j];
       tc[t] = r.cost;
@@ -211,30 +311,18 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& st, const 
     parallel_for(nb, threads, [&](i64 k) {
       const i64 b = b0 + k;
       double* pb = out.params + b * np;
-      if (out.cov)
-        for (int q = 0; q < np * np; ++q) out.cov[b * np * np + q] = kNaN;
-      out.best_start[b] = -1;
-      out.iters[b] = 0;
-      if (pre[b] != CONVERGED) {
-        for (int j = 0; j < np; ++j) pb[j] = kNaN;
-        out.cost[b] = kNaN;
-        out.status[b] = pre[b];
-        return;
-      }
+      init_out(b);
+      if (pre[b] != CONVERGED) return fail_curve(b, static_cast<Status>(pre[b]));
       i64 best = -1;
       for (i64 s = 0; s < S; ++s) {
         const i64 t = k * S + s;
         if (ts[t] == NOT_RUN || ts[t] == NON_FINITE || !std::isfinite(tc[t])) continue;
         if (best < 0 || tc[t] < tc[k * S + best]) best = s;
       }
-      if (best < 0) {
-        for (int j = 0; j < np; ++j) pb[j] = kNaN;
-        out.cost[b] = kNaN;
-        // Every start failed: not finite at any start, or no usable start.
+      if (best < 0) {  // every start failed: not finite at any start, or no usable start
         bool any_nonfinite = false;
         for (i64 s = 0; s < S; ++s) any_nonfinite |= ts[k * S + s] == NON_FINITE;
-        out.status[b] = any_nonfinite ? NON_FINITE : NOT_RUN;
-        return;
+        return fail_curve(b, any_nonfinite ? NON_FINITE : NOT_RUN);
       }
       const i64 t = k * S + best;
       for (int j = 0; j < np; ++j) pb[j] = tp[t * np + j];

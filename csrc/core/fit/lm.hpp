@@ -152,7 +152,8 @@ LAWFIT_HD double cost_at(const Model& m, const Curve& c, const double* p, const 
 // Run LM from the natural start p0 within natural bounds [lower, upper].
 template <class Model>
 LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const double* p0, const double* lower,
-                                         const double* upper, const Options& o) {
+                                         const double* upper, const Options& o,
+                                         Normal<Model::PMAX>* final_ne = nullptr) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   LMResult<PMAX> res;
@@ -184,6 +185,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
   res.cost = ne.cost;
   if (ne.cost == 0.0) {
     res.status = CONVERGED;
+    if (final_ne) *final_ne = ne;
     return res;
   }
 
@@ -295,6 +297,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
   for (int j = 0; j < np; ++j) res.p[j] = p[j];
   res.cost = ne.cost;
   res.status = status;
+  if (final_ne) *final_ne = ne;
   return res;
 }
 

@@ -26,8 +26,18 @@ struct Chinchilla {
                                    {4, {0.1, 0.3, 0.5, 1.0}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] > 0.0 && x[1] > 0.0; }
+  static constexpr int DP = 2;
+  LAWFIT_HD static void prepare(const double* x, double* xp) {
+    xp[0] = std::log(x[0]);
+    xp[1] = std::log(x[1]);
+  }
   LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    const double ln = std::log(x[0]), ld = std::log(x[1]);
+    double xp[DP];
+    prepare(x, xp);
+    return eval_prepared(xp, p, g);
+  }
+  LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
+    const double ln = xp[0], ld = xp[1];
     const double tn = std::exp(-p[3] * ln);  // N^-alpha
     const double td = std::exp(-p[4] * ld);  // D^-beta
     if (g) {

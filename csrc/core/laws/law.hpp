@@ -16,8 +16,17 @@
 //   LAWFIT_HD static double eval(const double* x, const double* p, double* g);
 //       value at x[D] with parameters p[P]; if g != nullptr also writes df/dp into g[P]
 //
+// Optional, for speed: a law whose eval spends its time on per-point transforms of x (e.g. log x) may add
+//   static constexpr int DP;                                     width of the prepared inputs
+//   LAWFIT_HD static void prepare(const double* x, double* xp);  x[D] -> xp[DP], once per point and batch
+//   LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g);
+// and define eval(x) as prepare + eval_prepared. The batched fit then transforms the inputs once instead of
+// on every evaluation. eval() keeps taking raw inputs, so every other caller is unaffected.
+//
 // Rules (DESIGN.md principle 1): no allocation, no exceptions, no virtual calls; usable on the GPU.
 #pragma once
+#include <type_traits>
+
 #include "core/common.hpp"
 
 namespace lawfit::laws {
@@ -32,6 +41,7 @@ struct Axis {
 // core/fit/formula.hpp provides the same interface with a runtime parameter count).
 template <class Law>
 struct StaticModel {
+  using law_type = Law;
   static constexpr int PMAX = Law::P;
   LAWFIT_HD constexpr int n_params() const { return Law::P; }
   LAWFIT_HD constexpr int n_inputs() const { return Law::D; }
@@ -39,6 +49,36 @@ struct StaticModel {
   LAWFIT_HD double eval(const double* x, const double* p, double* g) const { return Law::eval(x, p, g); }
   LAWFIT_HD bool is_linear(int j) const { return Law::linear[j]; }
   LAWFIT_HD Scale scale(int j) const { return Law::scale[j]; }
+};
+
+// Does Law define prepare/eval_prepared?
+template <class Law, class = void>
+struct HasPrepare : std::false_type {};
+template <class Law>
+struct HasPrepare<Law, std::void_t<decltype(Law::DP), decltype(&Law::prepare), decltype(&Law::eval_prepared)>>
+    : std::true_type {};
+
+// The model the solver sees when inputs were prepared: eval takes xp[DP]. Domain checks happen on the raw
+// inputs before preparation.
+template <class Law>
+struct PreparedModel {
+  static constexpr int PMAX = Law::P;
+  LAWFIT_HD constexpr int n_params() const { return Law::P; }
+  LAWFIT_HD constexpr int n_inputs() const { return Law::DP; }
+  LAWFIT_HD bool domain(const double*) const { return true; }
+  LAWFIT_HD double eval(const double* xp, const double* p, double* g) const { return Law::eval_prepared(xp, p, g); }
+  LAWFIT_HD bool is_linear(int j) const { return Law::linear[j]; }
+  LAWFIT_HD Scale scale(int j) const { return Law::scale[j]; }
+};
+
+// Maps a model to its prepared form (identity for models without prepare).
+template <class Model>
+struct Preparation {
+  static constexpr bool enabled = false;
+};
+template <class Law>
+struct Preparation<StaticModel<Law>> {
+  static constexpr bool enabled = HasPrepare<Law>::value;
 };
 
 // Numerically safe helpers shared by the laws.

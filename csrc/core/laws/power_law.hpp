@@ -20,8 +20,15 @@ struct PowerLaw {
   static constexpr Axis grid[P] = {{1, {0.0}}, {1, {1.0}}, {6, {0.05, 0.15, 0.3, 0.6, 1.0, 2.0}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] > 0.0; }
+  static constexpr int DP = 1;
+  LAWFIT_HD static void prepare(const double* x, double* xp) { xp[0] = std::log(x[0]); }
   LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    const double lx = std::log(x[0]);
+    double xp[DP];
+    prepare(x, xp);
+    return eval_prepared(xp, p, g);
+  }
+  LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
+    const double lx = xp[0];
     const double t = std::exp(-p[2] * lx);  // x^-alpha
     if (g) {
       g[0] = 1.0;
