@@ -9,7 +9,7 @@ namespace lawfit::laws {
 // where N_opt(U) = (alpha*A/(beta*B))^(1/alpha) * U^(beta/alpha) is the compute-optimal model size for U tokens
 // under the law's own Chinchilla allocation (= 0.051*U for the paper's fit). U is the number of unique tokens
 // (U >= D: a single epoch, D' = D). Muennighoff et al. 2023, "Scaling Data-Constrained Language Models"
-// (arXiv:2305.16264), eqs. (5)-(7); their fit: A=521, B=1488, E=1.87, alpha=beta=0.353, RN=5.3, RD=15.4 (RN, RD
+// (arXiv:2305.16264); their fit: A=521, B=1488, E=1.87, alpha=beta=0.353, RN=5.3, RD=15.4 (RN, RD
 // are the paper's R_N*, R_D*). Only E enters linearly: A and B also move N_opt. The min() makes the law
 // piecewise smooth; the gradient is the one of the active branch.
 struct DataConstrained {

@@ -5,7 +5,7 @@ namespace lawfit::laws {
 
 // L(N, D, r) = E + A/N^alpha + B*r^eta/D^beta + C/(r + eps)^gamma, r in [0, 1] the domain-corpus mixture ratio.
 // Que et al. 2024, "D-CPT Law: Domain-specific Continual Pre-Training Scaling Law for Large Language Models"
-// (arXiv:2406.01375), the paper's preferred parameterisation (L3). E, A, B and C enter linearly (positive,
+// (arXiv:2406.01375), the paper's preferred parameterisation. E, A, B and C enter linearly (positive,
 // optimised in log space); eps > 0 (log space) keeps the last term finite at r = 0. At r = 0 the B term is 0
 // for eta > 0 and not finite otherwise.
 struct Dcpt {

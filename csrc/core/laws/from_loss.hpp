@@ -5,7 +5,7 @@ namespace lawfit::laws {
 
 // Err(L) = eps - k * exp(-gamma * L): downstream top-1 error from the language-modelling loss L.
 // Gadre et al. 2024, "Language models scale reliably with over-training and on downstream tasks"
-// (arXiv:2403.08540), eq. (5). eps and k enter linearly (k > 0, optimised in log space); gamma > 0 in log space.
+// (arXiv:2403.08540). eps and k enter linearly (k > 0, optimised in log space); gamma > 0 in log space.
 struct ErrorFromLoss {
   static constexpr const char* name = "error_from_loss";
   static constexpr const char* formula = "eps - k * exp(-gamma * L)";

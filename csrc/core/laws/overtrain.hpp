@@ -5,7 +5,7 @@ namespace lawfit::laws {
 
 // L(N, M) = alpha * N^b + beta * 6^(b/2) * (M*N)^b + E with M = D/N the token multiplier (so M*N = D), b < 0.
 // Gadre et al. 2024, "Language models scale reliably with over-training and on downstream tasks"
-// (arXiv:2403.08540), eq. (4); equivalent to L(C, M) = E + (a*M^eta + b'*M^-eta) * C^-eta with C = 6ND and
+// (arXiv:2403.08540); equivalent to L(C, M) = E + (a*M^eta + b'*M^-eta) * C^-eta with C = 6ND and
 // eta = -b/2. alpha, beta and E enter linearly (optimised in log space, they are positive); M is computed
 // from the inputs N and D.
 struct Overtrain {
