@@ -12,6 +12,7 @@ See ``lawfit.laws()`` for the catalogue and README.md for the API and CLI.
 from ._native import __version__, build_info
 from ._status import Status
 from .laws import LawSpec, get_law, laws
+from . import _transforms
 from .fit import fit
 from .result import FitResult, load_result
 from .formula import Law

@@ -1,0 +1,50 @@
+// Bindings for per-curve input transforms of catalogue laws (core/laws): lr_annealing's schedule integrals.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "bindings/arrays.hpp"
+#include "bindings/registry.hpp"
+#include "core/laws/lr_annealing.hpp"
+
+namespace lawfit::bindings {
+namespace {
+
+// offsets[B+1] (int64), x[n_total, 2] = (step, lr) rows, sorted by step within each curve.
+// Returns (features[n_total, 2] = (S1, S2), error[B] int32: 0 ok, 1 steps not increasing, 2 bad step value).
+py::tuple lr_annealing_features(py::array offsets, py::array x, double lam, int threads) {
+  const char* op = "lr_annealing_features";
+  const py::ssize_t B = offsets.size() - 1;
+  if (B < 0) throw py::value_error(std::string(op) + ": 'offsets' must have at least one element");
+  const i64* off = in_ptr<i64>(offsets, op, "offsets");
+  const py::ssize_t n_total = x.size() / 2;
+  const double* xp = in_ptr<double>(x, op, "x", n_total * 2);
+  if (off[0] != 0 || off[B] != n_total)
+    throw py::value_error(std::string(op) + ": 'offsets' must start at 0 and end at the number of rows of 'x'");
+  for (py::ssize_t b = 0; b < B; ++b)
+    if (off[b + 1] < off[b]) throw py::value_error(std::string(op) + ": 'offsets' must be non-decreasing");
+  if (!(lam >= 0.0 && lam <= 1.0)) throw py::value_error(std::string(op) + ": 'lam' must be in [0, 1]");
+  py::array_t<double> out({n_total, static_cast<py::ssize_t>(2)});
+  py::array_t<std::int32_t> err(B);
+  double* o = out.mutable_data();
+  std::int32_t* e = err.mutable_data();
+  {
+    py::gil_scoped_release release;
+    parallel_for(B, threads, [&](i64 b) {
+      const i64 a = off[b];
+      e[b] = laws::lr_annealing_features(xp + 2 * a, off[b + 1] - a, lam, o + 2 * a);
+    });
+  }
+  return py::make_tuple(out, err);
+}
+
+void register_laws(py::module_& m) {
+  m.def("lr_annealing_features", &lr_annealing_features, py::arg("offsets"), py::arg("x"), py::arg("lam") = 0.999,
+        py::arg("threads") = 0,
+        "Schedule integrals (S1, S2) of lr_annealing per row from (step, lr) rows of a CSR batch of curves.");
+}
+
+}  // namespace
+LAWFIT_REGISTER_BINDINGS(register_laws);
+}  // namespace lawfit::bindings
