@@ -53,12 +53,15 @@ void check_pair(const Fields& f, int a, int b, Pred ok, const std::string& msg) 
                               ")");
 }
 
-FieldArgs field_args(const py::list& fields, const py::array& strides, i64 n, const char* op) {
+FieldArgs field_args(const py::list& fields, const py::array& strides, i64 n, double ffn_mult, const char* op) {
   if (static_cast<int>(fields.size()) != N_FIELDS)
     throw py::value_error(std::string(op) + ": expected " + std::to_string(N_FIELDS) + " field arrays");
   if (n < 0) throw py::value_error(std::string(op) + ": n must be >= 0");
   FieldArgs fa;
   fa.n = n;
+  if (!(ffn_mult > 0.0) || !std::isfinite(ffn_mult))
+    throw py::value_error(std::string(op) + ": assumption 'ffn_mult' must be positive and finite");
+  fa.f.ffn_mult = ffn_mult;
   const i64* st = in_ptr<i64>(strides, op, "strides", N_FIELDS);
   for (int k = 0; k < N_FIELDS; ++k) {
     py::array a = fields[k].cast<py::array>();
@@ -72,6 +75,7 @@ FieldArgs field_args(const py::list& fields, const py::array& strides, i64 n, co
       const double x = v[i];
       std::string bad;
       if (std::isnan(x)) bad = "is NaN";
+      else if ((k == F_D_FF || k == F_N_KV_HEADS) && x == 0.0) bad = "";  // derived (see Fields)
       else if (k <= F_SEQ_LEN || k == F_N_EXPERTS || k == F_ACTIVE_EXPERTS) {
         if (!is_count(x)) bad = "must be a positive integer";
       } else if (k == F_TOKENS) {
@@ -91,7 +95,7 @@ FieldArgs field_args(const py::list& fields, const py::array& strides, i64 n, co
   const Fields& f = fa.f;
   check_pair(f, F_D_MODEL, F_N_HEADS, [](double d, double h) { return std::fmod(d, h) == 0.0; },
              std::string(op) + ": field 'n_heads' must divide 'd_model'");
-  check_pair(f, F_N_HEADS, F_N_KV_HEADS, [](double h, double kv) { return kv <= h && std::fmod(h, kv) == 0.0; },
+  check_pair(f, F_N_HEADS, F_N_KV_HEADS, [](double h, double kv) { return kv == 0.0 || (kv <= h && std::fmod(h, kv) == 0.0); },
              std::string(op) + ": field 'n_kv_heads' must divide 'n_heads'");
   check_pair(f, F_N_EXPERTS, F_ACTIVE_EXPERTS, [](double e, double k) { return k <= e; },
              std::string(op) + ": field 'active_experts' must not exceed 'n_experts'");
@@ -154,7 +158,7 @@ Assumptions assumptions_from(const py::dict& d, const char* op) {
 
 py::dict evaluate(const py::list& fields, const py::array& strides, i64 n, const py::dict& assume,
                   const std::vector<std::string>& outputs, int threads) {
-  FieldArgs fa = field_args(fields, strides, n, "cost.evaluate");
+  FieldArgs fa = field_args(fields, strides, n, get(assume, "ffn_mult", 4.0, "cost.evaluate"), "cost.evaluate");
   const Assumptions a = assumptions_from(assume, "cost.evaluate");
   std::vector<double*> ptr(N_OUTPUTS, nullptr);
   py::dict res;
@@ -250,7 +254,7 @@ py::dict plan_law(const py::array& samples, FieldArgs& fa, const Assumptions& a,
 
 py::dict plan_grid(const std::string& law, const py::array& samples, const py::list& fields, const py::array& strides,
                    i64 n, const py::dict& assume, const py::dict& options, int threads, bool pareto) {
-  FieldArgs fa = field_args(fields, strides, n, "plan");
+  FieldArgs fa = field_args(fields, strides, n, get(assume, "ffn_mult", 4.0, "plan"), "plan");
   const Assumptions a = assumptions_from(assume, "plan");
   const PlanOptions po = plan_options_from(options);
   if (!pareto && po.objective == OBJ_COST && std::isnan(po.target))

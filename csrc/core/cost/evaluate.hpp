@@ -46,11 +46,12 @@ struct Assumptions {
 };
 
 // A table (stride 1, len n or 1) or a Cartesian grid (mixed radix): field f of configuration i is
-// values[f][(i / stride[f]) % len[f]].
+// values[f][(i / stride[f]) % len[f]]. A d_ff of 0 means ffn_mult * d_model, an n_kv_heads of 0 means n_heads.
 struct Fields {
   const double* values[N_FIELDS];
   i64 len[N_FIELDS];
   i64 stride[N_FIELDS];
+  double ffn_mult = 4.0;
   LAWFIT_HD double get(int f, i64 i) const { return values[f][(i / stride[f]) % len[f]]; }
   LAWFIT_HD Config config(i64 i) const {
     Config c;
@@ -58,7 +59,9 @@ struct Fields {
     c.d_model = get(F_D_MODEL, i);
     c.n_heads = get(F_N_HEADS, i);
     c.n_kv_heads = get(F_N_KV_HEADS, i);
+    if (c.n_kv_heads == 0.0) c.n_kv_heads = c.n_heads;
     c.d_ff = get(F_D_FF, i);
+    if (c.d_ff == 0.0) c.d_ff = std::round(ffn_mult * c.d_model);
     c.vocab = get(F_VOCAB, i);
     c.seq_len = get(F_SEQ_LEN, i);
     c.tokens = get(F_TOKENS, i);
