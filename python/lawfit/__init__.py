@@ -15,6 +15,8 @@ from .laws import LawSpec, get_law, laws
 from .fit import fit
 from .result import FitResult, load_result
 from . import datasets
+from . import cost
+from .planning import plan
 
 __all__ = [
     "__version__",
@@ -27,4 +29,6 @@ __all__ = [
     "FitResult",
     "load_result",
     "datasets",
+    "cost",
+    "plan",
 ]
