@@ -96,17 +96,23 @@ inline Candidates candidates(const GridTable& t, int objective) {
     if (t.ok[i]) c.full.push_back(i);
   if (objective == OBJ_LOSS) {
     // (N, D) maxima: sort by N desc, D desc, index asc; keep points whose D beats every larger-N point.
-    std::vector<i64> o = c.full;
-    std::sort(o.begin(), o.end(), [&](i64 x, i64 y) {
-      if (t.N[x] != t.N[y]) return t.N[x] > t.N[y];
-      if (t.D[x] != t.D[y]) return t.D[x] > t.D[y];
-      return x < y;
+    // Sorted as contiguous records (no indirection in the comparator).
+    struct Rec {
+      double n, d;
+      i64 i;
+    };
+    std::vector<Rec> o(c.full.size());
+    for (size_t k = 0; k < c.full.size(); ++k) o[k] = {t.N[c.full[k]], t.D[c.full[k]], c.full[k]};
+    std::sort(o.begin(), o.end(), [](const Rec& x, const Rec& y) {
+      if (x.n != y.n) return x.n > y.n;
+      if (x.d != y.d) return x.d > y.d;
+      return x.i < y.i;
     });
     double best_d = -kInf;
-    for (i64 i : o)
-      if (t.D[i] > best_d) {
-        c.pruned.push_back(i);
-        best_d = t.D[i];
+    for (const Rec& r : o)
+      if (r.d > best_d) {
+        c.pruned.push_back(r.i);
+        best_d = r.d;
       }
     std::sort(c.pruned.begin(), c.pruned.end());  // scan in index order: ties go to the lowest index
   } else {
