@@ -17,6 +17,8 @@ from .fit import fit
 from .result import FitResult, load_result
 from .formula import Law
 from . import datasets
+from . import cost
+from .planning import plan
 
 __all__ = [
     "__version__",
@@ -30,4 +32,6 @@ __all__ = [
     "FitResult",
     "load_result",
     "datasets",
+    "cost",
+    "plan",
 ]

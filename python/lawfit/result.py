@@ -187,6 +187,15 @@ class FitResult:
         out["y_high"] = vg[:, 0] + z * se
         return out.reset_index(drop=True)
 
+    # ---- planning --------------------------------------------------------------------------------
+    def optimal(self, compute, **kw):
+        """Compute-optimal (N, D) and loss for each curve at training compute ``compute`` (a number or an array),
+        under C = k N D (k=6): closed form for chinchilla, numeric for any law of (N, D). Returns a DataFrame with
+        the ``by`` columns, ``compute``, ``N``, ``D``, ``loss``; see :func:`lawfit.planning.optimal`."""
+        from .planning import optimal
+
+        return optimal(self, compute, **kw)
+
     # ---- persistence -----------------------------------------------------------------------------
     def to_json(self) -> dict:
         def arr(a):

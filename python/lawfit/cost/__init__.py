@@ -1,0 +1,501 @@
+"""Cost models for decoder transformers: parameters, FLOPs, memory, time, GPU-hours, money, energy, CO2, water.
+
+One native call evaluates a table or a Cartesian grid of configurations (millions at once)::
+
+    import lawfit
+    df = lawfit.cost.evaluate(
+        lawfit.cost.grid(n_layers=[24, 32], d_model=[2048, 4096], n_heads=32, tokens=[1e11, 1e12]),
+        hardware="h100-sxm", n_gpus=256, price=2.5,
+    )
+    df.attrs["conventions"]  # what each output counts
+
+Formulas: REFERENCE.md section 4 (Kaplan et al. 2020; Hoffmann et al. 2022 appendix F; Korthikanti et al.
+2022; Rajbhandari et al. 2020; Li et al. 2023). Hardware figures come from ``hardware.json`` (shipped with the
+package), each with its source and whether a peak is dense or sparse.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Mapping, Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from .._native import _core
+
+__all__ = [
+    "FIELDS",
+    "OUTPUTS",
+    "CONVENTIONS",
+    "Hardware",
+    "Grid",
+    "grid",
+    "hardware",
+    "catalogue",
+    "load_hardware",
+    "evaluate",
+]
+
+FIELDS: tuple = tuple(_core.cost_field_names())
+OUTPUTS: tuple = tuple(_core.cost_output_names())
+DEFAULT_OUTPUTS: tuple = (
+    "params", "params_non_embedding", "params_active", "flops_train", "flops_train_6nd", "memory_train_bytes",
+    "time_train_s", "gpu_hours", "cost_usd", "energy_kwh", "co2_kg", "water_l", "fits_memory", "meets_slo",
+    "within_budget",
+)
+_BOOL_OUTPUTS = {"fits_memory", "meets_slo", "within_budget"}
+_REQUIRED = ("n_layers", "d_model", "n_heads", "tokens")
+_DEFAULTS = {
+    "n_kv_heads": 0.0,  # 0: = n_heads
+    "d_ff": 0.0,  # 0: = ffn_mult * d_model
+    "vocab": 32000.0,
+    "seq_len": 2048.0,
+    "n_experts": 1.0,
+    "active_experts": 1.0,
+    "gated_mlp": 0.0,
+    "tied_embeddings": 0.0,
+    "biases": 0.0,
+    "norm": 1.0,
+    "position": 0.0,
+}
+_CODES = {
+    "norm": {"none": 0, "rmsnorm": 1, "layernorm": 2},
+    "position": {"rope": 0, "learned": 1, "relative": 2},
+}
+_N_CONVENTIONS = {"non_embedding": 0, "with_head": 1, "total": 2}
+_RECOMPUTE = {"none": 0, "selective": 1, "full": 2}
+DTYPES = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8")
+
+CONVENTIONS: dict = {
+    "params": "all weights: matrices, token embedding, learned positions, untied output head; biases only with "
+    "biases=True; norm gains per `norm` (rmsnorm d, layernorm 2d per norm, 2 per layer + 1 final)",
+    "params_non_embedding": "params minus token embedding, learned positional table and untied output head "
+    "(Kaplan et al. 2020: 12 n_layers d_model^2 for a plain 4x MLP without biases or norms)",
+    "params_active": "params with active_experts MLPs per layer instead of n_experts (MoE)",
+    "flops_train": "Hoffmann et al. 2022 appendix F: forward per sequence (embedding 2SVd, QKV, QK^T 2S^2 kq, "
+    "softmax 3HS^2, AV 2S^2 kq, output projection, MLP, logits 2SdV) x 3 (backward = 2x forward) x tokens/S; "
+    "GQA uses n_kv_heads for K/V, gated MLP 3 matrices, MoE the active experts + router; causal=True halves the "
+    "S^2 terms, vocab_flops=False drops the embedding and logits terms; model FLOPs (no recomputation)",
+    "flops_train_6nd": "6 N D with N per n_convention (default non_embedding, active parameters for MoE)",
+    "flops_decode_per_token": "2 x active non-embedding parameters + 4 n_layers c n_heads d_head + 2 d_model vocab "
+    "at context c = infer_context (default seq_len)",
+    "memory_train_bytes": "per GPU: mixed-precision Adam states 16 bytes/param (ZeRO-1 4P + 12P/Nd, ZeRO-2 2P + "
+    "14P/Nd, ZeRO-3 16P/Nd, Nd = n_gpus) + activations (Korthikanti et al. 2022, 16-bit, no tensor/sequence "
+    "parallelism): L s b h (34 + 5 a s / h), selective recompute 34 L s b h, full recompute 2 L s b h",
+    "memory_infer_bytes": "weights (weight_bytes/param) + KV cache infer_batch x context x 2 L n_kv_heads d_head "
+    "kv_bytes",
+    "time_train_s": "roofline per optimizer step on each GPU: max(step FLOPs / (peak x efficiency_compute), "
+    "bytes / (bandwidth x efficiency_memory)); step FLOPs = flops_train (or 6ND with six_nd_train) x 4/3 with "
+    "full recomputation / steps / n_gpus; bytes = 3 x weight bytes per micro-step + 32 bytes/param optimizer "
+    "read+write (sharded with ZeRO >= 1); peak is the DENSE figure for `dtype`",
+    "gpu_hours": "n_gpus x time_train_s / 3600 (training only; inference in gpu_hours_infer)",
+    "cost_usd": "gpu_hours x price (USD per GPU-hour); training only; cost_total_usd adds inference",
+    "energy_kwh": "facility energy WITH PUE: gpu_hours x power_w x utilisation / 1000 x pue; energy_it_kwh is "
+    "the same without PUE",
+    "co2_kg": "energy_kwh (with PUE) x grid_kg_per_kwh (location-based)",
+    "water_l": "Li et al. 2023: energy_it_kwh x (wue_onsite + pue x wue_offsite), litres",
+    "latency_decode_s": "one decode step of infer_batch sequences on one GPU: max(2 N_active B / (peak eta_c), "
+    "(N_active weight bytes + B c kv bytes) / (bandwidth eta_m))",
+    "fits_memory": "memory_train_bytes <= the GPU's memory",
+    "meets_slo": "latency_decode_s <= latency_slo",
+    "within_budget": "cost_total_usd <= budget_usd",
+}
+
+
+# ---- hardware catalogue --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Hardware:
+    """One accelerator. Peaks in FLOP/s per dtype (dense; ``sparse`` says where a figure is a sparse one),
+    memory in bytes, bandwidth in bytes/s, power in watts, price in USD per GPU-hour, ``sources`` per value."""
+
+    key: str
+    name: str
+    peak_flops: dict
+    memory_bytes: float
+    bandwidth: float
+    power_w: float
+    price_per_hour: float
+    sparse: dict = field(default_factory=dict)
+    sources: dict = field(default_factory=dict)
+    notes: str = ""
+
+    def peak(self, dtype: str) -> float:
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+        v = self.peak_flops.get(dtype)
+        if v is None:
+            raise ValueError(f"hardware {self.key!r} has no {dtype} peak in the catalogue")
+        if self.sparse.get(dtype):
+            raise ValueError(
+                f"hardware {self.key!r}: the {dtype} peak is a sparse figure; give the dense peak for cost models"
+            )
+        return float(v)
+
+    def to_dict(self) -> dict:
+        return {
+            "key": self.key, "name": self.name, "peak_flops": dict(self.peak_flops),
+            "memory_bytes": self.memory_bytes, "bandwidth": self.bandwidth, "power_w": self.power_w,
+            "price_per_hour": self.price_per_hour, "sparse": dict(self.sparse), "sources": dict(self.sources),
+            "notes": self.notes,
+        }
+
+
+def _positive(v, what: str) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {v!r}") from None
+    if not (x > 0 and math.isfinite(x)):
+        raise ValueError(f"{what} must be positive and finite, got {v!r}")
+    return x
+
+
+def _entry(key: str, e: Mapping, origin: str) -> Hardware:
+    """A catalogue entry (hardware.json schema: values as {"value", "source"[, "sparse"]})."""
+    where = f"hardware {key!r} ({origin})"
+
+    def unpack(name, required=True):
+        if name not in e or e[name] is None:
+            if required:
+                raise ValueError(f"{where}: missing field '{name}'")
+            return None, None, False
+        v = e[name]
+        if isinstance(v, Mapping):
+            if "value" not in v:
+                raise ValueError(f"{where}: field '{name}' needs a 'value'")
+            return v["value"], v.get("source", "user"), bool(v.get("sparse", False))
+        return v, "user", False
+
+    peaks, sparse, sources = {}, {}, {}
+    pt = e.get("peak_tflops")
+    if not isinstance(pt, Mapping) or not pt:
+        raise ValueError(f"{where}: field 'peak_tflops' must map dtypes ({', '.join(DTYPES)}) to TFLOPS")
+    for dt, v in pt.items():
+        if dt not in DTYPES:
+            raise ValueError(f"{where}: field 'peak_tflops' has unknown dtype {dt!r}; known: {DTYPES}")
+        if v is None:
+            continue
+        if isinstance(v, Mapping):
+            val, src, sp = v.get("value"), v.get("source", "user"), bool(v.get("sparse", False))
+        else:
+            val, src, sp = v, "user", False
+        if val is None:
+            continue
+        peaks[dt] = _positive(val, f"{where}: field 'peak_tflops.{dt}'") * 1e12
+        sparse[dt] = sp
+        sources[f"peak_tflops.{dt}"] = src
+    vals = {}
+    for name, scale in (("memory_gb", 1e9), ("bandwidth_tbs", 1e12), ("tdp_w", 1.0)):
+        v, src, _ = unpack(name)
+        vals[name] = _positive(v, f"{where}: field '{name}'") * scale
+        sources[name] = src
+    v, src, _ = unpack("price_per_hour_usd", required=False)
+    price = 0.0
+    if v is not None:
+        price = float(v)
+        if not (price >= 0 and math.isfinite(price)):
+            raise ValueError(f"{where}: field 'price_per_hour_usd' must be >= 0, got {v!r}")
+        sources["price_per_hour_usd"] = src
+    return Hardware(
+        key=key, name=str(e.get("name", key)), peak_flops=peaks, memory_bytes=vals["memory_gb"],
+        bandwidth=vals["bandwidth_tbs"], power_w=vals["tdp_w"], price_per_hour=price, sparse=sparse,
+        sources=sources, notes=str(e.get("notes", "")),
+    )
+
+
+def _read_catalogue(text: str, origin: str) -> dict:
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"hardware file {origin}: not valid JSON ({exc})") from None
+    if not isinstance(d, Mapping) or d.get("format") != "lawfit.hardware/1" or not isinstance(d.get("entries"), Mapping):
+        raise ValueError(f"hardware file {origin}: expected {{'format': 'lawfit.hardware/1', 'entries': {{...}}}}")
+    return {k: _entry(k, e, origin) for k, e in d["entries"].items()}
+
+
+_CATALOGUE: dict = _read_catalogue(
+    resources.files(__name__).joinpath("hardware.json").read_text(encoding="utf-8"), "lawfit/cost/hardware.json"
+)
+
+
+def load_hardware(path) -> list:
+    """Add the entries of a hardware JSON file (same schema as the shipped ``hardware.json``) to the catalogue;
+    returns their keys. Entries are validated; a key already present is replaced."""
+    p = os.fspath(path)
+    if not os.path.exists(p):
+        raise ValueError(f"hardware file not found: {p}")
+    with open(p, encoding="utf-8") as f:
+        entries = _read_catalogue(f.read(), p)
+    _CATALOGUE.update(entries)
+    return list(entries)
+
+
+def hardware(spec: Union[str, Mapping, Hardware, None] = None) -> Union[Hardware, pd.DataFrame]:
+    """A catalogue entry by key (``"h100-sxm"``), a validated user entry from a dict (hardware.json schema, plain
+    numbers allowed: ``{"peak_tflops": {"bf16": 500}, "memory_gb": 64, "bandwidth_tbs": 2, "tdp_w": 500}``),
+    or, with no argument, the catalogue as a DataFrame."""
+    if spec is None:
+        return catalogue()
+    if isinstance(spec, Hardware):
+        return spec
+    if isinstance(spec, Mapping):
+        key = str(spec.get("key", spec.get("name", "user")))
+        return _entry(key, spec, "user dict")
+    if isinstance(spec, str):
+        k = spec.lower().replace("_", "-")
+        if k in _CATALOGUE:
+            return _CATALOGUE[k]
+        if os.path.exists(spec):
+            keys = load_hardware(spec)
+            if len(keys) != 1:
+                raise ValueError(f"hardware: file {spec} holds {len(keys)} entries; pass one of {keys} by key")
+            return _CATALOGUE[keys[0]]
+        raise ValueError(f"hardware: unknown hardware {spec!r}; known: {', '.join(sorted(_CATALOGUE))}")
+    raise ValueError(f"hardware must be a catalogue key, a dict or a Hardware, got {type(spec).__name__}")
+
+
+def catalogue() -> pd.DataFrame:
+    """The hardware catalogue: a row per entry with dense peaks (TFLOPS), memory, bandwidth, TDP and price."""
+    rows = []
+    for k, h in _CATALOGUE.items():
+        r = {"key": k, "name": h.name}
+        for dt in DTYPES:
+            r[f"{dt}_tflops"] = h.peak_flops[dt] / 1e12 if dt in h.peak_flops else np.nan
+        r.update(memory_gb=h.memory_bytes / 1e9, bandwidth_tbs=h.bandwidth / 1e12, tdp_w=h.power_w,
+                 price_per_hour_usd=h.price_per_hour)
+        rows.append(r)
+    out = pd.DataFrame(rows).set_index("key")
+    out.attrs["conventions"] = {"peaks": "dense tensor-core figures per GPU; sources in lawfit.cost.hardware(key).sources"}
+    return out
+
+
+# ---- configurations ------------------------------------------------------------------------------------
+class Grid:
+    """A Cartesian grid of configurations: each field is a scalar or a 1-D axis; configuration i takes the
+    mixed-radix digits of i over the axes in field order (the last varying fastest). Never materialised."""
+
+    def __init__(self, **axes):
+        unknown = set(axes) - set(FIELDS)
+        if unknown:
+            raise ValueError(f"grid: unknown field(s) {sorted(unknown)}; fields: {list(FIELDS)}")
+        self.axes = {k: _field_values(k, v) for k, v in axes.items()}
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(len(self.axes[k]) for k in FIELDS if k in self.axes)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod([len(v) for v in self.axes.values()], dtype=np.float64)) if self.axes else 1
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __repr__(self) -> str:
+        return f"<lawfit.cost.Grid {self.size} configurations over {', '.join(f'{k}[{len(v)}]' for k, v in self.axes.items())}>"
+
+
+def grid(**axes) -> Grid:
+    """A Cartesian grid of configurations (see :class:`Grid`); pass it to :func:`evaluate` or :func:`lawfit.plan`."""
+    return Grid(**axes)
+
+
+def _field_values(name: str, v) -> np.ndarray:
+    if name in _CODES:
+        codes = _CODES[name]
+        arr = np.atleast_1d(np.asarray(v, dtype=object))
+        out = np.empty(arr.shape, dtype=np.float64)
+        for j, x in enumerate(arr.ravel()):  # a handful of category names, not configurations
+            if isinstance(x, str):
+                if x not in codes:
+                    raise ValueError(f"field '{name}': unknown value {x!r}; known: {list(codes)}")
+                out[j] = codes[x]
+            else:
+                out[j] = float(x)
+        return np.ascontiguousarray(out.ravel())
+    try:
+        a = np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"field '{name}' must be numeric, got {type(v).__name__}") from None
+    if a.ndim > 1:
+        raise ValueError(f"field '{name}' must be a scalar or 1-D, got shape {a.shape}")
+    return np.ascontiguousarray(np.atleast_1d(a))
+
+
+def _fields(configs) -> tuple:
+    """(values list, strides int64[F], n, table_or_None) for the native call."""
+    if isinstance(configs, Grid):
+        axes = dict(configs.axes)
+        mode = "grid"
+    else:
+        from .._data import to_pandas
+
+        df = to_pandas(configs, name="configs") if not isinstance(configs, Mapping) else None
+        if df is None:
+            cols = {k: np.asarray(v) for k, v in configs.items()}
+            lens = {len(np.atleast_1d(v)) for v in cols.values() if np.ndim(v) > 0}
+            if len(lens) > 1:
+                raise ValueError(f"configs: columns have different lengths {sorted(lens)}; use lawfit.cost.grid for a "
+                                 "Cartesian product")
+            axes = cols
+        else:
+            axes = {c: df[c].to_numpy() for c in df.columns if c in FIELDS}
+        unknown = set(axes) - set(FIELDS)
+        if unknown:
+            raise ValueError(f"configs: unknown field(s) {sorted(unknown)}; fields: {list(FIELDS)}")
+        axes = {k: _field_values(k, v) for k, v in axes.items()}
+        mode = "table"
+    for r in _REQUIRED:
+        if r not in axes:
+            raise ValueError(f"configs: missing field '{r}' (required: {', '.join(_REQUIRED)})")
+    values, lens = [], []
+    for k in FIELDS:
+        a = axes.get(k)
+        if a is None:
+            a = np.array([_DEFAULTS[k]], dtype=np.float64)
+        values.append(a)
+        lens.append(len(a))
+    strides = np.ones(len(FIELDS), dtype=np.int64)
+    if mode == "grid":
+        s = 1
+        for j in reversed(range(len(FIELDS))):
+            strides[j] = s
+            s *= lens[j]
+        n = s
+    else:
+        long = {L for L in lens if L != 1}
+        if len(long) > 1:
+            raise ValueError(f"configs: columns have different lengths {sorted(long)}")
+        n = long.pop() if long else 1
+    return values, strides, int(n), mode
+
+
+def _assumptions(hw: Hardware, dtype: str, kw: dict) -> tuple:
+    """Native assumption dict and a readable copy; every keyword is checked by name."""
+    kw = dict(kw)
+    a: dict = {
+        "peak_flops": hw.peak(dtype), "bandwidth": hw.bandwidth, "memory_bytes": hw.memory_bytes,
+        "power_w": hw.power_w, "price_per_hour": hw.price_per_hour,
+    }
+    if "price" in kw:
+        kw["price_per_hour"] = kw.pop("price")
+    if "mfu" in kw:
+        kw["efficiency_compute"] = kw.pop("mfu")
+    if "budget" in kw:
+        kw["budget_usd"] = kw.pop("budget")
+    known = {
+        "price_per_hour", "efficiency_compute", "efficiency_memory", "utilisation", "pue", "grid_kg_per_kwh",
+        "wue_onsite", "wue_offsite", "causal", "vocab_flops", "n_convention", "n_gpus", "zero", "recompute",
+        "micro_batch", "weight_bytes", "kv_bytes", "batch_tokens", "infer_batch", "infer_context",
+        "inference_tokens", "latency_slo", "budget_usd", "six_nd_train", "ffn_mult",
+    }
+    for k, v in kw.items():
+        if k not in known:
+            raise ValueError(f"unknown assumption {k!r}; known: {', '.join(sorted(known | {'price', 'mfu', 'budget'}))}")
+        if k == "n_convention":
+            if v not in _N_CONVENTIONS:
+                raise ValueError(f"n_convention must be one of {list(_N_CONVENTIONS)}, got {v!r}")
+            v = _N_CONVENTIONS[v]
+        elif k == "recompute":
+            if v not in _RECOMPUTE:
+                raise ValueError(f"recompute must be one of {list(_RECOMPUTE)}, got {v!r}")
+            v = _RECOMPUTE[v]
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"assumption {k!r} must be a number, got {v!r}") from None
+        if math.isnan(x):
+            raise ValueError(f"assumption {k!r} is NaN")
+        if k in ("utilisation", "efficiency_compute", "efficiency_memory") and not (0 < x <= 1):
+            raise ValueError(f"assumption {k!r} must be in (0, 1], got {v!r}")
+        if k == "pue" and not (x >= 1):
+            raise ValueError(f"assumption 'pue' must be >= 1, got {v!r}")
+        if k in ("grid_kg_per_kwh", "wue_onsite", "wue_offsite", "price_per_hour", "inference_tokens", "budget_usd") and x < 0:
+            raise ValueError(f"assumption {k!r} must be >= 0, got {v!r}")
+        if k == "latency_slo" and not x > 0:
+            raise ValueError(f"assumption 'latency_slo' must be positive, got {v!r}")
+        a[k] = x
+    return a
+
+
+def evaluate(
+    configs,
+    hardware: Union[str, Mapping, Hardware] = "h100-sxm",
+    *,
+    dtype: str = "bf16",
+    outputs: Optional[Sequence[str]] = None,
+    include_config: bool = True,
+    as_frame: bool = True,
+    threads: int = 0,
+    **assumptions,
+):
+    """Evaluate the cost model over a table (DataFrame / dict of equal-length columns, scalars broadcast) or a
+    :func:`grid` of configurations, in one native call (GIL released, all cores).
+
+    Fields: n_layers, d_model, n_heads, tokens (required); n_kv_heads (default n_heads), d_ff (default
+    ffn_mult x d_model, ffn_mult=4), vocab (32000), seq_len (2048), gated_mlp, tied_embeddings, biases (False),
+    n_experts, active_experts (1), norm ("rmsnorm" | "layernorm" | "none"), position ("rope" | "learned" |
+    "relative").
+
+    Assumptions (keywords): n_gpus (1), zero (0-3), recompute ("none" | "selective" | "full"), micro_batch (1),
+    batch_tokens (4M), mfu / efficiency_compute (0.4), efficiency_memory (0.8), utilisation (0.8), price (USD per
+    GPU-hour; default the catalogue's), pue (1.2), grid_kg_per_kwh (0.4), wue_onsite (0.5), wue_offsite (3.1),
+    causal (False), vocab_flops (True), n_convention ("non_embedding" | "with_head" | "total", the N of 6ND),
+    six_nd_train (time from 6ND instead of the appendix-F count), weight_bytes (2), kv_bytes (2), infer_batch (1),
+    infer_context (seq_len), inference_tokens (0), latency_slo (s per decode step), budget (USD).
+
+    Returns a DataFrame (configuration columns unless include_config=False, then the outputs; constraint masks
+    ``fits_memory``, ``meets_slo``, ``within_budget`` as booleans) with ``attrs["conventions"]``,
+    ``attrs["assumptions"]`` and ``attrs["hardware"]``; or a dict of arrays with as_frame=False.
+    """
+    hw = globals()["hardware"](hardware)
+    a = _assumptions(hw, dtype, assumptions)
+    outs = list(DEFAULT_OUTPUTS if outputs is None else (OUTPUTS if outputs == "all" else outputs))
+    for o in outs:
+        if o not in OUTPUTS:
+            raise ValueError(f"outputs: unknown output {o!r}; known: {', '.join(OUTPUTS)}")
+    values, strides, n, mode = _fields(configs)
+    res = _core.cost_evaluate(values, strides, n, a, outs, int(threads))
+    for o in _BOOL_OUTPUTS & set(outs):
+        res[o] = res[o].astype(bool)
+    meta = {
+        "conventions": {k: CONVENTIONS[k] for k in CONVENTIONS if k in outs or k in ("params", "flops_train")},
+        "assumptions": a,
+        "hardware": {"key": hw.key, "name": hw.name, "dtype": dtype, "sources": hw.sources},
+    }
+    if not as_frame:
+        res = dict(res)
+        res["conventions"] = meta
+        return res
+    cols = {}
+    if include_config:
+        idx = np.arange(n, dtype=np.int64)
+        for j, k in enumerate(FIELDS):
+            v = values[j]
+            if len(v) == 1:
+                col = np.full(n, v[0])
+            elif mode == "grid":
+                col = v[(idx // strides[j]) % len(v)]
+            else:
+                col = v
+            if k in ("n_layers", "d_model", "n_heads", "n_kv_heads", "d_ff", "vocab", "seq_len", "n_experts",
+                     "active_experts"):
+                if k == "n_kv_heads":
+                    col = np.where(col == 0, cols["n_heads"], col)
+                if k == "d_ff":
+                    col = np.where(col == 0, np.round(a.get("ffn_mult", 4.0) * cols["d_model"]), col)
+                col = col.astype(np.int64)
+            elif k in ("gated_mlp", "tied_embeddings", "biases"):
+                col = col.astype(bool)
+            cols[k] = col
+        for k, codes in _CODES.items():
+            names = np.array(list(codes))
+            cols[k] = pd.Categorical.from_codes(cols[k].astype(np.int64), categories=list(names))
+    cols.update(res)
+    df = pd.DataFrame(cols)
+    df.attrs.update(meta)
+    return df

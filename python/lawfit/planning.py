@@ -1,0 +1,513 @@
+"""Planning with fitted laws of (N, D): compute-optimal allocation, iso-FLOP slices, the compute-optimal
+frontier, the inference-aware optimum (Sardana & Frankle 2023) and (loss, cost) Pareto sets over grids of
+configurations, with intervals from parameter samples.
+
+Conventions: training compute C = k_train N D (k_train = 6), inference compute k_infer N per generated token
+(k_infer = 2), N and D as the law was fitted (parameters and tokens). Closed forms for ``chinchilla``
+(Hoffmann et al. 2022: G = (alpha A / (beta B))^(1/(alpha+beta)), N_opt = G (C/k)^(beta/(alpha+beta)),
+D_opt = (C/k)^(alpha/(alpha+beta)) / G); any other law of (N, D) is minimised numerically (a log-spaced scan then
+golden-section search in log N, vectorised over curves, budgets and samples: one native law evaluation per step).
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from ._native import _core
+from .laws import LawSpec
+
+__all__ = ["optimal", "iso_flop", "frontier", "plan", "pareto", "plot_frontier"]
+
+_GOLD = (np.sqrt(5.0) - 1.0) / 2.0
+_LOG_N_MAX = np.log(1e30)
+
+CONVENTIONS = {
+    "compute": "training FLOPs C = k_train N D (k_train = 6 unless given)",
+    "inference": "inference FLOPs = k_infer N per generated token (k_infer = 2), Sardana & Frankle 2023",
+    "N": "parameters as the law was fitted (the law's N input)",
+    "D": "training tokens (the law's D input)",
+    "gpu_hours": "FLOPs / (dense peak of the dtype x mfu) / 3600 on one hardware entry",
+    "cost_usd": "gpu_hours x price (USD per GPU-hour)",
+    "intervals": "equal-tailed quantiles over parameter samples (bootstrap or explicit)",
+}
+
+
+# ---- helpers --------------------------------------------------------------------------------------------
+def _law(fit) -> LawSpec:
+    law = fit.law
+    if tuple(law.inputs) != ("N", "D") or law.transform is not None:
+        raise ValueError(f"planning needs a law of inputs (N, D); {law.name!r} has inputs {tuple(law.inputs)}")
+    return law
+
+
+def _positive_array(v, name: str) -> np.ndarray:
+    try:
+        a = np.atleast_1d(np.asarray(v, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number or an array of numbers") from None
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a number or a 1-D array, got shape {a.shape}")
+    if np.isnan(a).any():
+        raise ValueError(f"{name} contains NaN")
+    if (a <= 0).any() or not np.isfinite(a).all():
+        raise ValueError(f"{name} must be positive and finite, got {a[(a <= 0) | ~np.isfinite(a)][0]!r}")
+    return a
+
+
+def _nonneg(v, name: str) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {v!r}") from None
+    if np.isnan(x) or x < 0 or not np.isfinite(x):
+        raise ValueError(f"{name} must be >= 0 and finite, got {v!r}")
+    return x
+
+
+def _samples(fit, samples) -> Optional[np.ndarray]:
+    """Parameter samples as [curves, S, P] (explicit array, or fit.bootstrap_samples)."""
+    if samples is None:
+        samples = getattr(fit, "bootstrap_samples", None)
+        if samples is None:
+            return None
+    s = np.asarray(samples, dtype=np.float64)
+    P = fit.law.n_params
+    if s.ndim == 2 and fit.n_curves == 1:
+        s = s[None]
+    if s.ndim != 3 or s.shape[0] != fit.n_curves or s.shape[2] != P:
+        raise ValueError(f"samples must have shape [curves={fit.n_curves}, n, P={P}], got {s.shape}")
+    return np.ascontiguousarray(s)
+
+
+def _loss(law: LawSpec, N: np.ndarray, D: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """L(N, D) with per-point parameters P[m, P] (flat arrays of length m)."""
+    m = N.size
+    if m == 0:
+        return np.empty(0)
+    X = np.ascontiguousarray(np.column_stack([N.ravel(), D.ravel()]), dtype=np.float64)
+    Pp = np.ascontiguousarray(P, dtype=np.float64)
+    if m == 1:
+        Pp = np.ascontiguousarray(Pp.reshape(-1))
+    with np.errstate(all="ignore"):
+        out = np.asarray(law._eval(X, Pp), dtype=np.float64).reshape(N.shape)
+    return np.where(np.isfinite(out), out, np.inf)
+
+
+def _minimise(f, lo: np.ndarray, hi: np.ndarray, n_scan: int = 96, iters: int = 80) -> np.ndarray:
+    """Vectorised minimisation of f(u) (u, f arrays of shape [m]) on [lo, hi]: log-spaced scan, then golden-section
+    search on the bracket around the best scan point (assumes unimodality inside that bracket)."""
+    m = lo.size
+    t = np.linspace(0.0, 1.0, n_scan)
+    U = lo[:, None] + (hi - lo)[:, None] * t[None, :]
+    F = np.stack([f(U[:, j]) for j in range(n_scan)], axis=1)
+    j = np.argmin(F, axis=1)
+    a = U[np.arange(m), np.maximum(j - 1, 0)]
+    b = U[np.arange(m), np.minimum(j + 1, n_scan - 1)]
+    for _ in range(iters):
+        c = b - _GOLD * (b - a)
+        d = a + _GOLD * (b - a)
+        left = f(c) < f(d)
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+    u = 0.5 * (a + b)
+    best_scan = F[np.arange(m), j]
+    fu = f(u)
+    return np.where(fu <= best_scan, u, U[np.arange(m), j])
+
+
+def _chinchilla_closed(P: np.ndarray, C: np.ndarray, k: float) -> tuple:
+    E, A, B, al, be = (P[:, i] for i in range(5))
+    with np.errstate(all="ignore"):
+        G = (al * A / (be * B)) ** (1.0 / (al + be))
+        N = G * (C / k) ** (be / (al + be))
+        D = (C / k) ** (al / (al + be)) / G
+    return N, D
+
+
+def _by_frame(fit, rep_curve: np.ndarray) -> pd.DataFrame:
+    if not fit.by:
+        return pd.DataFrame(index=pd.RangeIndex(len(rep_curve)))
+    return fit.keys.iloc[rep_curve][fit.by].reset_index(drop=True)
+
+
+def _with_attrs(df: pd.DataFrame, **extra) -> pd.DataFrame:
+    df.attrs["conventions"] = dict(CONVENTIONS)
+    df.attrs.update(extra)
+    return df
+
+
+# ---- compute-optimal allocation -------------------------------------------------------------------------
+def _optimal_arrays(law: LawSpec, P: np.ndarray, C: np.ndarray, k: float, method: str) -> tuple:
+    """N, D, loss for per-point parameters P[m, P] and budgets C[m]."""
+    if method == "auto":
+        method = "closed" if law.name == "chinchilla" else "numeric"
+    if method == "closed":
+        if law.name != "chinchilla":
+            raise ValueError(f"method='closed' exists for chinchilla only, not {law.name!r}")
+        N, D = _chinchilla_closed(P, C, k)
+    elif method == "numeric":
+        lc = np.log(C / k)
+
+        def f(u):
+            return _loss(law, np.exp(u), np.exp(lc - u), P)
+
+        u = _minimise(f, np.zeros_like(lc), lc)
+        N, D = np.exp(u), np.exp(lc - u)
+    else:
+        raise ValueError(f"method must be 'auto', 'closed' or 'numeric', got {method!r}")
+    return N, D, _loss(law, N, D, P), method
+
+
+def optimal(fit, compute, *, k: float = 6.0, method: str = "auto") -> pd.DataFrame:
+    """Compute-optimal (N, D) for each curve and each budget C (a number or an array), under C = k N D.
+
+    Returns a DataFrame with the ``by`` columns, ``compute``, ``N``, ``D``, ``loss`` (a row per curve and budget).
+    method: "closed" (chinchilla), "numeric" (any law of (N, D)) or "auto"."""
+    law = _law(fit)
+    C = _positive_array(compute, "compute")
+    k = float(_positive_array(k, "k")[0])
+    B = fit.n_curves
+    curve = np.repeat(np.arange(B), C.size)
+    Cm = np.tile(C, B)
+    N, D, L, used = _optimal_arrays(law, fit._params[curve], Cm, k, method)
+    out = _by_frame(fit, curve)
+    out["compute"], out["N"], out["D"], out["loss"] = Cm, N, D, L
+    return _with_attrs(out, method=used, k=k)
+
+
+def frontier(fit, compute=None, *, n: int = 50, k: float = 6.0, method: str = "auto") -> pd.DataFrame:
+    """The compute-optimal frontier: :func:`optimal` over ``compute`` (default 50 budgets from 1e18 to 1e26)."""
+    C = np.geomspace(1e18, 1e26, int(n)) if compute is None else compute
+    return optimal(fit, C, k=k, method=method)
+
+
+def iso_flop(fit, compute, *, N=None, n: int = 41, span: float = 10.0, k: float = 6.0) -> pd.DataFrame:
+    """Iso-FLOP slices: for each curve and budget C, the loss along N (default n sizes from N_opt/span to
+    N_opt*span, log-spaced) with D = C / (k N). Columns: by, compute, N, D, loss, is_optimal."""
+    law = _law(fit)
+    opt = optimal(fit, compute, k=k)
+    m = len(opt)
+    curve = np.repeat(np.arange(fit.n_curves), m // max(fit.n_curves, 1))
+    if N is None:
+        t = np.geomspace(1.0 / span, span, int(n))
+        Ns = opt["N"].to_numpy()[:, None] * t[None, :]
+    else:
+        Ns = np.broadcast_to(_positive_array(N, "N")[None, :], (m, len(np.atleast_1d(N))))
+    Cs = np.broadcast_to(opt["compute"].to_numpy()[:, None], Ns.shape)
+    Ds = Cs / (k * Ns)
+    rows = np.repeat(np.arange(m), Ns.shape[1])
+    L = _loss(law, Ns.ravel(), Ds.ravel(), fit._params[curve[rows]])
+    out = _by_frame(fit, curve[rows])
+    out["compute"], out["N"], out["D"], out["loss"] = Cs.ravel(), Ns.ravel(), Ds.ravel(), L
+    best = np.zeros(Ns.size, dtype=bool)
+    best[np.arange(m) * Ns.shape[1] + np.argmin(L.reshape(Ns.shape), axis=1)] = True
+    out["is_optimal"] = best
+    return _with_attrs(out, k=k)
+
+
+# ---- inference-aware planning (continuous) -------------------------------------------------------------
+def _plan_loss(law, P, budget, d_inf, kt, ki):
+    """min L(N, D) s.t. kt N D + ki N d_inf = budget (vectorised over rows of P)."""
+    m = P.shape[0]
+    lnmax = np.log(budget / (kt + ki * d_inf))  # D >= 1
+
+    def D_of(u):
+        with np.errstate(all="ignore"):
+            return (budget / np.exp(u) - ki * d_inf) / kt
+
+    def f(u):
+        D = D_of(u)
+        return np.where(D > 0, _loss(law, np.exp(u), np.maximum(D, 1e-300), P), np.inf)
+
+    u = _minimise(f, np.zeros(m), lnmax)
+    N, D = np.exp(u), D_of(u)
+    return N, D
+
+
+def _chinchilla_cost(P, target, d_inf, kt, ki):
+    """Sardana & Frankle: B D^-b (a + b (1 + ki d_inf / (kt D))) = a (target - E), solved by bisection in log D,
+    then A N^-a = target - E - B D^-b."""
+    E, A, B, al, be = (P[:, i] for i in range(5))
+    T = target - E
+    lo = np.full(P.shape[0], 0.0)
+    hi = np.full(P.shape[0], np.log(1e40))
+
+    def g(v):
+        D = np.exp(v)
+        with np.errstate(all="ignore"):
+            return B * D ** (-be) * (al + be * (1.0 + ki * d_inf / (kt * D))) - al * T
+
+    for _ in range(200):  # g is decreasing in log D
+        mid = 0.5 * (lo + hi)
+        pos = g(mid) > 0
+        lo = np.where(pos, mid, lo)
+        hi = np.where(pos, hi, mid)
+    D = np.exp(0.5 * (lo + hi))
+    with np.errstate(all="ignore"):
+        N = (A / (T - B * D ** (-be))) ** (1.0 / al)
+    bad = ~(T > 0)
+    return np.where(bad, np.nan, N), np.where(bad, np.nan, D)
+
+
+def _plan_cost_numeric(law, P, target, d_inf, kt, ki):
+    """min kt N D + ki N d_inf s.t. L(N, D) = target: for each N the D reaching the target (bisection in log D,
+    L decreasing in D), then golden-section search over log N."""
+    m = P.shape[0]
+
+    def D_of(u):
+        N = np.exp(u)
+        lo, hi = np.zeros(m), np.full(m, np.log(1e40))
+        reach = _loss(law, N, np.exp(hi), P) <= target
+        for _ in range(120):
+            mid = 0.5 * (lo + hi)
+            ok = _loss(law, N, np.exp(mid), P) <= target
+            hi = np.where(ok, mid, hi)
+            lo = np.where(ok, lo, mid)
+        return np.where(reach, np.exp(hi), np.inf)
+
+    def f(u):
+        D = D_of(u)
+        return np.log(kt * np.exp(u) * D + ki * np.exp(u) * d_inf)
+
+    u = _minimise(f, np.zeros(m), np.full(m, _LOG_N_MAX), n_scan=64, iters=60)
+    return np.exp(u), D_of(u)
+
+
+def _plan_rows(law, P, budget, d_inf, kt, ki, objective, target):
+    if objective == "loss":
+        N, D = _plan_loss(law, P, budget, d_inf, kt, ki)
+        T = None
+    else:
+        if target is None:
+            # The quality of the training-only compute-optimal model at this budget (Sardana & Frankle's setup).
+            No, Do, T, _ = _optimal_arrays(law, P, np.full(P.shape[0], budget), kt, "auto")
+        else:
+            T = np.full(P.shape[0], float(target))
+        if law.name == "chinchilla":
+            N, D = _chinchilla_cost(P, T, d_inf, kt, ki)
+        else:
+            N, D = _plan_cost_numeric(law, P, T, d_inf, kt, ki)
+    L = _loss(law, N, D, P)
+    return N, D, L, T
+
+
+def plan(
+    fit,
+    budget,
+    *,
+    inference_tokens: float = 0.0,
+    hardware=None,
+    objective: str = "loss",
+    target_loss: Optional[float] = None,
+    samples=None,
+    grid=None,
+    price: Optional[float] = None,
+    mfu: float = 0.4,
+    dtype: str = "bf16",
+    k_train: float = 6.0,
+    k_infer: float = 2.0,
+    unit: str = "flops",
+    interval: float = 0.9,
+    prune: bool = True,
+    threads: int = 0,
+    **assumptions,
+) -> pd.DataFrame:
+    """Inference-aware training plan for each curve of a fit of L(N, D) (Sardana & Frankle 2023).
+
+    objective="loss": minimise L(N, D) subject to k_train N D + k_infer N inference_tokens <= budget (FLOPs).
+    objective="cost": minimise k_train N D + k_infer N inference_tokens subject to L(N, D) = target_loss (default:
+    the loss of the training-only compute-optimal model at ``budget``).
+
+    With ``grid`` (a :func:`lawfit.cost.grid` or a table of configurations) the optimum is searched over those
+    configurations with the full cost model (``unit`` "flops": training + inference FLOPs; "usd": training +
+    inference dollars on ``hardware``), in one fused native pass over samples x grid.
+
+    ``samples`` ([curves, n, P]; default ``fit.bootstrap_samples``) add ``<col>_low``/``<col>_high`` at level
+    ``interval``, and ``attrs["samples"]`` holds the per-sample optima. With ``hardware``, the plan is priced:
+    gpu_hours and cost_usd (``price`` USD per GPU-hour, default the catalogue's).
+    """
+    law = _law(fit)
+    if objective not in ("loss", "cost"):
+        raise ValueError(f"objective must be 'loss' or 'cost', got {objective!r}")
+    if np.ndim(budget) != 0:
+        raise ValueError("budget must be a single number (FLOPs, or USD with unit='usd')")
+    budget = float(_positive_array(budget, "budget")[0])
+    d_inf = _nonneg(inference_tokens, "inference_tokens")
+    kt = float(_positive_array(k_train, "k_train")[0])
+    ki = float(_positive_array(k_infer, "k_infer")[0])
+    if target_loss is not None and not np.isfinite(float(target_loss)):
+        raise ValueError(f"target_loss must be finite, got {target_loss!r}")
+    if not 0 < interval < 1:
+        raise ValueError(f"interval must be in (0, 1), got {interval!r}")
+    S = _samples(fit, samples)
+    hw = None
+    if hardware is not None:
+        from . import cost as _cost
+
+        hw = _cost.hardware(hardware)
+    if grid is not None:
+        return _plan_grid(fit, law, grid, budget, d_inf, hw, objective, target_loss, S, price, mfu, dtype, unit,
+                          interval, prune, threads, assumptions)
+    if assumptions:
+        raise ValueError(f"unknown argument(s) {sorted(assumptions)} (cost-model assumptions apply with grid=)")
+    B = fit.n_curves
+    N, D, L, T = _plan_rows(law, fit._params, budget, d_inf, kt, ki, objective, target_loss)
+    out = _by_frame(fit, np.arange(B))
+    out["N"], out["D"], out["loss"] = N, D, L
+    if T is not None:
+        out["target_loss"] = T
+    out["flops_train"] = kt * N * D
+    out["flops_inference"] = ki * N * d_inf
+    out["flops_total"] = out["flops_train"] + out["flops_inference"]
+    if objective == "cost":
+        No, Do, _, _ = _optimal_arrays(law, fit._params, np.full(B, budget), kt, "auto")
+        out["flops_total_chinchilla"] = kt * No * Do + ki * No * d_inf
+    cols = ["N", "D", "loss", "flops_total"]
+    if S is not None:
+        n = S.shape[1]
+        Pm = S.reshape(-1, S.shape[2])
+        Ns, Ds, Ls, _ = _plan_rows(law, Pm, budget, d_inf, kt, ki, objective, target_loss)
+        per = pd.DataFrame({"curve": np.repeat(np.arange(B), n), "sample": np.tile(np.arange(n), B), "N": Ns, "D": Ds,
+                            "loss": Ls, "flops_total": kt * Ns * Ds + ki * Ns * d_inf})
+        _add_intervals(out, per, cols, B, interval)
+        out.attrs["samples"] = per
+    if hw is not None:
+        _price(out, hw, price, mfu, dtype)
+    return _with_attrs(out, objective=objective, budget=budget, inference_tokens=d_inf, k_train=kt, k_infer=ki)
+
+
+def _add_intervals(out, per, cols, B, interval):
+    q = [(1 - interval) / 2, (1 + interval) / 2]
+    for c in cols:
+        v = per[c].to_numpy().reshape(B, -1)
+        with np.errstate(all="ignore"):
+            lohi = np.nanquantile(np.where(np.isfinite(v), v, np.nan), q, axis=1) if np.isfinite(v).any() else \
+                np.full((2, B), np.nan)
+        out[f"{c}_low"], out[f"{c}_high"] = lohi[0], lohi[1]
+
+
+def _price(out, hw, price, mfu, dtype):
+    if not 0 < mfu <= 1:
+        raise ValueError(f"mfu must be in (0, 1], got {mfu!r}")
+    p = hw.price_per_hour if price is None else _nonneg(price, "price")
+    out["gpu_hours"] = out["flops_total"] / (hw.peak(dtype) * mfu) / 3600.0
+    out["cost_usd"] = out["gpu_hours"] * p
+    out.attrs["hardware"] = {"key": hw.key, "dtype": dtype, "mfu": mfu, "price_per_hour": p}
+
+
+# ---- grid planning: fused samples x grid kernel --------------------------------------------------------
+def _grid_call(law, S2, grid, hw, unit, objective, budget, target, d_inf, price, dtype, prune, threads, assumptions,
+               pareto=False):
+    from . import cost as _cost
+
+    hw = hw if hw is not None else _cost.hardware("h100-sxm")
+    kw = dict(assumptions)
+    kw["inference_tokens"] = d_inf
+    if price is not None:
+        kw["price"] = price
+    opts = {k: kw.pop(k) for k in ("require_fit", "require_slo") if k in kw}
+    a = _cost._assumptions(hw, dtype, kw)
+    if unit not in ("flops", "usd"):
+        raise ValueError(f"unit must be 'flops' or 'usd', got {unit!r}")
+    values, strides, n, _ = _cost._fields(grid)
+    o = {"objective": 0 if objective == "loss" else 1, "unit": 0 if unit == "flops" else 1,
+         "budget": budget, "n_convention": a.get("n_convention", 0), "prune": 1.0 if prune else 0.0,
+         "require_fit": float(bool(opts.get("require_fit", False))),
+         "require_slo": float(bool(opts.get("require_slo", False)))}
+    if target is not None:
+        o["target"] = float(target)
+    return _core.cost_plan_grid(law.name, np.ascontiguousarray(S2, dtype=np.float64), values, strides, n, a, o,
+                                int(threads), bool(pareto))
+
+
+def _plan_grid(fit, law, grid, budget, d_inf, hw, objective, target, S, price, mfu, dtype, unit, interval, prune,
+               threads, assumptions):
+    B = fit.n_curves
+    rows, per_rows = [], []
+    for b in range(B):  # a call per fitted curve (curves are few; configurations and samples are in C++)
+        p = fit._params[b : b + 1]
+        T = target
+        if objective == "cost" and T is None:
+            T = float(_optimal_arrays(law, p, np.array([budget]), 6.0, "auto")[2][0])
+        r = _grid_call(law, p, grid, hw, unit, objective, budget, T, d_inf, price, dtype, prune, threads, assumptions)
+        rows.append({"index": int(r["index"][0]), "N": r["N"][0], "D": r["D"][0], "loss": r["loss"][0],
+                     "cost": r["cost"][0], "n_admissible": r["n_admissible"], "target_loss": T})
+        if S is not None:
+            rs = _grid_call(law, S[b], grid, hw, unit, objective, budget, T, d_inf, price, dtype, prune, threads,
+                            assumptions)
+            per_rows.append(pd.DataFrame({"curve": b, "sample": np.arange(S.shape[1]), "index": rs["index"],
+                                          "N": rs["N"], "D": rs["D"], "loss": rs["loss"], "cost": rs["cost"]}))
+    out = pd.concat([_by_frame(fit, np.arange(B)), pd.DataFrame(rows)], axis=1)
+    if objective == "loss":
+        out = out.drop(columns=["target_loss"])
+    if per_rows:
+        per = pd.concat(per_rows, ignore_index=True)
+        _add_intervals(out, per, ["N", "D", "loss", "cost"], B, interval)
+        out.attrs["samples"] = per
+    from .cost import CONVENTIONS as CC
+
+    return _with_attrs(out, objective=objective, budget=budget, unit=unit, inference_tokens=d_inf,
+                       cost_convention=CC["flops_train"] if unit == "flops" else CC["cost_usd"],
+                       index="row of the configuration table / flat index of the grid (last field fastest)")
+
+
+def pareto(fit, grid, *, inference_tokens: float = 0.0, hardware=None, unit: str = "flops", samples=None,
+           price: Optional[float] = None, dtype: str = "bf16", prune: bool = True, threads: int = 0,
+           **assumptions) -> pd.DataFrame:
+    """The (total cost, loss) Pareto set over a grid of configurations for each curve (and each parameter sample
+    when ``samples`` are given): configurations in increasing cost whose loss beats every cheaper one. Columns:
+    by, [sample,] index, N, D, cost, loss. Fused native pass; the samples x grid product is never stored."""
+    law = _law(fit)
+    d_inf = _nonneg(inference_tokens, "inference_tokens")
+    S = _samples(fit, samples)
+    hw = None
+    if hardware is not None:
+        from . import cost as _cost
+
+        hw = _cost.hardware(hardware)
+    parts = []
+    for b in range(fit.n_curves):  # a call per fitted curve
+        P = S[b] if S is not None else fit._params[b : b + 1]
+        r = _grid_call(law, P, grid, hw, unit, "cost", np.inf, None, d_inf, price, dtype, prune, threads,
+                       assumptions, pareto=True)
+        off = r["offsets"]
+        df = pd.DataFrame({"curve": b, "sample": np.repeat(np.arange(len(off) - 1), np.diff(off)), "index": r["index"],
+                           "N": r["N"], "D": r["D"], "cost": r["cost"], "loss": r["loss"]})
+        if S is None:
+            df = df.drop(columns=["sample"])
+        parts.append(df)
+    out = pd.concat(parts, ignore_index=True)
+    keys = _by_frame(fit, out["curve"].to_numpy())
+    out = pd.concat([keys, out.drop(columns=["curve"]) if fit.by else out], axis=1)
+    return _with_attrs(out, unit=unit, inference_tokens=d_inf)
+
+
+def plot_frontier(fit, compute=None, *, ax=None, path=None, n: int = 50, k: float = 6.0):
+    """Plot the compute-optimal frontier (N_opt and D_opt against compute) for each curve; saves to ``path`` if
+    given. Needs matplotlib (the ``plot`` extra)."""
+    try:
+        import matplotlib
+
+        if path is not None and ax is None:
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("plot_frontier needs matplotlib: pip install 'lawfit[plot]'") from None
+    fr = frontier(fit, compute, n=n, k=k)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.5))
+    curve = np.repeat(np.arange(fit.n_curves), len(fr) // max(fit.n_curves, 1))
+    for b in range(fit.n_curves):
+        sel = fr[curve == b]
+        label = ", ".join(f"{c}={fit.keys[c].iloc[b]}" for c in fit.by) or fit.law.name
+        ax.loglog(sel["compute"], sel["N"], label=f"N_opt {label}")
+        ax.loglog(sel["compute"], sel["D"], "--", label=f"D_opt {label}")
+    ax.set_xlabel(f"training compute C = {k:g} N D (FLOPs)")
+    ax.set_ylabel("parameters N / tokens D")
+    ax.set_title(f"compute-optimal frontier ({fit.law.name})")
+    ax.legend(fontsize=7)
+    if path is not None:
+        ax.figure.savefig(path, dpi=120, bbox_inches="tight")
+    return ax
