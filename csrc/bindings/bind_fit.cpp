@@ -55,14 +55,14 @@ py::array_t<double> law_eval(py::array x, py::array p, py::object want_grad) {
   double* o = out.mutable_data();
   {
     py::gil_scoped_release release;
-    for (py::ssize_t i = 0; i < n; ++i) {
+    parallel_for(n, 0, [&](i64 i) {
       const double* pi = per_point ? pp + i * Law::P : pp;
       if (grad) {
         o[i * (Law::P + 1)] = Law::eval(xp + i * Law::D, pi, o + i * (Law::P + 1) + 1);
       } else {
         o[i] = Law::eval(xp + i * Law::D, pi, nullptr);
       }
-    }
+    }, 4096);
   }
   return out;
 }

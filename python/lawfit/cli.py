@@ -152,12 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--plot", help="also save a figure to this PNG (needs matplotlib)")
     de.add_argument("--threads", type=int)
     de.set_defaults(func=_cmd_demo)
-    for mod in _EXTENSIONS:
+    for mod in _extensions():
         mod.add_parsers(sub)
     return p
 
 
-_EXTENSIONS: list = []  # modules with add_parsers(subparsers): plan/cost, evals, extrapolation
+def _extensions() -> list:
+    """Modules that add subcommands with add_parsers(subparsers): plan/cost, evals, extrapolation."""
+    from . import cost_cli
+
+    return [cost_cli]
 
 
 def main(argv=None) -> int:
