@@ -15,6 +15,7 @@ from .laws import LawSpec, get_law, laws
 from .fit import fit
 from .result import FitResult, load_result
 from . import datasets
+from . import evals
 
 __all__ = [
     "__version__",
@@ -27,4 +28,5 @@ __all__ = [
     "FitResult",
     "load_result",
     "datasets",
+    "evals",
 ]

@@ -28,6 +28,9 @@ enum IrtModel : std::int32_t { RASCH = 0, TWO_PL = 1, MULTI_2PL = 2 };
 LAWFIT_HD inline double sigmoid(double x) {
   return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));
 }
+// Branch-free logistic for hot loops: exp overflow gives inf -> 0, which is the right limit.
+LAWFIT_HD inline double sigmoid_fast(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
 // log sigmoid(x), stable.
 LAWFIT_HD inline double log_sigmoid(double x) { return x >= 0 ? -std::log1p(std::exp(-x)) : x - std::log1p(std::exp(x)); }
 
@@ -102,6 +105,21 @@ struct IrtOutput {
 // a [I, D], b [I]. Returns the largest |step|; if se is given, writes sqrt(diag(H^-1)) at the final point.
 LAWFIT_HD inline void ability_grad_hess(int D, i64 n_items, const std::int8_t* y, const i64* items, const double* a,
                                         const double* b, const double* th, double* g, double* H) {
+  if (D == 1) {  // unidimensional fast path
+    double gg = -th[0], hh = 1.0;
+    const double t0 = th[0];
+    for (i64 t = 0; t < n_items; ++t) {
+      const std::int8_t yv = y[t];
+      if (yv < 0) continue;
+      const i64 i = items ? items[t] : t;
+      const double ai = a[i], p = sigmoid_fast(ai * t0 - b[i]);
+      gg += (yv - p) * ai;
+      hh += p * (1 - p) * ai * ai;
+    }
+    g[0] = gg;
+    H[0] = hh;
+    return;
+  }
   for (int d = 0; d < D; ++d) {
     g[d] = -th[d];
     for (int e = 0; e < D; ++e) H[d * D + e] = d == e ? 1.0 : 0.0;
@@ -166,6 +184,25 @@ LAWFIT_HD inline double item_newton(const IrtOptions& o, int D, i64 M, const std
   }
   g[n - 1] = -(*bi) * pb;
   H[(n - 1) * n + (n - 1)] = pb;
+  if (!rasch && D == 1) {  // unidimensional 2PL fast path: unknowns (a, b)
+    double ga = 0, gb = 0, haa = 0, hab = 0, hbb = 0;
+    const double a0 = ai[0], b0 = *bi;
+    for (i64 j = 0; j < M; ++j) {
+      const std::int8_t yv = yt[j];
+      if (yv < 0) continue;
+      const double t = theta[j], p = sigmoid_fast(a0 * t - b0), r = yv - p, w = p * (1 - p);
+      ga += r * t;
+      gb -= r;
+      haa += w * t * t;
+      hab -= w * t;
+      hbb += w;
+    }
+    g[0] += ga;
+    g[1] += gb;
+    H[0] += haa;
+    H[2] += hab;
+    H[3] += hbb;
+  } else {
   for (i64 j = 0; j < M; ++j) {
     const std::int8_t yv = yt[j];
     if (yv < 0) continue;
@@ -174,7 +211,7 @@ LAWFIT_HD inline double item_newton(const IrtOptions& o, int D, i64 M, const std
     if (rasch) eta += tj[0];
     else
       for (int d = 0; d < D; ++d) eta += ai[d] * tj[d];
-    const double p = sigmoid(eta), r = yv - p, w = p * (1 - p);
+    const double p = sigmoid_fast(eta), r = yv - p, w = p * (1 - p);
     // d eta / d a_d = theta_d, d eta / d b = -1
     if (!rasch) {
       for (int d = 0; d < D; ++d) {
@@ -185,6 +222,7 @@ LAWFIT_HD inline double item_newton(const IrtOptions& o, int D, i64 M, const std
     }
     g[n - 1] -= r;
     H[(n - 1) * n + (n - 1)] += w;
+  }
   }
   for (int d = 0; d < n; ++d)
     for (int e = d + 1; e < n; ++e) H[d * n + e] = H[e * n + d];

@@ -53,7 +53,7 @@ LAWFIT_HD inline double log_pass_hat_k(i64 n, i64 c, i64 k) {
 
 // kind 0: pass@k = -expm1(log_fail); kind 1: pass^k = exp(log_pass_hat).
 LAWFIT_HD inline double pass_value(int kind, i64 n, i64 c, i64 k) {
-  return kind == 0 ? -std::expm1(log_fail_at_k(n, c, k)) : std::exp(log_pass_hat_k(n, c, k));
+  return kind == 0 ? 0.0 - std::expm1(log_fail_at_k(n, c, k)) : std::exp(log_pass_hat_k(n, c, k));
 }
 
 // Grid of per-problem values and the mean over problems per k.
