@@ -3,6 +3,7 @@
 // Assumptions: counts are validated by the caller (n >= 1, 0 <= c <= n, 1 <= k <= n); every parallel loop
 // writes index-owned slots and every sum runs in a fixed order, so results do not depend on thread count.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -68,8 +69,33 @@ inline void pass_grid(int kind, i64 P, const i64* n, const i64* c, i64 K, const 
     local.resize(static_cast<size_t>(P * K));
     g = local.data();
   }
+  // Walk order: the k values sorted ascending. When the largest k is small relative to the grid, every
+  // problem's values come from one running sum  log(1-pass@k) = sum_{j<k} log1p(-c/(n-j))  (pass^k:
+  // log1p(-(n-c)/(n-j))), read off at each k: O(max k) per problem instead of O(K min(c, k)). The term for
+  // j = n - c (pass^k: j = c) is log1p(-1) = -inf, which is exactly the k > n - c (k > c) case.
+  std::vector<i64> ord(static_cast<size_t>(K));
+  i64 kmax = 0;
+  for (i64 t = 0; t < K; ++t) {
+    ord[static_cast<size_t>(t)] = t;
+    kmax = std::max(kmax, k[t]);
+  }
+  std::sort(ord.begin(), ord.end(), [&](i64 x, i64 y) { return k[x] < k[y] || (k[x] == k[y] && x < y); });
+  const bool walk = kmax <= 4096 || kmax <= 64 * K;
   parallel_for(P, threads, [&](i64 i) {
-    for (i64 t = 0; t < K; ++t) g[i * K + t] = pass_value(kind, n[i], c[i], k[t]);
+    double* gi = g + i * K;
+    if (!walk) {
+      for (i64 t = 0; t < K; ++t) gi[t] = pass_value(kind, n[i], c[i], k[t]);
+      return;
+    }
+    const double N = static_cast<double>(n[i]);
+    const double num = static_cast<double>(kind == 0 ? c[i] : n[i] - c[i]);
+    double s = 0.0;
+    i64 j = 0;
+    for (i64 u = 0; u < K; ++u) {
+      const i64 t = ord[static_cast<size_t>(u)];
+      for (; j < k[t] && s != -kInf; ++j) s += std::log1p(-num / (N - static_cast<double>(j)));
+      gi[t] = kind == 0 ? 0.0 - std::expm1(s) : std::exp(s);
+    }
   });
   if (mean != nullptr) {
     parallel_for(K, threads, [&](i64 t) {
