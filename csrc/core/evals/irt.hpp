@@ -28,7 +28,7 @@ enum IrtModel : std::int32_t { RASCH = 0, TWO_PL = 1, MULTI_2PL = 2 };
 LAWFIT_HD inline double sigmoid(double x) {
   return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));
 }
-// Branch-free logistic for hot loops: exp overflow gives inf -> 0, which is the right limit.
+// Branch-free logistic for hot loops.
 LAWFIT_HD inline double sigmoid_fast(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 // log sigmoid(x), stable.
@@ -108,13 +108,22 @@ LAWFIT_HD inline void ability_grad_hess(int D, i64 n_items, const std::int8_t* y
   if (D == 1) {  // unidimensional fast path
     double gg = -th[0], hh = 1.0;
     const double t0 = th[0];
-    for (i64 t = 0; t < n_items; ++t) {
-      const std::int8_t yv = y[t];
-      if (yv < 0) continue;
-      const i64 i = items ? items[t] : t;
-      const double ai = a[i], p = sigmoid_fast(ai * t0 - b[i]);
-      gg += (yv - p) * ai;
-      hh += p * (1 - p) * ai * ai;
+    if (items == nullptr) {  // straight-line loop: missing answers get weight 0
+      for (i64 i = 0; i < n_items; ++i) {
+        const double m = y[i] >= 0 ? 1.0 : 0.0, yd = static_cast<double>(y[i]);
+        const double ai = a[i], p = sigmoid_fast(ai * t0 - b[i]);
+        gg += m * (yd - p) * ai;
+        hh += m * p * (1 - p) * ai * ai;
+      }
+    } else {
+      for (i64 t = 0; t < n_items; ++t) {
+        const std::int8_t yv = y[t];
+        if (yv < 0) continue;
+        const i64 i = items[t];
+        const double ai = a[i], p = sigmoid_fast(ai * t0 - b[i]);
+        gg += (yv - p) * ai;
+        hh += p * (1 - p) * ai * ai;
+      }
     }
     g[0] = gg;
     H[0] = hh;
@@ -187,10 +196,9 @@ LAWFIT_HD inline double item_newton(const IrtOptions& o, int D, i64 M, const std
   if (!rasch && D == 1) {  // unidimensional 2PL fast path: unknowns (a, b)
     double ga = 0, gb = 0, haa = 0, hab = 0, hbb = 0;
     const double a0 = ai[0], b0 = *bi;
-    for (i64 j = 0; j < M; ++j) {
-      const std::int8_t yv = yt[j];
-      if (yv < 0) continue;
-      const double t = theta[j], p = sigmoid_fast(a0 * t - b0), r = yv - p, w = p * (1 - p);
+    for (i64 j = 0; j < M; ++j) {  // straight-line loop: missing answers get weight 0
+      const double m = yt[j] >= 0 ? 1.0 : 0.0, yd = static_cast<double>(yt[j]);
+      const double t = theta[j], p = sigmoid_fast(a0 * t - b0), r = m * (yd - p), w = m * p * (1 - p);
       ga += r * t;
       gb -= r;
       haa += w * t * t;
