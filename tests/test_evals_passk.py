@@ -191,3 +191,13 @@ def test_passuntil_estimators_and_law():
     assert res.params["alpha"].iloc[0] == pytest.approx(0.45, rel=0.1)
     with pytest.raises(ValueError, match="successes"):
         evals.passuntil([3], [2])
+
+
+def test_broadcasting_and_degenerate_coverage():
+    np.testing.assert_array_equal(evals.pass_at_k([10, 20], 0, 5), [0.0, 0.0])
+    np.testing.assert_allclose(evals.pass_at_k(10, [1, 2], 1), [0.1, 0.2])
+    assert evals.pass_at_k([10, 20], [1, 2], [1, 2]).shape == (2, 2)
+    with pytest.raises(ValueError, match="none was ever solved"):
+        evals.coverage([10, 10], [0, 0])
+    cb = evals.coverage([10, 10, 10], [0, 0, 0], method="beta", n_boot=5)
+    assert cb.status == "INVALID_INPUT"

@@ -95,12 +95,20 @@ def _check_counts(n: np.ndarray, c: np.ndarray, k: Optional[np.ndarray]) -> None
             )
 
 
+def _broadcast_nc(n, c) -> tuple:
+    """n and c as int64 vectors of one length (a scalar broadcasts against the other)."""
+    nn, cc = _int_array(n, "n"), _int_array(c, "c")
+    if nn.size == 1 and cc.size > 1:
+        nn = np.full(cc.shape, nn[0], dtype=np.int64)
+    elif cc.size == 1 and nn.size > 1:
+        cc = np.full(nn.shape, cc[0], dtype=np.int64)
+    return nn, cc
+
+
 def _grid(kind: int, n, c, k, threads) -> np.ndarray:
     scalar_p = np.ndim(n) == 0 and np.ndim(c) == 0
     scalar_k = np.ndim(k) == 0
-    nn, cc, kk = _int_array(n, "n"), _int_array(c, "c"), _int_array(k, "k")
-    if nn.size == 1 and cc.size > 1:
-        nn = np.full(cc.shape, nn[0], dtype=np.int64)
+    (nn, cc), kk = _broadcast_nc(n, c), _int_array(k, "k")
     _check_counts(nn, cc, kk)
     g, _ = _core.evals_pass_grid(kind, nn, cc, kk, True, _threads(threads))
     if scalar_p and scalar_k:
@@ -173,9 +181,7 @@ def pass_curve(
     (a0, b0)) and reports the posterior-mean curve with the equal-tailed interval of the draws; ``None``.
     Returns a DataFrame with columns k, estimate, low, high (no low/high when interval is None)."""
     kd = _kind(kind)
-    nn, cc, kk = _int_array(n, "n"), _int_array(c, "c"), _int_array(k, "k")
-    if nn.size == 1 and cc.size > 1:
-        nn = np.full(cc.shape, nn[0], dtype=np.int64)
+    (nn, cc), kk = _broadcast_nc(n, c), _int_array(k, "k")
     _check_counts(nn, cc, kk)
     th = _threads(threads)
     _, mean = _core.evals_pass_grid(kd, nn, cc, kk, False, th)
@@ -205,9 +211,7 @@ def pass_posterior(
     """Per-problem Beta posterior (rate ~ Beta(c + a0, n - c + b0)) of pass@k or pass^k: long DataFrame with
     columns problem, k, mean (posterior mean, closed form), low, high (equal-tailed, exact quantiles)."""
     kd = _kind(kind)
-    nn, cc, kk = _int_array(n, "n"), _int_array(c, "c"), _int_array(k, "k")
-    if nn.size == 1 and cc.size > 1:
-        nn = np.full(cc.shape, nn[0], dtype=np.int64)
+    (nn, cc), kk = _broadcast_nc(n, c), _int_array(k, "k")
     _check_counts(nn, cc, kk)
     a0, b0 = _prior(prior)
     mean, lo, hi, _ = _core.evals_pass_posterior(kd, nn, cc, kk, a0, b0, _level(level), 0, 0, _threads(threads))
@@ -267,8 +271,11 @@ class CoverageResult:
         return Status(int(self.replicates["status"].iloc[0])).name
 
     def _ok(self) -> np.ndarray:
+        """Bootstrap replicates (row 0, the fit to the data, excluded) whose fit succeeded."""
         st = self.replicates["status"].to_numpy()
-        return (st == int(Status.CONVERGED)) | (st == int(Status.MAX_ITER))
+        ok = (st == int(Status.CONVERGED)) | (st == int(Status.MAX_ITER))
+        ok[0] = False
+        return ok
 
     def _curves(self, k: np.ndarray) -> np.ndarray:
         """Coverage of every replicate at k: [R, K]."""
@@ -289,7 +296,7 @@ class CoverageResult:
         C = self._curves(kf)
         ok = self._ok()
         q = [0.5 - self.level / 2, 0.5 + self.level / 2]
-        lo, hi = np.quantile(C[ok], q, axis=0) if ok[1:].sum() > 1 else (np.full(kf.size, np.nan),) * 2
+        lo, hi = np.quantile(C[ok], q, axis=0) if ok.sum() > 1 else (np.full(kf.size, np.nan),) * 2
         return pd.DataFrame({"k": kf, "coverage": C[0], "low": lo, "high": hi})
 
     def samples_for(self, target) -> pd.DataFrame:
@@ -319,7 +326,7 @@ class CoverageResult:
             K = np.where(idx >= grid.size, np.inf, np.where(idx == 0, 1.0, K))
         ok = self._ok()
         q = [0.5 - self.level / 2, 0.5 + self.level / 2]
-        lo, hi = np.quantile(K[ok], q, axis=0) if ok[1:].sum() > 1 else (np.full(t.size, np.nan),) * 2
+        lo, hi = np.quantile(K[ok], q, axis=0) if ok.sum() > 1 else (np.full(t.size, np.nan),) * 2
         return pd.DataFrame({"target": t, "k": K[0], "low": lo, "high": hi})
 
     def cost_per_solved(self, k, cost_per_sample: Union[float, Sequence[float], Callable] = 1.0) -> pd.DataFrame:
@@ -367,9 +374,7 @@ def coverage(
     as another curve of the same batched fit. ``"beta"``: beta-binomial maximum likelihood for the
     distribution of per-problem rates (scale fixed at 1), bootstrapped over problems in C++.
     """
-    nn, cc = _int_array(n, "n"), _int_array(c, "c")
-    if nn.size == 1 and cc.size > 1:
-        nn = np.full(cc.shape, nn[0], dtype=np.int64)
+    nn, cc = _broadcast_nc(n, c)
     _check_counts(nn, cc, None)
     lv = _level(level)
     if int(n_boot) < 0:
@@ -392,7 +397,7 @@ def coverage(
         # Points with zero coverage carry no information in log space; drop them.
         df = df[df["coverage"] > 0]
         if df.empty:
-            raise ValueError("coverage: no problem was ever solved (c = 0 everywhere); nothing to fit")
+            raise ValueError("coverage: argument 'c' is 0 for every problem (none was ever solved); nothing to fit")
         res = _fit(df, "coverage", x="k", y="coverage", by="replicate", space="log", threads=threads, seed=seed)
         p = res.params.reindex(np.arange(R))
         st = res.status_code.reindex(np.arange(R)).fillna(int(Status.NOT_RUN)).astype(int)
@@ -548,8 +553,8 @@ def _responses(responses, name: str = "responses") -> tuple:
 class ItemSelection:
     """A reduced item set: item positions, their weights (sum 1) and how they were chosen.
 
-    ``lam_gp`` holds the gp-IRT mixing statistics computed on the training models (see
-    :meth:`IRTModel.estimate`)."""
+    ``pirt_mse`` is the p-IRT squared error on the training models answering only these items; gp-IRT uses
+    it to weigh p-IRT against the anchor estimator (see :meth:`IRTModel.estimate`)."""
 
     items: np.ndarray
     weights: np.ndarray
