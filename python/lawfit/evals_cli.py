@@ -178,6 +178,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def add_parsers(subparsers) -> argparse.ArgumentParser:
+    """Same as :func:`add_parser` (the name the main CLI's extension hook calls)."""
+    return add_parser(subparsers)
+
+
 def main(argv=None) -> int:
     """Standalone entry (``python -m lawfit.evals_cli ...``); the main ``lawfit`` CLI wires add_parser in."""
     ap = argparse.ArgumentParser(prog="lawfit")
