@@ -19,6 +19,7 @@ from .formula import Law
 from . import datasets
 from . import cost
 from .planning import plan
+from . import evals
 
 __all__ = [
     "__version__",
@@ -34,4 +35,5 @@ __all__ = [
     "datasets",
     "cost",
     "plan",
+    "evals",
 ]

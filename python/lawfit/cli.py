@@ -159,9 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extensions() -> list:
     """Modules that add subcommands with add_parsers(subparsers): plan/cost, evals, extrapolation."""
-    from . import cost_cli
+    from . import cost_cli, evals_cli
 
-    return [cost_cli]
+    return [cost_cli, evals_cli]
 
 
 def main(argv=None) -> int:

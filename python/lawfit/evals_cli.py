@@ -1,0 +1,199 @@
+"""``lawfit evals ...``: pass@k tables, coverage extrapolation, PassUntil and IRT from the command line.
+
+The main CLI calls :func:`add_parser` with its subparsers object; each subcommand sets ``func`` to its
+handler, which returns an exit status.
+
+    lawfit evals passk FILE --n-col n --c-col c --k 1,10,100 [--interval bootstrap|beta|none]
+    lawfit evals coverage FILE --n-col n --c-col c --predict 100,1000 --target 0.5 [--method beta]
+    lawfit evals passuntil FILE --successes-col s --trials-col r [--target-col t]
+    lawfit evals irt RESPONSES.csv --model 2pl -o items.csv [--abilities abilities.csv]
+    lawfit evals anchors RESPONSES.csv --n-items 100 -o anchors.csv
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import pandas as pd
+
+
+def _ints(s: str) -> list:
+    try:
+        return [int(v) for v in s.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {s!r}") from None
+
+
+def _floats(s: str) -> list:
+    try:
+        return [float(v) for v in s.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {s!r}") from None
+
+
+def _write(df: pd.DataFrame, out, index: bool = False) -> None:
+    if out is None or out == "-":
+        df.to_csv(sys.stdout, index=index)
+    elif str(out).lower().endswith((".parquet", ".pq")):
+        df.to_parquet(out, index=index)
+    else:
+        df.to_csv(out, index=index)
+
+
+def _table(path):
+    from ._data import to_pandas
+
+    return to_pandas(path, name="FILE")
+
+
+def _col(df: pd.DataFrame, name: str, flag: str) -> np.ndarray:
+    if name not in df.columns:
+        raise ValueError(f"{flag}: column {name!r} not found; columns are: {', '.join(map(str, df.columns))}")
+    return df[name].to_numpy()
+
+
+def _passk(args) -> int:
+    from . import evals
+
+    df = _table(args.file)
+    n, c = _col(df, args.n_col, "--n-col"), _col(df, args.c_col, "--c-col")
+    interval = None if args.interval == "none" else args.interval
+    out = evals.pass_curve(n, c, args.k, kind="pass^k" if args.hat else "pass@k", interval=interval,
+                           level=args.level, n_boot=args.n_boot, seed=args.seed, threads=args.threads)
+    _write(out, args.output)
+    return 0
+
+
+def _coverage(args) -> int:
+    from . import evals
+
+    df = _table(args.file)
+    n, c = _col(df, args.n_col, "--n-col"), _col(df, args.c_col, "--c-col")
+    res = evals.coverage(n, c, method=args.method, level=args.level, n_boot=args.n_boot, seed=args.seed,
+                         threads=args.threads)
+    parts = [res.params.assign(table="params")]
+    if args.predict:
+        parts.append(res.predict(args.predict).assign(table="predict"))
+    if args.target:
+        parts.append(res.samples_for(args.target).assign(table="samples_for"))
+    if args.cost_per_sample is not None and args.predict:
+        parts.append(res.cost_per_solved(args.predict, args.cost_per_sample).assign(table="cost_per_solved"))
+    _write(pd.concat(parts, ignore_index=True), args.output)
+    return 0
+
+
+def _passuntil(args) -> int:
+    from . import evals
+
+    df = _table(args.file)
+    s, r = _col(df, args.successes_col, "--successes-col"), _col(df, args.trials_col, "--trials-col")
+    t = _col(df, args.target_col, "--target-col") if args.target_col else None
+    _write(evals.passuntil(s, r, t, level=args.level), args.output)
+    return 0
+
+
+def _irt(args) -> int:
+    from . import evals
+
+    Y = evals.read_responses(args.responses)
+    m = evals.fit_irt(Y, args.model, dim=args.dim, max_iter=args.max_iter, tol=args.tol, threads=args.threads)
+    print(repr(m), file=sys.stderr)
+    _write(m.items, args.output, index=True)
+    if args.abilities:
+        _write(m.abilities, args.abilities, index=True)
+    return 0 if m.status in ("CONVERGED", "MAX_ITER") else 1
+
+
+def _anchors(args) -> int:
+    from . import evals
+
+    Y = evals.read_responses(args.responses)
+    m = evals.fit_irt(Y, args.model, threads=args.threads)
+    sel = m.select_items(args.n_items, method=args.method, seed=args.seed, threads=args.threads)
+    _write(sel.to_frame(m.item_names), args.output)
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``evals`` and its subcommands on the main CLI's subparsers."""
+    p = subparsers.add_parser("evals", help="evaluation statistics: pass@k, coverage, PassUntil, IRT",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="evals_command", metavar="COMMAND")
+    sub.required = True
+
+    def common(sp, table=True):
+        if table:
+            sp.add_argument("file", help="CSV/Parquet table, one row per problem (or item)")
+        sp.add_argument("-o", "--output", default=None, help="output CSV/Parquet (default: stdout)")
+        sp.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
+
+    q = sub.add_parser("passk", help="mean pass@k (or pass^k) over problems, with an interval")
+    common(q)
+    q.add_argument("--n-col", default="n", help="column with samples per problem (default n)")
+    q.add_argument("--c-col", default="c", help="column with correct samples per problem (default c)")
+    q.add_argument("--k", type=_ints, required=True, help="comma-separated k values, e.g. 1,10,100")
+    q.add_argument("--hat", action="store_true", help="pass^k (all k correct) instead of pass@k")
+    q.add_argument("--interval", choices=["bootstrap", "beta", "none"], default="bootstrap")
+    q.add_argument("--n-boot", type=int, default=1000)
+    q.set_defaults(func=_passk)
+
+    q = sub.add_parser("coverage", help="fit and extrapolate coverage c(k)")
+    common(q)
+    q.add_argument("--n-col", default="n")
+    q.add_argument("--c-col", default="c")
+    q.add_argument("--method", choices=["aggregate", "beta"], default="aggregate")
+    q.add_argument("--predict", type=_floats, default=None, help="comma-separated k to predict coverage at")
+    q.add_argument("--target", type=_floats, default=None, help="comma-separated target coverages")
+    q.add_argument("--cost-per-sample", type=float, default=None, help="price of one sample (cost per solved)")
+    q.add_argument("--n-boot", type=int, default=200)
+    q.set_defaults(func=_coverage)
+
+    q = sub.add_parser("passuntil", help="PassUntil estimators per item")
+    common(q)
+    q.add_argument("--successes-col", default="successes")
+    q.add_argument("--trials-col", default="trials")
+    q.add_argument("--target-col", default=None)
+    q.set_defaults(func=_passuntil)
+
+    q = sub.add_parser("irt", help="fit Rasch / 2PL / multidimensional 2PL to a models x items response table")
+    common(q, table=False)
+    q.add_argument("responses", help="wide CSV/Parquet: first column model name, one column per item (0/1/empty)")
+    q.add_argument("--model", choices=["rasch", "2pl", "mirt"], default="2pl")
+    q.add_argument("--dim", type=int, default=1, help="ability dimensions (mirt)")
+    q.add_argument("--max-iter", type=int, default=200)
+    q.add_argument("--tol", type=float, default=1e-4)
+    q.add_argument("--abilities", default=None, help="also write the abilities table here")
+    q.set_defaults(func=_irt)
+
+    q = sub.add_parser("anchors", help="choose a reduced anchor item set (tinyBenchmarks)")
+    common(q, table=False)
+    q.add_argument("responses")
+    q.add_argument("--model", choices=["rasch", "2pl"], default="2pl")
+    q.add_argument("--n-items", type=int, default=100)
+    q.add_argument("--method", choices=["kmeans", "kmeans-info", "random"], default="kmeans")
+    q.set_defaults(func=_anchors)
+    return p
+
+
+def add_parsers(subparsers) -> argparse.ArgumentParser:
+    """Same as :func:`add_parser` (the name the main CLI's extension hook calls)."""
+    return add_parser(subparsers)
+
+
+def main(argv=None) -> int:
+    """Standalone entry (``python -m lawfit.evals_cli ...``); the main ``lawfit`` CLI wires add_parser in."""
+    ap = argparse.ArgumentParser(prog="lawfit")
+    add_parser(ap.add_subparsers(dest="command"))
+    args = ap.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        print(f"lawfit evals: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

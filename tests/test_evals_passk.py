@@ -1,0 +1,203 @@
+"""pass@k / pass^k against exact rationals, intervals, coverage extrapolation, PassUntil."""
+from fractions import Fraction
+from math import comb
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lawfit import evals
+
+
+def exact_pass_at_k(n, c, k):
+    return 1 - Fraction(comb(n - c, k), comb(n, k))
+
+
+def exact_pass_hat_k(n, c, k):
+    return Fraction(comb(c, k), comb(n, k))
+
+
+@st.composite
+def nck(draw):
+    n = draw(st.integers(1, 400))
+    c = draw(st.one_of(st.just(0), st.just(n), st.integers(0, n)))
+    k = draw(st.one_of(st.just(n), st.just(1), st.integers(1, n)))
+    return n, c, k
+
+
+@settings(deadline=None, max_examples=300)
+@given(nck())
+def test_pass_at_k_matches_exact_rational(t):
+    n, c, k = t
+    got = evals.pass_at_k(n, c, k)
+    want = float(exact_pass_at_k(n, c, k))
+    assert got == pytest.approx(want, rel=1e-10, abs=1e-15)
+    got_hat = evals.pass_hat_k(n, c, k)
+    assert got_hat == pytest.approx(float(exact_pass_hat_k(n, c, k)), rel=1e-10, abs=1e-300)
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.lists(st.tuples(st.integers(1, 300), st.floats(0, 1)), min_size=1, max_size=20), st.data())
+def test_grid_matches_exact_rational(rows, data):
+    n = np.array([r[0] for r in rows])
+    c = np.array([int(round(r[1] * r[0])) for r in rows])
+    ks = data.draw(st.lists(st.integers(1, int(n.min())), min_size=1, max_size=6))
+    g = evals.pass_at_k(n, c, ks)
+    assert g.shape == (len(rows), len(ks))
+    for i in range(len(rows)):
+        for j, k in enumerate(ks):
+            assert g[i, j] == pytest.approx(float(exact_pass_at_k(int(n[i]), int(c[i]), k)), rel=1e-10, abs=1e-15)
+
+
+def test_edge_cases_and_large_counts():
+    assert evals.pass_at_k(10, 0, 10) == 0.0
+    assert evals.pass_at_k(10, 10, 1) == 1.0
+    assert evals.pass_at_k(10, 1, 10) == 1.0  # every 10-subset holds the one success
+    assert np.signbit(evals.pass_at_k(10, 0, 3)) == False  # noqa: E712  (no -0.0)
+    # large n goes through lgamma; still close to the exact value
+    n, c, k = 100000, 37, 5000
+    assert evals.pass_at_k(n, c, k) == pytest.approx(float(exact_pass_at_k(n, c, k)), rel=1e-9)
+    n, c, k = 5000, 2500, 200
+    assert evals.pass_hat_k(n, c, k) == pytest.approx(float(exact_pass_hat_k(n, c, k)), rel=1e-8)
+
+
+def test_k_greater_than_n_raises():
+    with pytest.raises(ValueError, match="'k'"):
+        evals.pass_at_k(5, 0, 6)
+    with pytest.raises(ValueError, match="'k'"):
+        evals.pass_at_k([10, 5], [1, 1], [1, 6])
+    with pytest.raises(ValueError, match="'c'"):
+        evals.pass_at_k(5, 6, 1)
+    with pytest.raises(ValueError, match="'c'"):
+        evals.pass_at_k(5, -1, 1)
+    with pytest.raises(ValueError, match="'n'"):
+        evals.pass_at_k([0], [0], 1)
+    with pytest.raises(ValueError, match="'k'"):
+        evals.pass_at_k(5, 1, 0)
+    with pytest.raises(ValueError, match="'c'"):
+        evals.pass_at_k(5, 1.5, 1)
+    with pytest.raises(ValueError, match="'n' and 'c'"):
+        evals.pass_at_k([5, 5], [1, 1, 1], 1)
+
+
+def _chen_numpy(n, c, k):
+    if n - c < k:
+        return 1.0
+    return 1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1))
+
+
+def test_matches_reference_loop_and_mean():
+    rng = np.random.default_rng(0)
+    n = rng.integers(20, 200, size=300)
+    c = rng.binomial(n, rng.beta(0.5, 2, size=300))
+    ks = [1, 2, 5, 10, 20]
+    g = evals.pass_at_k(n, c, ks)
+    ref = np.array([[_chen_numpy(int(a), int(b), k) for k in ks] for a, b in zip(n, c)])
+    np.testing.assert_allclose(g, ref, rtol=1e-10, atol=1e-14)
+    curve = evals.pass_curve(n, c, ks, interval=None)
+    np.testing.assert_allclose(curve["estimate"], g.mean(axis=0), rtol=1e-12)
+
+
+def test_intervals_bootstrap_and_beta():
+    rng = np.random.default_rng(1)
+    P = 400
+    n = np.full(P, 50)
+    c = rng.binomial(50, rng.beta(0.4, 2, size=P))
+    b = evals.pass_curve(n, c, [1, 10, 50], n_boot=400, seed=3)
+    assert list(b.columns) == ["k", "estimate", "low", "high"]
+    assert (b["low"] <= b["estimate"]).all() and (b["estimate"] <= b["high"]).all()
+    assert (b["high"] - b["low"] < 0.2).all()
+    # deterministic for a seed, thread-count independent
+    b2 = evals.pass_curve(n, c, [1, 10, 50], n_boot=400, seed=3, threads=1)
+    pd.testing.assert_frame_equal(b, b2)
+    be = evals.pass_curve(n, c, [1, 10, 50], interval="beta", n_boot=300, prior="uniform", threads=1)
+    be2 = evals.pass_curve(n, c, [1, 10, 50], interval="beta", n_boot=300, prior="uniform", threads=2)
+    pd.testing.assert_frame_equal(be, be2)
+    assert (be["low"] <= be["estimate"]).all() and (be["estimate"] <= be["high"]).all()
+    post = evals.pass_posterior([10, 10], [0, 10], [1, 5], prior="uniform", level=0.9)
+    # c = 0 of 10 with a uniform prior: p ~ Beta(1, 11), pass@1 mean = 1/12
+    assert post["mean"].iloc[0] == pytest.approx(1 / 12)
+    # the 5% / 95% quantiles of Beta(1, 11): 1 - (1-q)^11 = u -> q = 1 - (1-u)^(1/11)
+    assert post["low"].iloc[0] == pytest.approx(1 - 0.95 ** (1 / 11), rel=1e-8)
+    assert post["high"].iloc[0] == pytest.approx(1 - 0.05 ** (1 / 11), rel=1e-8)
+    assert (post["low"] <= post["mean"]).all() and (post["mean"] <= post["high"]).all()
+    with pytest.raises(ValueError, match="interval"):
+        evals.pass_curve(n, c, [1], interval="nope")
+
+
+def _beta_problems(P, n, alpha, beta, seed):
+    rng = np.random.default_rng(seed)
+    p = rng.beta(alpha, beta, size=P)
+    return np.full(P, n), rng.binomial(n, p)
+
+
+def test_coverage_aggregate_and_beta_extrapolate():
+    n, c = _beta_problems(3000, 1000, 0.35, 3.0, 7)
+    # truth: coverage of the Beta population at large k, 1 - B(a, b + k)/B(a, b)
+    from scipy.special import betaln
+
+    k_far = np.array([1000.0, 10000.0])
+    truth = 1 - np.exp(betaln(0.35, 3.0 + k_far) - betaln(0.35, 3.0))
+    # fit on k <= 100 only (n = 1000 samples, but pretend we extrapolate from a 100-sample budget)
+    n100, c100 = np.full(3000, 100), np.random.default_rng(8).binomial(100, np.clip(c / n, 0, 1))
+    cb = evals.coverage(n, c, method="beta", n_boot=50, seed=1)
+    assert cb.status == "CONVERGED"
+    pr = cb.params.set_index("param")
+    assert pr.loc["alpha", "estimate"] == pytest.approx(0.35, rel=0.1)
+    pb = cb.predict(k_far)
+    np.testing.assert_allclose(pb["coverage"], truth, atol=0.02)
+    assert (pb["low"] <= pb["coverage"]).all() and (pb["coverage"] <= pb["high"]).all()
+    ca = evals.coverage(n100, c100, n_boot=50, seed=1)
+    assert ca.status == "CONVERGED"
+    pa = ca.predict([100.0, 1000.0])
+    obs100 = evals.pass_curve(n100, c100, [100], interval=None)["estimate"].iloc[0]
+    assert pa["coverage"].iloc[0] == pytest.approx(obs100, abs=0.02)
+    need = ca.samples_for([0.3])
+    assert need["k"].iloc[0] > 0 and need["low"].iloc[0] <= need["k"].iloc[0] <= need["high"].iloc[0]
+    # round trip: coverage at the needed k equals the target
+    assert ca.predict(need["k"])["coverage"].iloc[0] == pytest.approx(0.3, rel=1e-6)
+    nb = cb.samples_for([0.3])
+    assert cb.predict(nb["k"])["coverage"].iloc[0] == pytest.approx(0.3, abs=2e-3)
+    cost = ca.cost_per_solved([10, 100], cost_per_sample=lambda k: 0.5)
+    np.testing.assert_allclose(cost["cost_per_solved"], cost["k"] * 0.5 / cost["coverage"])
+    with pytest.raises(ValueError, match="method"):
+        evals.coverage(n, c, method="x")
+
+
+def test_passuntil_estimators_and_law():
+    d = evals.passuntil([0, 1, 3, 5], [100, 50, 20, 10], target=5)
+    assert d["mle"].tolist() == [0.0, 0.02, 0.15, 0.5]
+    assert np.isnan(d["unbiased"].iloc[0]) and np.isnan(d["unbiased"].iloc[1])
+    assert d["unbiased"].iloc[3] == pytest.approx(4 / 9)  # stopped at the target: (K-1)/(r-1)
+    assert d["censored"].tolist() == [True, False, False, False]
+    assert d["high"].iloc[0] == pytest.approx(1 - 0.025 ** (1 / 100), rel=1e-8)  # Clopper-Pearson, 0 of 100
+    assert d["low"].iloc[0] == 0.0
+    # unbiasedness of (K-1)/(r-1) under inverse sampling, by simulation
+    rng = np.random.default_rng(0)
+    p, K = 0.05, 4
+    r = K + rng.negative_binomial(K, p, size=200000)
+    e = evals.passuntil(np.full(r.size, K), r, target=K)
+    assert e["unbiased"].mean() == pytest.approx(p, rel=0.01)
+    assert e["mle"].mean() > p * 1.05  # the MLE is biased upwards
+    # task scaling law on simulated PassUntil counts
+    N = np.repeat([1e7, 3e7, 1e8, 3e8, 1e9], 200)
+    pu = np.exp(-3e3 * N ** -0.45)
+    trials = rng.negative_binomial(8, pu) + 8
+    df = pd.DataFrame({"N": N, "successes": 8, "trials": trials})
+    res = evals.fit_passuntil(df, target=None)
+    assert res.status.iloc[0] == "CONVERGED"
+    assert res.params["alpha"].iloc[0] == pytest.approx(0.45, rel=0.1)
+    with pytest.raises(ValueError, match="successes"):
+        evals.passuntil([3], [2])
+
+
+def test_broadcasting_and_degenerate_coverage():
+    np.testing.assert_array_equal(evals.pass_at_k([10, 20], 0, 5), [0.0, 0.0])
+    np.testing.assert_allclose(evals.pass_at_k(10, [1, 2], 1), [0.1, 0.2])
+    assert evals.pass_at_k([10, 20], [1, 2], [1, 2]).shape == (2, 2)
+    with pytest.raises(ValueError, match="none was ever solved"):
+        evals.coverage([10, 10], [0, 0])
+    cb = evals.coverage([10, 10, 10], [0, 0, 0], method="beta", n_boot=5)
+    assert cb.status == "INVALID_INPUT"
