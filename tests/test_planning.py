@@ -197,3 +197,76 @@ def test_cli_plan_and_cost(fit, tmp_path, capsys):
     assert "flops_train_6nd" in capsys.readouterr().out
     assert cli_main(["cost", "--n-layers", "0", "--d-model", "4096", "--n-heads", "32", "--tokens", "1e12"]) == 2
     assert "n_layers" in capsys.readouterr().err
+
+
+# ---- fused grid scan vs brute force with the native law evaluation (exact) --------------------------------
+def _brute_native(law, S, N, D, C, budget=None, target=None):
+    """Per-sample losses of every configuration with the law's own eval (what the scan must reproduce bit for bit),
+    then the first argmin (LOSS) / first configuration in cost order reaching the target (COST)."""
+    X = np.column_stack([N, D])
+    Lg = np.stack([law._eval(X, np.ascontiguousarray(p)) for p in S])
+    assert np.isfinite(Lg).all()
+    if target is None:
+        Lb = np.where(C[None] <= budget, Lg, np.inf)
+        idx = np.argmin(Lb, axis=1)
+        return idx, Lb[np.arange(len(S)), idx], Lg
+    order = np.lexsort((np.arange(len(C)), C))
+    reach = Lg[:, order] <= target
+    first = np.where(reach.any(axis=1), order[np.argmax(reach, axis=1)], -1)
+    return first, np.where(first >= 0, Lg[np.arange(len(S)), np.maximum(first, 0)], np.nan), Lg
+
+
+def _law_fit_and_samples(name, n=24, seed=5):
+    df = lawfit.datasets.synthetic_chinchilla(noise=0.0)
+    f = lawfit.fit(df, name, x=["N", "D"], y="loss")
+    rng = np.random.default_rng(seed)
+    S = f._params[0] * (1 + 0.02 * rng.standard_normal((n, f.law.n_params)))
+    if name == "chinchilla":  # ties: B = 0 (all D alike) and A = 0 (all N alike); not monotone, scanned in full
+        S[3] = [1.7, 400.0, 0.0, 0.3, 0.3]
+        S[7] = [1.7, 0.0, 400.0, 0.3, 0.3]
+    return f, S
+
+
+@pytest.mark.parametrize("name", ["chinchilla", "kaplan"])  # separable (term tables) / generic eval fall-back
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("prune", [True, False])
+def test_fused_grid_exact_vs_native_brute_force(name, threads, prune):
+    f, S = _law_fit_and_samples(name)
+    N, D, C = _grid_np(0, 1e10)
+    budget = 3e20
+    out = lawfit.plan(f, budget, grid=_grid(), samples=S[None], inference_tokens=1e10, prune=prune, threads=threads)
+    per = out.attrs["samples"]
+    idx, loss, Lg = _brute_native(f.law, S, N, D, C, budget=budget)
+    np.testing.assert_array_equal(per["index"].to_numpy(), idx)
+    np.testing.assert_array_equal(per["loss"].to_numpy(), loss)  # bit-identical to the law's eval
+    np.testing.assert_array_equal(per["cost"].to_numpy(), C[idx])
+    p0 = f._params[0]
+    i0, l0, _ = _brute_native(f.law, p0[None], N, D, C, budget=budget)
+    assert out["index"].iloc[0] == i0[0] and out["loss"].iloc[0] == l0[0]
+    # cost objective: first configuration in cost order reaching the target
+    target = float(np.median(loss)) + 0.01
+    oc = lawfit.plan(f, 1e30, grid=_grid(), samples=S[None], inference_tokens=1e10, objective="cost",
+                     target_loss=target, prune=prune, threads=threads)
+    ic, lc, _ = _brute_native(f.law, S, N, D, C, target=target)
+    np.testing.assert_array_equal(oc.attrs["samples"]["index"].to_numpy(), ic)
+    np.testing.assert_array_equal(oc.attrs["samples"]["loss"].to_numpy(), lc)
+    # pareto: records of the loss in cost order
+    par = planning.pareto(f, _grid(), samples=S[None], inference_tokens=1e10, prune=prune, threads=threads)
+    order = np.lexsort((np.arange(len(C)), C))
+    for s in range(len(S)):
+        Lp = Lg[s, order]
+        rec = np.flatnonzero(Lp < np.minimum.accumulate(np.r_[np.inf, Lp[:-1]]))
+        got = par[par["sample"] == s]
+        np.testing.assert_array_equal(got["index"].to_numpy(), order[rec])
+        np.testing.assert_array_equal(got["loss"].to_numpy(), Lp[rec])
+
+
+def test_fused_grid_thread_and_block_invariance(fit):
+    # More samples than one block, odd counts, thread counts 1..3: identical frames.
+    rng = np.random.default_rng(9)
+    S = P0 * (1 + 0.05 * rng.standard_normal((37, 5)))
+    kw = dict(grid=_grid(), samples=S[None], inference_tokens=1e10)
+    ref = lawfit.plan(fit, 3e20, threads=1, prune=False, **kw).attrs["samples"]
+    for threads in (2, 3):
+        for prune in (True, False):
+            pd.testing.assert_frame_equal(ref, lawfit.plan(fit, 3e20, threads=threads, prune=prune, **kw).attrs["samples"])

@@ -211,7 +211,7 @@ py::dict plan_law(const py::array& samples, FieldArgs& fa, const Assumptions& a,
     {
       py::gil_scoped_release release;
       GridTable t = grid_table(fa.f, fa.n, a, po, threads);
-      Candidates c = candidates(t, po.objective);
+      Candidates c = candidates(t, po.objective, po.prune);
       n_full = static_cast<i64>(c.full.size());
       n_pruned = static_cast<i64>(c.pruned.size());
       plan_reduce<Law>(t, c, sp, S, po, out, threads);
@@ -222,7 +222,7 @@ py::dict plan_law(const py::array& samples, FieldArgs& fa, const Assumptions& a,
     res["N"] = N;
     res["D"] = D;
     res["n_admissible"] = n_full;
-    res["n_non_dominated"] = n_pruned;
+    res["n_non_dominated"] = po.prune ? py::object(py::int_(n_pruned)) : py::object(py::none());  // not built without pruning
     return res;
   }
   std::vector<i64> offsets, index;
@@ -232,7 +232,7 @@ py::dict plan_law(const py::array& samples, FieldArgs& fa, const Assumptions& a,
     PlanOptions pc = po;
     pc.objective = OBJ_COST;
     GridTable t = grid_table(fa.f, fa.n, a, pc, threads);
-    Candidates c = candidates(t, OBJ_COST);
+    Candidates c = candidates(t, OBJ_COST, pc.prune);
     plan_pareto<Law>(t, c, sp, S, pc, offsets, index, loss, threads);
     N.resize(index.size());
     D.resize(index.size());

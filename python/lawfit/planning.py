@@ -431,14 +431,15 @@ def _plan_grid(fit, law, grid, budget, d_inf, hw, objective, target, S, price, m
         T = target
         if objective == "cost" and T is None:
             T = float(_optimal_arrays(law, p, np.array([budget]), 6.0, "auto")[2][0])
-        r = _grid_call(law, p, grid, hw, unit, objective, budget, T, d_inf, price, dtype, prune, threads, assumptions)
+        # The point estimate is row 0 of one call with the samples: the grid's cost table is built once.
+        P = p if S is None else np.concatenate([p, S[b]], axis=0)
+        r = _grid_call(law, P, grid, hw, unit, objective, budget, T, d_inf, price, dtype, prune, threads, assumptions)
         rows.append({"index": int(r["index"][0]), "N": r["N"][0], "D": r["D"][0], "loss": r["loss"][0],
                      "cost": r["cost"][0], "n_admissible": r["n_admissible"], "target_loss": T})
         if S is not None:
-            rs = _grid_call(law, S[b], grid, hw, unit, objective, budget, T, d_inf, price, dtype, prune, threads,
-                            assumptions)
-            per_rows.append(pd.DataFrame({"curve": b, "sample": np.arange(S.shape[1]), "index": rs["index"],
-                                          "N": rs["N"], "D": rs["D"], "loss": rs["loss"], "cost": rs["cost"]}))
+            per_rows.append(pd.DataFrame({"curve": b, "sample": np.arange(S.shape[1]), "index": r["index"][1:],
+                                          "N": r["N"][1:], "D": r["D"][1:], "loss": r["loss"][1:],
+                                          "cost": r["cost"][1:]}))
     out = pd.concat([_by_frame(fit, np.arange(B)), pd.DataFrame(rows)], axis=1)
     if objective == "loss":
         out = out.drop(columns=["target_loss"])

@@ -36,10 +36,12 @@ struct Chinchilla {
     prepare(x, xp);
     return eval_prepared(xp, p, g);
   }
+  // x^-e from log x: the one place the powers are computed (eval_prepared and term share it).
+  LAWFIT_HD static double inv_pow(double lx, double e) { return std::exp(-e * lx); }
   LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
     const double ln = xp[0], ld = xp[1];
-    const double tn = std::exp(-p[3] * ln);  // N^-alpha
-    const double td = std::exp(-p[4] * ld);  // D^-beta
+    const double tn = inv_pow(ln, p[3]);  // N^-alpha
+    const double td = inv_pow(ld, p[4]);  // D^-beta
     if (g) {
       g[0] = 1.0;
       g[1] = tn;
@@ -48,6 +50,12 @@ struct Chinchilla {
       g[4] = -p[2] * td * ld;
     }
     return p[0] + p[1] * tn + p[2] * td;
+  }
+  // Separable (law.hpp): E + [A N^-alpha] + [B D^-beta], bit-identical to eval.
+  static constexpr bool separable = true;
+  LAWFIT_HD static double constant(const double* p) { return p[0]; }
+  LAWFIT_HD static double term(int k, double x, const double* p) {
+    return p[1 + k] * inv_pow(std::log(x), p[3 + k]);
   }
 };
 

@@ -23,6 +23,16 @@
 // and define eval(x) as prepare + eval_prepared. The batched fit then transforms the inputs once instead of
 // on every evaluation. eval() keeps taking raw inputs, so every other caller is unaffected.
 //
+// Optional, for speed: a law that is additively separable in its inputs,
+//   f(x, p) = constant(p) + term(0, x[0], p) + ... + term(D-1, x[D-1], p)   (summed left to right),
+// may declare it with
+//   static constexpr bool separable = true;
+//   LAWFIT_HD static double constant(const double* p);
+//   LAWFIT_HD static double term(int k, double x_k, const double* p);   input k's term at raw value x_k
+// The sum must be bit-identical to eval(x, p, nullptr) (same operations in the same order), so callers may use
+// either. Reductions over grids whose inputs take few distinct values (core/cost/plan.hpp) then evaluate each
+// term once per distinct value and parameter vector, and each grid point is a table lookup and add per input.
+//
 // Rules (DESIGN.md principle 1): no allocation, no exceptions, no virtual calls; usable on the GPU.
 #pragma once
 #include <type_traits>
@@ -57,6 +67,13 @@ struct HasPrepare : std::false_type {};
 template <class Law>
 struct HasPrepare<Law, std::void_t<decltype(Law::DP), decltype(&Law::prepare), decltype(&Law::eval_prepared)>>
     : std::true_type {};
+
+// Does Law declare itself additively separable (constant + term per input, see above)?
+template <class Law, class = void>
+struct IsSeparable : std::false_type {};
+template <class Law>
+struct IsSeparable<Law, std::void_t<decltype(Law::separable), decltype(&Law::constant), decltype(&Law::term)>>
+    : std::integral_constant<bool, Law::separable> {};
 
 // The model the solver sees when inputs were prepared: eval takes xp[DP]. Domain checks happen on the raw
 // inputs before preparation.

@@ -27,9 +27,11 @@ struct PowerLaw {
     prepare(x, xp);
     return eval_prepared(xp, p, g);
   }
+  // x^-alpha from log x: the one place the power is computed (eval_prepared and term share it).
+  LAWFIT_HD static double inv_pow(double lx, double alpha) { return std::exp(-alpha * lx); }
   LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
     const double lx = xp[0];
-    const double t = std::exp(-p[2] * lx);  // x^-alpha
+    const double t = inv_pow(lx, p[2]);  // x^-alpha
     if (g) {
       g[0] = 1.0;
       g[1] = t;
@@ -37,6 +39,10 @@ struct PowerLaw {
     }
     return p[0] + p[1] * t;
   }
+  // Separable (law.hpp): E + [A x^-alpha], bit-identical to eval.
+  static constexpr bool separable = true;
+  LAWFIT_HD static double constant(const double* p) { return p[0]; }
+  LAWFIT_HD static double term(int, double x, const double* p) { return p[1] * inv_pow(std::log(x), p[2]); }
 };
 
 }  // namespace lawfit::laws
