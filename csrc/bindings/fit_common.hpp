@@ -43,11 +43,9 @@ inline fit::Options fit_options(const FitArgs& a) {
   return o;
 }
 
-template <class Model>
-py::dict run_fit_model(const Model& m, const FitArgs& a) {
+// Offsets, data and bounds of a fit call, validated (shapes, dtypes, monotone offsets).
+inline fit::BatchInput batch_input(const FitArgs& a, int np, int d) {
   const char* op = "fit";
-  const int np = m.n_params();
-  const int d = m.n_inputs();
   const py::ssize_t B = a.offsets.size() - 1;
   if (B < 0) throw py::value_error("fit: 'offsets' must have at least one element");
   const i64* off = in_ptr<i64>(a.offsets, op, "offsets");
@@ -67,7 +65,15 @@ py::dict run_fit_model(const Model& m, const FitArgs& a) {
   in.per_curve_bounds = (nb == B * np) && B != 1;
   in.lower = opt_ptr<double>(a.lower, op, "lower", nb);
   in.upper = opt_ptr<double>(a.upper, op, "upper", nb);
+  return in;
+}
 
+template <class Model>
+py::dict run_fit_model(const Model& m, const FitArgs& a) {
+  const char* op = "fit";
+  const int np = m.n_params();
+  const fit::BatchInput in = batch_input(a, np, m.n_inputs());
+  const py::ssize_t B = in.B;
   fit::StartSpec st;
   st.project_linear = a.project_linear;
   st.seed = a.seed;
@@ -135,24 +141,8 @@ py::dict run_shared_model(const Model& m, const FitArgs& a, py::array shared_mas
   int ns = 0;
   for (int j = 0; j < np; ++j) ns += mask[j] ? 1 : 0;
   if (ns == 0) throw py::value_error("fit: 'shared' names no parameter");
-  const py::ssize_t B = a.offsets.size() - 1;
-  const i64* off = in_ptr<i64>(a.offsets, "fit", "offsets");
-  const py::ssize_t n_total = a.y.size();
-  if (B < 0 || off[0] != 0 || off[B] != n_total) throw py::value_error("fit: 'offsets' must start at 0 and end at len(y)");
-  for (py::ssize_t b = 0; b < B; ++b)
-    if (off[b + 1] < off[b]) throw py::value_error("fit: 'offsets' must be non-decreasing");
-  fit::BatchInput in;
-  in.offsets = off;
-  in.B = B;
-  in.d = m.n_inputs();
-  in.x = in_ptr<double>(a.x, "fit", "x", n_total * in.d);
-  in.y = in_ptr<double>(a.y, "fit", "y", n_total);
-  in.w = opt_ptr<double>(a.w, "fit", "w", n_total);
-  const py::ssize_t nb = a.lower.cast<py::array>().size();
-  if (nb != np && nb != B * np) throw py::value_error("fit: 'lower' must have P or B*P elements");
-  in.per_curve_bounds = (nb == B * np) && B != 1;
-  in.lower = opt_ptr<double>(a.lower, "fit", "lower", nb);
-  in.upper = opt_ptr<double>(a.upper, "fit", "upper", nb);
+  const fit::BatchInput in = batch_input(a, np, m.n_inputs());
+  const py::ssize_t B = in.B;
   const double* st = in_ptr<double>(s, "fit", "starts");
   const fit::Options o = fit_options(a);
   py::array_t<double> params({B, static_cast<py::ssize_t>(np)}), cost(B);
