@@ -173,6 +173,11 @@ def test_evaluate_frame_columns_match_fields():
     np.testing.assert_array_equal(df["n_layers"].to_numpy(), np.array([2, 4])[i // 96])
     assert df["n_layers"].dtype == np.int64 and df["gated_mlp"].dtype == bool
     assert df["vocab"].dtype == np.int64 and (df["vocab"] == 32000).all()
+    # derived columns from a scalar 0: the source axis expanded with its own stride
+    d3 = cost.evaluate(cost.grid(n_layers=[2, 3], d_model=[256, 512, 768], n_heads=[4, 8], tokens=[1e9, 2e9]))
+    np.testing.assert_array_equal(d3["d_ff"].to_numpy(), 4 * d3["d_model"].to_numpy())
+    np.testing.assert_array_equal(d3["n_kv_heads"].to_numpy(), d3["n_heads"].to_numpy())
+    np.testing.assert_array_equal(d3["n_heads"].to_numpy(), np.tile(np.repeat([4, 8], 2), 6))
     # the frame owns its columns (no aliasing of caller arrays in table mode)
     tok = np.array([1e9, 2e9])
     d2 = cost.evaluate({"n_layers": [2, 2], "d_model": [256, 256], "n_heads": 4, "tokens": tok})

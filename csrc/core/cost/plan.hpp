@@ -555,23 +555,41 @@ inline Runs admissible_runs(const GridTable& t, int threads) {
   return r;
 }
 
-// Smallest (x + td[t]) over t in [t0, t1) (NaN never wins; +inf if none is smaller), four independent
-// accumulators so the loop vectorises.
+// Smallest (x + td[t]) over t in [t0, t1) (NaN never wins; +inf if none is smaller). The order of the
+// comparisons does not matter for the value (the caller then finds the first digit reaching it), so the loop
+// keeps independent vector accumulators: lane-wise (l < acc ? l : acc) is minpd/vminpd.
 inline double run_min(double x, const double* td, i64 t0, i64 t1) {
-  double acc[4] = {kInf, kInf, kInf, kInf};
   i64 q = t0;
-  for (; q + 4 <= t1; q += 4)
-    for (int k = 0; k < 4; ++k) {
-      const double l = x + td[q + k];
-      acc[k] = l < acc[k] ? l : acc[k];
-    }
+  double m = kInf;
+#if defined(__GNUC__)
+  typedef double v2 __attribute__((vector_size(16)));  // SSE2 / NEON register
+  const v2 vx = {x, x};
+  v2 a0 = {kInf, kInf}, a1 = a0, a2 = a0, a3 = a0, l0, l1, l2, l3;
+  for (; q + 8 <= t1; q += 8) {
+    std::memcpy(&l0, td + q, sizeof l0);
+    std::memcpy(&l1, td + q + 2, sizeof l1);
+    std::memcpy(&l2, td + q + 4, sizeof l2);
+    std::memcpy(&l3, td + q + 6, sizeof l3);
+    l0 += vx;
+    l1 += vx;
+    l2 += vx;
+    l3 += vx;
+    a0 = l0 < a0 ? l0 : a0;
+    a1 = l1 < a1 ? l1 : a1;
+    a2 = l2 < a2 ? l2 : a2;
+    a3 = l3 < a3 ? l3 : a3;
+  }
+  a0 = a1 < a0 ? a1 : a0;
+  a2 = a3 < a2 ? a3 : a2;
+  a0 = a2 < a0 ? a2 : a0;
+  m = a0[0] < m ? a0[0] : m;
+  m = a0[1] < m ? a0[1] : m;
+#endif
   for (; q < t1; ++q) {
     const double l = x + td[q];
-    acc[0] = l < acc[0] ? l : acc[0];
+    m = l < m ? l : m;
   }
-  const double a = acc[0] < acc[1] ? acc[0] : acc[1];
-  const double b = acc[2] < acc[3] ? acc[2] : acc[3];
-  return a < b ? a : b;
+  return m;
 }
 
 // Per-sample argmin over the runs for the samples with use(s) true; out(s, config, loss).

@@ -453,11 +453,16 @@ def _config_columns(values, strides, n: int, mode: str, a: dict) -> dict:
         else:
             dt = np.float64
         derived = k in ("n_kv_heads", "d_ff") and bool((v == 0).any())
-        col = _expand(v.astype(dt), int(strides[j]), n, mode)
-        if derived and k == "n_kv_heads":
-            col = np.where(col == 0, cols["n_heads"], col)
-        elif derived and k == "d_ff":
-            col = np.where(col == 0, np.round(a.get("ffn_mult", 4.0) * cols["d_model"]).astype(np.int64), col)
+        if derived:  # 0: n_kv_heads = n_heads, d_ff = round(ffn_mult * d_model), from the source field's values
+            src = FIELDS.index("n_heads" if k == "n_kv_heads" else "d_model")
+            sv = values[src] if k == "n_kv_heads" else np.round(a.get("ffn_mult", 4.0) * values[src])
+            if len(v) == 1:  # the whole column is derived: expand the source's values with its stride
+                col = _expand(sv.astype(dt), int(strides[src]), n, mode)
+            else:
+                col = _expand(v.astype(dt), int(strides[j]), n, mode)
+                col = np.where(col == 0, _expand(sv.astype(dt), int(strides[src]), n, mode), col)
+        else:
+            col = _expand(v.astype(dt), int(strides[j]), n, mode)
         if k in _CODES:
             col = pd.Categorical.from_codes(col, categories=list(_CODES[k]))
         cols[k] = col
