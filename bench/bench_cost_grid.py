@@ -94,7 +94,7 @@ def run(part: str, *args) -> dict:
 
 
 def main():
-    n_np = int(os.environ.get("LAWFIT_BENCH_NUMPY_SAMPLES", "8"))
+    n_np = int(os.environ.get("LAWFIT_BENCH_NUMPY_SAMPLES", "64"))
     ex = run("lawfit", 0, N_SAMPLES)
     lf = run("lawfit", 1, N_SAMPLES)
     npf = run("numpy", "factored", n_np)
