@@ -206,23 +206,20 @@ py::dict plan_law(const py::array& samples, FieldArgs& fa, const Assumptions& a,
   if (!pareto) {
     py::array_t<i64> idx(S);
     py::array_t<double> loss(S), cost(S), N(S), D(S);
-    i64 n_full = 0, n_pruned = 0;
+    PlanCounts pc;
     PlanOut out{idx.mutable_data(), loss.mutable_data(), cost.mutable_data(), N.mutable_data(), D.mutable_data()};
     {
       py::gil_scoped_release release;
-      GridTable t = grid_table(fa.f, fa.n, a, po, threads);
-      Candidates c = candidates(t, po.objective, po.prune);
-      n_full = static_cast<i64>(c.full.size());
-      n_pruned = static_cast<i64>(c.pruned.size());
-      plan_reduce<Law>(t, c, sp, S, po, out, threads);
+      const GridTable t = grid_table(fa.f, fa.n, a, po, threads);
+      pc = plan_reduce<Law>(t, sp, S, po, out, threads);
     }
     res["index"] = idx;
     res["loss"] = loss;
     res["cost"] = cost;
     res["N"] = N;
     res["D"] = D;
-    res["n_admissible"] = n_full;
-    res["n_non_dominated"] = po.prune ? py::object(py::int_(n_pruned)) : py::object(py::none());  // not built without pruning
+    res["n_admissible"] = pc.admissible;
+    res["n_non_dominated"] = po.prune ? py::object(py::int_(pc.non_dominated)) : py::object(py::none());  // not built without pruning
     return res;
   }
   std::vector<i64> offsets, index;
@@ -231,16 +228,15 @@ py::dict plan_law(const py::array& samples, FieldArgs& fa, const Assumptions& a,
     py::gil_scoped_release release;
     PlanOptions pc = po;
     pc.objective = OBJ_COST;
-    GridTable t = grid_table(fa.f, fa.n, a, pc, threads);
-    Candidates c = candidates(t, OBJ_COST, pc.prune);
-    plan_pareto<Law>(t, c, sp, S, pc, offsets, index, loss, threads);
+    const GridTable t = grid_table(fa.f, fa.n, a, pc, threads);
+    plan_pareto<Law>(t, sp, S, pc, offsets, index, loss, threads);
     N.resize(index.size());
     D.resize(index.size());
     cost.resize(index.size());
     for (size_t k = 0; k < index.size(); ++k) {
-      N[k] = t.N[index[k]];
-      D[k] = t.D[index[k]];
-      cost[k] = t.cost[index[k]];
+      N[k] = t.N_of(index[k]);
+      D[k] = t.D_of(index[k]);
+      cost[k] = t.cost_of(index[k]);
     }
   }
   res["offsets"] = py::array_t<i64>(offsets.size(), offsets.data());
@@ -249,6 +245,46 @@ py::dict plan_law(const py::array& samples, FieldArgs& fa, const Assumptions& a,
   res["N"] = py::array_t<double>(N.size(), N.data());
   res["D"] = py::array_t<double>(D.size(), D.data());
   res["cost"] = py::array_t<double>(cost.size(), cost.data());
+  return res;
+}
+
+// The planner's per-configuration table (law N, D, cost, admissible), materialised [n]: for tests that check it
+// against cost_evaluate. The planner itself never stores these arrays.
+py::dict plan_table(const py::list& fields, const py::array& strides, i64 n, const py::dict& assume,
+                    const py::dict& options, int threads) {
+  FieldArgs fa = field_args(fields, strides, n, get(assume, "ffn_mult", 4.0, "plan"), "plan");
+  const Assumptions a = assumptions_from(assume, "plan");
+  const PlanOptions po = plan_options_from(options);
+  py::array_t<double> N(n), D(n), cost(n);
+  py::array_t<bool> ok(n);
+  py::array_t<i64> model(n);
+  bool factored;
+  {
+    py::gil_scoped_release release;
+    const GridTable t = grid_table(fa.f, fa.n, a, po, threads);
+    factored = t.mt.factored;
+    double* pn = N.mutable_data();
+    double* pd = D.mutable_data();
+    double* pc = cost.mutable_data();
+    bool* po_ = ok.mutable_data();
+    i64* pm = model.mutable_data();
+    parallel_for(t.mt.G / t.mt.s, threads, [&](i64 r) {
+      for_rows(t, r, r + 1, [&](i64 i, i64 m, i64, double d, double c, bool adm) {
+        pn[i] = t.N[m];
+        pd[i] = d;
+        pc[i] = c;
+        po_[i] = adm;
+        pm[i] = m;
+      });
+    }, 4096);
+  }
+  py::dict res;
+  res["N"] = N;
+  res["D"] = D;
+  res["cost"] = cost;
+  res["ok"] = ok;
+  res["model"] = model;
+  res["factored"] = factored;
   return res;
 }
 
@@ -274,6 +310,9 @@ py::dict plan_grid(const std::string& law, const py::array& samples, const py::l
 }
 
 void register_cost(py::module_& m) {
+  m.def("_cost_plan_table", &plan_table, py::arg("fields"), py::arg("strides"), py::arg("n"), py::arg("assumptions"),
+        py::arg("options"), py::arg("threads") = 0,
+        "Testing aid: the planner's per-configuration N, D, cost and admissibility as [n] arrays.");
   m.def("cost_field_names", []() { return std::vector<std::string>(kFieldNames, kFieldNames + N_FIELDS); });
   m.def("cost_output_names", []() { return std::vector<std::string>(kOutputNames, kOutputNames + N_OUTPUTS); });
   m.def("cost_evaluate", &evaluate, py::arg("fields"), py::arg("strides"), py::arg("n"), py::arg("assumptions"),

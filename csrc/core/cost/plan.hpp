@@ -64,97 +64,186 @@ struct PlanOptions {
   bool prune = true;
 };
 
-// Per-configuration law inputs and cost, computed once (parallel, index-owned writes).
+// Law inputs, cost and admissibility of every configuration, from the model x tokens factorisation of the
+// fields (ModelTokens, evaluate.hpp): the model-level terms (N, the cost coefficients, the memory and latency
+// constraints) are computed once per model, in parallel; a configuration's D is its tokens value and its cost
+// costs a multiply-add (FLOPs) or the training-time roofline (USD) from the same functions evaluate_one uses.
+// Nothing of size G is stored.
 struct GridTable {
-  std::vector<double> N, D, cost;
-  std::vector<unsigned char> ok;  // meets the constraints (and for LOSS the budget)
+  Fields f;
+  ModelTokens mt;
+  Assumptions a;
+  PlanOptions po;
+  std::vector<double> N;                 // [M] the law's N
+  std::vector<TokenCoefs> coef;          // [M]
+  std::vector<unsigned char> model_ok;   // [M] meets the model-level constraints (memory, latency SLO)
+
+  // Tokens (the law's D) of configuration i of model m at tokens digit t.
+  double D(i64 m, i64 t, i64 i) const { return mt.factored ? f.values[F_TOKENS][t] : f.get(F_TOKENS, i); }
+  double cost(i64 m, double d) const {
+    return po.unit == UNIT_USD ? cost_total(coef[m], d, a) : flops_total(coef[m], d);
+  }
+  // Meets the constraints (and for LOSS the budget).
+  bool admissible(i64 m, double d, double c) const {
+    bool ok = model_ok[m] && std::isfinite(c) && d > 0;
+    if (po.objective == OBJ_LOSS) ok = ok && c <= po.budget;
+    return ok;
+  }
+  // Accessors by configuration index (a few integer divisions: for results and short lists).
+  double N_of(i64 i) const { return N[mt.model(i)]; }
+  double D_of(i64 i) const { return D(mt.model(i), mt.digit(i), i); }
+  double cost_of(i64 i) const { return cost(mt.model(i), D_of(i)); }
+  i64 size() const { return mt.G; }
 };
 
 inline GridTable grid_table(const Fields& f, i64 G, const Assumptions& a, const PlanOptions& po, int threads) {
   GridTable t;
-  t.N.resize(G);
-  t.D.resize(G);
-  t.cost.resize(G);
-  t.ok.resize(G);
-  parallel_for(G, threads, [&](i64 i) {
-    const Config c = f.config(i);
-    double o[N_OUTPUTS];
-    evaluate_one(c, a, o);
-    const Counts k = counts(c);
-    t.N[i] = params_for_6nd(c, k, po.n_convention);
-    t.D[i] = c.tokens;
-    const double cost = po.unit == UNIT_USD ? o[O_COST_TOTAL] : o[O_FLOPS_TOTAL];
-    t.cost[i] = cost;
-    bool ok = std::isfinite(cost) && t.D[i] > 0;
-    if (po.require_fit) ok = ok && o[O_FITS_MEMORY] != 0.0;
-    if (po.require_slo) ok = ok && o[O_MEETS_SLO] != 0.0;
-    if (po.objective == OBJ_LOSS) ok = ok && cost <= po.budget;
-    t.ok[i] = ok ? 1 : 0;
-  }, 8192);
+  t.f = f;
+  t.mt = ModelTokens(f, G);
+  t.a = a;
+  t.po = po;
+  const i64 M = t.mt.M;
+  t.N.resize(M);
+  t.coef.resize(M);
+  t.model_ok.resize(M);
+  parallel_for(M, threads, [&](i64 m) {
+    const Config c = f.config(t.mt.first(m));
+    const ModelTerms mterms = model_terms(c, a);
+    t.N[m] = params_for_6nd(c, mterms.k, po.n_convention);
+    t.coef[m] = mterms.tc;
+    bool ok = true;
+    if (po.require_fit) ok = ok && mterms.fits_memory;
+    if (po.require_slo) ok = ok && mterms.meets_slo;
+    t.model_ok[m] = ok ? 1 : 0;
+  }, 1024);
   return t;
 }
 
-// Candidate lists in scan order: `full` (every admissible configuration) and `pruned` (non-dominated).
-struct Candidates {
-  std::vector<i64> full, pruned;
-};
-
-// `pruned` is left empty when prune is false.
-inline Candidates candidates(const GridTable& t, int objective, bool prune) {
-  Candidates c;
-  const i64 G = static_cast<i64>(t.ok.size());
-  i64 n_ok = 0;
-  for (i64 i = 0; i < G; ++i) n_ok += t.ok[i];
-  c.full.reserve(n_ok);
-  for (i64 i = 0; i < G; ++i)
-    if (t.ok[i]) c.full.push_back(i);
-  if (objective == OBJ_LOSS) {
-    if (!prune) return c;
-    // (N, D) maxima: sort by N desc, D desc, index asc; keep points whose D beats every larger-N point.
-    // Sorted as contiguous records (no indirection in the comparator).
-    struct Rec {
-      double n, d;
-      i64 i;
-    };
-    std::vector<Rec> o(c.full.size());
-    for (size_t k = 0; k < c.full.size(); ++k) o[k] = {t.N[c.full[k]], t.D[c.full[k]], c.full[k]};
-    std::sort(o.begin(), o.end(), [](const Rec& x, const Rec& y) {
-      if (x.n != y.n) return x.n > y.n;
-      if (x.d != y.d) return x.d > y.d;
-      return x.i < y.i;
-    });
-    double best_d = -kInf;
-    for (const Rec& r : o)
-      if (r.d > best_d) {
-        c.pruned.push_back(r.i);
-        best_d = r.d;
-      }
-    std::sort(c.pruned.begin(), c.pruned.end());  // scan in index order: ties go to the lowest index
-  } else {
-    std::sort(c.full.begin(), c.full.end(), [&](i64 x, i64 y) {
-      if (t.cost[x] != t.cost[y]) return t.cost[x] < t.cost[y];
-      return x < y;
-    });
-    if (!prune) return c;
-    // Keep a point unless an earlier (no more expensive) point has N' >= N and D' >= D. The staircase maps
-    // N -> D with D strictly decreasing as N grows, so the first key >= N carries the largest such D.
-    std::map<double, double> stair;
-    for (i64 i : c.full) {
-      const double n = t.N[i], d = t.D[i];
-      auto it = stair.lower_bound(n);
-      if (it != stair.end() && it->second >= d) continue;
-      c.pruned.push_back(i);
-      // Remove staircase points this one dominates (N' <= n, D' <= d), then insert it.
-      auto up = stair.upper_bound(n);
-      while (up != stair.begin()) {
-        auto prev = std::prev(up);
-        if (prev->second <= d) up = stair.erase(prev);
-        else break;
-      }
-      stair[n] = d;
+// Visit configurations [r0 * s, r1 * s) in index order as fn(i, m, t, D, cost, admissible) (row r: s
+// configurations sharing the tokens digit; one division per row).
+template <class Fn>
+void for_rows(const GridTable& t, i64 r0, i64 r1, Fn&& fn) {
+  const ModelTokens& mt = t.mt;
+  for (i64 r = r0; r < r1; ++r) {
+    const i64 hi = r / mt.T, dg = r % mt.T;
+    for (i64 lo = 0; lo < mt.s; ++lo) {
+      const i64 i = r * mt.s + lo, m = hi * mt.s + lo;
+      const double d = t.D(m, dg, i), c = t.cost(m, d);
+      fn(i, m, dg, d, c, t.admissible(m, d, c));
     }
   }
-  return c;
+}
+
+// Every admissible configuration, in index order (parallel over row blocks: count, prefix, fill).
+inline std::vector<i64> admissible_list(const GridTable& t, int threads) {
+  const i64 rows = t.mt.G / t.mt.s;
+  const i64 blk = std::max<i64>(1, 65536 / t.mt.s);
+  const i64 nb = (rows + blk - 1) / blk;
+  std::vector<i64> count(nb + 1, 0);
+  parallel_for(nb, threads, [&](i64 b) {
+    i64 n = 0;
+    for_rows(t, b * blk, std::min(rows, (b + 1) * blk), [&](i64, i64, i64, double, double, bool ok) { n += ok; });
+    count[b + 1] = n;
+  }, 1);
+  for (i64 b = 0; b < nb; ++b) count[b + 1] += count[b];
+  std::vector<i64> list(count[nb]);
+  parallel_for(nb, threads, [&](i64 b) {
+    i64 k = count[b];
+    for_rows(t, b * blk, std::min(rows, (b + 1) * blk), [&](i64 i, i64, i64, double, double, bool ok) {
+      if (ok) list[k++] = i;
+    });
+  }, 1);
+  return list;
+}
+
+// Per model: admissible configurations, the largest admissible D and the lowest index reaching it.
+struct ModelBest {
+  i64 n_ok = 0, best_i = -1;
+  double best_d = -kInf;
+};
+inline std::vector<ModelBest> model_best(const GridTable& t, int threads) {
+  const ModelTokens& mt = t.mt;
+  std::vector<ModelBest> out(mt.M);
+  const i64 T = mt.per_model();
+  parallel_for(mt.M, threads, [&](i64 m) {
+    ModelBest b;
+    for (i64 dg = 0; dg < T; ++dg) {  // index increases with the digit: the first maximum is the lowest index
+      const i64 i = mt.config(m, dg);
+      const double d = t.D(m, dg, i), c = t.cost(m, d);
+      if (!t.admissible(m, d, c)) continue;
+      ++b.n_ok;
+      if (d > b.best_d) {
+        b.best_d = d;
+        b.best_i = i;
+      }
+    }
+    out[m] = b;
+  }, std::max<i64>(1, 8192 / T));
+  return out;
+}
+
+// (N, D) maxima among the admissible configurations (pruned list of the LOSS objective), in index order:
+// per distinct N the lowest-index configuration with the largest D, kept if that D beats every larger N.
+// Only a model's best configuration can be kept, so the sort runs over models, not configurations.
+inline std::vector<i64> loss_maxima(const GridTable& t, const std::vector<ModelBest>& mb) {
+  struct Rec {
+    double n, d;
+    i64 i;
+  };
+  std::vector<Rec> o;
+  for (i64 m = 0; m < t.mt.M; ++m)
+    if (mb[m].n_ok > 0) o.push_back({t.N[m], mb[m].best_d, mb[m].best_i});
+  std::sort(o.begin(), o.end(), [](const Rec& x, const Rec& y) {
+    if (x.n != y.n) return x.n > y.n;
+    if (x.d != y.d) return x.d > y.d;
+    return x.i < y.i;
+  });
+  std::vector<i64> kept;
+  double best_d = -kInf;
+  for (const Rec& r : o)
+    if (r.d > best_d) {
+      kept.push_back(r.i);
+      best_d = r.d;
+    }
+  std::sort(kept.begin(), kept.end());  // scan in index order: ties go to the lowest index
+  return kept;
+}
+
+// COST objective: the admissible configurations in cost order (ties: lowest index) and, with pruning, those
+// no earlier (no more expensive) configuration dominates in (N, D).
+inline void cost_lists(const GridTable& t, bool prune, int threads, std::vector<i64>& full,
+                       std::vector<i64>& pruned) {
+  full = admissible_list(t, threads);
+  struct Rec {
+    double c;
+    i64 i;
+  };
+  std::vector<Rec> o(full.size());
+  parallel_for(static_cast<i64>(full.size()), threads, [&](i64 k) { o[k] = {t.cost_of(full[k]), full[k]}; }, 65536);
+  std::sort(o.begin(), o.end(), [](const Rec& x, const Rec& y) {
+    if (x.c != y.c) return x.c < y.c;
+    return x.i < y.i;
+  });
+  for (size_t k = 0; k < o.size(); ++k) full[k] = o[k].i;
+  pruned.clear();
+  if (!prune) return;
+  // Keep a point unless an earlier (no more expensive) point has N' >= N and D' >= D. The staircase maps
+  // N -> D with D strictly decreasing as N grows, so the first key >= N carries the largest such D.
+  std::map<double, double> stair;
+  for (i64 i : full) {
+    const double n = t.N_of(i), d = t.D_of(i);
+    auto it = stair.lower_bound(n);
+    if (it != stair.end() && it->second >= d) continue;
+    pruned.push_back(i);
+    // Remove staircase points this one dominates (N' <= n, D' <= d), then insert it.
+    auto up = stair.upper_bound(n);
+    while (up != stair.begin()) {
+      auto prev = std::prev(up);
+      if (prev->second <= d) up = stair.erase(prev);
+      else break;
+    }
+    stair[n] = d;
+  }
 }
 
 // ---- factorised scan lists ------------------------------------------------------------------------------
@@ -172,9 +261,9 @@ struct Distinct {
     std::memcpy(&b, &v, sizeof b);
     return b;
   }
-  // Factor x[list[j]] for j in [0, n).
-  Distinct(const std::vector<double>& x, const std::vector<i64>& list) {
-    const i64 n = static_cast<i64>(list.size());
+  // Factor value(j) for j in [0, n).
+  template <class Value>
+  Distinct(i64 n, Value value) {
     index.resize(n);
     std::vector<std::uint64_t> key(64);
     std::vector<std::uint32_t> slot(64, UINT32_MAX);
@@ -191,7 +280,7 @@ struct Distinct {
     std::uint64_t last_b = 0;
     std::uint32_t last_id = UINT32_MAX;
     for (i64 j = 0; j < n; ++j) {
-      const double v = x[list[j]];
+      const double v = value(j);
       const std::uint64_t b = bits(v);
       if (last_id != UINT32_MAX && b == last_b) {
         index[j] = last_id;
@@ -254,24 +343,25 @@ struct ScanList {
   i64 size() const { return static_cast<i64>(config.size()); }
 
   ScanList() = default;
-  ScanList(const GridTable& t, const std::vector<i64>& list, int threads) : config(list) {
+  ScanList(const GridTable& t, std::vector<i64> list, int threads) : config(std::move(list)) {
     const i64 n = size();
+    // Law inputs of the list, then factored or prepared.
+    std::vector<double> raw(2 * n);
+    parallel_for(n, threads, [&](i64 j) {
+      raw[2 * j] = t.N_of(config[j]);
+      raw[2 * j + 1] = t.D_of(config[j]);
+    }, 65536);
     if constexpr (K::separable) {
-      Distinct dn(t.N, list), dd(t.D, list);
-      values[0].swap(dn.values);
-      values[1].swap(dd.values);
-      vindex[0].swap(dn.index);
-      vindex[1].swap(dd.index);
-    } else {
+      for (int k = 0; k < 2; ++k) {
+        Distinct dv(n, [&](i64 j) { return raw[2 * j + k]; });
+        values[k].swap(dv.values);
+        vindex[k].swap(dv.index);
+      }
+    } else if constexpr (K::prepared) {
       x.resize(n * K::width);
-      parallel_for(n, threads, [&](i64 j) {
-        const double raw[2] = {t.N[list[j]], t.D[list[j]]};
-        if constexpr (K::prepared) Law::prepare(raw, x.data() + j * K::width);
-        else {
-          x[2 * j] = raw[0];
-          x[2 * j + 1] = raw[1];
-        }
-      }, 65536);
+      parallel_for(n, threads, [&](i64 j) { Law::prepare(raw.data() + 2 * j, x.data() + j * K::width); }, 65536);
+    } else {
+      x.swap(raw);
     }
   }
 };
@@ -368,24 +458,29 @@ constexpr i64 kScanChunk = 2048;   // entries per chunk: the chunk's slice of a 
 constexpr i64 kSampleBlock = 8;    // samples per block: each chunk is reused by the block's samples
 
 // Drive the reduction: samples in blocks (parallel over blocks), each block's samples over the lists in
-// chunks. list_of(s) picks sample s's list; init(s, state) sets its state; done(s, state, list) stores it.
+// chunks. list_of(s) picks sample s's list (nullptr: the sample is reduced elsewhere); init(s, state) sets
+// its state; done(s, state, list) stores it.
 template <class Law, class State, class ListOf, class Init, class Done>
 void scan_samples(const double* samples, i64 S, int threads, ListOf list_of, Init init, Done done) {
   const i64 nb = (S + kSampleBlock - 1) / kSampleBlock;
   parallel_for(nb, threads, [&](i64 blk) {
     const i64 s0 = blk * kSampleBlock, s1 = std::min(S, s0 + kSampleBlock);
-    const i64 m = s1 - s0;
     SampleEval<Law> ev[kSampleBlock];
     State st[kSampleBlock];
     bool live[kSampleBlock];
+    i64 who[kSampleBlock];
     const ScanList<Law>* lists[kSampleBlock];
-    i64 longest = 0;
-    for (i64 q = 0; q < m; ++q) {
-      lists[q] = &list_of(s0 + q);
-      ev[q].bind(*lists[q], samples + (s0 + q) * Law::P);
-      init(s0 + q, st[q]);
-      live[q] = true;
-      longest = std::max(longest, lists[q]->size());
+    i64 longest = 0, m = 0;
+    for (i64 s = s0; s < s1; ++s) {
+      const ScanList<Law>* l = list_of(s);
+      if (!l) continue;
+      who[m] = s;
+      lists[m] = l;
+      ev[m].bind(*l, samples + s * Law::P);
+      init(s, st[m]);
+      live[m] = true;
+      longest = std::max(longest, l->size());
+      ++m;
     }
     double buf[kScanChunk];
     for (i64 j0 = 0; j0 < longest; j0 += kScanChunk)
@@ -396,29 +491,136 @@ void scan_samples(const double* samples, i64 S, int threads, ListOf list_of, Ini
         ev[q].losses(j0, j1, buf);
         live[q] = st[q].feed(j0, buf, j1 - j0);
       }
-    for (i64 q = 0; q < m; ++q) done(s0 + q, st[q], *lists[q]);
+    for (i64 q = 0; q < m; ++q) done(who[q], st[q], *lists[q]);
   }, 1);
 }
 
-// The candidate lists of one plan in scan form: `full` always, `pruned` when pruning is on and some sample's
-// law is monotone (lists are built only when a sample needs them).
-template <class Law>
-struct PlanLists {
-  ScanList<Law> full, pruned;
-  std::vector<unsigned char> use_pruned;  // [S]
-  PlanLists(const GridTable& t, const Candidates& c, const double* samples, i64 S, const PlanOptions& po,
-            int threads)
-      : use_pruned(S, 0) {
-    bool any_full = false, any_pruned = false;
-    for (i64 s = 0; s < S; ++s) {
-      use_pruned[s] = po.prune && Monotone<Law>::strictly_decreasing(samples + s * Law::P);
-      (use_pruned[s] ? any_pruned : any_full) = true;
-    }
-    if (any_full) full = ScanList<Law>(t, c.full, threads);
-    if (any_pruned) pruned = ScanList<Law>(t, c.pruned, threads);
-  }
-  const ScanList<Law>& of(i64 s) const { return use_pruned[s] ? pruned : full; }
+// ---- exhaustive LOSS scan of a factored grid, by model ---------------------------------------------------
+// For a separable law the loss of configuration (model m, tokens digit t) is (c + TN[N of m]) + TD[t]: per
+// sample the N term is looked up once per run of admissible consecutive digits of a model, and the run is a
+// contiguous add-and-minimum over the D terms (vectorised). Ties go to the lowest configuration index, as in
+// the list scan, so the answers are the same bit for bit.
+struct Run {
+  i64 base;             // configuration index of digit 0 of the run's model
+  std::int32_t t0, t1;  // admissible digits [t0, t1)
+  std::uint32_t n;      // index of the model's N among `nvalues`
 };
+struct Runs {
+  std::vector<Run> runs;
+  std::vector<double> nvalues;  // distinct N of the models with a run
+  i64 stride = 1;               // configuration index step per digit (the tokens stride)
+  i64 T = 0;
+};
+
+inline Runs admissible_runs(const GridTable& t, int threads) {
+  const ModelTokens& mt = t.mt;
+  const i64 T = mt.T;
+  Runs r;
+  r.stride = mt.s;
+  r.T = T;
+  auto each_run = [&](i64 m, auto&& fn) {  // fn(t0, t1) for each maximal run of admissible digits
+    i64 start = -1;
+    for (i64 dg = 0; dg < T; ++dg) {
+      const i64 i = mt.config(m, dg);
+      const double d = t.D(m, dg, i);
+      const bool ok = t.admissible(m, d, t.cost(m, d));
+      if (ok && start < 0) start = dg;
+      if (!ok && start >= 0) {
+        fn(start, dg);
+        start = -1;
+      }
+    }
+    if (start >= 0) fn(start, T);
+  };
+  std::vector<i64> count(mt.M + 1, 0);
+  parallel_for(mt.M, threads, [&](i64 m) {
+    i64 n = 0;
+    each_run(m, [&](i64, i64) { ++n; });
+    count[m + 1] = n;
+  }, std::max<i64>(1, 8192 / T));
+  for (i64 m = 0; m < mt.M; ++m) count[m + 1] += count[m];
+  r.runs.resize(count[mt.M]);
+  std::vector<i64> model(r.runs.size());
+  parallel_for(mt.M, threads, [&](i64 m) {
+    i64 k = count[m];
+    const i64 base = mt.config(m, 0);
+    each_run(m, [&](i64 t0, i64 t1) {
+      model[k] = m;
+      r.runs[k++] = {base, static_cast<std::int32_t>(t0), static_cast<std::int32_t>(t1), 0};
+    });
+  }, std::max<i64>(1, 8192 / T));
+  Distinct dn(static_cast<i64>(model.size()), [&](i64 k) { return t.N[model[k]]; });
+  for (size_t k = 0; k < r.runs.size(); ++k) r.runs[k].n = dn.index[k];
+  r.nvalues.swap(dn.values);
+  return r;
+}
+
+// Smallest (x + td[t]) over t in [t0, t1) (NaN never wins; +inf if none is smaller). The order of the
+// comparisons does not matter for the value (the caller then finds the first digit reaching it), so the loop
+// keeps independent vector accumulators: lane-wise (l < acc ? l : acc) is minpd/vminpd.
+inline double run_min(double x, const double* td, i64 t0, i64 t1) {
+  i64 q = t0;
+  double m = kInf;
+#if defined(__GNUC__)
+  typedef double v2 __attribute__((vector_size(16)));  // SSE2 / NEON register
+  const v2 vx = {x, x};
+  v2 a0 = {kInf, kInf}, a1 = a0, a2 = a0, a3 = a0, l0, l1, l2, l3;
+  for (; q + 8 <= t1; q += 8) {
+    std::memcpy(&l0, td + q, sizeof l0);
+    std::memcpy(&l1, td + q + 2, sizeof l1);
+    std::memcpy(&l2, td + q + 4, sizeof l2);
+    std::memcpy(&l3, td + q + 6, sizeof l3);
+    l0 += vx;
+    l1 += vx;
+    l2 += vx;
+    l3 += vx;
+    a0 = l0 < a0 ? l0 : a0;
+    a1 = l1 < a1 ? l1 : a1;
+    a2 = l2 < a2 ? l2 : a2;
+    a3 = l3 < a3 ? l3 : a3;
+  }
+  a0 = a1 < a0 ? a1 : a0;
+  a2 = a3 < a2 ? a3 : a2;
+  a0 = a2 < a0 ? a2 : a0;
+  m = a0[0] < m ? a0[0] : m;
+  m = a0[1] < m ? a0[1] : m;
+#endif
+  for (; q < t1; ++q) {
+    const double l = x + td[q];
+    m = l < m ? l : m;
+  }
+  return m;
+}
+
+// Per-sample argmin over the runs for the samples with use(s) true; out(s, config, loss).
+template <class Law, class Use, class Out>
+void scan_runs(const Runs& r, const GridTable& t, const double* samples, i64 S, int threads, Use use, Out out) {
+  static_assert(EvalKind<Law>::separable, "scan_runs needs a separable law");
+  const double* tok = t.f.values[F_TOKENS];
+  parallel_for(S, threads, [&](i64 s) {
+    if (!use(s)) return;
+    const double* p = samples + s * Law::P;
+    const double c = Law::constant(p);
+    std::vector<double> tn(r.nvalues.size()), td(r.T);
+    for (size_t v = 0; v < tn.size(); ++v) tn[v] = Law::term(0, r.nvalues[v], p);
+    for (i64 q = 0; q < r.T; ++q) td[q] = Law::term(1, tok[q], p);
+    i64 best = -1;
+    double best_loss = kInf;
+    for (const Run& run : r.runs) {
+      const double x = c + tn[run.n];
+      const double cm = run_min(x, td.data(), run.t0, run.t1);
+      if (!(cm <= best_loss) || cm == kInf) continue;
+      i64 q = run.t0;
+      while (!(x + td[q] == cm)) ++q;  // first digit reaching the minimum: the run's lowest index
+      const i64 i = run.base + q * r.stride;
+      if (cm < best_loss || i < best) {
+        best = i;
+        best_loss = x + td[q];
+      }
+    }
+    out(s, best, best_loss);
+  }, 1);
+}
 
 struct PlanOut {
   i64* index;     // [S] best configuration (-1: none admissible)
@@ -427,45 +629,96 @@ struct PlanOut {
   double* N;      // [S]
   double* D;      // [S]
 };
+struct PlanCounts {
+  i64 admissible = 0;
+  i64 non_dominated = -1;  // -1: not built (no pruning)
+};
 
-// Per-sample optimum (LOSS or COST objective). `c` from candidates(t, po.objective, po.prune).
+// Whether each sample's law is known to be strictly decreasing (pruned list exact for it).
 template <class Law>
-void plan_reduce(const GridTable& t, const Candidates& c, const double* samples, i64 S, const PlanOptions& po,
-                 const PlanOut& out, int threads) {
-  const PlanLists<Law> L(t, c, samples, S, po, threads);
-  auto list_of = [&](i64 s) -> const ScanList<Law>& { return L.of(s); };
-  auto store = [&](i64 s, i64 j, double loss, const ScanList<Law>& l) {
-    const i64 best = j >= 0 ? l.config[j] : -1;
-    out.index[s] = best;
-    out.loss[s] = best >= 0 ? loss : kNaN;
-    out.cost[s] = best >= 0 ? t.cost[best] : kNaN;
-    out.N[s] = best >= 0 ? t.N[best] : kNaN;
-    out.D[s] = best >= 0 ? t.D[best] : kNaN;
-  };
-  if (po.objective == OBJ_LOSS) {
-    scan_samples<Law, ArgminState>(samples, S, threads, list_of, [](i64, ArgminState&) {},
-                                   [&](i64 s, const ArgminState& st, const ScanList<Law>& l) {
-                                     store(s, st.best, st.best_loss, l);
-                                   });
-  } else {
-    scan_samples<Law, FirstBelowState>(samples, S, threads, list_of,
-                                       [&](i64, FirstBelowState& st) { st.target = po.target; },
-                                       [&](i64 s, const FirstBelowState& st, const ScanList<Law>& l) {
-                                         store(s, st.best, st.best_loss, l);
-                                       });
-  }
+std::vector<unsigned char> monotone_samples(const double* samples, i64 S, bool prune) {
+  std::vector<unsigned char> u(S, 0);
+  for (i64 s = 0; s < S; ++s) u[s] = prune && Monotone<Law>::strictly_decreasing(samples + s * Law::P);
+  return u;
 }
 
-// Per-sample (cost, loss) Pareto sets, CSR: offsets[S+1], config indices and losses. `c` must come from
-// candidates(t, OBJ_COST, po.prune) (cost order).
+// Per-sample optimum (LOSS or COST objective).
 template <class Law>
-void plan_pareto(const GridTable& t, const Candidates& c, const double* samples, i64 S, const PlanOptions& po,
-                 std::vector<i64>& offsets, std::vector<i64>& index, std::vector<double>& loss, int threads) {
-  const PlanLists<Law> L(t, c, samples, S, po, threads);
+PlanCounts plan_reduce(const GridTable& t, const double* samples, i64 S, const PlanOptions& po, const PlanOut& out,
+                       int threads) {
+  PlanCounts pc;
+  const std::vector<unsigned char> use_pruned = monotone_samples<Law>(samples, S, po.prune);
+  bool any_full = false, any_pruned = false;
+  for (i64 s = 0; s < S; ++s) (use_pruned[s] ? any_pruned : any_full) = true;
+  auto store = [&](i64 s, i64 best, double loss) {
+    out.index[s] = best;
+    out.loss[s] = best >= 0 ? loss : kNaN;
+    out.cost[s] = best >= 0 ? t.cost_of(best) : kNaN;
+    out.N[s] = best >= 0 ? t.N_of(best) : kNaN;
+    out.D[s] = best >= 0 ? t.D_of(best) : kNaN;
+  };
+  ScanList<Law> full, pruned;
+  if (po.objective == OBJ_LOSS) {
+    const std::vector<ModelBest> mb = model_best(t, threads);
+    for (const ModelBest& b : mb) pc.admissible += b.n_ok;
+    if (po.prune) {
+      std::vector<i64> kept = loss_maxima(t, mb);
+      pc.non_dominated = static_cast<i64>(kept.size());
+      if (any_pruned) pruned = ScanList<Law>(t, std::move(kept), threads);
+    }
+    bool by_runs = false;
+    if constexpr (EvalKind<Law>::separable) by_runs = t.mt.factored && t.mt.T < INT32_MAX;
+    if (any_full && by_runs) {  // factored grid, separable law
+      if constexpr (EvalKind<Law>::separable) {
+        const Runs r = admissible_runs(t, threads);
+        scan_runs<Law>(r, t, samples, S, threads, [&](i64 s) { return !use_pruned[s]; },
+                       [&](i64 s, i64 best, double loss) { store(s, best, loss); });
+      }
+    } else if (any_full) {
+      full = ScanList<Law>(t, admissible_list(t, threads), threads);
+    }
+    scan_samples<Law, ArgminState>(
+        samples, S, threads,
+        [&](i64 s) -> const ScanList<Law>* { return use_pruned[s] ? &pruned : (by_runs ? nullptr : &full); },
+        [](i64, ArgminState&) {},
+        [&](i64 s, const ArgminState& st, const ScanList<Law>& l) {
+          store(s, st.best >= 0 ? l.config[st.best] : -1, st.best_loss);
+        });
+  } else {
+    std::vector<i64> f, p;
+    cost_lists(t, po.prune, threads, f, p);
+    pc.admissible = static_cast<i64>(f.size());
+    if (po.prune) pc.non_dominated = static_cast<i64>(p.size());
+    if (any_full) full = ScanList<Law>(t, std::move(f), threads);
+    if (any_pruned) pruned = ScanList<Law>(t, std::move(p), threads);
+    scan_samples<Law, FirstBelowState>(
+        samples, S, threads, [&](i64 s) -> const ScanList<Law>* { return use_pruned[s] ? &pruned : &full; },
+        [&](i64, FirstBelowState& st) { st.target = po.target; },
+        [&](i64 s, const FirstBelowState& st, const ScanList<Law>& l) {
+          store(s, st.best >= 0 ? l.config[st.best] : -1, st.best_loss);
+        });
+  }
+  return pc;
+}
+
+// Per-sample (cost, loss) Pareto sets, CSR: offsets[S+1], config indices and losses. `t` built with the COST
+// objective (no budget).
+template <class Law>
+void plan_pareto(const GridTable& t, const double* samples, i64 S, const PlanOptions& po, std::vector<i64>& offsets,
+                 std::vector<i64>& index, std::vector<double>& loss, int threads) {
+  const std::vector<unsigned char> use_pruned = monotone_samples<Law>(samples, S, po.prune);
+  bool any_full = false, any_pruned = false;
+  for (i64 s = 0; s < S; ++s) (use_pruned[s] ? any_pruned : any_full) = true;
+  std::vector<i64> f, p;
+  cost_lists(t, po.prune, threads, f, p);
+  ScanList<Law> full, pruned;
+  if (any_full) full = ScanList<Law>(t, std::move(f), threads);
+  if (any_pruned) pruned = ScanList<Law>(t, std::move(p), threads);
   std::vector<std::vector<i64>> idx(S);
   std::vector<std::vector<double>> val(S);
   scan_samples<Law, RecordState>(
-      samples, S, threads, [&](i64 s) -> const ScanList<Law>& { return L.of(s); }, [](i64, RecordState&) {},
+      samples, S, threads, [&](i64 s) -> const ScanList<Law>* { return use_pruned[s] ? &pruned : &full; },
+      [](i64, RecordState&) {},
       [&](i64 s, RecordState& st, const ScanList<Law>& l) {
         for (i64& j : st.idx) j = l.config[j];
         idx[s].swap(st.idx);
