@@ -131,3 +131,126 @@ def test_bad_inputs():
         m.select_items(0)
     with pytest.raises(ValueError, match="'items'"):
         m.abilities_for(np.zeros((2, 2)), items=[0, 99])
+
+
+def simulate_design(M, I, design, seed=0):
+    """Common simulation conventions: "U": a ~ U(0.5, 2.5); "LN": a ~ LogNormal(0, 0.5); "girth": girth's README
+    example, a ~ U(0.5, 1.5) with difficulties delta ~ U(-2.5, 2.5) in sigmoid(a (theta - delta)). b ~ N(0, 1)
+    otherwise; theta ~ N(0, 1)."""
+    rng = np.random.default_rng(seed)
+    th = rng.normal(size=M)
+    if design == "U":
+        a, b = rng.uniform(0.5, 2.5, I), rng.normal(size=I)
+    elif design == "LN":
+        a, b = rng.lognormal(0.0, 0.5, I), rng.normal(size=I)
+    else:
+        a = rng.uniform(0.5, 1.5, I)
+        b = a * rng.uniform(-2.5, 2.5, I)
+    P = 1 / (1 + np.exp(-(np.outer(th, a) - b)))
+    return (rng.random((M, I)) < P).astype(np.int8), a, b, th
+
+
+@pytest.mark.parametrize("design", ["U", "LN", "girth"])
+@pytest.mark.parametrize("method", ["jmap", "mml"])
+def test_discrimination_recovery_at_the_information_limit(design, method):
+    # 200 models x 1,000 items: the discriminations can only be as good as a fit that knows the true abilities
+    Y, a, b, th = simulate_design(200, 1000, design)
+    m = evals.fit_irt(Y, "2pl", method=method, max_iter=500)
+    assert m.status == "CONVERGED"
+    r_a, r_o = np.corrcoef(m.items["a"], a)[0, 1], np.corrcoef(oracle_a(Y.astype(float), th[:, None]), a)[0, 1]
+    assert r_a >= r_o - 0.01, (r_a, r_o)
+    assert np.corrcoef(m.items["b"], b)[0, 1] >= 0.95
+    # MML's scale is fixed by the N(0, 1) ability distribution: the discriminations are on the true scale
+    if method == "mml":
+        assert np.median(m.items["a"]) == pytest.approx(np.median(a), rel=0.1)
+
+
+def test_discrimination_recovery_reaches_095_where_the_design_allows():
+    # log-normal discriminations, 400 models: the oracle bound is above 0.95 and both estimators reach it
+    Y, a, b, th = simulate_design(400, 1000, "LN", seed=3)
+    r_o = np.corrcoef(oracle_a(Y.astype(float), th[:, None]), a)[0, 1]
+    assert r_o >= 0.95
+    for method in ["jmap", "mml"]:
+        m = evals.fit_irt(Y, "2pl", method=method, max_iter=500)
+        assert np.corrcoef(m.items["a"], a)[0, 1] >= 0.95, method
+
+
+def test_mml_beats_joint_map_with_few_items_per_model():
+    # 1,000 models x 20 items: joint estimation inflates discriminations; marginal ML does not
+    Y, a, b, th = simulate_design(1000, 20, "LN", seed=4)
+    jm = evals.fit_irt(Y, "2pl")
+    mm = evals.fit_irt(Y, "2pl", method="mml")
+    assert mm.status == "CONVERGED"
+    r_o = np.corrcoef(oracle_a(Y.astype(float), th[:, None]), a)[0, 1]
+    r_m, r_j = np.corrcoef(mm.items["a"], a)[0, 1], np.corrcoef(jm.items["a"], a)[0, 1]
+    assert r_m >= r_o - 0.01 and r_m >= r_j
+    assert np.mean(np.abs(mm.items["a"] - a)) < np.mean(np.abs(jm.items["a"] - a))
+    # EAP abilities with posterior sds
+    ab = mm.abilities
+    assert np.corrcoef(ab["theta"], th)[0, 1] >= 0.85 and (ab["se_theta"] > 0).all()
+
+
+def test_mml_deterministic_across_threads_and_checks():
+    Y, *_ = simulate_design(150, 200, "U", seed=5)
+    Y = Y.astype(float)
+    Y[np.random.default_rng(0).random(Y.shape) < 0.1] = np.nan
+    m1 = evals.fit_irt(Y, method="mml", threads=1)
+    m2 = evals.fit_irt(Y, method="mml", threads=2)
+    pd.testing.assert_frame_equal(m1.items, m2.items)
+    pd.testing.assert_frame_equal(m1.abilities, m2.abilities)
+    with pytest.raises(ValueError, match="method"):
+        evals.fit_irt(Y, "rasch", method="mml")
+    with pytest.raises(ValueError, match="method"):
+        evals.fit_irt(Y, method="em")
+    with pytest.raises(ValueError, match="quadrature"):
+        evals.fit_irt(Y, method="mml", quadrature=2)
+
+
+@pytest.mark.parametrize("I", [1000, 4000])
+def test_reduced_set_optimal_anchors_reach_the_oracle(I):
+    # 400 models (IRT fitted on 300, scores of the other 100), 100 anchors, log-normal discriminations
+    Y, a, b, th = simulate_design(400, I, "LN", seed=1)
+    train, test = Y[:300], Y[300:]
+    full = test.mean(axis=1)
+    m = evals.fit_irt(train)
+    sel = m.select_items(100, method="optimal")
+    assert sel.items.size == 100 and np.unique(sel.items).size == 100
+    assert sel.weights.sum() == pytest.approx(1.0) and (sel.weights > 0).all()
+    est = m.estimate(test[:, sel.items], sel)
+    from lawfit._native import _core
+    Yk = np.ascontiguousarray(test[:, sel.items])
+    _, _, _, oracle = _core.evals_irt_posterior_scores(Yk, sel.items, np.ascontiguousarray(a[:, None]), b, 61, 0)
+    mae_oracle = np.mean(np.abs(oracle - full))
+    for col in ["irt", "pirt", "gpirt"]:
+        mae = np.mean(np.abs(est[col] - full))
+        assert mae <= 0.02, (col, mae)
+        assert mae <= mae_oracle + 0.005, (col, mae, mae_oracle)
+    # better than the plain mean of 100 random items
+    rnd = m.select_items(100, method="random", seed=0)
+    assert np.mean(np.abs(est["pirt"] - full)) < np.mean(np.abs(test[:, rnd.items].mean(axis=1) - full))
+
+
+def test_pirt_counts_unanswered_anchors_as_unseen():
+    Y, a, b, th = simulate_design(300, 500, "U", seed=6)
+    m = evals.fit_irt(Y[:250])
+    sel = m.select_items(50, method="kmeans")
+    R = Y[250:, sel.items].astype(float)
+    R[:, :10] = np.nan  # 10 anchors unanswered: predicted like any other item not answered
+    est = m.estimate(R, sel)
+    assert (est["n_seen"] == 40).all()
+    # numpy reference: posterior over a 61-node grid on [-6, 6] with a N(0, 1) prior
+    x = np.linspace(-6, 6, 61)
+    A, B = m.items["a"].to_numpy(), m.items["b"].to_numpy()
+    P = 1 / (1 + np.exp(-(np.outer(x, A) - B)))  # [Q, I]
+    Pk = P[:, sel.items]
+    seen = ~np.isnan(R)
+    Yf = np.where(seen, R, 0)
+    L = -x ** 2 / 2 + (Yf @ np.log(Pk.T) + (seen & (Yf == 0)) @ np.log(1 - Pk.T))  # [M, Q]
+    post = np.exp(L - L.max(axis=1, keepdims=True))
+    post /= post.sum(axis=1, keepdims=True)
+    rest = P.sum(axis=1)[None, :] - seen @ Pk.T  # sum over every item not answered, per node
+    ref_pirt = (Yf.sum(axis=1) + (post * rest).sum(axis=1)) / A.size
+    ref_irt = (post * P.mean(axis=1)[None, :]).sum(axis=1)
+    np.testing.assert_allclose(est["pirt"], ref_pirt, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(est["irt"], ref_irt, rtol=1e-10, atol=1e-12)
+    assert np.isfinite(est["gpirt"]).all()

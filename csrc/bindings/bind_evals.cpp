@@ -218,8 +218,13 @@ void register_evals(py::module_& m) {
   m.def(
       "evals_irt_fit",
       [](py::array Y, int model, int dim, int max_iter, double tol, double a_mean, double a_sd, double b_sd,
-         std::uint64_t seed, int threads) {
+         std::uint64_t seed, int threads, int method, int quadrature) {
         const char* op = "fit_irt";
+        if (method != 0 && method != 1) throw py::value_error("fit_irt: 'method' must be 0 (jmap) or 1 (mml)");
+        if (method == 1 && model != 1)
+          throw py::value_error("fit_irt: method 'mml' is implemented for model '2pl' only");
+        if (method == 1 && (quadrature < 5 || quadrature > 401))
+          throw py::value_error("fit_irt: 'quadrature' must be in [5, 401]");
         check_ndim(Y, op, "responses", 2);
         const py::ssize_t M = Y.shape(0), I = Y.shape(1);
         const std::int8_t* yp = in_ptr<std::int8_t>(Y, op, "responses");
@@ -266,7 +271,10 @@ void register_evals(py::module_& m) {
               for (int d = 1; d < D; ++d) ap[i * D + d] = 0.3 * rng.normal();
             });
             std::fill(out.theta, out.theta + M * D, 0.0);
-            evals::fit_irt(o, M, I, yp, out);
+            if (method == 1)
+              evals::fit_irt_mml(o, quadrature, M, I, yp, out);
+            else
+              evals::fit_irt(o, M, I, yp, out);
           }
         }
         if (bad) throw py::value_error("fit_irt: 'responses' must hold only 0, 1 or -1 (missing)");
@@ -284,7 +292,42 @@ void register_evals(py::module_& m) {
       },
       py::arg("responses"), py::arg("model"), py::arg("dim") = 1, py::arg("max_iter") = 200, py::arg("tol") = 1e-4,
       py::arg("a_mean") = 1.0, py::arg("a_sd") = 2.0, py::arg("b_sd") = 3.0, py::arg("seed") = 0,
-      py::arg("threads") = 0, "Batched joint-MAP IRT fit of a models x items response matrix (int8: 1, 0, -1).");
+      py::arg("threads") = 0, py::arg("method") = 0, py::arg("quadrature") = 61,
+      "Batched IRT fit of a models x items response matrix (int8: 1, 0, -1): joint MAP (method 0) or marginal "
+      "maximum likelihood by EM on a quadrature grid (method 1, 2PL).");
+
+  m.def(
+      "evals_irt_posterior_scores",
+      [](py::array Y, py::object items, py::array a, py::array b, int quadrature, int threads) {
+        const char* op = "estimate";
+        check_ndim(Y, op, "responses", 2);
+        check_ndim(a, op, "a", 2);
+        const py::ssize_t M = Y.shape(0), K = Y.shape(1), I = a.shape(0);
+        if (a.shape(1) != 1) throw py::value_error("estimate: posterior scores need a unidimensional model");
+        if (quadrature < 5 || quadrature > 401) throw py::value_error("estimate: 'quadrature' must be in [5, 401]");
+        const std::int8_t* yp = in_ptr<std::int8_t>(Y, op, "responses");
+        const double* ap = in_ptr<double>(a, op, "a");
+        const double* bp = in_ptr<double>(b, op, "b", I);
+        const i64* ip = opt_ptr<i64>(items, op, "items", K);
+        if (ip == nullptr && K != I)
+          throw py::value_error("estimate: 'responses' has " + std::to_string(K) + " columns but the model has " +
+                                std::to_string(I) + " items; pass 'items'");
+        if (ip)
+          for (py::ssize_t t = 0; t < K; ++t)
+            if (ip[t] < 0 || ip[t] >= I) throw py::value_error("estimate: 'items' index out of range");
+        for (py::ssize_t u = 0; u < M * K; ++u)
+          if (yp[u] < -1 || yp[u] > 1) throw py::value_error("estimate: 'responses' must hold only 0, 1 or -1");
+        py::array_t<double> th(M), sd(M), irt(M), pirt(M);
+        double *tp = th.mutable_data(), *sp = sd.mutable_data(), *ir = irt.mutable_data(), *pr = pirt.mutable_data();
+        {
+          py::gil_scoped_release rel;
+          evals::irt_posterior_scores(M, K, yp, ip, I, ap, bp, quadrature, tp, sp, ir, pr, threads);
+        }
+        return py::make_tuple(th, sd, irt, pirt);
+      },
+      py::arg("responses"), py::arg("items"), py::arg("a"), py::arg("b"), py::arg("quadrature") = 61,
+      py::arg("threads") = 0,
+      "Posterior (EAP) abilities and score estimates (irt, p-IRT) of many models from answers to anchor items.");
 
   m.def(
       "evals_irt_abilities",

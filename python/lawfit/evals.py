@@ -681,7 +681,12 @@ class IRTModel:
         method ``"kmeans"`` (tinyBenchmarks): cluster the items on their standardised parameters (a, b) into
         ``n_items`` clusters; the anchor of each cluster is its item nearest the centroid, weighted by the
         cluster's share of items. ``"kmeans-info"``: the same strata, each represented by its most informative
-        item (Fisher information averaged over the training abilities). ``"random"``: a uniform sample with equal weights. Both return an
+        item (Fisher information averaged over the training abilities). ``"optimal"`` (unidimensional): greedy
+        choice of the items that most reduce the expected posterior variance of the full-benchmark score over the
+        training models' abilities, sum_g T'(theta_g)^2 / (1 + sum_anchors info_k(theta_g)) with T the mean item
+        curve, using discriminations shrunk to their empirical-Bayes means (so that items whose a is overestimated
+        are not favoured); each item is assigned to its nearest anchor in standardised (a, b) and the anchors are
+        weighted by these stratum sizes. ``"random"``: a uniform sample with equal weights. All return an
         :class:`ItemSelection` and precompute the gp-IRT mixing statistic on the training models.
         ``"adaptive"``: computerised adaptive testing of each model in ``responses`` (models x all items):
         maximum Fisher information at the current MAP ability, stopping once SE <= ``se_stop`` (after
@@ -735,12 +740,25 @@ class IRTModel:
             w = sizes[labels[pos]].astype(np.float64)
             srt = np.argsort(pos)
             sel = ItemSelection(np.ascontiguousarray(pos[srt]), w[srt] / w.sum(), "kmeans-info", labels)
+        elif method == "optimal":
+            if self.dim != 1:
+                raise ValueError("method='optimal' needs a unidimensional model (rasch or 2pl)")
+            pos = self._optimal_items(int(n_items))
+            F = np.column_stack([self._a, self._b])
+            sd = F.std(axis=0)
+            F = (F - F.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+            # every item joins its nearest anchor in standardised (a, b): anchor weights = stratum sizes
+            labels = np.argmin(((F[:, None, :] - F[pos][None, :, :]) ** 2).sum(axis=2), axis=1)
+            labels[pos] = np.arange(pos.size)
+            sizes = np.bincount(labels, minlength=pos.size).astype(np.float64)
+            sel = ItemSelection(pos, sizes / sizes.sum(), "optimal", labels)
         elif method == "random":
             rng = np.random.default_rng(seed)
             pos = np.sort(rng.choice(I, size=int(n_items), replace=False)).astype(np.int64)
             sel = ItemSelection(pos, np.full(pos.size, 1.0 / pos.size), "random")
         else:
-            raise ValueError(f"method must be 'kmeans', 'kmeans-info', 'random' or 'adaptive', got {method!r}")
+            raise ValueError(
+                f"method must be 'kmeans', 'kmeans-info', 'optimal', 'random' or 'adaptive', got {method!r}")
         # gp-IRT statistic: squared error of p-IRT on the training models, from their anchor answers alone.
         Ytr = np.ascontiguousarray(self._Y[:, sel.items])
         full = _row_means(self._Y)
@@ -748,12 +766,33 @@ class IRTModel:
         sel.pirt_mse = float(np.nanmean((est["pirt"].to_numpy() - full) ** 2))
         return sel
 
+    def _optimal_items(self, K: int, grid: int = 64) -> np.ndarray:
+        """Greedy anchors minimising sum_g T'(theta_g)^2 / (1 + info of the anchors at theta_g) over ``grid``
+        quantiles of the training abilities (a step per anchor, vectorised over items)."""
+        ah, b = self._a[:, 0], self._b
+        se = np.where(np.isfinite(self._se_a[:, 0]), self._se_a[:, 0], np.inf)
+        v = max(float(ah.var() - np.mean(np.where(np.isfinite(se), se, 0.0) ** 2)), 1e-3)
+        a = ah.mean() + (ah - ah.mean()) * v / (v + se ** 2)  # empirical-Bayes shrunk discriminations
+        bs = b * np.divide(a, ah, out=np.ones_like(a), where=ah != 0)  # same location b/a
+        g = np.quantile(self._theta[:, 0], (np.arange(grid) + 0.5) / grid)
+        P = 1.0 / (1.0 + np.exp(-(np.outer(g, a) - bs)))
+        info = a ** 2 * P * (1 - P)  # [G, I]
+        s2 = ((a * P * (1 - P)).mean(axis=1)) ** 2  # T'(theta_g)^2
+        tot = np.ones(grid)  # N(0, 1) prior precision
+        chosen = np.zeros(a.size, dtype=bool)
+        out = np.empty(K, dtype=np.int64)
+        for t in range(K):  # K greedy steps, each over all items at once
+            gain = (s2[:, None] * info / (tot[:, None] * (tot[:, None] + info))).sum(axis=0)
+            gain[chosen] = -np.inf
+            i = int(np.argmax(gain))
+            out[t], chosen[i] = i, True
+            tot += info[:, i]
+        return np.sort(out)
+
     def _estimates(self, Y: np.ndarray, sel: ItemSelection, th: int, pirt_mse) -> pd.DataFrame:
         pos = sel.items
         I = self._b.size
         theta, se = _core.evals_irt_abilities(Y, pos, self._a, self._b, 50, th)
-        p_all = _core.evals_irt_mean_prob(theta, None, self._a, self._b, th)  # mean over all items
-        p_seen = _core.evals_irt_mean_prob(theta, pos, self._a, self._b, th)  # mean over the anchors
         seen = Y >= 0
         n_seen = seen.sum(axis=1)
         Yf = np.where(seen, Y, 0).astype(np.float64)
@@ -761,12 +800,18 @@ class IRTModel:
             naive = Yf.sum(axis=1) / n_seen
             w = np.where(seen, sel.weights[None, :], 0.0)
             anchor = (w * Yf).sum(axis=1) / w.sum(axis=1)
-        # p-IRT: lam * mean(seen) + (1 - lam) * mean over unseen items of P_i(theta), lam = |seen| / I.
-        lam = n_seen / I
-        K = pos.size
-        unseen = I - K
-        mean_unseen = (p_all * I - p_seen * K) / unseen if unseen > 0 else p_all
-        pirt = lam * naive + (1 - lam) * mean_unseen
+        # p-IRT (tinyBenchmarks): lam * mean(seen) + (1 - lam) * mean over every item the model did not answer of
+        # P_i(theta), lam = |seen| / I, i.e. (sum of the answers + sum of the predictions elsewhere) / I. The
+        # anchors' stratum weights do not enter p-IRT (every item is counted once, answered or predicted); they
+        # enter the anchor estimator and gp-IRT. Unidimensional models: the expectations over the posterior of
+        # theta (N(0, 1) prior, 61-node grid), not the plug-in at the MAP; multidimensional: plug-in at the MAP.
+        if self.dim == 1:
+            _, _, p_all, pirt = _core.evals_irt_posterior_scores(Y, pos, self._a, self._b, 61, th)
+        else:
+            I = self._b.size
+            p_all = _core.evals_irt_mean_prob(theta, None, self._a, self._b, th)  # mean over all items
+            Pk = 1.0 / (1.0 + np.exp(-(theta @ self._a[pos].T - self._b[pos])))
+            pirt = (Yf.sum(axis=1) + p_all * I - np.where(seen, Pk, 0.0).sum(axis=1)) / I
         out = pd.DataFrame({"naive": naive, "anchor": anchor, "irt": p_all, "pirt": pirt, "theta": theta[:, 0],
                             "se_theta": se[:, 0], "n_seen": n_seen})
         if pirt_mse is not None:
@@ -820,6 +865,8 @@ def fit_irt(
     tol: float = 1e-4,
     prior_a=(1.0, 2.0),
     prior_b_sd: float = 3.0,
+    method: str = "jmap",
+    quadrature: int = 61,
     seed: int = 0,
     threads: Optional[int] = None,
 ) -> IRTModel:
@@ -831,7 +878,12 @@ def fit_irt(
     (mean, sd; multidimensional: mean 0 beyond the first dimension) and ``b ~ N(0, prior_b_sd^2)``.
     Identifiability: abilities standardised every sweep (mean 0, unit sd / identity covariance), each
     dimension's discriminations sum to >= 0, and (multidimensional) abilities rotated to the principal axes
-    of the loadings. Converged when the largest relative parameter change < ``tol``."""
+    of the loadings. Converged when the largest relative parameter change < ``tol``.
+
+    ``method="mml"`` (2PL only): marginal maximum likelihood (Bock-Aitkin EM) with abilities integrated out
+    against N(0, 1) on ``quadrature`` grid nodes in [-6, 6], the same priors on a and b; abilities are then the
+    posterior means (EAP) with posterior sds. MML is the standard when models answer few items each (joint
+    estimation inflates discriminations there); with hundreds of items per model both give the same items."""
     if model not in _MODELS:
         raise ValueError(f"model must be one of {sorted(_MODELS)}, got {model!r}")
     code = _MODELS[model]
@@ -848,11 +900,17 @@ def fit_irt(
         raise ValueError("prior standard deviations must be > 0")
     if int(max_iter) < 1 or not tol > 0:
         raise ValueError("max_iter must be >= 1 and tol > 0")
+    if method not in ("jmap", "mml"):
+        raise ValueError(f"method must be 'jmap' or 'mml', got {method!r}")
+    if method == "mml" and code != 1:
+        raise ValueError(f"method='mml' is implemented for model='2pl' only (got model={model!r})")
+    if not (5 <= int(quadrature) <= 401):
+        raise ValueError(f"quadrature must be in [5, 401], got {quadrature}")
     Y, rows, cols = _responses(responses)
     if Y.shape[0] < 2 or Y.shape[1] < 1:
         raise ValueError(f"argument 'responses' needs at least 2 models and 1 item, got shape {Y.shape}")
     nat = _core.evals_irt_fit(Y, code, int(dim), int(max_iter), float(tol), a_mean, a_sd, float(prior_b_sd),
-                              int(seed), _threads(threads))
+                              int(seed), _threads(threads), 1 if method == "mml" else 0, int(quadrature))
     return IRTModel(name, nat, rows, cols, Y)
 
 

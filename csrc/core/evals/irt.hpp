@@ -490,6 +490,264 @@ inline void fit_irt(const IrtOptions& o, i64 M, i64 I, const std::int8_t* Y, Irt
   out.objective = irt_objective(o, D, M, I, Y, a, b, theta);
 }
 
+// ---- marginal maximum likelihood (Bock-Aitkin EM), unidimensional 2PL ----------------------------------
+// Abilities are integrated out against N(0, 1) on a fixed grid of Q equally spaced nodes on [-6, 6] with
+// weights proportional to the normal density (Q >= 21 is accurate to well below the sampling noise). Every
+// EM cycle: (E) per model, the posterior over the nodes from all its answers, from per-item tables of
+// log P and log(1 - P) at the nodes (parallel over models); (M) per item, the expected counts
+// r_iq = sum_j y_ji post_jq and n_iq = sum_j [answered] post_jq, then Newton steps (clipped to |step| <= 1) on
+// the expected complete-data log likelihood plus the priors a ~ N(mu_a, sd_a^2), b ~ N(0, sd_b^2) (parallel over
+// items). The scale and location are fixed by the N(0, 1) ability distribution, so no standardisation is
+// needed; the sign convention (sum a >= 0) is applied at the end. Reported abilities are the posterior means
+// (EAP) and standard deviations at the final items; item standard errors come from the expected
+// complete-data information at the optimum (slightly optimistic, as usual for EM). Deterministic for any
+// thread count (index-owned writes; the objective is summed in model order).
+
+inline void mml_grid(int Q, double* x, double* logw) {
+  double tot = 0;
+  for (int q = 0; q < Q; ++q) {
+    x[q] = Q > 1 ? -6.0 + 12.0 * q / (Q - 1) : 0.0;
+    logw[q] = -0.5 * x[q] * x[q];
+    tot += std::exp(logw[q]);
+  }
+  for (int q = 0; q < Q; ++q) logw[q] -= std::log(tot);
+}
+
+// Posterior over the nodes of one model: post [Q] (normalised); returns the log marginal likelihood.
+// y [n] responses to items (index list, null = 0..n-1); lp1/lp0 [I, Q] tables.
+inline double mml_posterior(int Q, const double* logw, i64 n, const std::int8_t* y, const i64* items,
+                            const double* lp1, const double* lp0, double* post) {
+  for (int q = 0; q < Q; ++q) post[q] = logw[q];
+  for (i64 t = 0; t < n; ++t) {
+    const std::int8_t yv = y[t];
+    if (yv < 0) continue;
+    const i64 i = items ? items[t] : t;
+    const double* row = (yv ? lp1 : lp0) + i * Q;
+    for (int q = 0; q < Q; ++q) post[q] += row[q];
+  }
+  double mx = -kInf;
+  for (int q = 0; q < Q; ++q) mx = std::fmax(mx, post[q]);
+  double s = 0;
+  for (int q = 0; q < Q; ++q) {
+    post[q] = std::exp(post[q] - mx);
+    s += post[q];
+  }
+  for (int q = 0; q < Q; ++q) post[q] /= s;
+  return mx + std::log(s);
+}
+
+// Newton steps on one item's expected complete-data log posterior; r, n [Q]. With se given, writes the SEs
+// (from the Hessian at the final point) instead of stepping further.
+inline double mml_item_newton(const IrtOptions& o, int Q, const double* x, const double* r, const double* n,
+                              double* ai, double* bi, int steps, double* se_a, double* se_b) {
+  const double pa = 1.0 / (o.a_sd * o.a_sd), pb = 1.0 / (o.b_sd * o.b_sd);
+  double maxstep = 0;
+  for (int s = 0; s <= steps; ++s) {
+    const double a0 = *ai, b0 = *bi;
+    double ga = -(a0 - o.a_mean) * pa, gb = -b0 * pb, haa = pa, hab = 0, hbb = pb;
+    for (int q = 0; q < Q; ++q) {
+      const double p = sigmoid(a0 * x[q] - b0), res = r[q] - n[q] * p, w = n[q] * p * (1 - p);
+      ga += res * x[q];
+      gb -= res;
+      haa += w * x[q] * x[q];
+      hab -= w * x[q];
+      hbb += w;
+    }
+    const double det = haa * hbb - hab * hab;
+    if (!(det > 0)) break;
+    if (s == steps) {
+      if (se_a != nullptr) {
+        *se_a = std::sqrt(hbb / det);
+        *se_b = std::sqrt(haa / det);
+      }
+      break;
+    }
+    const double da = (hbb * ga - hab * gb) / det, db = (haa * gb - hab * ga) / det;
+    const double mx = std::fmax(std::fabs(da), std::fabs(db)), sc = mx > 1.0 ? 1.0 / mx : 1.0;
+    *ai += sc * da;
+    *bi += sc * db;
+    maxstep = std::fmax(maxstep, mx * sc);
+    if (mx < 1e-10) {
+      if (se_a == nullptr) break;
+      steps = s + 1;  // one more pass for the SEs
+    }
+  }
+  return maxstep;
+}
+
+inline void fit_irt_mml(const IrtOptions& o, int Q, i64 M, i64 I, const std::int8_t* Y, IrtOutput& out) {
+  double *a = out.a, *b = out.b;
+  std::vector<double> x(static_cast<size_t>(Q)), logw(static_cast<size_t>(Q));
+  mml_grid(Q, x.data(), logw.data());
+  std::vector<std::int8_t> YT(static_cast<size_t>(M * I));
+  parallel_for(I, o.threads, [&](i64 i) {
+    for (i64 j = 0; j < M; ++j) YT[static_cast<size_t>(i * M + j)] = Y[j * I + i];
+  });
+  const size_t IQ = static_cast<size_t>(I) * Q, MQ = static_cast<size_t>(M) * Q;
+  std::vector<double> lp1(IQ), lp0(IQ), post(MQ), ll(static_cast<size_t>(M)), change(static_cast<size_t>(I)),
+      prev_a(static_cast<size_t>(I)), prev_b(static_cast<size_t>(I));
+  auto tables = [&]() {
+    parallel_for(I, o.threads, [&](i64 i) {
+      for (int q = 0; q < Q; ++q) {
+        const double eta = a[i] * x[q] - b[i];
+        lp1[i * Q + q] = log_sigmoid(eta);
+        lp0[i * Q + q] = log_sigmoid(-eta);
+      }
+    });
+  };
+  auto estep = [&]() {
+    tables();
+    parallel_for(M, o.threads, [&](i64 j) {
+      ll[j] = mml_posterior(Q, logw.data(), I, Y + j * I, nullptr, lp1.data(), lp0.data(), post.data() + j * Q);
+    });
+  };
+  auto counts = [&](i64 i, double* r, double* n) {
+    for (int q = 0; q < Q; ++q) r[q] = n[q] = 0;
+    const std::int8_t* yt = YT.data() + i * M;
+    for (i64 j = 0; j < M; ++j) {
+      const std::int8_t yv = yt[j];
+      if (yv < 0) continue;
+      const double* pj = post.data() + j * Q;
+      for (int q = 0; q < Q; ++q) n[q] += pj[q];
+      if (yv)
+        for (int q = 0; q < Q; ++q) r[q] += pj[q];
+    }
+  };
+  out.status = MAX_ITER;
+  for (int it = 0; it < o.max_iter; ++it) {
+    out.iterations = it + 1;
+    std::copy(a, a + I, prev_a.begin());
+    std::copy(b, b + I, prev_b.begin());
+    estep();
+    // Scale acceleration: with many items per model the likelihood pins abilities relative to the items, and
+    // plain EM crawls along the (location, scale) ridge that only the N(0, 1) ability distribution fixes. At
+    // the optimum the posteriors average to that distribution (mean 0, second moment 1), so re-express the
+    // items on the scale where the pooled posterior has mean 0 and sd 1 (every logit unchanged) and redo the
+    // E-step; the moments are summed in model order.
+    {
+      double m1 = 0, m2 = 0;
+      for (i64 j = 0; j < M; ++j) {
+        const double* pj = post.data() + j * Q;
+        for (int q = 0; q < Q; ++q) {
+          m1 += pj[q] * x[q];
+          m2 += pj[q] * x[q] * x[q];
+        }
+      }
+      m1 /= static_cast<double>(M);
+      const double var = m2 / static_cast<double>(M) - m1 * m1;
+      // Only while the pooled moments are off by more than 1e-3: on the discrete grid the EM fixed point has
+      // moments within about that of (0, 1), and correcting further would fight the M-step forever.
+      if (var > 1e-6 && (std::fabs(m1) > 1e-3 || std::fabs(var - 1) > 1e-3)) {
+        const double sd = std::sqrt(var);
+        parallel_for(I, o.threads, [&](i64 i) {
+          b[i] -= a[i] * m1;
+          a[i] *= sd;
+        });
+        estep();
+      }
+    }
+    parallel_for(I, o.threads, [&](i64 i) {
+      std::vector<double> r(static_cast<size_t>(Q)), n(static_cast<size_t>(Q));
+      counts(i, r.data(), n.data());
+      mml_item_newton(o, Q, x.data(), r.data(), n.data(), a + i, b + i, 20, nullptr, nullptr);
+      // change over the whole cycle (rescaling included), so a cycle that rescales and steps back is stationary
+      change[i] = std::fmax(std::fabs(a[i] - prev_a[i]) / (1 + std::fabs(a[i])),
+                            std::fabs(b[i] - prev_b[i]) / (1 + std::fabs(b[i])));
+    });
+    double mx = 0;
+    bool finite = true;
+    for (i64 i = 0; i < I; ++i) {
+      mx = std::fmax(mx, change[i]);
+      finite = finite && std::isfinite(change[i]);
+    }
+    if (!finite) {
+      out.status = NON_FINITE;
+      break;
+    }
+    if (mx < o.tol) {
+      out.status = CONVERGED;
+      break;
+    }
+  }
+  // Final E-step at the final items: EAP abilities, item SEs, marginal log posterior.
+  estep();
+  parallel_for(I, o.threads, [&](i64 i) {
+    std::vector<double> r(static_cast<size_t>(Q)), n(static_cast<size_t>(Q));
+    counts(i, r.data(), n.data());
+    double ai = a[i], bi = b[i];
+    mml_item_newton(o, Q, x.data(), r.data(), n.data(), &ai, &bi, 0, out.se_a + i, out.se_b + i);
+  });
+  parallel_for(M, o.threads, [&](i64 j) {
+    const double* pj = post.data() + j * Q;
+    double m = 0, v = 0;
+    for (int q = 0; q < Q; ++q) m += pj[q] * x[q];
+    for (int q = 0; q < Q; ++q) v += pj[q] * (x[q] - m) * (x[q] - m);
+    out.theta[j] = m;
+    out.se_theta[j] = std::sqrt(v);
+  });
+  IrtOptions o1 = o;
+  o1.model = TWO_PL;
+  irt_fix_sign(o1, 1, M, I, a, out.theta);
+  double tot = 0;
+  for (i64 j = 0; j < M; ++j) tot += ll[j];
+  for (i64 i = 0; i < I; ++i) {
+    const double za = (a[i] - o.a_mean) / o.a_sd, zb = b[i] / o.b_sd;
+    tot -= 0.5 * (za * za + zb * zb);
+  }
+  out.objective = tot;
+}
+
+// Posterior (N(0, 1) prior, Q-node grid) score estimates of many models from their answers to items[K] under a
+// fitted unidimensional model: theta_eap, theta_sd [M]; irt [M] = E[mean over all I items of P_i(theta)];
+// pirt [M] = (sum of the answered anchors' responses + E[sum over every other item of P_i(theta)]) / I.
+// Cost O(I Q + M K Q): the all-item curve sum_i P_i(x_q) is computed once.
+inline void irt_posterior_scores(i64 M, i64 K, const std::int8_t* Y, const i64* items, i64 I, const double* a,
+                                 const double* b, int Q, double* theta, double* sd, double* irt, double* pirt,
+                                 int threads) {
+  std::vector<double> x(static_cast<size_t>(Q)), logw(static_cast<size_t>(Q)), tcc(static_cast<size_t>(Q));
+  mml_grid(Q, x.data(), logw.data());
+  std::vector<double> part(static_cast<size_t>(I) * Q);
+  parallel_for(I, threads, [&](i64 i) {
+    for (int q = 0; q < Q; ++q) part[i * Q + q] = sigmoid(a[i] * x[q] - b[i]);
+  });
+  for (int q = 0; q < Q; ++q) tcc[q] = 0;
+  for (i64 i = 0; i < I; ++i)
+    for (int q = 0; q < Q; ++q) tcc[q] += part[i * Q + q];
+  std::vector<double> lp1(static_cast<size_t>(K) * Q), lp0(static_cast<size_t>(K) * Q);
+  parallel_for(K, threads, [&](i64 t) {
+    const i64 i = items ? items[t] : t;
+    for (int q = 0; q < Q; ++q) {
+      const double eta = a[i] * x[q] - b[i];
+      lp1[t * Q + q] = log_sigmoid(eta);
+      lp0[t * Q + q] = log_sigmoid(-eta);
+    }
+  });
+  parallel_for(M, threads, [&](i64 j) {
+    std::vector<double> post(static_cast<size_t>(Q)), rest(static_cast<size_t>(Q));
+    const std::int8_t* yj = Y + j * K;
+    mml_posterior(Q, logw.data(), K, yj, nullptr, lp1.data(), lp0.data(), post.data());
+    for (int q = 0; q < Q; ++q) rest[q] = tcc[q];
+    double ysum = 0;
+    for (i64 t = 0; t < K; ++t) {
+      if (yj[t] < 0) continue;
+      ysum += yj[t];
+      const i64 i = items ? items[t] : t;
+      for (int q = 0; q < Q; ++q) rest[q] -= part[i * Q + q];
+    }
+    double m = 0, v = 0, e_all = 0, e_rest = 0;
+    for (int q = 0; q < Q; ++q) {
+      m += post[q] * x[q];
+      e_all += post[q] * tcc[q];
+      e_rest += post[q] * rest[q];
+    }
+    for (int q = 0; q < Q; ++q) v += post[q] * (x[q] - m) * (x[q] - m);
+    theta[j] = m;
+    sd[j] = std::sqrt(v);
+    irt[j] = e_all / static_cast<double>(I);
+    pirt[j] = (ysum + e_rest) / static_cast<double>(I);
+  });
+}
+
 // MAP abilities of many models from fixed item parameters. Y [M, K] responses to items[K] (-1 missing).
 // theta [M, D] in/out (start), se [M, D] out. Newton to |step| < 1e-8 (at most max_iter steps).
 inline void irt_abilities(int D, i64 M, i64 K, const std::int8_t* Y, const i64* items, const double* a,
