@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/common.hpp"
+#include "core/fit/linalg.hpp"
 
 namespace lawfit::evals {
 
@@ -37,29 +38,9 @@ LAWFIT_HD inline double log_sigmoid(double x) { return x >= 0 ? -std::log1p(std:
 // Solve S x = g for symmetric positive definite S [n, n] (n <= kMaxIrtDim + 1) by Cholesky; S is overwritten.
 // Returns false when S is not positive definite. If inv_diag is given, it receives diag(S^-1).
 LAWFIT_HD inline bool chol_solve(int n, double* S, const double* g, double* x, double* inv_diag = nullptr) {
-  for (int j = 0; j < n; ++j) {
-    double d = S[j * n + j];
-    for (int k = 0; k < j; ++k) d -= S[j * n + k] * S[j * n + k];
-    if (!(d > 0)) return false;
-    d = std::sqrt(d);
-    S[j * n + j] = d;
-    for (int i = j + 1; i < n; ++i) {
-      double v = S[i * n + j];
-      for (int k = 0; k < j; ++k) v -= S[i * n + k] * S[j * n + k];
-      S[i * n + j] = v / d;
-    }
-  }
-  double y[kMaxIrtDim + 1];
-  for (int i = 0; i < n; ++i) {
-    double v = g[i];
-    for (int k = 0; k < i; ++k) v -= S[i * n + k] * y[k];
-    y[i] = v / S[i * n + i];
-  }
-  for (int i = n - 1; i >= 0; --i) {
-    double v = y[i];
-    for (int k = i + 1; k < n; ++k) v -= S[k * n + i] * x[k];
-    x[i] = v / S[i * n + i];
-  }
+  if (!fit::cholesky(S, n, n)) return false;
+  for (int i = 0; i < n; ++i) x[i] = g[i];
+  fit::cholesky_solve(S, n, n, x);
   if (inv_diag != nullptr) {  // diag(S^-1) = sum_k (L^-1)_{ki}^2
     for (int i = 0; i < n; ++i) {
       double col[kMaxIrtDim + 1] = {0};
