@@ -1,0 +1,44 @@
+#pragma once
+#include "core/laws/law.hpp"
+
+namespace lawfit::laws {
+
+// Learning curve y(t) = alpha - (alpha - beta) * exp(-kappa * t^delta), t >= 1 (beta: value near t = 0,
+// alpha: asymptote). Janoschek 1957 growth curve as used by Domhan, Springenberg and Hutter 2015 (IJCAI 2015)
+// and LC-PFN (Adriaensen et al. 2023, arXiv:2310.20447). alpha and beta enter linearly; kappa and delta are
+// optimised in log space. Domhan's start (.73, .07, .355, .46) is on the grid.
+struct Janoschek {
+  static constexpr const char* name = "janoschek";
+  static constexpr const char* formula = "alpha - (alpha - beta) * exp(-kappa * t^delta)";
+  static constexpr const char* citation =
+      "Domhan, Springenberg, Hutter 2015, Speeding up Automatic Hyperparameter Optimization of Deep Neural "
+      "Networks by Extrapolation of Learning Curves, IJCAI 2015; LC-PFN: Adriaensen et al. 2023, arXiv:2310.20447";
+  static constexpr int P = 4, D = 1;
+  static constexpr const char* params[P] = {"alpha", "beta", "kappa", "delta"};
+  static constexpr const char* inputs[D] = {"t"};
+  static constexpr double lower[P] = {-kInf, -kInf, 0.0, 0.0};
+  static constexpr double upper[P] = {kInf, kInf, kInf, 20.0};
+  static constexpr Scale scale[P] = {LINEAR, LINEAR, LOG, LOG};
+  static constexpr bool linear[P] = {true, true, false, false};
+  static constexpr Axis grid[P] = {{1, {0.73}},
+                                   {1, {0.07}},
+                                   {7, {0.003, 0.01, 0.03, 0.1, 0.355, 1.0, 3.0}},
+                                   {5, {0.2, 0.46, 1.0, 1.6, 2.5}}};
+
+  LAWFIT_HD static bool domain(const double* x) { return x[0] >= 1.0; }
+  LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
+    const double l = std::log(x[0]);
+    const double td = std::exp(p[3] * l);  // t^delta
+    const double e = std::exp(-p[2] * td);
+    if (g) {
+      const double ab = p[0] - p[1];
+      g[0] = 1.0 - e;
+      g[1] = e;
+      g[2] = ab * e * td;
+      g[3] = ab * e * p[2] * td * l;
+    }
+    return p[0] - (p[0] - p[1]) * e;
+  }
+};
+
+}  // namespace lawfit::laws
