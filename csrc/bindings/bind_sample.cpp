@@ -1,4 +1,4 @@
-// Bindings for core/sample: the batched bootstrap of a fitted batch.
+// Bindings for core/sample: the batched bootstrap of a fitted batch and the ensemble MCMC of learning curves.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -10,6 +10,7 @@
 #include "bindings/registry.hpp"
 #include "core/laws/all.hpp"
 #include "core/sample/bootstrap.hpp"
+#include "core/sample/mcmc.hpp"
 
 namespace lawfit::bindings {
 namespace {
@@ -89,6 +90,89 @@ const std::map<std::string, BootFn>& boot_table() {
   return t;
 }
 
+
+// The learning-curve ensemble, in this order (Python's lawfit.extrapolate names them by position).
+using Domhan = sample::FamilyList<laws::Pow3, laws::Pow4, laws::LogLogLinear, laws::LogPower, laws::Janoschek,
+                                  laws::Mmf, laws::Weibull, laws::Exp4, laws::Ilog2, laws::Vap, laws::Hill3,
+                                  laws::Exp3>;
+constexpr int kDim = sample::DomhanPosterior<Domhan>::Dim;
+
+py::list domhan_families() {
+  py::list l;
+  const char* names[] = {laws::Pow3::name,  laws::Pow4::name,  laws::LogLogLinear::name, laws::LogPower::name,
+                         laws::Janoschek::name, laws::Mmf::name, laws::Weibull::name, laws::Exp4::name,
+                         laws::Ilog2::name, laws::Vap::name, laws::Hill3::name, laws::Exp3::name};
+  for (int k = 0; k < Domhan::K; ++k) l.append(py::make_tuple(names[k], Domhan::P[k]));
+  return l;
+}
+
+py::dict mcmc_domhan(py::array offsets, py::array t, py::array y, py::array t_max, py::array range_lo,
+                     py::array range_hi, py::array init, py::array active, py::array sigma_min, int walkers, int steps,
+                     int burn, py::ssize_t samples, std::uint64_t seed, int threads) {
+  const char* op = "mcmc";
+  const py::ssize_t C = offsets.size() - 1;
+  if (C < 0) throw py::value_error("mcmc: 'offsets' must have at least one element");
+  if (walkers < 4 || walkers % 2) throw py::value_error("mcmc: 'walkers' must be an even number >= 4");
+  if (steps < 1 || burn < 0 || burn >= steps) throw py::value_error("mcmc: need steps >= 1 and 0 <= burn < steps");
+  if (samples < 1) throw py::value_error("mcmc: 'samples' must be >= 1");
+  const i64* off = in_ptr<i64>(offsets, op, "offsets");
+  const py::ssize_t n_total = y.size();
+  if (off[0] != 0 || off[C] != n_total) throw py::value_error("mcmc: 'offsets' must start at 0 and end at len(y)");
+  for (py::ssize_t c = 0; c < C; ++c)
+    if (off[c + 1] < off[c]) throw py::value_error("mcmc: 'offsets' must be non-decreasing");
+  sample::McmcInput in;
+  in.offsets = off;
+  in.C = C;
+  in.t = in_ptr<double>(t, op, "t", n_total);
+  in.y = in_ptr<double>(y, op, "y", n_total);
+  in.t_max = in_ptr<double>(t_max, op, "t_max", C);
+  in.range_lo = in_ptr<double>(range_lo, op, "range_lo", C);
+  in.range_hi = in_ptr<double>(range_hi, op, "range_hi", C);
+  in.init = in_ptr<double>(init, op, "init", C * kDim);
+  in.active = in_ptr<std::uint8_t>(active, op, "active", C * Domhan::K);
+  in.sigma_min = in_ptr<double>(sigma_min, op, "sigma_min", C);
+  sample::McmcOptions o;
+  o.walkers = walkers;
+  o.steps = steps;
+  o.burn = burn;
+  o.samples = samples;
+  o.seed = seed;
+  const int kept = steps - burn;
+  py::array_t<double> out_s({C, samples, static_cast<py::ssize_t>(kDim)});
+  py::array_t<double> acc(C), trace({C, static_cast<py::ssize_t>(kept)});
+  py::array_t<std::int32_t> status(C);
+  sample::McmcOutput out{out_s.mutable_data(), acc.mutable_data(), trace.mutable_data(), status.mutable_data()};
+  {
+    py::gil_scoped_release release;
+    sample::mcmc_batch<Domhan>(in, o, out, threads);
+  }
+  py::dict r;
+  r["samples"] = out_s;
+  r["accept"] = acc;
+  r["trace"] = trace;
+  r["status"] = status;
+  return r;
+}
+
+py::array_t<double> ensemble_eval(py::array samples, py::array active, py::array t, int threads) {
+  const char* op = "ensemble_eval";
+  if (samples.ndim() != 3 || samples.shape(2) != kDim)
+    throw py::value_error("ensemble_eval: 'samples' must have shape [C, S, " + std::to_string(kDim) + "]");
+  const py::ssize_t C = samples.shape(0), S = samples.shape(1);
+  if (t.ndim() != 2 || t.shape(0) != C) throw py::value_error("ensemble_eval: 't' must have shape [C, T]");
+  const py::ssize_t T = t.shape(1);
+  const double* sp = in_ptr<double>(samples, op, "samples");
+  const std::uint8_t* ap = in_ptr<std::uint8_t>(active, op, "active", C * Domhan::K);
+  const double* tp = in_ptr<double>(t, op, "t");
+  py::array_t<double> out({C, S, T});
+  double* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    sample::ensemble_eval<Domhan>(sp, C, S, ap, tp, T, o, threads);
+  }
+  return out;
+}
+
 void register_sample(py::module_& m) {
   m.def(
       "bootstrap_law",
@@ -106,6 +190,14 @@ void register_sample(py::module_& m) {
       py::arg("ftol") = 1e-8, py::arg("xtol") = 1e-8, py::arg("gtol") = 1e-8, py::arg("max_iter") = 200,
       py::arg("threads") = 0,
       "Batched bootstrap refits of a fitted CSR batch: returns (params [B, n, P], status [B, n]).");
+  m.def("domhan_families", &domhan_families, "Families of the learning-curve ensemble: (name, n_params), in order.");
+  m.def("mcmc_domhan", &mcmc_domhan, py::arg("offsets"), py::arg("t"), py::arg("y"), py::arg("t_max"),
+        py::arg("range_lo"), py::arg("range_hi"), py::arg("init"), py::arg("active"), py::arg("sigma_min"),
+        py::arg("walkers"), py::arg("steps"), py::arg("burn"), py::arg("samples"), py::arg("seed") = 0,
+        py::arg("threads") = 0,
+        "Ensemble stretch-move MCMC over Domhan's learning-curve ensemble posterior, all curves in parallel.");
+  m.def("ensemble_eval", &ensemble_eval, py::arg("samples"), py::arg("active"), py::arg("t"), py::arg("threads") = 0,
+        "Ensemble mean of every posterior sample at steps t[C, T]: [C, S, T].");
 }
 
 }  // namespace

@@ -15,6 +15,7 @@ from .laws import LawSpec, get_law, laws
 from .fit import fit
 from .result import FitResult, load_result
 from . import datasets
+from .extrapolate import extrapolate, should_stop
 
 __all__ = [
     "__version__",
@@ -27,4 +28,6 @@ __all__ = [
     "FitResult",
     "load_result",
     "datasets",
+    "extrapolate",
+    "should_stop",
 ]
