@@ -202,7 +202,7 @@ class Extrapolation:
         sig = self.samples[:, :, -1][:, :, None]
         with np.errstate(invalid="ignore", divide="ignore"):
             lp = -0.5 * ((z - mu) / sig) ** 2 - np.log(sig) - 0.5 * np.log(2 * np.pi)
-            m = np.nanmax(lp, axis=1, keepdims=True) if np.isfinite(lp).any() else np.zeros_like(lp[:, :1])
+            m = np.max(np.where(np.isfinite(lp), lp, -np.inf), axis=1, keepdims=True)
             m = np.where(np.isfinite(m), m, 0.0)
             k = np.sum(np.isfinite(lp), axis=1)
             ll = m[:, 0] + np.log(np.nansum(np.exp(lp - m), axis=1) / k)
@@ -402,9 +402,12 @@ def extrapolate(
     status = np.asarray(out["status"]).astype(np.int64)
     tau = _autocorr_time(np.asarray(out["trace"]))
     last_y = np.where(nz, yv[np.maximum(offsets[1:] - 1, 0)] if len(yv) else np.nan, np.nan)
-    return Extrapolation(b.keys, b.by, x, y, hz, active, np.asarray(out["samples"]), status,
-                         np.asarray(out["accept"]), tau, worst, scale, sign, counts, last_x, last_y, int(seed),
-                         quantiles)
+    ex = Extrapolation(b.keys, b.by, x, y, hz, active, np.asarray(out["samples"]), status,
+                       np.asarray(out["accept"]), tau, worst, scale, sign, counts, last_x, last_y, int(seed), quantiles)
+    # The sampler's inputs on the normalised scale (for baselines and diagnostics).
+    ex.problem = dict(offsets=offsets, t=t, z=z, t_max=tmax, range_lo=rlo, range_hi=rhi, init=init, active=active,
+                      sigma_min=sigma_min, walkers=W, steps=int(steps), burn=burn_)
+    return ex
 
 
 def should_stop(
