@@ -108,7 +108,7 @@ py::list domhan_families() {
 
 py::dict mcmc_domhan(py::array offsets, py::array t, py::array y, py::array t_max, py::array range_lo,
                      py::array range_hi, py::array init, py::array active, py::array sigma_min, int walkers, int steps,
-                     int burn, py::ssize_t samples, std::uint64_t seed, int threads) {
+                     int burn, py::ssize_t samples, std::uint64_t seed, int threads, double de_frac) {
   const char* op = "mcmc";
   const py::ssize_t C = offsets.size() - 1;
   if (C < 0) throw py::value_error("mcmc: 'offsets' must have at least one element");
@@ -137,6 +137,8 @@ py::dict mcmc_domhan(py::array offsets, py::array t, py::array y, py::array t_ma
   o.burn = burn;
   o.samples = samples;
   o.seed = seed;
+  if (!(de_frac >= 0.0 && de_frac <= 1.0)) throw py::value_error("mcmc: 'de_frac' must be in [0, 1]");
+  o.de_frac = de_frac;
   const int kept = steps - burn;
   py::array_t<double> out_s({C, samples, static_cast<py::ssize_t>(kDim)});
   py::array_t<double> acc(C), trace({C, static_cast<py::ssize_t>(kept)});
@@ -194,7 +196,7 @@ void register_sample(py::module_& m) {
   m.def("mcmc_domhan", &mcmc_domhan, py::arg("offsets"), py::arg("t"), py::arg("y"), py::arg("t_max"),
         py::arg("range_lo"), py::arg("range_hi"), py::arg("init"), py::arg("active"), py::arg("sigma_min"),
         py::arg("walkers"), py::arg("steps"), py::arg("burn"), py::arg("samples"), py::arg("seed") = 0,
-        py::arg("threads") = 0,
+        py::arg("threads") = 0, py::arg("de_frac") = 0.0,
         "Ensemble stretch-move MCMC over Domhan's learning-curve ensemble posterior, all curves in parallel.");
   m.def("ensemble_eval", &ensemble_eval, py::arg("samples"), py::arg("active"), py::arg("t"), py::arg("threads") = 0,
         "Ensemble mean of every posterior sample at steps t[C, T]: [C, S, T].");

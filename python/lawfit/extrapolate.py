@@ -259,6 +259,7 @@ def extrapolate(
     walkers: Optional[int] = None,
     steps: int = 600,
     burn: Optional[int] = None,
+    de_fraction: float = 0.0,
     quantiles: Sequence[float] = (0.05, 0.5, 0.95),
     threads: Optional[int] = None,
 ) -> Extrapolation:
@@ -275,6 +276,8 @@ def extrapolate(
     bounds: the metric's range (lower, upper); default [0, 1] or [0, 100] for accuracies, [0, inf) for
         non-negative losses, unbounded otherwise.
     walkers, steps, burn: sampler settings (default walkers: 2 * dim + 2; burn: steps // 2).
+    de_fraction: fraction of steps that use the differential-evolution move (ter Braak 2006) instead of the
+        stretch move; both are affine-invariant ensemble moves.
     """
     if mode not in (None, "max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
@@ -284,6 +287,8 @@ def extrapolate(
         raise ValueError(f"seed must be >= 0, got {seed}")
     if threads is not None and int(threads) < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
+    if not 0.0 <= de_fraction <= 1.0:
+        raise ValueError(f"de_fraction must be in [0, 1], got {de_fraction!r}")
     active_fams = _families(families)
     df = to_pandas(data)
     if x not in df.columns or y not in df.columns:
@@ -398,7 +403,7 @@ def extrapolate(
     out = _core.mcmc_domhan(offsets, np.ascontiguousarray(t), np.ascontiguousarray(z), np.ascontiguousarray(tmax),
                             np.ascontiguousarray(rlo), np.ascontiguousarray(rhi), np.ascontiguousarray(init),
                             np.ascontiguousarray(active.astype(np.uint8)), np.ascontiguousarray(sigma_min), W, int(steps), burn_,
-                            int(samples), int(seed), int(threads or 0))
+                            int(samples), int(seed), int(threads or 0), float(de_fraction))
     status = np.asarray(out["status"]).astype(np.int64)
     tau = _autocorr_time(np.asarray(out["trace"]))
     last_y = np.where(nz, yv[np.maximum(offsets[1:] - 1, 0)] if len(yv) else np.nan, np.nan)

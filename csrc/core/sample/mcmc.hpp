@@ -13,36 +13,44 @@
 // Philox(seed, curve, step), so the chain is identical for any thread count. Scratch is per worker thread.
 #pragma once
 #include <algorithm>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/common.hpp"
 
 namespace lawfit::sample {
 
-// A compile-time list of one-input laws (core/laws) that make up an ensemble.
+// A compile-time list of one-input laws (core/laws) that make up an ensemble. for_each visits the families
+// with their index and type at compile time, so every family's eval inlines into the posterior (no indirect
+// calls; the compiler can share ln t between families).
 template <class... F>
 struct FamilyList {
   static constexpr int K = sizeof...(F);
   static constexpr int P[K] = {F::P...};
   static constexpr int PMAX = std::max({F::P...});
   static constexpr int PSUM = (F::P + ...);
-  LAWFIT_HD static double eval(int k, double t, const double* p) {
-    using Fn = double (*)(const double*, const double*, double*);
-    constexpr Fn fn[K] = {&F::eval...};
-    return fn[k](&t, p, nullptr);
-  }
-  LAWFIT_HD static bool in_bounds(int k, const double* p) {
-    constexpr const double* lo[K] = {F::lower...};
-    constexpr const double* hi[K] = {F::upper...};
-    for (int j = 0; j < P[k]; ++j)
-      if (!(p[j] >= lo[k][j] && p[j] <= hi[k][j])) return false;
-    return true;
-  }
   // Offset of family k's parameters in the packed vector.
-  LAWFIT_HD static int offset(int k) {
+  LAWFIT_HD static constexpr int offset(int k) {
     int o = 0;
     for (int i = 0; i < k; ++i) o += P[i];
     return o;
+  }
+  template <class Fn>
+  LAWFIT_HD static void for_each(Fn&& fn) {
+    for_each_impl(fn, std::index_sequence_for<F...>{});
+  }
+  template <class L>
+  LAWFIT_HD static bool in_bounds(const double* p) {
+    for (int j = 0; j < L::P; ++j)
+      if (!(p[j] >= L::lower[j] && p[j] <= L::upper[j])) return false;
+    return true;
+  }
+
+ private:
+  template <class Fn, std::size_t... I>
+  LAWFIT_HD static void for_each_impl(Fn& fn, std::index_sequence<I...>) {
+    (fn(std::integral_constant<int, static_cast<int>(I)>{}, static_cast<F*>(nullptr)), ...);
   }
 };
 
@@ -66,6 +74,7 @@ struct McmcOptions {
   i64 samples = 1000;
   double a = 2.0;          // stretch scale
   double init_scale = 1e-3;  // relative size of the initial ball
+  double de_frac = 0.0;      // fraction of steps that use the differential-evolution move instead
   std::uint64_t seed = 0;
 };
 
@@ -75,6 +84,18 @@ struct McmcOutput {
   double* trace;        // [C, steps - burn] walker mean of the ensemble at t_max (for the autocorrelation time)
   std::int32_t* status;  // [C]
 };
+
+// Ensemble value sum_k w_k f_k(t) of the packed parameters th (families, then weights, then sigma).
+template <class Fam>
+LAWFIT_HD inline double ensemble_mean(const double* th, const std::uint8_t* active, double t) {
+  double mu = 0.0;
+  Fam::for_each([&](auto kc, auto* tag) {
+    using L = std::remove_pointer_t<decltype(tag)>;
+    constexpr int k = decltype(kc)::value;
+    if (active[k]) mu += th[Fam::PSUM + k] * L::eval(&t, th + Fam::offset(k), nullptr);
+  });
+  return mu;
+}
 
 template <class Fam>
 struct DomhanPosterior {
@@ -93,25 +114,28 @@ struct DomhanPosterior {
     const double sigma = th[Dim - 1];
     if (!(sigma >= sigma_min && sigma <= 1.0)) return -kInf;
     double fT = 0.0;
-    int o = 0;
-    for (int k = 0; k < K; ++k) {
-      const double* p = th + o;
-      o += Fam::P[k];
-      if (!active[k]) continue;
-      if (!(w[k] >= 0.0) || !Fam::in_bounds(k, p)) return -kInf;
-      const double f2 = Fam::eval(k, 2.0, p), fk = Fam::eval(k, t_max, p);
-      if (!(f2 <= fk) || !(fk >= lo && fk <= hi)) return -kInf;
+    bool ok = true;
+    Fam::for_each([&](auto kc, auto* tag) {
+      using L = std::remove_pointer_t<decltype(tag)>;
+      constexpr int k = decltype(kc)::value;
+      if (!ok || !active[k]) return;
+      const double* p = th + Fam::offset(k);
+      if (!(w[k] >= 0.0) || !Fam::template in_bounds<L>(p)) {
+        ok = false;
+        return;
+      }
+      const double t2 = 2.0;
+      const double f2 = L::eval(&t2, p, nullptr), fk = L::eval(&t_max, p, nullptr);
+      if (!(f2 <= fk) || !(fk >= lo && fk <= hi)) {
+        ok = false;
+        return;
+      }
       fT += w[k] * fk;
-    }
-    if (!(fT >= lo && fT <= hi)) return -kInf;
+    });
+    if (!ok || !(fT >= lo && fT <= hi)) return -kInf;
     double ss = 0.0, sw = 0.0;
     for (i64 i = 0; i < n; ++i) {
-      double mu = 0.0;
-      o = 0;
-      for (int k = 0; k < K; ++k) {
-        if (active[k]) mu += w[k] * Fam::eval(k, t[i], th + o);
-        o += Fam::P[k];
-      }
+      const double mu = mean(th, t[i]);
       const double r = y[i] - mu;
       ss += rw[i] * r * r;
       sw += rw[i];
@@ -120,15 +144,7 @@ struct DomhanPosterior {
     return std::isfinite(lp) ? lp : -kInf;
   }
   // Ensemble value at t (no noise).
-  LAWFIT_HD double mean(const double* th, double tt) const {
-    double mu = 0.0;
-    int o = 0;
-    for (int k = 0; k < K; ++k) {
-      if (active[k]) mu += th[Fam::PSUM + k] * Fam::eval(k, tt, th + o);
-      o += Fam::P[k];
-    }
-    return mu;
-  }
+  LAWFIT_HD double mean(const double* th, double tt) const { return ensemble_mean<Fam>(th, active, tt); }
 };
 
 template <class Fam>
@@ -204,19 +220,35 @@ void mcmc_batch(const McmcInput& in, const McmcOptions& opt, const McmcOutput& o
     i64 n_acc = 0;
     for (int st = 0; st < opt.steps; ++st) {
       Philox rng(opt.seed, static_cast<std::uint64_t>(c), static_cast<std::uint64_t>(st));
+      // Move of this step: stretch (Goodman & Weare), or differential evolution (ter Braak 2006, emcee's
+      // DEMove: x + gamma (x_j1 - x_j2), gamma = 2.38 / sqrt(2 d) with a 1e-5 relative jitter; symmetric).
+      const bool de = opt.de_frac > 0.0 && rng.uniform() < opt.de_frac;
+      const double g0 = 2.38 / std::sqrt(2.0 * d_act);
       for (int h = 0; h < 2; ++h) {
         const int b0 = h == 0 ? 0 : half, b1 = h == 0 ? half : W;  // walkers moved
         const int c0 = h == 0 ? half : 0, nc = h == 0 ? W - half : half;  // complementary set
         for (int wk = b0; wk < b1; ++wk) {
-          const double u = rng.uniform();
-          const double z = ((opt.a - 1.0) * u + 1.0) * ((opt.a - 1.0) * u + 1.0) / opt.a;
-          const int j = c0 + static_cast<int>(rng.below(nc));
-          const double ua = rng.uniform();
           const double* xk = pos.data() + static_cast<size_t>(wk) * Dim;
-          const double* xj = pos.data() + static_cast<size_t>(j) * Dim;
-          for (int q = 0; q < Dim; ++q) prop[q] = xj[q] + z * (xk[q] - xj[q]);
+          double logj = 0.0;
+          if (!de) {
+            const double u = rng.uniform();
+            const double z = ((opt.a - 1.0) * u + 1.0) * ((opt.a - 1.0) * u + 1.0) / opt.a;
+            const int j = c0 + static_cast<int>(rng.below(nc));
+            const double* xj = pos.data() + static_cast<size_t>(j) * Dim;
+            for (int q = 0; q < Dim; ++q) prop[q] = xj[q] + z * (xk[q] - xj[q]);
+            logj = (d_act - 1) * std::log(z);
+          } else {
+            const int j1 = c0 + static_cast<int>(rng.below(nc));
+            int j2 = c0 + static_cast<int>(rng.below(nc - 1));
+            if (j2 >= j1) ++j2;
+            const double g = g0 * (1.0 + 1e-5 * rng.normal());
+            const double* x1 = pos.data() + static_cast<size_t>(j1) * Dim;
+            const double* x2 = pos.data() + static_cast<size_t>(j2) * Dim;
+            for (int q = 0; q < Dim; ++q) prop[q] = xk[q] + g * (x1[q] - x2[q]);
+          }
+          const double ua = rng.uniform();
           const double lpn = post(prop.data());
-          const double logr = (d_act - 1) * std::log(z) + lpn - lp[wk];
+          const double logr = logj + lpn - lp[wk];
           if (std::isfinite(lpn) && std::log(ua) < logr) {
             std::copy(prop.begin(), prop.end(), pos.begin() + static_cast<size_t>(wk) * Dim);
             lp[wk] = lpn;
@@ -252,15 +284,7 @@ void ensemble_eval(const double* samples /* [C, S, Dim] */, i64 C, i64 S, const 
     const i64 c = cs / S;
     const double* th = samples + cs * Dim;
     const std::uint8_t* act = active + c * K;
-    for (i64 q = 0; q < T; ++q) {
-      double mu = 0.0;
-      int o = 0;
-      for (int k = 0; k < K; ++k) {
-        if (act[k]) mu += th[Fam::PSUM + k] * Fam::eval(k, t[c * T + q], th + o);
-        o += Fam::P[k];
-      }
-      out[cs * T + q] = mu;
-    }
+    for (i64 q = 0; q < T; ++q) out[cs * T + q] = ensemble_mean<Fam>(th, act, t[c * T + q]);
   });
 }
 
