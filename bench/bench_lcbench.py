@@ -3,12 +3,13 @@
 1. Cut every curve at epochs 10 and 20, predict val_accuracy (percent) at epoch 50 with lawfit.extrapolate
    (Domhan's 11-family ensemble); mean log predictive density of the truth and MAE of the predictive mean,
    time per curve. The emcee implementation of the same model (bench/baselines/domhan_emcee.py, Domhan's
-   settings: 100 walkers, 2500 steps, 500 burn-in) runs on the first --emcee-curves curves of each cut.
+   settings: 100 walkers (104: emcee needs 2 x dim), 2500 steps, 500 burn-in) runs on --emcee-curves evenly
+   spaced trials of each cut.
 2. Early-stopping replay: configurations in trial order; each is checked at epochs 10 and 20 with Domhan's
    rule (stop if P(acc@50 > best completed) < 0.05); fraction of epochs saved and whether the configuration
    with the best final accuracy survives.
 
-    PYTHONPATH=python python bench/bench_lcbench.py [--emcee-curves 4] [--threads 2]
+    PYTHONPATH=python python bench/bench_lcbench.py [--emcee-curves 8] [--threads 2]
 Writes bench/results/lcbench.json.
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ H = 50
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--emcee-curves", type=int, default=4)
+    ap.add_argument("--emcee-curves", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--curves", type=int, default=2000)
     a = ap.parse_args()
@@ -68,7 +69,8 @@ def main():
         if a.emcee_curves > 0:
             from baselines.domhan_emcee import sample_curve
 
-            sel = np.flatnonzero(ex.ok)[: a.emcee_curves]
+            okc = np.flatnonzero(ex.ok)
+            sel = okc[np.linspace(0, len(okc) - 1, a.emcee_curves).astype(int)]  # evenly spaced trials
             draws = np.full_like(ex.samples, np.nan)
             times, accs = [], []
             for c in sel:

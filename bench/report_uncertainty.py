@@ -64,7 +64,7 @@ def main():
         for k, v in lc["lawfit"].items():
             L.append(f"| {k[3:]} | {v['mean_loglik']:.3f} | {v['median_loglik']:.3f} | {v['mae']:.3f} | "
                      f"{v['s_per_curve']:.4f} | {v['acceptance_median']:.3f} | {v['tau_median']:.1f} |")
-        L += ["", "emcee baseline (same model, same starts, Domhan's settings), on the first curves of each cut:", "",
+        L += ["", "emcee baseline (same model, same starts, Domhan's settings), on evenly spaced trials of each cut:", "",
               "| cut | curves | emcee mean log-lik | lawfit same curves | emcee MAE | lawfit MAE | emcee s/curve | speed-up |",
               "|---|---|---|---|---|---|---|---|"]
         for k, v in lc["emcee"].items():

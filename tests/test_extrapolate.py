@@ -134,3 +134,16 @@ def test_optuna_pruner_in_a_real_study():
     # The best configuration (largest q) was never pruned.
     assert study.best_trial.params["q"] == max(t.params["q"] for t in study.trials)
     assert pruner.n_batches >= 1 and len(pruner._cache) >= 1
+
+
+def test_de_move_deterministic_and_worsening_curve():
+    obs, _ = curves(n=4)
+    a = extrapolate(obs, x="step", y="v", by="run", horizon=50, threads=1, de_fraction=0.5, **FAST)
+    b = extrapolate(obs, x="step", y="v", by="run", horizon=50, threads=2, de_fraction=0.5, **FAST)
+    assert a.samples.tobytes() == b.samples.tobytes()
+    assert a.ok.all()
+    # A curve that only gets worse cannot be fitted by an improving family: it starts from a constant.
+    worse = pd.DataFrame({"run": 0, "step": np.arange(1.0, 11.0), "v": np.linspace(0.8, 0.7, 10)})
+    ex = extrapolate(worse, x="step", y="v", by="run", horizon=50, families="lcpfn", mode="max", **FAST)
+    assert ex.ok.all()
+    assert 0.6 < ex.summary["mean"].iloc[0] < 0.85

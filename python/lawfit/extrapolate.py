@@ -381,6 +381,18 @@ def extrapolate(
             valid &= np.all((p >= lo_b) & (p <= hi_b), axis=1)
         init[:, _OFF[k]:_OFF[k + 1]] = p
         active[:, k] = valid
+    # A curve that no family fits as an improving curve (e.g. one that gets worse) starts from a constant at
+    # its mean, as pow3 (a = 0) or ilog2 (a = 0) when one of them is in the ensemble.
+    none = (~active.any(axis=1)) & (counts > 0)
+    zmean = reduce(np.add, z, 0.0) / np.maximum(counts, 1)
+    none &= (zmean >= rlo) & (zmean <= rhi)
+    for name, const in (("pow3", lambda m: np.column_stack([m, 0 * m, 0 * m + 1.0])),
+                        ("ilog2", lambda m: np.column_stack([m, 0 * m]))):
+        k = _FAMS.index(name)
+        if active_fams[k] and none.any():
+            init[none, _OFF[k]:_OFF[k + 1]] = const(zmean[none])
+            active[none, k] = True
+            none[:] = False
     n_act = active.sum(axis=1)
     init[:, _PSUM:_PSUM + _K] = np.where(active, 1.0 / np.maximum(n_act, 1)[:, None], 0.0)
     # Initial sigma: RMS residual of the initial ensemble.
