@@ -27,7 +27,6 @@ import pandas as pd
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-import lawfit  # noqa: E402
 from lawfit.extrapolate import extrapolate  # noqa: E402
 from lawfit.uncertainty import norm_cdf  # noqa: E402
 

@@ -214,7 +214,13 @@ class Extrapolation:
         return f"<Extrapolation curves={self.n_curves} ok={int(self.ok.sum())} families={len(self.families)}>"
 
 
-def _per_curve(v, C: int, name: str) -> np.ndarray:
+def _per_curve(v, C: int, name: str, index: Optional[pd.Index] = None) -> np.ndarray:
+    """A scalar, an array in curve order, or a Series indexed by the curves' keys -> [C] floats."""
+    if isinstance(v, pd.Series) and index is not None:
+        r = v.reindex(index)
+        if r.isna().any():
+            raise ValueError(f"{name}: no value for curve {r.index[np.flatnonzero(r.isna().to_numpy())[0]]!r}")
+        return r.to_numpy(dtype=np.float64)
     a = np.asarray(v, dtype=np.float64)
     if a.ndim == 0:
         return np.full(C, float(a))
@@ -268,7 +274,8 @@ def extrapolate(
     Parameters
     ----------
     x, y, by: step column (epochs/steps, >= 1; smaller steps are ignored), metric column, curve key column(s).
-    horizon: the step to extrapolate to (scalar or one per curve); also the t_max of the improvement prior.
+    horizon: the step to extrapolate to: a scalar, an array in curve order, or a Series indexed by the curve
+        keys; also the t_max of the improvement prior.
     families: "domhan" (the 11 families of Domhan et al. 2015), "lcpfn" (pow3, ilog2, janoschek), "all", or a
         list of family names.
     samples: posterior draws kept per curve. seed: chains are keyed by (seed, curve, step).
@@ -349,7 +356,7 @@ def extrapolate(
         rhi = _LO + (rhi_u - worst) * (_HI - _LO) / scale
     rlo = np.where(np.isnan(rlo), -np.inf, rlo)
     rhi = np.where(np.isnan(rhi), np.inf, rhi)
-    hz = _per_curve(horizon, C, "horizon")
+    hz = _per_curve(horizon, C, "horizon", key_index(b.keys, b.by))
     if np.any(~(hz >= 1)):
         raise ValueError("horizon must be >= 1")
     last_x = reduce(np.maximum, t)
@@ -459,7 +466,7 @@ def should_stop(
 def decide(ex: Extrapolation, best, threshold: float = 0.05, level: float = 0.9) -> pd.DataFrame:
     """The stop/continue decision of :func:`should_stop` from an existing :class:`Extrapolation`."""
     C = ex.n_curves
-    bst = _per_curve(best, C, "best")
+    bst = _per_curve(best, C, "best", ex.index)
     mu = ex.mean_samples(ex.horizon[:, None], normalised=True)[:, :, 0]  # [C, S]
     sig = ex.samples[:, :, -1]
     bz = ex._to_norm(bst.reshape(C, 1))  # [C, 1]: larger is better on this scale
