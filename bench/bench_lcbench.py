@@ -84,7 +84,11 @@ def main():
             mean_e = eb.predict()["mean"].to_numpy()[sel]
             res["emcee"][f"cut{cut}"] = {
                 "curves": [int(ex.index[c]) for c in sel], "s_per_curve": float(np.mean(times)),
-                "mean_loglik": float(np.mean(ll_e)), "mae": float(np.mean(np.abs(mean_e - tr[sel]))),
+                "mean_loglik": float(np.mean(ll_e)), "median_loglik": float(np.median(ll_e)),
+                "loglik_per_curve": [float(v) for v in ll_e],
+                "lawfit_loglik_per_curve": [float(v) for v in ll[sel]],
+                "lawfit_same_curves_median_loglik": float(np.median(ll[sel])),
+                "mae": float(np.mean(np.abs(mean_e - tr[sel]))),
                 "acceptance_mean": float(np.mean(accs)),
                 "lawfit_same_curves_mean_loglik": float(np.mean(ll[sel])),
                 "lawfit_same_curves_mae": float(np.mean(np.abs(mean[sel] - tr[sel]))),
