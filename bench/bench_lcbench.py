@@ -3,7 +3,7 @@
 1. Cut every curve at epochs 10 and 20, predict val_accuracy (percent) at epoch 50 with lawfit.extrapolate
    (Domhan's 11-family ensemble); mean log predictive density of the truth and MAE of the predictive mean,
    time per curve. The emcee implementation of the same model (bench/baselines/domhan_emcee.py, Domhan's
-   settings: 100 walkers (104: emcee needs 2 x dim), 2500 steps, 500 burn-in) runs on --emcee-curves evenly
+   settings: 100 walkers (more if 2 x the active dimension is larger), 2500 steps, 500 burn-in) runs on --emcee-curves evenly
    spaced trials of each cut.
 2. Early-stopping replay: configurations in trial order; each is checked at epochs 10 and 20 with Domhan's
    rule (stop if P(acc@50 > best completed) < 0.05); fraction of epochs saved and whether the configuration
@@ -93,7 +93,7 @@ def main():
                 "lawfit_same_curves_mean_loglik": float(np.mean(ll[sel])),
                 "lawfit_same_curves_mae": float(np.mean(np.abs(mean[sel] - tr[sel]))),
                 "speedup_per_curve": float(np.mean(times) / res["lawfit"][f"cut{cut}"]["s_per_curve"]),
-                "settings": {"walkers": max(100, 2 * ex.samples.shape[2]), "steps": 2500, "burn": 500},
+                "settings": {"walkers": "max(100, 2 x active dim)", "steps": 2500, "burn": 500},
             }
             print("emcee", cut, res["emcee"][f"cut{cut}"], flush=True)
     res["replay"] = replay(exs, truth)

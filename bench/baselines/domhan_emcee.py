@@ -76,26 +76,37 @@ def sample_curve(problem: dict, c: int, *, walkers=None, steps=2500, burn=500, s
                      problem["sigma_min"][c], problem["active"][c])
     x0 = problem["init"][c]
     dim = len(x0)
-    walkers = walkers or max(100, 2 * dim)  # Domhan: 100; emcee needs >= 2 * dim (inactive families count)
-    rng = np.random.default_rng(seed)
-    act = np.ones(dim, bool)
+    act = np.ones(dim, bool)  # coordinates of the families in use, their weights, and sigma
     o = 0
     for k, name in enumerate(ORDER):
         P = FAMILIES[name][0]
         act[o:o + P] = problem["active"][c][k]
         o += P
     act[o:o + len(ORDER)] = problem["active"][c]
-    p0 = np.empty((walkers, dim))
+    # emcee samples the active coordinates only (the others are fixed), as lawfit's sampler does.
+    d = int(act.sum())
+    full = x0.copy()
+
+    def logp_active(v):
+        full[act] = v
+        return logp(full)
+
+    walkers = walkers or max(100, 2 * d)  # Domhan: 100; emcee needs >= 2 * dim
+    rng = np.random.default_rng(seed)
+    xa = x0[act]
+    p0 = np.empty((walkers, d))
     for w in range(walkers):  # 1e-3 relative ball like lawfit's, redrawn until inside the prior
         for _ in range(64):
-            p0[w] = np.where(act, x0 + 1e-3 * (np.abs(x0) + 1e-3) * rng.standard_normal(dim), x0)
-            if np.isfinite(logp(p0[w])):
+            p0[w] = xa + 1e-3 * (np.abs(xa) + 1e-3) * rng.standard_normal(d)
+            if np.isfinite(logp_active(p0[w])):
                 break
         else:
-            p0[w] = x0
-    sampler = emcee.EnsembleSampler(walkers, dim, logp)
+            p0[w] = xa
+    sampler = emcee.EnsembleSampler(walkers, d, logp_active)
     sampler._random = np.random.mtrand.RandomState(seed)
     sampler.run_mcmc(p0, steps, progress=False, skip_initial_state_check=True)
-    chain = sampler.get_chain(discard=burn, flat=True)
+    chain_a = sampler.get_chain(discard=burn, flat=True)
+    chain = np.tile(x0, (len(chain_a), 1))
+    chain[:, act] = chain_a
     idx = np.linspace(0, len(chain) - 1, samples).astype(int)
     return chain[idx], float(np.mean(sampler.acceptance_fraction))
