@@ -20,6 +20,7 @@ from . import datasets
 from . import cost
 from .planning import plan
 from . import evals
+from .extrapolate import extrapolate, should_stop
 
 __all__ = [
     "__version__",
@@ -36,4 +37,6 @@ __all__ = [
     "cost",
     "plan",
     "evals",
+    "extrapolate",
+    "should_stop",
 ]

@@ -196,6 +196,16 @@ class FitResult:
 
         return optimal(self, compute, **kw)
 
+    # ---- uncertainty -----------------------------------------------------------------------------
+    def bootstrap(self, n: int = 4000, method: str = "pairs", seed: int = 0, threads: Optional[int] = None):
+        """Bootstrap every curve (see :func:`lawfit.uncertainty.bootstrap`); keeps the samples so that
+        ``predict(..., interval=level)`` uses them. Returns a :class:`lawfit.uncertainty.BootstrapResult`."""
+        from .uncertainty import bootstrap
+
+        res = bootstrap(self, n=n, method=method, seed=seed, threads=threads)
+        self.bootstrap_samples = res.samples
+        return res
+
     # ---- persistence -----------------------------------------------------------------------------
     def to_json(self) -> dict:
         def arr(a):

@@ -1,0 +1,207 @@
+// Bindings for core/sample: the batched bootstrap of a fitted batch and the ensemble MCMC of learning curves.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "bindings/arrays.hpp"
+#include "bindings/registry.hpp"
+#include "core/laws/all.hpp"
+#include "core/sample/bootstrap.hpp"
+#include "core/sample/mcmc.hpp"
+
+namespace lawfit::bindings {
+namespace {
+
+struct BootArgs {
+  py::array offsets, x, y;     // [B+1], [n_total, d], [n_total]
+  py::object w;                // [n_total] or None
+  py::array lower, upper;      // [P] or [B, P]
+  py::array params, status;    // [B, P] full fit, [B] its status
+  py::ssize_t n;               // replicates per curve
+  int method;
+  std::uint64_t seed;
+  int loss;
+  double delta;
+  int space;
+  double ftol, xtol, gtol;
+  int max_iter, threads;
+};
+
+template <class Model>
+py::tuple run_bootstrap(const Model& m, const BootArgs& a) {
+  const char* op = "bootstrap";
+  const int np = m.n_params(), d = m.n_inputs();
+  const py::ssize_t B = a.offsets.size() - 1;
+  if (B < 0) throw py::value_error("bootstrap: 'offsets' must have at least one element");
+  if (a.n < 1) throw py::value_error("bootstrap: 'n' (replicates per curve) must be >= 1");
+  if (a.method < 0 || a.method > 2) throw py::value_error("bootstrap: unknown method code");
+  if (a.loss < 0 || a.loss > 3 || a.space < 0 || a.space > 1 || !(a.delta > 0.0) || a.max_iter < 1)
+    throw py::value_error("bootstrap: invalid solver options (loss, space, delta or max_iter)");
+  const i64* off = in_ptr<i64>(a.offsets, op, "offsets");
+  const py::ssize_t n_total = a.y.size();
+  if (off[0] != 0 || off[B] != n_total)
+    throw py::value_error("bootstrap: 'offsets' must start at 0 and end at len(y)");
+  for (py::ssize_t b = 0; b < B; ++b)
+    if (off[b + 1] < off[b]) throw py::value_error("bootstrap: 'offsets' must be non-decreasing");
+  fit::BatchInput in;
+  in.offsets = off;
+  in.B = B;
+  in.d = d;
+  in.x = in_ptr<double>(a.x, op, "x", n_total * d);
+  in.y = in_ptr<double>(a.y, op, "y", n_total);
+  in.w = opt_ptr<double>(a.w, op, "w", n_total);
+  const py::ssize_t nb = a.lower.size();
+  if (nb != np && nb != B * np) throw py::value_error("bootstrap: 'lower' must have P or B*P elements");
+  in.per_curve_bounds = (nb == B * np) && B != 1;
+  in.lower = in_ptr<double>(a.lower, op, "lower", nb);
+  in.upper = in_ptr<double>(a.upper, op, "upper", nb);
+  const double* p_hat = in_ptr<double>(a.params, op, "params", B * np);
+  const std::int32_t* st = in_ptr<std::int32_t>(a.status, op, "status", B);
+  fit::Options o;
+  o.loss = static_cast<Loss>(a.loss);
+  o.delta = a.delta;
+  o.space = static_cast<Space>(a.space);
+  o.ftol = a.ftol;
+  o.xtol = a.xtol;
+  o.gtol = a.gtol;
+  o.max_iter = a.max_iter;
+  py::array_t<double> params({B, a.n, static_cast<py::ssize_t>(np)});
+  py::array_t<std::int32_t> status({B, a.n});
+  sample::BootstrapOutput out{params.mutable_data(), status.mutable_data()};
+  {
+    py::gil_scoped_release release;
+    sample::bootstrap_batch(m, in, p_hat, st, a.n, static_cast<sample::BootMethod>(a.method), a.seed, o, out,
+                            a.threads);
+  }
+  return py::make_tuple(params, status);
+}
+
+using BootFn = std::function<py::tuple(const BootArgs&)>;
+
+const std::map<std::string, BootFn>& boot_table() {
+  static const std::map<std::string, BootFn> t = {
+#define X(L) {laws::L::name, [](const BootArgs& a) { return run_bootstrap(laws::StaticModel<laws::L>{}, a); }},
+      LAWFIT_FOR_EACH_LAW(X)
+#undef X
+  };
+  return t;
+}
+
+
+// The learning-curve ensemble, in this order (Python's lawfit.extrapolate names them by position).
+using Domhan = sample::FamilyList<laws::Pow3, laws::Pow4, laws::LogLogLinear, laws::LogPower, laws::Janoschek,
+                                  laws::Mmf, laws::Weibull, laws::Exp4, laws::Ilog2, laws::Vap, laws::Hill3,
+                                  laws::Exp3>;
+constexpr int kDim = sample::DomhanPosterior<Domhan>::Dim;
+
+py::list domhan_families() {
+  py::list l;
+  const char* names[] = {laws::Pow3::name,  laws::Pow4::name,  laws::LogLogLinear::name, laws::LogPower::name,
+                         laws::Janoschek::name, laws::Mmf::name, laws::Weibull::name, laws::Exp4::name,
+                         laws::Ilog2::name, laws::Vap::name, laws::Hill3::name, laws::Exp3::name};
+  for (int k = 0; k < Domhan::K; ++k) l.append(py::make_tuple(names[k], Domhan::P[k]));
+  return l;
+}
+
+py::dict mcmc_domhan(py::array offsets, py::array t, py::array y, py::array t_max, py::array range_lo,
+                     py::array range_hi, py::array init, py::array active, py::array sigma_min, int walkers, int steps,
+                     int burn, py::ssize_t samples, std::uint64_t seed, int threads, double de_frac) {
+  const char* op = "mcmc";
+  const py::ssize_t C = offsets.size() - 1;
+  if (C < 0) throw py::value_error("mcmc: 'offsets' must have at least one element");
+  if (walkers < 4 || walkers % 2) throw py::value_error("mcmc: 'walkers' must be an even number >= 4");
+  if (steps < 1 || burn < 0 || burn >= steps) throw py::value_error("mcmc: need steps >= 1 and 0 <= burn < steps");
+  if (samples < 1) throw py::value_error("mcmc: 'samples' must be >= 1");
+  const i64* off = in_ptr<i64>(offsets, op, "offsets");
+  const py::ssize_t n_total = y.size();
+  if (off[0] != 0 || off[C] != n_total) throw py::value_error("mcmc: 'offsets' must start at 0 and end at len(y)");
+  for (py::ssize_t c = 0; c < C; ++c)
+    if (off[c + 1] < off[c]) throw py::value_error("mcmc: 'offsets' must be non-decreasing");
+  sample::McmcInput in;
+  in.offsets = off;
+  in.C = C;
+  in.t = in_ptr<double>(t, op, "t", n_total);
+  in.y = in_ptr<double>(y, op, "y", n_total);
+  in.t_max = in_ptr<double>(t_max, op, "t_max", C);
+  in.range_lo = in_ptr<double>(range_lo, op, "range_lo", C);
+  in.range_hi = in_ptr<double>(range_hi, op, "range_hi", C);
+  in.init = in_ptr<double>(init, op, "init", C * kDim);
+  in.active = in_ptr<std::uint8_t>(active, op, "active", C * Domhan::K);
+  in.sigma_min = in_ptr<double>(sigma_min, op, "sigma_min", C);
+  sample::McmcOptions o;
+  o.walkers = walkers;
+  o.steps = steps;
+  o.burn = burn;
+  o.samples = samples;
+  o.seed = seed;
+  if (!(de_frac >= 0.0 && de_frac <= 1.0)) throw py::value_error("mcmc: 'de_frac' must be in [0, 1]");
+  o.de_frac = de_frac;
+  const int kept = steps - burn;
+  py::array_t<double> out_s({C, samples, static_cast<py::ssize_t>(kDim)});
+  py::array_t<double> acc(C), trace({C, static_cast<py::ssize_t>(kept)});
+  py::array_t<std::int32_t> status(C);
+  sample::McmcOutput out{out_s.mutable_data(), acc.mutable_data(), trace.mutable_data(), status.mutable_data()};
+  {
+    py::gil_scoped_release release;
+    sample::mcmc_batch<Domhan>(in, o, out, threads);
+  }
+  py::dict r;
+  r["samples"] = out_s;
+  r["accept"] = acc;
+  r["trace"] = trace;
+  r["status"] = status;
+  return r;
+}
+
+py::array_t<double> ensemble_eval(py::array samples, py::array active, py::array t, int threads) {
+  const char* op = "ensemble_eval";
+  if (samples.ndim() != 3 || samples.shape(2) != kDim)
+    throw py::value_error("ensemble_eval: 'samples' must have shape [C, S, " + std::to_string(kDim) + "]");
+  const py::ssize_t C = samples.shape(0), S = samples.shape(1);
+  if (t.ndim() != 2 || t.shape(0) != C) throw py::value_error("ensemble_eval: 't' must have shape [C, T]");
+  const py::ssize_t T = t.shape(1);
+  const double* sp = in_ptr<double>(samples, op, "samples");
+  const std::uint8_t* ap = in_ptr<std::uint8_t>(active, op, "active", C * Domhan::K);
+  const double* tp = in_ptr<double>(t, op, "t");
+  py::array_t<double> out({C, S, T});
+  double* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    sample::ensemble_eval<Domhan>(sp, C, S, ap, tp, T, o, threads);
+  }
+  return out;
+}
+
+void register_sample(py::module_& m) {
+  m.def(
+      "bootstrap_law",
+      [](const std::string& law, py::array offsets, py::array x, py::array y, py::object w, py::array lower,
+         py::array upper, py::array params, py::array status, py::ssize_t n, int method, std::uint64_t seed,
+         int loss, double delta, int space, double ftol, double xtol, double gtol, int max_iter, int threads) {
+        auto it = boot_table().find(law);
+        if (it == boot_table().end()) throw py::value_error("bootstrap: unknown built-in law '" + law + "'");
+        return it->second(BootArgs{offsets, x, y, w, lower, upper, params, status, n, method, seed, loss, delta,
+                                   space, ftol, xtol, gtol, max_iter, threads});
+      },
+      py::arg("law"), py::arg("offsets"), py::arg("x"), py::arg("y"), py::arg("w") = py::none(), py::arg("lower"),
+      py::arg("upper"), py::arg("params"), py::arg("status"), py::arg("n"), py::arg("method") = 0,
+      py::arg("seed") = 0, py::arg("loss") = 0, py::arg("delta") = 1.0, py::arg("space") = 0,
+      py::arg("ftol") = 1e-8, py::arg("xtol") = 1e-8, py::arg("gtol") = 1e-8, py::arg("max_iter") = 200,
+      py::arg("threads") = 0,
+      "Batched bootstrap refits of a fitted CSR batch: returns (params [B, n, P], status [B, n]).");
+  m.def("domhan_families", &domhan_families, "Families of the learning-curve ensemble: (name, n_params), in order.");
+  m.def("mcmc_domhan", &mcmc_domhan, py::arg("offsets"), py::arg("t"), py::arg("y"), py::arg("t_max"),
+        py::arg("range_lo"), py::arg("range_hi"), py::arg("init"), py::arg("active"), py::arg("sigma_min"),
+        py::arg("walkers"), py::arg("steps"), py::arg("burn"), py::arg("samples"), py::arg("seed") = 0,
+        py::arg("threads") = 0, py::arg("de_frac") = 0.0,
+        "Ensemble stretch-move MCMC over Domhan's learning-curve ensemble posterior, all curves in parallel.");
+  m.def("ensemble_eval", &ensemble_eval, py::arg("samples"), py::arg("active"), py::arg("t"), py::arg("threads") = 0,
+        "Ensemble mean of every posterior sample at steps t[C, T]: [C, S, T].");
+}
+
+}  // namespace
+LAWFIT_REGISTER_BINDINGS(register_sample);
+}  // namespace lawfit::bindings

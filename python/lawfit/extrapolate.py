@@ -1,0 +1,543 @@
+"""lawfit.extrapolate: Bayesian learning-curve extrapolation, early-stopping decisions, chained forecasts.
+
+The model is Domhan, Springenberg and Hutter 2015's weighted ensemble of parametric learning-curve families
+(pow3, pow4, loglog_linear, log_power, janoschek, mmf, weibull, exp4, ilog2, vap, hill3) with Gaussian noise,
+a prior that rejects curves that do not improve or leave the metric's range, and recency-weighted likelihood.
+All curves are handled at once: each family is least-squares fitted to every curve in one batched call, then
+an affine-invariant ensemble sampler (stretch move) runs every curve's walkers in parallel in C++.
+
+Each curve is mapped to a normalised scale where larger is better (a loss is flipped) and the observed values
+span [0.2, 0.8]; results are mapped back, so losses, percent accuracies and flat curves need no special care.
+Points with step < 1 (e.g. epoch 0, before training) are ignored.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from ._data import key_index, make_batch, to_pandas
+from ._native import _core
+from ._status import Status
+from .laws import get_law
+from .uncertainty import norm_cdf, sorted_quantile
+
+_FAMS = [name for name, _ in _core.domhan_families()]
+_NP = [p for _, p in _core.domhan_families()]
+_OFF = np.concatenate([[0], np.cumsum(_NP)]).astype(int)
+_PSUM = int(_OFF[-1])
+_K = len(_FAMS)
+_DIM = _PSUM + _K + 1
+FAMILY_SETS = {
+    "domhan": ("pow3", "pow4", "loglog_linear", "log_power", "janoschek", "mmf", "weibull", "exp4", "ilog2", "vap",
+               "hill3"),
+    "lcpfn": ("pow3", "ilog2", "janoschek"),
+    "all": tuple(_FAMS),
+}
+_LO, _HI = 0.2, 0.8  # observed values span this range on the normalised scale
+_SIGMA_MIN_REL = 1e-3  # noise floor, relative to the metric's unit
+
+
+def _families(families) -> np.ndarray:
+    names = FAMILY_SETS.get(families) if isinstance(families, str) else None
+    if names is None:
+        if isinstance(families, str):
+            if families in _FAMS:
+                names = (families,)
+            else:
+                raise ValueError(f"families: unknown set or family {families!r}; sets {sorted(FAMILY_SETS)}, "
+                                 f"families {_FAMS}")
+        else:
+            names = tuple(families)
+    bad = [f for f in names if f not in _FAMS]
+    if bad or not names:
+        raise ValueError(f"families: unknown family name(s) {bad}; choose from {_FAMS}")
+    return np.array([f in names for f in _FAMS])
+
+
+def _autocorr_time(trace: np.ndarray) -> np.ndarray:
+    """Integrated autocorrelation time of each row (Sokal's automatic window, c = 5), vectorised by FFT."""
+    C, T = trace.shape
+    out = np.full(C, np.nan)
+    ok = np.isfinite(trace).all(axis=1) & (T > 1)
+    if not ok.any():
+        return out
+    x = trace[ok] - trace[ok].mean(axis=1, keepdims=True)
+    n = 1 << int(np.ceil(np.log2(2 * T)))
+    f = np.fft.rfft(x, n=n, axis=1)
+    acf = np.fft.irfft(f * np.conj(f), n=n, axis=1)[:, :T]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acf = acf / acf[:, :1]
+    taus = 2.0 * np.cumsum(acf, axis=1) - 1.0
+    m = np.arange(T)[None, :]
+    win = m >= 5.0 * taus
+    first = np.where(win.any(axis=1), win.argmax(axis=1), T - 1)
+    tau = taus[np.arange(len(first)), first]
+    tau = np.where(np.isfinite(tau), np.maximum(tau, 1.0), 1.0)  # a constant trace has tau 1
+    out[ok] = tau
+    return out
+
+
+class Extrapolation:
+    """Posterior of the learning-curve ensemble for every curve (see :func:`extrapolate`).
+
+    Attributes: ``samples`` [curves, S, dim] posterior draws of (family parameters, weights, sigma) on the
+    normalised scale; ``families`` the families used; ``diagnostics`` a DataFrame with status, acceptance rate
+    and integrated autocorrelation time per curve; ``summary`` the predictive at the horizon.
+    """
+
+    def __init__(self, keys, by, x, y, horizon, active, samples, status, accept, tau, worst, scale, sign,
+                 n_points, last_x, last_y, seed, quantiles):
+        self.keys, self.by, self.x, self.y = keys, by, x, y
+        self.horizon = horizon
+        self.active = active
+        self.samples = samples
+        self._status = status
+        self.acceptance = accept
+        self.tau = tau
+        self._worst, self._scale, self._sign = worst, scale, sign
+        self.n_points, self.last_x, self.last_y = n_points, last_x, last_y
+        self.seed = seed
+        self.quantiles = tuple(quantiles)
+
+    @property
+    def index(self) -> pd.Index:
+        return key_index(self.keys, self.by)
+
+    @property
+    def n_curves(self) -> int:
+        return self.samples.shape[0]
+
+    @property
+    def families(self) -> list:
+        return [f for f, a in zip(_FAMS, self.active.any(axis=0)) if a]
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self._status == Status.CONVERGED
+
+    @property
+    def status(self) -> pd.Series:
+        names = [Status(int(s)).name for s in self._status]
+        return pd.Series(names, index=self.index, name="status")
+
+    @property
+    def diagnostics(self) -> pd.DataFrame:
+        return pd.DataFrame({"status": self.status.to_numpy(), "acceptance": self.acceptance, "tau": self.tau,
+                             "n_points": self.n_points}, index=self.index)
+
+    # ---- scale mapping ---------------------------------------------------------------------------
+    def _to_user(self, z: np.ndarray) -> np.ndarray:
+        """Normalised scale -> the user's metric; z has curves on axis 0."""
+        sh = (-1,) + (1,) * (z.ndim - 1)
+        return self._sign.reshape(sh) * (self._worst.reshape(sh) + (z - _LO) * self._scale.reshape(sh) / (_HI - _LO))
+
+    def _to_norm(self, v: np.ndarray) -> np.ndarray:
+        sh = (-1,) + (1,) * (v.ndim - 1)
+        return _LO + (self._sign.reshape(sh) * v - self._worst.reshape(sh)) * (_HI - _LO) / self._scale.reshape(sh)
+
+    def _steps(self, steps) -> np.ndarray:
+        s = np.asarray(steps, dtype=np.float64)
+        if s.ndim == 0:
+            s = np.full((self.n_curves, 1), float(s))
+        elif s.ndim == 1:
+            s = np.tile(s, (self.n_curves, 1))
+        if s.shape[0] != self.n_curves:
+            raise ValueError(f"steps: expected a scalar, a 1-d array, or one row per curve ({self.n_curves})")
+        if np.any(~(s >= 1)):
+            raise ValueError("steps must be >= 1")
+        return np.ascontiguousarray(s)
+
+    def mean_samples(self, steps, normalised: bool = False) -> np.ndarray:
+        """Ensemble value (without observation noise) of every posterior draw at ``steps``: [curves, S, T]."""
+        t = self._steps(steps)
+        mu = _core.ensemble_eval(self.samples, self.active.astype(np.uint8), t, 0)
+        return mu if normalised else self._to_user(mu)
+
+    def predictive_samples(self, steps, normalised: bool = False) -> np.ndarray:
+        """Posterior predictive draws (ensemble value + Gaussian noise) at ``steps``: [curves, S, T]."""
+        mu = self.mean_samples(steps, normalised=True)
+        sig = self.samples[:, :, -1][:, :, None]
+        eps = np.random.default_rng(self.seed).standard_normal(mu.shape)
+        z = mu + sig * eps
+        return z if normalised else self._to_user(z)
+
+    def predict(self, steps=None, quantiles: Optional[Sequence[float]] = None) -> pd.DataFrame:
+        """Posterior predictive at ``steps`` (default: the horizon) for every curve: the ``by`` columns, the x
+        column, ``mean``, ``std`` and one column per quantile (``q05``, ``q50``, ``q95`` by default)."""
+        qs = self.quantiles if quantiles is None else tuple(quantiles)
+        t = self._steps(self.horizon[:, None] if steps is None else steps)
+        d = self.predictive_samples(t)  # [C, S, T]
+        C, S, T = d.shape
+        ds = np.sort(np.where(np.isfinite(d), d, np.nan), axis=1)
+        k = np.sum(~np.isnan(ds), axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nansum(ds, axis=1) / k
+            std = np.sqrt(np.nansum((ds - mean[:, None, :]) ** 2, axis=1) / np.maximum(k - 1, 1))
+        out = self.keys.loc[np.repeat(np.arange(C), T)].reset_index(drop=True) if self.by else pd.DataFrame(
+            {"curve": np.repeat(np.arange(C), T)})
+        out[self.x] = t.reshape(-1)
+        out["mean"] = mean.reshape(-1)
+        out["std"] = np.where(k > 1, std, np.nan).reshape(-1)
+        for q in qs:
+            out[f"q{round(100 * q):02d}"] = sorted_quantile(ds, q).reshape(-1)
+        return out
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Predictive at the horizon, one row per curve, with the diagnostics."""
+        p = self.predict()
+        p.index = self.index
+        p = p.drop(columns=[c for c in self.by if c in p.columns] + (["curve"] if not self.by else []))
+        return pd.concat([p, self.diagnostics], axis=1)
+
+    def log_likelihood(self, steps, values) -> np.ndarray:
+        """Log posterior predictive density of observed ``values`` [curves] (or [curves, T]) at ``steps``:
+        log mean_s N(v | mu_s, sigma_s^2), in the user's units. NaN for failed curves."""
+        t = self._steps(steps)
+        v = np.asarray(values, dtype=np.float64).reshape(self.n_curves, -1)
+        mu = self.mean_samples(t, normalised=True)  # [C, S, T]
+        z = self._to_norm(v)[:, None, :]
+        sig = self.samples[:, :, -1][:, :, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lp = -0.5 * ((z - mu) / sig) ** 2 - np.log(sig) - 0.5 * np.log(2 * np.pi)
+            m = np.max(np.where(np.isfinite(lp), lp, -np.inf), axis=1, keepdims=True)
+            m = np.where(np.isfinite(m), m, 0.0)
+            k = np.sum(np.isfinite(lp), axis=1)
+            ll = m[:, 0] + np.log(np.nansum(np.exp(lp - m), axis=1) / k)
+            ll = ll + np.log((_HI - _LO) / self._scale)[:, None]  # Jacobian of the normalisation
+        ll = np.where(self.ok[:, None] & (k > 0), ll, np.nan)
+        return ll[:, 0] if ll.shape[1] == 1 else ll
+
+    def __repr__(self) -> str:
+        return f"<Extrapolation curves={self.n_curves} ok={int(self.ok.sum())} families={len(self.families)}>"
+
+
+def _per_curve(v, C: int, name: str, index: Optional[pd.Index] = None) -> np.ndarray:
+    """A scalar, an array in curve order, or a Series indexed by the curves' keys -> [C] floats."""
+    if isinstance(v, pd.Series) and index is not None:
+        r = v.reindex(index)
+        if r.isna().any():
+            raise ValueError(f"{name}: no value for curve {r.index[np.flatnonzero(r.isna().to_numpy())[0]]!r}")
+        return r.to_numpy(dtype=np.float64)
+    a = np.asarray(v, dtype=np.float64)
+    if a.ndim == 0:
+        return np.full(C, float(a))
+    a = a.reshape(-1)
+    if len(a) != C:
+        raise ValueError(f"{name}: expected a scalar or one value per curve ({C}), got {len(a)}")
+    return a
+
+
+def _metric_range(y: np.ndarray, mode: str, bounds) -> tuple:
+    if bounds is not None:
+        lo, hi = (float(bounds[0]) if bounds[0] is not None else -np.inf,
+                  float(bounds[1]) if bounds[1] is not None else np.inf)
+        if not lo < hi:
+            raise ValueError(f"bounds: lower must be < upper, got {bounds!r}")
+        return lo, hi
+    fin = y[np.isfinite(y)]
+    if fin.size == 0:
+        return -np.inf, np.inf
+    ymin, ymax = float(fin.min()), float(fin.max())
+    if mode == "max" and ymin >= 0 and ymax <= 1:
+        return 0.0, 1.0
+    if mode == "max" and ymin >= 0 and ymax <= 100:
+        return 0.0, 100.0
+    if ymin >= 0:
+        return 0.0, np.inf
+    return -np.inf, np.inf
+
+
+def extrapolate(
+    data,
+    *,
+    x: str,
+    y: str,
+    by: Union[None, str, Sequence[str]] = None,
+    horizon,
+    families: Union[str, Sequence[str]] = "domhan",
+    samples: int = 1000,
+    seed: int = 0,
+    mode: Optional[str] = None,
+    bounds: Optional[tuple] = None,
+    walkers: Optional[int] = None,
+    steps: int = 600,
+    burn: Optional[int] = None,
+    de_fraction: float = 0.0,
+    quantiles: Sequence[float] = (0.05, 0.5, 0.95),
+    threads: Optional[int] = None,
+) -> Extrapolation:
+    """Posterior predictive of every learning curve of ``data`` at later steps.
+
+    Parameters
+    ----------
+    x, y, by: step column (epochs/steps, >= 1; smaller steps are ignored), metric column, curve key column(s).
+    horizon: the step to extrapolate to: a scalar, an array in curve order, or a Series indexed by the curve
+        keys; also the t_max of the improvement prior.
+    families: "domhan" (the 11 families of Domhan et al. 2015), "lcpfn" (pow3, ilog2, janoschek), "all", or a
+        list of family names.
+    samples: posterior draws kept per curve. seed: chains are keyed by (seed, curve, step).
+    mode: "max" (accuracy-like) or "min" (loss-like); default: inferred from the curves' overall trend.
+    bounds: the metric's range (lower, upper); default [0, 1] or [0, 100] for accuracies, [0, inf) for
+        non-negative losses, unbounded otherwise.
+    walkers, steps, burn: sampler settings (default walkers: 2 * dim + 2; burn: steps // 2).
+    de_fraction: fraction of steps that use the differential-evolution move (ter Braak 2006) instead of the
+        stretch move; both are affine-invariant ensemble moves.
+    """
+    if mode not in (None, "max", "min"):
+        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+    if isinstance(samples, bool) or int(samples) < 1:
+        raise ValueError(f"samples must be a positive integer, got {samples!r}")
+    if int(seed) < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    if threads is not None and int(threads) < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if not 0.0 <= de_fraction <= 1.0:
+        raise ValueError(f"de_fraction must be in [0, 1], got {de_fraction!r}")
+    active_fams = _families(families)
+    df = to_pandas(data)
+    if x not in df.columns or y not in df.columns:
+        missing = [c for c in (x, y) if c not in df.columns]
+        raise ValueError(f"column(s) {missing} not found; columns are: {', '.join(map(str, df.columns))}")
+    tcol = pd.to_numeric(df[x], errors="coerce").to_numpy(dtype=np.float64)
+    ycol = pd.to_numeric(df[y], errors="coerce").to_numpy(dtype=np.float64)
+    keep = np.isfinite(tcol) & (tcol >= 1) & np.isfinite(ycol)
+    b = make_batch(df.assign(**{x: tcol, y: ycol}), [x], y, by, None, "status")
+    # Rows that do not take part get weight 0 and are then dropped from the CSR arrays.
+    keep_b = keep[b.order]
+    counts = np.bincount(np.repeat(np.arange(b.n_curves), np.diff(b.offsets))[keep_b], minlength=b.n_curves)
+    offsets = np.zeros(b.n_curves + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    t = np.ascontiguousarray(b.X[keep_b, 0])
+    yv = np.ascontiguousarray(b.y[keep_b])
+    C = b.n_curves
+    seg = np.repeat(np.arange(C), counts)
+    # Sort each curve by step.
+    order = np.lexsort((t, seg))
+    t, yv = t[order], yv[order]
+    nz = counts > 0
+    starts = offsets[:-1]
+
+    def reduce(fn, v, empty=np.nan):
+        out = np.full(C, empty)
+        if nz.any():
+            out[nz] = fn.reduceat(v, starts[nz])
+        return out
+
+    if mode is None:
+        first = np.where(nz, yv[np.minimum(starts, max(len(yv) - 1, 0))] if len(yv) else np.nan, np.nan)
+        last = np.where(nz, yv[np.maximum(offsets[1:] - 1, 0)] if len(yv) else np.nan, np.nan)
+        trend = np.nanmedian(last - first) if np.isfinite(last - first).any() else 1.0
+        mode = "max" if trend >= 0 else "min"
+    sign = np.full(C, 1.0 if mode == "max" else -1.0)
+    lo_m, hi_m = _metric_range(yv, mode, bounds)
+    sy = yv * sign[seg]
+    worst = reduce(np.minimum, sy)
+    best = reduce(np.maximum, sy)
+    ymag = reduce(np.maximum, np.abs(yv))
+    # Unit of the metric: its range when bounded, else the curve's magnitude. The observed span is floored
+    # at 1% of it (flat curves) and the noise sigma at 0.1% of it.
+    unit = np.full(C, hi_m - lo_m) if np.isfinite(hi_m - lo_m) else np.maximum(ymag, 1e-12)
+    unit = np.where(np.isfinite(unit) & (unit > 0), unit, 1.0)
+    scale = np.maximum(best - worst, 1e-2 * unit)
+    scale = np.where(np.isfinite(scale), scale, 1.0)
+    worst = np.where(np.isfinite(worst), worst, 0.0)
+    sigma_min = np.minimum(_SIGMA_MIN_REL * unit * (_HI - _LO) / scale, 0.5)
+    z = _LO + (sy - worst[seg]) * (_HI - _LO) / scale[seg]
+    # Metric range on the normalised scale (flipped for "min").
+    if mode == "max":
+        rlo_u, rhi_u = lo_m, hi_m
+    else:
+        rlo_u, rhi_u = -hi_m, -lo_m
+    with np.errstate(invalid="ignore"):
+        rlo = _LO + (rlo_u - worst) * (_HI - _LO) / scale
+        rhi = _LO + (rhi_u - worst) * (_HI - _LO) / scale
+    rlo = np.where(np.isnan(rlo), -np.inf, rlo)
+    rhi = np.where(np.isnan(rhi), np.inf, rhi)
+    hz = _per_curve(horizon, C, "horizon", key_index(b.keys, b.by))
+    if np.any(~(hz >= 1)):
+        raise ValueError("horizon must be >= 1")
+    last_x = reduce(np.maximum, t)
+    tmax = np.maximum(hz, np.where(np.isfinite(last_x), last_x, 1.0))
+
+    # 1. Least-squares fit of every family to every curve (one batched call per family).
+    init = np.zeros((C, _DIM))
+    active = np.zeros((C, _K), dtype=bool)
+    X1 = t.reshape(-1, 1)
+    for k, name in enumerate(_FAMS):
+        if not active_fams[k]:
+            continue
+        spec = get_law(name)
+        lo_b = np.array(spec.lower, dtype=np.float64)
+        hi_b = np.array(spec.upper, dtype=np.float64)
+        r = spec._fit(offsets=offsets, x=X1, y=z, w=None, lower=lo_b, upper=hi_b,
+                      starts=spec.default_starts(), project_linear=True, seed=int(seed), loss=0, delta=1.0,
+                      space=0, ftol=1e-8, xtol=1e-8, gtol=1e-8, max_iter=200, threads=int(threads or 0),
+                      want_cov=False, first_curve=0)
+        p = np.asarray(r["params"])
+        st = np.asarray(r["status"])
+        ok = (st == Status.CONVERGED) | (st == Status.MAX_ITER)
+        p = np.where(ok[:, None], p, np.asarray(spec.default_starts()[0])[None, :])
+        p = np.where(np.isfinite(p), p, 0.0)
+        ends = np.column_stack([np.full(C, 2.0), tmax]).reshape(-1, 1)
+        v = np.asarray(spec._eval(np.ascontiguousarray(ends), np.ascontiguousarray(np.repeat(p, 2, axis=0)))).reshape(C, 2)
+        with np.errstate(invalid="ignore"):
+            valid = ok & (v[:, 0] <= v[:, 1]) & (v[:, 1] >= rlo) & (v[:, 1] <= rhi) & np.isfinite(v).all(axis=1)
+            valid &= np.all((p >= lo_b) & (p <= hi_b), axis=1)
+        init[:, _OFF[k]:_OFF[k + 1]] = p
+        active[:, k] = valid
+    # A curve that no family fits as an improving curve (e.g. one that gets worse) starts from a constant at
+    # its mean, as pow3 (a = 0) or ilog2 (a = 0) when one of them is in the ensemble.
+    none = (~active.any(axis=1)) & (counts > 0)
+    zmean = reduce(np.add, z, 0.0) / np.maximum(counts, 1)
+    none &= (zmean >= rlo) & (zmean <= rhi)
+    for name, const in (("pow3", lambda m: np.column_stack([m, 0 * m, 0 * m + 1.0])),
+                        ("ilog2", lambda m: np.column_stack([m, 0 * m]))):
+        k = _FAMS.index(name)
+        if active_fams[k] and none.any():
+            init[none, _OFF[k]:_OFF[k + 1]] = const(zmean[none])
+            active[none, k] = True
+            none[:] = False
+    n_act = active.sum(axis=1)
+    init[:, _PSUM:_PSUM + _K] = np.where(active, 1.0 / np.maximum(n_act, 1)[:, None], 0.0)
+    # Initial sigma: RMS residual of the initial ensemble.
+    res = np.zeros(len(t))
+    for k in range(_K):
+        if not active_fams[k]:
+            continue
+        spec = get_law(_FAMS[k])
+        pk = np.ascontiguousarray(init[seg, _OFF[k]:_OFF[k + 1]])
+        fk = np.asarray(spec._eval(np.ascontiguousarray(X1), pk)) if len(t) else np.zeros(0)
+        res += np.where(active[seg, k], init[seg, _PSUM + k] * np.where(np.isfinite(fk), fk, 0.0), 0.0)
+    rms = np.sqrt(reduce(np.add, (z - res) ** 2, 0.0) / np.maximum(counts, 1))
+    init[:, -1] = np.clip(np.where(np.isfinite(rms), rms, 0.01), 2 * sigma_min, 1.0)
+
+    # 2. The sampler, all curves at once.
+    dim_act = (active * (np.array(_NP) + 1)).sum(axis=1) + 1
+    W = int(walkers) if walkers is not None else int(2 * max(int(dim_act.max()) if C else 1, 1) + 2)
+    W += W % 2
+    burn_ = int(steps) // 2 if burn is None else int(burn)
+    out = _core.mcmc_domhan(offsets, np.ascontiguousarray(t), np.ascontiguousarray(z), np.ascontiguousarray(tmax),
+                            np.ascontiguousarray(rlo), np.ascontiguousarray(rhi), np.ascontiguousarray(init),
+                            np.ascontiguousarray(active.astype(np.uint8)), np.ascontiguousarray(sigma_min), W, int(steps), burn_,
+                            int(samples), int(seed), int(threads or 0), float(de_fraction))
+    status = np.asarray(out["status"]).astype(np.int64)
+    tau = _autocorr_time(np.asarray(out["trace"]))
+    last_y = np.where(nz, yv[np.maximum(offsets[1:] - 1, 0)] if len(yv) else np.nan, np.nan)
+    ex = Extrapolation(b.keys, b.by, x, y, hz, active, np.asarray(out["samples"]), status,
+                       np.asarray(out["accept"]), tau, worst, scale, sign, counts, last_x, last_y, int(seed), quantiles)
+    # The sampler's inputs on the normalised scale (for baselines and diagnostics).
+    ex.problem = dict(offsets=offsets, t=t, z=z, t_max=tmax, range_lo=rlo, range_hi=rhi, init=init, active=active,
+                      sigma_min=sigma_min, walkers=W, steps=int(steps), burn=burn_)
+    return ex
+
+
+def should_stop(
+    data,
+    *,
+    x: str,
+    y: str,
+    by: Union[None, str, Sequence[str]] = None,
+    horizon,
+    best: float,
+    mode: str = "max",
+    threshold: float = 0.05,
+    level: float = 0.9,
+    **kwargs,
+) -> pd.DataFrame:
+    """Domhan et al. 2015's early-stopping rule for every curve: stop when
+    P(y(horizon) beats ``best``) = mean_s [1 - Phi((best - f_s(horizon)) / sigma_s)] < ``threshold``.
+
+    Returns a DataFrame indexed by curve: ``stop`` (bool; a curve whose extrapolation failed never stops),
+    ``p_better``, ``predicted`` (posterior predictive mean at the horizon), ``low``/``high`` (central ``level``
+    interval) and ``status``. Extra keyword arguments go to :func:`extrapolate`."""
+    if mode not in ("max", "min"):
+        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    ex = extrapolate(data, x=x, y=y, by=by, horizon=horizon, mode=mode, **kwargs)
+    return decide(ex, best, threshold=threshold, level=level)
+
+
+def decide(ex: Extrapolation, best, threshold: float = 0.05, level: float = 0.9) -> pd.DataFrame:
+    """The stop/continue decision of :func:`should_stop` from an existing :class:`Extrapolation`."""
+    C = ex.n_curves
+    bst = _per_curve(best, C, "best", ex.index)
+    mu = ex.mean_samples(ex.horizon[:, None], normalised=True)[:, :, 0]  # [C, S]
+    sig = ex.samples[:, :, -1]
+    bz = ex._to_norm(bst.reshape(C, 1))  # [C, 1]: larger is better on this scale
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pb = 1.0 - norm_cdf((bz - mu) / sig)
+    k = np.sum(np.isfinite(pb), axis=1)
+    p = np.where(k > 0, np.nansum(np.where(np.isfinite(pb), pb, 0.0), axis=1) / np.maximum(k, 1), np.nan)
+    pred = ex.predict(quantiles=((1 - level) / 2, 1 - (1 - level) / 2))
+    qcols = [c for c in pred.columns if c.startswith("q")]
+    ok = ex.ok & np.isfinite(p)
+    out = pd.DataFrame({
+        "stop": ok & (p < threshold),
+        "p_better": p,
+        "predicted": pred["mean"].to_numpy(),
+        "low": pred[qcols[0]].to_numpy(),
+        "high": pred[qcols[-1]].to_numpy(),
+        "status": ex.status.to_numpy(),
+    }, index=ex.index)
+    return out
+
+
+# ---- chained forecasts -----------------------------------------------------------------------------
+def _param_draws(res, n: int, rng) -> np.ndarray:
+    """[curves, n, P] parameter draws: bootstrap samples when present, else the normal approximation."""
+    S = res.bootstrap_samples
+    if S is not None:
+        idx = rng.integers(0, S.shape[1], size=n)
+        return S[:, idx, :]
+    P = res.law.n_params
+    cov = np.where(np.isfinite(res._cov), res._cov, 0.0) + 1e-300 * np.eye(P)
+    w, V = np.linalg.eigh(cov)
+    L = V * np.sqrt(np.clip(w, 0, None))[:, None, :]
+    e = rng.standard_normal((res.n_curves, n, P))
+    return res._params[:, None, :] + np.einsum("cij,cnj->cni", L, e)
+
+
+def chain_predict(first, second, new_data, *, level: float = 0.9, samples: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """Two-step forecast, e.g. the OLMo ladder: ``first`` predicts an intermediate quantity (the loss from
+    (N, D)), ``second`` maps it to the target (accuracy from loss). Uncertainty is carried through both steps
+    by sampling: parameter draws of each fit (its bootstrap samples when :meth:`FitResult.bootstrap` was run,
+    else the normal approximation from its covariance) are combined draw by draw.
+
+    ``new_data`` needs the first fit's x and by columns, and the second fit's by columns (if any). Returns the
+    rows' keys and x with ``mid_pred``/``mid_low``/``mid_high`` (step 1) and ``y_pred``/``y_low``/``y_high``."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    if len(second.options["x"]) != 1:
+        raise ValueError("chain_predict: the second fit must take one input (the first fit's output)")
+    rng = np.random.default_rng(seed)
+    x1 = list(first.options["x"])
+    df, i1, X1 = first._rows(new_data, x1)
+    m = len(df)
+    i2 = second._rows(df.assign(**{second.options["x"][0]: 1.0}), list(second.options["x"]))[1]
+    th1 = _param_draws(first, samples, rng)  # [C1, S, P1]
+    th2 = _param_draws(second, samples, rng)  # [C2, S, P2]
+    Xr = np.ascontiguousarray(np.repeat(X1, samples, axis=0))
+    mid = np.asarray(first.law._eval(Xr, np.ascontiguousarray(th1[i1].reshape(-1, first.law.n_params))))
+    fin = np.asarray(second.law._eval(np.ascontiguousarray(mid.reshape(-1, 1)),
+                                      np.ascontiguousarray(th2[i2].reshape(-1, second.law.n_params))))
+    mid, fin = mid.reshape(m, samples), fin.reshape(m, samples)
+    a = (1 - level) / 2
+    out = df[[*first.by, *x1]].copy().reset_index(drop=True)
+    P1 = np.ascontiguousarray(first._params[i1])
+    mid_hat = np.asarray(first.law._eval(X1, P1)) if m else np.zeros(0)
+    fin_hat = np.asarray(second.law._eval(np.ascontiguousarray(mid_hat.reshape(-1, 1)),
+                                          np.ascontiguousarray(second._params[i2]))) if m else np.zeros(0)
+    ms = np.sort(np.where(np.isfinite(mid), mid, np.nan), axis=1)
+    fs = np.sort(np.where(np.isfinite(fin), fin, np.nan), axis=1)
+    out["mid_pred"], out["mid_low"], out["mid_high"] = mid_hat, sorted_quantile(ms, a), sorted_quantile(ms, 1 - a)
+    out["y_pred"], out["y_low"], out["y_high"] = fin_hat, sorted_quantile(fs, a), sorted_quantile(fs, 1 - a)
+    return out
+
+
+__all__ = ["extrapolate", "should_stop", "decide", "chain_predict", "Extrapolation", "FAMILY_SETS"]

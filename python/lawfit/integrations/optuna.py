@@ -1,0 +1,96 @@
+"""Optuna pruner that stops trials by Bayesian learning-curve extrapolation (Domhan et al. 2015).
+
+    import optuna
+    from lawfit.integrations.optuna import ExtrapolationPruner
+
+    study = optuna.create_study(direction="maximize", pruner=ExtrapolationPruner(max_steps=50))
+
+Each time a trial asks ``should_prune()``, the pruner extrapolates *every* running trial that has new reports
+in one batched :func:`lawfit.extrapolate` call and caches the decision per (trial, step), so parallel workers
+share the work. A trial is pruned when P(its value at ``max_steps`` beats the best completed trial) is below
+``threshold``; a trial whose extrapolation fails is never pruned. Needs the ``optuna`` extra.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+try:
+    import optuna
+    from optuna.pruners import BasePruner
+    from optuna.trial import TrialState
+except ImportError as exc:  # pragma: no cover - only without the extra
+    raise ImportError("lawfit.integrations.optuna needs optuna: pip install 'lawfit[optuna]'") from exc
+
+from ..extrapolate import decide, extrapolate
+
+
+class ExtrapolationPruner(BasePruner):
+    """Prune trials whose extrapolated learning curve is unlikely to beat the best completed trial.
+
+    Parameters
+    ----------
+    max_steps: the step at which trials end (the extrapolation horizon).
+    threshold: prune when P(final value beats the best) < threshold (Domhan et al.: 0.05).
+    min_steps: do not prune before this many reported steps.
+    interval: only decide every ``interval`` steps (decisions in between reuse the last one: continue).
+    min_completed: completed trials needed before anything is pruned.
+    families, samples, steps, seed, threads: passed to :func:`lawfit.extrapolate`.
+    """
+
+    def __init__(self, max_steps: int, *, threshold: float = 0.05, min_steps: int = 5, interval: int = 1,
+                 min_completed: int = 1, families="domhan", samples: int = 500, steps: int = 600,
+                 seed: int = 0, threads: Optional[int] = None):
+        if max_steps < 1 or min_steps < 1 or interval < 1 or min_completed < 1:
+            raise ValueError("max_steps, min_steps, interval and min_completed must be >= 1")
+        if not 0 < threshold < 1:
+            raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+        self.max_steps = int(max_steps)
+        self.threshold = float(threshold)
+        self.min_steps = int(min_steps)
+        self.interval = int(interval)
+        self.min_completed = int(min_completed)
+        self._kw = dict(families=families, samples=int(samples), steps=int(steps), seed=int(seed), threads=threads)
+        self._cache: dict = {}  # (trial number, step) -> (prune, p_better)
+        self.n_batches = 0  # batched extrapolation calls made (for inspection)
+
+    def _due(self, t) -> Optional[int]:
+        step = t.last_step
+        if step is None or len(t.intermediate_values) < self.min_steps or step >= self.max_steps:
+            return None
+        if len(t.intermediate_values) % self.interval:
+            return None
+        return step
+
+    def prune(self, study: "optuna.study.Study", trial: "optuna.trial.FrozenTrial") -> bool:
+        step = self._due(trial)
+        if step is None:
+            return False
+        key = (trial.number, step)
+        if key in self._cache:
+            return self._cache[key][0]
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if len(done) < self.min_completed:
+            return False
+        maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+        best = study.best_value
+        # Every running trial with a decision due and not cached, plus this one: one batched call.
+        running = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                   if t.number != trial.number]
+        todo = [trial] + [t for t in running if self._due(t) is not None and (t.number, t.last_step) not in self._cache]
+        rows = [(t.number, s, v) for t in todo for s, v in t.intermediate_values.items() if np.isfinite(v)]
+        df = pd.DataFrame(rows, columns=["trial", "step", "value"])
+        df = df[df["step"] >= 1]
+        if df.empty:
+            return False
+        ex = extrapolate(df, x="step", y="value", by="trial", horizon=self.max_steps,
+                         mode="max" if maximize else "min", **self._kw)
+        self.n_batches += 1
+        dec = decide(ex, best, threshold=self.threshold)
+        for t in todo:
+            if t.number in dec.index:
+                self._cache[(t.number, t.last_step)] = (bool(dec.loc[t.number, "stop"]),
+                                                        float(dec.loc[t.number, "p_better"]))
+        return self._cache.get(key, (False, np.nan))[0]
