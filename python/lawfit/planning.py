@@ -312,6 +312,7 @@ def plan(
     interval: float = 0.9,
     prune: bool = True,
     threads: int = 0,
+    device: str = "cpu",
     **assumptions,
 ) -> pd.DataFrame:
     """Inference-aware training plan for each curve of a fit of L(N, D) (Sardana & Frankle 2023).
@@ -327,8 +328,18 @@ def plan(
     ``samples`` ([curves, n, P]; default ``fit.bootstrap_samples``) add ``<col>_low``/``<col>_high`` at level
     ``interval``, and ``attrs["samples"]`` holds the per-sample optima. With ``hardware``, the plan is priced:
     gpu_hours and cost_usd (``price`` USD per GPU-hour, default the catalogue's).
+
+    ``device`` ("cpu" or "cuda") runs the grid search (``grid=``) on the current CUDA device: the grid's cost
+    table and the per-sample reductions on the GPU (samples and configurations copied to the device), candidate
+    ordering and pruning on the host. ValueError on a build without CUDA, or with device="cuda" and no grid.
     """
     law = _law(fit)
+    from ._device import check_device
+
+    check_device(device, "plan")
+    if device == "cuda" and grid is None:
+        raise ValueError("plan: device='cuda' applies to grid planning (grid=...); the closed-form plan runs on "
+                         "the CPU (device='cpu')")
     if objective not in ("loss", "cost"):
         raise ValueError(f"objective must be 'loss' or 'cost', got {objective!r}")
     if np.ndim(budget) != 0:
@@ -349,7 +360,7 @@ def plan(
         hw = _cost.hardware(hardware)
     if grid is not None:
         return _plan_grid(fit, law, grid, budget, d_inf, hw, objective, target_loss, S, price, mfu, dtype, unit,
-                          interval, prune, threads, assumptions)
+                          interval, prune, threads, assumptions, device)
     if assumptions:
         raise ValueError(f"unknown argument(s) {sorted(assumptions)} (cost-model assumptions apply with grid=)")
     B = fit.n_curves
@@ -399,7 +410,7 @@ def _price(out, hw, price, mfu, dtype):
 
 # ---- grid planning: fused samples x grid kernel --------------------------------------------------------
 def _grid_call(law, S2, grid, hw, unit, objective, budget, target, d_inf, price, dtype, prune, threads, assumptions,
-               pareto=False):
+               pareto=False, device="cpu"):
     from . import cost as _cost
 
     hw = hw if hw is not None else _cost.hardware("h100-sxm")
@@ -418,12 +429,14 @@ def _grid_call(law, S2, grid, hw, unit, objective, budget, target, d_inf, price,
          "require_slo": float(bool(opts.get("require_slo", False)))}
     if target is not None:
         o["target"] = float(target)
-    return _core.cost_plan_grid(law.name, np.ascontiguousarray(S2, dtype=np.float64), values, strides, n, a, o,
-                                int(threads), bool(pareto))
+    S2 = np.ascontiguousarray(S2, dtype=np.float64)
+    if device == "cuda":
+        return _core.cost_plan_grid_cuda(law.name, S2, values, strides, n, a, o, bool(pareto))
+    return _core.cost_plan_grid(law.name, S2, values, strides, n, a, o, int(threads), bool(pareto))
 
 
 def _plan_grid(fit, law, grid, budget, d_inf, hw, objective, target, S, price, mfu, dtype, unit, interval, prune,
-               threads, assumptions):
+               threads, assumptions, device="cpu"):
     B = fit.n_curves
     rows, per_rows = [], []
     for b in range(B):  # a call per fitted curve (curves are few; configurations and samples are in C++)
@@ -433,7 +446,8 @@ def _plan_grid(fit, law, grid, budget, d_inf, hw, objective, target, S, price, m
             T = float(_optimal_arrays(law, p, np.array([budget]), 6.0, "auto")[2][0])
         # The point estimate is row 0 of one call with the samples: the grid's cost table is built once.
         P = p if S is None else np.concatenate([p, S[b]], axis=0)
-        r = _grid_call(law, P, grid, hw, unit, objective, budget, T, d_inf, price, dtype, prune, threads, assumptions)
+        r = _grid_call(law, P, grid, hw, unit, objective, budget, T, d_inf, price, dtype, prune, threads, assumptions,
+                       device=device)
         rows.append({"index": int(r["index"][0]), "N": r["N"][0], "D": r["D"][0], "loss": r["loss"][0],
                      "cost": r["cost"][0], "n_admissible": r["n_admissible"], "target_loss": T})
         if S is not None:
@@ -456,11 +470,15 @@ def _plan_grid(fit, law, grid, budget, d_inf, hw, objective, target, S, price, m
 
 def pareto(fit, grid, *, inference_tokens: float = 0.0, hardware=None, unit: str = "flops", samples=None,
            price: Optional[float] = None, dtype: str = "bf16", prune: bool = True, threads: int = 0,
-           **assumptions) -> pd.DataFrame:
+           device: str = "cpu", **assumptions) -> pd.DataFrame:
     """The (total cost, loss) Pareto set over a grid of configurations for each curve (and each parameter sample
     when ``samples`` are given): configurations in increasing cost whose loss beats every cheaper one. Columns:
-    by, [sample,] index, N, D, cost, loss. Fused native pass; the samples x grid product is never stored."""
+    by, [sample,] index, N, D, cost, loss. Fused native pass; the samples x grid product is never stored.
+    ``device="cuda"`` runs the grid table and the per-sample record scans on the current CUDA device (see plan)."""
     law = _law(fit)
+    from ._device import check_device
+
+    check_device(device, "pareto")
     d_inf = _nonneg(inference_tokens, "inference_tokens")
     S = _samples(fit, samples)
     hw = None
@@ -472,7 +490,7 @@ def pareto(fit, grid, *, inference_tokens: float = 0.0, hardware=None, unit: str
     for b in range(fit.n_curves):  # a call per fitted curve
         P = S[b] if S is not None else fit._params[b : b + 1]
         r = _grid_call(law, P, grid, hw, unit, "cost", np.inf, None, d_inf, price, dtype, prune, threads,
-                       assumptions, pareto=True)
+                       assumptions, pareto=True, device=device)
         off = r["offsets"]
         df = pd.DataFrame({"curve": b, "sample": np.repeat(np.arange(len(off) - 1), np.diff(off)), "index": r["index"],
                            "N": r["N"], "D": r["D"], "cost": r["cost"], "loss": r["loss"]})

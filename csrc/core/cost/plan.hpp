@@ -70,6 +70,24 @@ struct GridTable {
   std::vector<unsigned char> ok;  // meets the constraints (and for LOSS the budget)
 };
 
+// Entry i of the table: law inputs N, D, cost, and whether the configuration is admissible (CPU and GPU).
+LAWFIT_HD inline void grid_entry(const Fields& f, i64 i, const Assumptions& a, const PlanOptions& po, double* N,
+                                 double* D, double* cost_out, unsigned char* ok_out) {
+  const Config c = f.config(i);
+  double o[N_OUTPUTS];
+  evaluate_one(c, a, o);
+  const Counts k = counts(c);
+  *N = params_for_6nd(c, k, po.n_convention);
+  *D = c.tokens;
+  const double cost = po.unit == UNIT_USD ? o[O_COST_TOTAL] : o[O_FLOPS_TOTAL];
+  *cost_out = cost;
+  bool ok = std::isfinite(cost) && *D > 0;
+  if (po.require_fit) ok = ok && o[O_FITS_MEMORY] != 0.0;
+  if (po.require_slo) ok = ok && o[O_MEETS_SLO] != 0.0;
+  if (po.objective == OBJ_LOSS) ok = ok && cost <= po.budget;
+  *ok_out = ok ? 1 : 0;
+}
+
 inline GridTable grid_table(const Fields& f, i64 G, const Assumptions& a, const PlanOptions& po, int threads) {
   GridTable t;
   t.N.resize(G);
@@ -77,19 +95,7 @@ inline GridTable grid_table(const Fields& f, i64 G, const Assumptions& a, const 
   t.cost.resize(G);
   t.ok.resize(G);
   parallel_for(G, threads, [&](i64 i) {
-    const Config c = f.config(i);
-    double o[N_OUTPUTS];
-    evaluate_one(c, a, o);
-    const Counts k = counts(c);
-    t.N[i] = params_for_6nd(c, k, po.n_convention);
-    t.D[i] = c.tokens;
-    const double cost = po.unit == UNIT_USD ? o[O_COST_TOTAL] : o[O_FLOPS_TOTAL];
-    t.cost[i] = cost;
-    bool ok = std::isfinite(cost) && t.D[i] > 0;
-    if (po.require_fit) ok = ok && o[O_FITS_MEMORY] != 0.0;
-    if (po.require_slo) ok = ok && o[O_MEETS_SLO] != 0.0;
-    if (po.objective == OBJ_LOSS) ok = ok && cost <= po.budget;
-    t.ok[i] = ok ? 1 : 0;
+    grid_entry(f, i, a, po, &t.N[i], &t.D[i], &t.cost[i], &t.ok[i]);
   }, 8192);
   return t;
 }
