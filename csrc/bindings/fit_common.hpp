@@ -43,38 +43,64 @@ inline fit::Options fit_options(const FitArgs& a) {
   return o;
 }
 
-// Offsets, data and bounds of a fit call, validated (shapes, dtypes, monotone offsets).
-inline fit::BatchInput batch_input(const FitArgs& a, int np, int d) {
-  const char* op = "fit";
-  const py::ssize_t B = a.offsets.size() - 1;
-  if (B < 0) throw py::value_error("fit: 'offsets' must have at least one element");
-  const i64* off = in_ptr<i64>(a.offsets, op, "offsets");
-  const py::ssize_t n_total = a.y.size();
+inline void check_offsets(const i64* off, py::ssize_t B, py::ssize_t n_total) {
   if (off[0] != 0 || off[B] != n_total) throw py::value_error("fit: 'offsets' must start at 0 and end at len(y)");
   for (py::ssize_t b = 0; b < B; ++b)
     if (off[b + 1] < off[b]) throw py::value_error("fit: 'offsets' must be non-decreasing");
+}
+
+// The CSR inputs of a fit: offsets readable on the host (validated here); x, y, w host or device pointers.
+struct FitInputs {
+  const i64* offsets;  // [B+1] host
+  i64 B;
+  i64 n_total;
+  const double* x;  // [n_total, d]
+  const double* y;  // [n_total]
+  const double* w;  // [n_total] or null
+};
+
+inline FitInputs host_fit_inputs(const FitArgs& a, int d) {
+  const char* op = "fit";
+  const py::ssize_t B = a.offsets.size() - 1;
+  if (B < 0) throw py::value_error("fit: 'offsets' must have at least one element");
+  FitInputs fi;
+  fi.B = B;
+  fi.offsets = in_ptr<i64>(a.offsets, op, "offsets");
+  fi.n_total = a.y.size();
+  check_offsets(fi.offsets, B, fi.n_total);
+  fi.x = in_ptr<double>(a.x, op, "x", fi.n_total * d);
+  fi.y = in_ptr<double>(a.y, op, "y", fi.n_total);
+  fi.w = opt_ptr<double>(a.w, op, "w", fi.n_total);
+  return fi;
+}
+
+// Everything fit::fit_batch (or its GPU twin) needs, checked, with the output arrays allocated.
+struct FitCall {
   fit::BatchInput in;
-  in.offsets = off;
+  fit::StartSpec st;
+  fit::Options o;
+  fit::BatchOutput out;
+  py::dict result;  // the output arrays, filled by the call
+};
+
+inline FitCall fit_setup(int np, int d, const FitArgs& a, const FitInputs& fi) {
+  const char* op = "fit";
+  const py::ssize_t B = fi.B;
+  FitCall fc;
+  fit::BatchInput& in = fc.in;
+  in.offsets = fi.offsets;
   in.B = B;
   in.d = d;
-  in.x = in_ptr<double>(a.x, op, "x", n_total * d);
-  in.y = in_ptr<double>(a.y, op, "y", n_total);
-  in.w = opt_ptr<double>(a.w, op, "w", n_total);
+  in.x = fi.x;
+  in.y = fi.y;
+  in.w = fi.w;
   const py::ssize_t nb = a.lower.cast<py::array>().size();
   if (nb != np && nb != B * np) throw py::value_error("fit: 'lower' must have P or B*P elements");
   in.per_curve_bounds = (nb == B * np) && B != 1;
   in.lower = opt_ptr<double>(a.lower, op, "lower", nb);
   in.upper = opt_ptr<double>(a.upper, op, "upper", nb);
-  return in;
-}
 
-template <class Model>
-py::dict run_fit_model(const Model& m, const FitArgs& a) {
-  const char* op = "fit";
-  const int np = m.n_params();
-  const fit::BatchInput in = batch_input(a, np, m.n_inputs());
-  const py::ssize_t B = in.B;
-  fit::StartSpec st;
+  fit::StartSpec& st = fc.st;
   st.project_linear = a.project_linear;
   st.seed = a.seed;
   st.first_curve = a.first_curve;
@@ -100,7 +126,7 @@ py::dict run_fit_model(const Model& m, const FitArgs& a) {
     st.rand_hi = opt_ptr<double>(a.rand_hi, op, "rand_hi", np);
     if (!st.rand_lo || !st.rand_hi) throw py::value_error("fit: random starts need 'rand_lo' and 'rand_hi'");
   }
-  const fit::Options o = fit_options(a);
+  fc.o = fit_options(a);
 
   py::array_t<double> params({B, static_cast<py::ssize_t>(np)});
   py::array_t<double> cost(B);
@@ -113,21 +139,26 @@ py::dict run_fit_model(const Model& m, const FitArgs& a) {
     cov_ptr = cov.mutable_data();
     cov_obj = cov;
   }
-  fit::BatchOutput out{params.mutable_data(), cost.mutable_data(), cov_ptr,     iters.mutable_data(),
-                       status.mutable_data(), best.mutable_data(), npts.mutable_data()};
+  fc.out = fit::BatchOutput{params.mutable_data(), cost.mutable_data(), cov_ptr,     iters.mutable_data(),
+                            status.mutable_data(), best.mutable_data(), npts.mutable_data()};
+  fc.result["params"] = params;
+  fc.result["cost"] = cost;
+  fc.result["cov"] = cov_obj;
+  fc.result["iters"] = iters;
+  fc.result["status"] = status;
+  fc.result["best_start"] = best;
+  fc.result["n_points"] = npts;
+  return fc;
+}
+
+template <class Model>
+py::dict run_fit_model(const Model& m, const FitArgs& a) {
+  FitCall fc = fit_setup(m.n_params(), m.n_inputs(), a, host_fit_inputs(a, m.n_inputs()));
   {
     py::gil_scoped_release release;
-    fit::fit_batch(m, in, st, o, out, a.threads);
+    fit::fit_batch(m, fc.in, fc.st, fc.o, fc.out, a.threads);
   }
-  py::dict r;
-  r["params"] = params;
-  r["cost"] = cost;
-  r["cov"] = cov_obj;
-  r["iters"] = iters;
-  r["status"] = status;
-  r["best_start"] = best;
-  r["n_points"] = npts;
-  return r;
+  return fc.result;
 }
 
 // Joint fit with shared parameters: `shared` is a bool mask [P]; starts [S, P] common to all curves.
@@ -141,30 +172,14 @@ py::dict run_shared_model(const Model& m, const FitArgs& a, py::array shared_mas
   int ns = 0;
   for (int j = 0; j < np; ++j) ns += mask[j] ? 1 : 0;
   if (ns == 0) throw py::value_error("fit: 'shared' names no parameter");
-  const fit::BatchInput in = batch_input(a, np, m.n_inputs());
-  const py::ssize_t B = in.B;
-  const double* st = in_ptr<double>(s, "fit", "starts");
-  const fit::Options o = fit_options(a);
-  py::array_t<double> params({B, static_cast<py::ssize_t>(np)}), cost(B);
-  py::array_t<double> cov({B, static_cast<py::ssize_t>(np), static_cast<py::ssize_t>(np)});
-  py::array_t<std::int32_t> iters(B), status(B);
-  py::array_t<std::int64_t> best(B), npts(B);
-  fit::SharedOutput out{params.mutable_data(), cost.mutable_data(),   a.want_cov ? cov.mutable_data() : nullptr,
-                        iters.mutable_data(),  status.mutable_data(), best.mutable_data(),
-                        npts.mutable_data()};
+  FitCall fc = fit_setup(np, m.n_inputs(), a, host_fit_inputs(a, m.n_inputs()));
+  const fit::BatchOutput& o = fc.out;
+  const fit::SharedOutput out{o.params, o.cost, o.cov, o.iters, o.status, o.best_start, o.n_points};
   {
     py::gil_scoped_release release;
-    fit::fit_shared(m, in, mask, st, s.shape(0), a.project_linear, o, out, a.threads);
+    fit::fit_shared(m, fc.in, mask, fc.st.starts, fc.st.S, a.project_linear, fc.o, out, a.threads);
   }
-  py::dict r;
-  r["params"] = params;
-  r["cost"] = cost;
-  r["cov"] = a.want_cov ? py::object(cov) : py::none();
-  r["iters"] = iters;
-  r["status"] = status;
-  r["best_start"] = best;
-  r["n_points"] = npts;
-  return r;
+  return fc.result;
 }
 
 inline FitArgs fit_args_from(py::array offsets, py::array x, py::array y, py::object w, py::object lower,

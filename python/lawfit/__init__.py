@@ -10,6 +10,7 @@ Quick tour::
 See ``lawfit.laws()`` for the catalogue and README.md for the API and CLI.
 """
 from ._native import __version__, build_info
+from ._device import cuda_available
 from ._status import Status
 from .laws import LawSpec, get_law, laws
 from . import _transforms
@@ -25,6 +26,7 @@ from .extrapolate import extrapolate, should_stop
 __all__ = [
     "__version__",
     "build_info",
+    "cuda_available",
     "Status",
     "LawSpec",
     "Law",

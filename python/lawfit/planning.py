@@ -312,6 +312,7 @@ def plan(
     interval: float = 0.9,
     prune: bool = True,
     threads: int = 0,
+    device: str = "cpu",
     **assumptions,
 ) -> pd.DataFrame:
     """Inference-aware training plan for each curve of a fit of L(N, D) (Sardana & Frankle 2023).
@@ -327,8 +328,17 @@ def plan(
     ``samples`` ([curves, n, P]; default ``fit.bootstrap_samples``) add ``<col>_low``/``<col>_high`` at level
     ``interval``, and ``attrs["samples"]`` holds the per-sample optima. With ``hardware``, the plan is priced:
     gpu_hours and cost_usd (``price`` USD per GPU-hour, default the catalogue's).
+
+    ``device``: planning runs on the CPU; "cuda" raises ValueError (not ported to the GPU yet; no silent
+    fall-back).
     """
     law = _law(fit)
+    from ._device import check_device
+
+    check_device(device, "plan")
+    if device == "cuda":
+        raise ValueError("plan: planning runs on the CPU in this version (device='cpu'); device='cuda' applies to "
+                         "lawfit.fit and lawfit.cost.evaluate")
     if objective not in ("loss", "cost"):
         raise ValueError(f"objective must be 'loss' or 'cost', got {objective!r}")
     if np.ndim(budget) != 0:
@@ -418,8 +428,8 @@ def _grid_call(law, S2, grid, hw, unit, objective, budget, target, d_inf, price,
          "require_slo": float(bool(opts.get("require_slo", False)))}
     if target is not None:
         o["target"] = float(target)
-    return _core.cost_plan_grid(law.name, np.ascontiguousarray(S2, dtype=np.float64), values, strides, n, a, o,
-                                int(threads), bool(pareto))
+    S2 = np.ascontiguousarray(S2, dtype=np.float64)
+    return _core.cost_plan_grid(law.name, S2, values, strides, n, a, o, int(threads), bool(pareto))
 
 
 def _plan_grid(fit, law, grid, budget, d_inf, hw, objective, target, S, price, mfu, dtype, unit, interval, prune,
@@ -456,11 +466,18 @@ def _plan_grid(fit, law, grid, budget, d_inf, hw, objective, target, S, price, m
 
 def pareto(fit, grid, *, inference_tokens: float = 0.0, hardware=None, unit: str = "flops", samples=None,
            price: Optional[float] = None, dtype: str = "bf16", prune: bool = True, threads: int = 0,
-           **assumptions) -> pd.DataFrame:
+           device: str = "cpu", **assumptions) -> pd.DataFrame:
     """The (total cost, loss) Pareto set over a grid of configurations for each curve (and each parameter sample
     when ``samples`` are given): configurations in increasing cost whose loss beats every cheaper one. Columns:
-    by, [sample,] index, N, D, cost, loss. Fused native pass; the samples x grid product is never stored."""
+    by, [sample,] index, N, D, cost, loss. Fused native pass; the samples x grid product is never stored.
+    ``device``: CPU only for now; "cuda" raises ValueError (see plan)."""
     law = _law(fit)
+    from ._device import check_device
+
+    check_device(device, "pareto")
+    if device == "cuda":
+        raise ValueError("pareto: planning runs on the CPU in this version (device='cpu'); device='cuda' applies "
+                         "to lawfit.fit and lawfit.cost.evaluate")
     d_inf = _nonneg(inference_tokens, "inference_tokens")
     S = _samples(fit, samples)
     hw = None

@@ -52,7 +52,7 @@ struct BatchOutput {
 
 // Validate one curve. Returns CONVERGED when the curve can be fitted.
 template <class Model>
-Status check_curve(const Model& m, const Curve& c, Space space, i64* n_used) {
+LAWFIT_HD Status check_curve(const Model& m, const Curve& c, Space space, i64* n_used) {
   i64 n = 0;
   for (i64 i = 0; i < c.n; ++i) {
     const double* xi = c.x + i * c.d;
@@ -76,7 +76,7 @@ Status check_curve(const Model& m, const Curve& c, Space space, i64* n_used) {
 // Solve the model's linear parameters by weighted least squares (in linear space) with the others held
 // at p; clamps them into the bounds. Leaves p unchanged if the system is singular or not finite.
 template <class Model>
-void init_linear(const Model& m, const Curve& c, double* p, const double* lower, const double* upper) {
+LAWFIT_HD void init_linear(const Model& m, const Curve& c, double* p, const double* lower, const double* upper) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   int idx[PMAX], nl = 0;
@@ -116,7 +116,8 @@ void init_linear(const Model& m, const Curve& c, double* p, const double* lower,
       const double floor = lower[j] > 0.0 ? lower[j] : 1e-8 * (std::fabs(v) + 1.0);
       if (v < floor) v = floor;
     }
-    q[j] = std::min(std::max(v, lower[j]), upper[j]);
+    v = v < lower[j] ? lower[j] : v;  // std::min(std::max(v, lower), upper)
+    q[j] = upper[j] < v ? upper[j] : v;
   }
   for (int j = 0; j < np; ++j) p[j] = q[j];
 }
@@ -124,7 +125,7 @@ void init_linear(const Model& m, const Curve& c, double* p, const double* lower,
 // Covariance of the natural parameters at p: inv(J^T J) * s^2 with s^2 = 2 cost / (n - P); NaN when the
 // system is singular or there are no degrees of freedom.
 template <class Model>
-void covariance_from(const Model& m, const Normal<Model::PMAX>& ne, const double* p, i64 n_used, double* cov) {
+LAWFIT_HD void covariance_from(const Model& m, const Normal<Model::PMAX>& ne, const double* p, i64 n_used, double* cov) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   for (int k = 0; k < np * np; ++k) cov[k] = kNaN;
@@ -141,11 +142,60 @@ void covariance_from(const Model& m, const Normal<Model::PMAX>& ne, const double
 }
 
 template <class Model>
-void covariance(const Model& m, const Curve& c, const double* p, const Options& o, i64 n_used, double* cov) {
+LAWFIT_HD void covariance(const Model& m, const Curve& c, const double* p, const Options& o, i64 n_used, double* cov) {
   Normal<Model::PMAX> ne;
   for (int k = 0; k < m.n_params() * m.n_params(); ++k) cov[k] = kNaN;
   if (n_used <= m.n_params() || !accumulate(m, c, p, o, ne)) return;
   covariance_from(m, ne, p, n_used, cov);
+}
+
+// Bounds of one curve are usable: lower <= upper and neither is NaN.
+LAWFIT_HD inline Status check_bounds(int np, const double* lo, const double* hi) {
+  for (int j = 0; j < np; ++j)
+    if (!(lo[j] <= hi[j]) || std::isnan(lo[j]) || std::isnan(hi[j])) return INVALID_INPUT;
+  return CONVERGED;
+}
+
+// Start s of curve b (natural units, clamped into the bounds, linear parameters solved if asked): explicit
+// starts, or Philox(seed, first_curve + b, s) draws. S is the number of starts per curve. Returns false if
+// the start is unusable (NaN).
+template <class Model>
+LAWFIT_HD bool start_point(const Model& m, const StartSpec& st, i64 S, i64 b, i64 s, const Curve& c,
+                           const double* lo, const double* hi, double* p0) {
+  const int np = m.n_params();
+  if (st.starts) {
+    const double* src = st.starts + ((st.per_curve ? b * S : 0) + s) * np;
+    for (int j = 0; j < np; ++j) p0[j] = src[j];
+  } else {
+    Philox rng(st.seed, static_cast<std::uint64_t>(st.first_curve + b), static_cast<std::uint64_t>(s));
+    for (int j = 0; j < np; ++j) {
+      const double l = st.rand_lo[j], h = st.rand_hi[j], u = rng.uniform();
+      p0[j] = (m.scale(j) == LOG && l > 0.0) ? std::exp(std::log(l) + u * (std::log(h) - std::log(l)))
+                                              : l + u * (h - l);
+    }
+  }
+  for (int j = 0; j < np; ++j) {
+    if (std::isnan(p0[j])) return false;
+    p0[j] = p0[j] < lo[j] ? lo[j] : p0[j];  // std::min(std::max(p0, lo), hi)
+    p0[j] = hi[j] < p0[j] ? hi[j] : p0[j];
+  }
+  if (st.project_linear) init_linear(m, c, p0, lo, hi);
+  return true;
+}
+
+// Best of S start results of one curve (cost tc[S], status ts[S]): the lowest finite cost among starts that
+// ran and were finite; ties go to the lowest start index. Returns -1 if none, with *any_nonfinite set when
+// some start was not finite.
+LAWFIT_HD inline i64 best_start(const double* tc, const std::int32_t* ts, i64 S, bool* any_nonfinite) {
+  i64 best = -1;
+  bool nf = false;
+  for (i64 s = 0; s < S; ++s) {
+    nf |= ts[s] == NON_FINITE;
+    if (ts[s] == NOT_RUN || ts[s] == NON_FINITE || !std::isfinite(tc[s])) continue;
+    if (best < 0 || tc[s] < tc[best]) best = s;
+  }
+  *any_nonfinite = nf;
+  return best;
 }
 
 template <class Model>
@@ -164,11 +214,8 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& st, const 
     const Curve c{in.x + a * in.d, in.y + a, in.w ? in.w + a : nullptr, in.offsets[b + 1] - a, in.d};
     i64 nu = 0;
     Status s = check_curve(m, c, o.space, &nu);
-    const i64 off = in.per_curve_bounds ? b * np : 0;
-    for (int j = 0; j < np && s == CONVERGED; ++j) {
-      const double lo = in.lower[off + j], hi = in.upper[off + j];
-      if (!(lo <= hi) || std::isnan(lo) || std::isnan(hi)) s = INVALID_INPUT;
-    }
+    if (s == CONVERGED) s = check_bounds(np, in.lower + (in.per_curve_bounds ? b * np : 0),
+                                         in.upper + (in.per_curve_bounds ? b * np : 0));
     pre[b] = s;
     out.n_points[b] = nu;
   });
@@ -213,23 +260,7 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
   // Start s of curve b (natural units, clamped into the bounds, linear parameters solved if asked).
   // Returns false if the start is unusable (NaN).
   auto make_start = [&](i64 b, i64 s, const Curve& c, const double* lo, const double* hi, double* p0) {
-    if (st.starts) {
-      const double* src = st.starts + ((st.per_curve ? b * S : 0) + s) * np;
-      for (int j = 0; j < np; ++j) p0[j] = src[j];
-    } else {
-      Philox rng(st.seed, static_cast<std::uint64_t>(st.first_curve + b), static_cast<std::uint64_t>(s));
-      for (int j = 0; j < np; ++j) {
-        const double l = st.rand_lo[j], h = st.rand_hi[j], u = rng.uniform();
-        p0[j] = (m.scale(j) == LOG && l > 0.0) ? std::exp(std::log(l) + u * (std::log(h) - std::log(l)))
-                                                : l + u * (h - l);
-      }
-    }
-    for (int j = 0; j < np; ++j) {
-      if (std::isnan(p0[j])) return false;
-      p0[j] = std::min(std::max(p0[j], lo[j]), hi[j]);
-    }
-    if (st.project_linear) init_linear(m, c, p0, lo, hi);
-    return true;
+    return start_point(m, st, S, b, s, c, lo, hi, p0);
   };
   auto fail_curve = [&](i64 b, Status s) {
     for (int j = 0; j < np; ++j) out.params[b * np + j] = kNaN;
@@ -313,17 +344,9 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
       double* pb = out.params + b * np;
       init_out(b);
       if (pre[b] != CONVERGED) return fail_curve(b, static_cast<Status>(pre[b]));
-      i64 best = -1;
-      for (i64 s = 0; s < S; ++s) {
-        const i64 t = k * S + s;
-        if (ts[t] == NOT_RUN || ts[t] == NON_FINITE || !std::isfinite(tc[t])) continue;
-        if (best < 0 || tc[t] < tc[k * S + best]) best = s;
-      }
-      if (best < 0) {  // every start failed: not finite at any start, or no usable start
-        bool any_nonfinite = false;
-        for (i64 s = 0; s < S; ++s) any_nonfinite |= ts[k * S + s] == NON_FINITE;
-        return fail_curve(b, any_nonfinite ? NON_FINITE : NOT_RUN);
-      }
+      bool any_nonfinite = false;
+      const i64 best = best_start(tc.data() + k * S, ts.data() + k * S, S, &any_nonfinite);
+      if (best < 0) return fail_curve(b, any_nonfinite ? NON_FINITE : NOT_RUN);
       const i64 t = k * S + best;
       for (int j = 0; j < np; ++j) pb[j] = tp[t * np + j];
       out.cost[b] = tc[t];

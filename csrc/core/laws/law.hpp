@@ -49,6 +49,20 @@ struct Axis {
 
 // Adapter that gives a built-in law the "model" interface the solvers use (the formula evaluator in
 // core/fit/formula.hpp provides the same interface with a runtime parameter count).
+// Copies of a law's per-parameter tables built at compile time: indexing a local constexpr copy with a runtime
+// index also works in device code (nvcc cannot read a host static array from the GPU).
+template <class Law>
+struct ParamTables {
+  bool linear[Law::P];
+  Scale scale[Law::P];
+  constexpr ParamTables() : linear{}, scale{} {
+    for (int j = 0; j < Law::P; ++j) {
+      linear[j] = Law::linear[j];
+      scale[j] = Law::scale[j];
+    }
+  }
+};
+
 template <class Law>
 struct StaticModel {
   using law_type = Law;
@@ -57,8 +71,14 @@ struct StaticModel {
   LAWFIT_HD constexpr int n_inputs() const { return Law::D; }
   LAWFIT_HD bool domain(const double* x) const { return Law::domain(x); }
   LAWFIT_HD double eval(const double* x, const double* p, double* g) const { return Law::eval(x, p, g); }
-  LAWFIT_HD bool is_linear(int j) const { return Law::linear[j]; }
-  LAWFIT_HD Scale scale(int j) const { return Law::scale[j]; }
+  LAWFIT_HD bool is_linear(int j) const {
+    constexpr ParamTables<Law> t{};
+    return t.linear[j];
+  }
+  LAWFIT_HD Scale scale(int j) const {
+    constexpr ParamTables<Law> t{};
+    return t.scale[j];
+  }
 };
 
 // Does Law define prepare/eval_prepared?
@@ -84,8 +104,14 @@ struct PreparedModel {
   LAWFIT_HD constexpr int n_inputs() const { return Law::DP; }
   LAWFIT_HD bool domain(const double*) const { return true; }
   LAWFIT_HD double eval(const double* xp, const double* p, double* g) const { return Law::eval_prepared(xp, p, g); }
-  LAWFIT_HD bool is_linear(int j) const { return Law::linear[j]; }
-  LAWFIT_HD Scale scale(int j) const { return Law::scale[j]; }
+  LAWFIT_HD bool is_linear(int j) const {
+    constexpr ParamTables<Law> t{};
+    return t.linear[j];
+  }
+  LAWFIT_HD Scale scale(int j) const {
+    constexpr ParamTables<Law> t{};
+    return t.scale[j];
+  }
 };
 
 // Maps a model to its prepared form (identity for models without prepare).

@@ -478,6 +478,7 @@ def evaluate(
     include_config: bool = True,
     as_frame: bool = True,
     threads: int = 0,
+    device: str = "cpu",
     **assumptions,
 ):
     """Evaluate the cost model over a table (DataFrame / dict of equal-length columns, scalars broadcast) or a
@@ -498,7 +499,13 @@ def evaluate(
     Returns a DataFrame (configuration columns unless include_config=False, then the outputs; constraint masks
     ``fits_memory``, ``meets_slo``, ``within_budget`` as booleans) with ``attrs["conventions"]``,
     ``attrs["assumptions"]`` and ``attrs["hardware"]``; or a dict of arrays with as_frame=False.
+
+    device: "cpu" (default) or "cuda": evaluate on the current CUDA device (the field arrays are copied to the
+    device, the outputs copied back; bit-identical to the CPU). ValueError on a build without CUDA.
     """
+    from .._device import check_device
+
+    check_device(device, "cost.evaluate")
     hw = globals()["hardware"](hardware)
     a = _assumptions(hw, dtype, assumptions)
     outs = list(DEFAULT_OUTPUTS if outputs is None else (OUTPUTS if outputs == "all" else outputs))
@@ -506,7 +513,10 @@ def evaluate(
         if o not in OUTPUTS:
             raise ValueError(f"outputs: unknown output {o!r}; known: {', '.join(OUTPUTS)}")
     values, strides, n, mode = _fields(configs)
-    res = _core.cost_evaluate(values, strides, n, a, outs, int(threads))
+    if device == "cuda":
+        res = _core.cost_evaluate_cuda(values, strides, n, a, outs)
+    else:
+        res = _core.cost_evaluate(values, strides, n, a, outs, int(threads))
     for o in _BOOL_OUTPUTS & set(outs):
         res[o] = res[o].astype(bool)
     meta = {
