@@ -76,7 +76,11 @@ def test_predict_any_steps_and_families():
 def test_should_stop_rule():
     obs, final = curves(n=10, t_obs=10)
     best = float(final.max())
-    d = lawfit.should_stop(obs, x="step", y="v", by="run", horizon=50, best=best, mode="max", **FAST)
+    # A decision needs a mixed chain: FAST's 300 steps leave the walkers near their least-squares start. Known
+    # weakness (issue notes): even at 1,000-2,500 steps P(beats best) of the best run varies widely with the
+    # seed (the posterior intervals are too narrow), so this check holds for most seeds, not all.
+    d = lawfit.should_stop(obs, x="step", y="v", by="run", horizon=50, best=best, mode="max", steps=1000,
+                           samples=500)
     assert list(d.columns) == ["stop", "p_better", "predicted", "low", "high", "status"]
     assert ((d["p_better"] >= 0) & (d["p_better"] <= 1)).all()
     assert not d.loc[final.idxmax(), "stop"]  # the best run is kept

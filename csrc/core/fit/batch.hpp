@@ -198,6 +198,28 @@ LAWFIT_HD inline i64 best_start(const double* tc, const std::int32_t* ts, i64 S,
   return best;
 }
 
+// With several starts, the grid decides the basin and a final run from the winning start, with tight
+// tolerances (1e-13), settles the last digits (a single start already ran at the user's tolerances). The
+// refinement is kept only if it does not raise the cost; the status stays CONVERGED if either run converged.
+template <class Model>
+LAWFIT_HD bool polish(const Model& m, const Curve& c, const double* lo, const double* hi, const Options& o,
+                      LMResult<Model::PMAX>& best, Normal<Model::PMAX>& ne) {
+  Options tight = o;
+  tight.ftol = std::fmin(o.ftol, 1e-13);
+  tight.xtol = std::fmin(o.xtol, 1e-13);
+  tight.gtol = std::fmin(o.gtol, 1e-13);
+  Normal<Model::PMAX> n2;
+  const LMResult<Model::PMAX> r = lm_solve(m, c, best.p, lo, hi, tight, &n2);
+  if (r.status == NON_FINITE || !(r.cost <= best.cost)) return false;
+  const Status st = (best.status == CONVERGED || r.status == CONVERGED) ? CONVERGED : best.status;
+  const int iters = best.iters + r.iters;
+  best = r;
+  best.status = st;
+  best.iters = iters;
+  ne = n2;
+  return true;
+}
+
 template <class Model>
 void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::int32_t>& pre,
                    const StartSpec& st, const Options& o, const BatchOutput& out, int threads);
@@ -303,6 +325,7 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
         }
       }
       if (best_s < 0) return fail_curve(b, any_nonfinite ? NON_FINITE : NOT_RUN);
+      if (S > 1) polish(m, c, lo, hi, o, best, best_ne);
       for (int j = 0; j < np; ++j) out.params[b * np + j] = best.p[j];
       out.cost[b] = best.cost;
       out.iters[b] = best.iters;
@@ -348,12 +371,26 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
       const i64 best = best_start(tc.data() + k * S, ts.data() + k * S, S, &any_nonfinite);
       if (best < 0) return fail_curve(b, any_nonfinite ? NON_FINITE : NOT_RUN);
       const i64 t = k * S + best;
-      for (int j = 0; j < np; ++j) pb[j] = tp[t * np + j];
-      out.cost[b] = tc[t];
-      out.iters[b] = ti[t];
-      out.status[b] = ts[t];
+      LMResult<PMAX> r;
+      for (int j = 0; j < np; ++j) r.p[j] = tp[t * np + j];
+      r.cost = tc[t];
+      r.iters = ti[t];
+      r.status = static_cast<Status>(ts[t]);
+      Normal<PMAX> ne;
+      const bool polished = S > 1 && [&] {
+        const double *lo, *hi;
+        bounds(b, &lo, &hi);
+        return polish(m, curve(b), lo, hi, o, r, ne);
+      }();
+      for (int j = 0; j < np; ++j) pb[j] = r.p[j];
+      out.cost[b] = r.cost;
+      out.iters[b] = r.iters;
+      out.status[b] = r.status;
       out.best_start[b] = best;
-      if (out.cov) covariance(m, curve(b), pb, o, out.n_points[b], out.cov + b * np * np);
+      if (out.cov) {
+        if (polished) covariance_from(m, ne, pb, out.n_points[b], out.cov + b * np * np);
+        else covariance(m, curve(b), pb, o, out.n_points[b], out.cov + b * np * np);
+      }
     });
   }
 }
