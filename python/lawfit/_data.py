@@ -85,16 +85,26 @@ class Batch:
 
 
 def curve_codes(df: pd.DataFrame, by: Sequence[str]) -> tuple:
-    """Group codes (sorted by key) and the key table, vectorised."""
+    """Curve code of every row and the key table, curves sorted by key (NaN keys last, as groupby with
+    dropna=False), vectorised: one factorisation per column, combined by their mixed-radix index."""
     if not by:
         return np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
     for c in by:
         if c not in df.columns:
             raise ValueError(f"by column {c!r} not found; columns are: {', '.join(map(str, df.columns))}")
-    g = df.groupby(list(by), sort=True, dropna=False, observed=True)
-    codes = g.ngroup().to_numpy(dtype=np.int64)
-    keys = g.size().reset_index()[list(by)]
-    return codes, keys
+    parts = [pd.factorize(df[c], sort=True, use_na_sentinel=False) for c in by]
+    if len(parts) == 1:
+        codes, uniq = parts[0]
+        return codes.astype(np.int64, copy=False), pd.DataFrame({by[0]: uniq})
+    dims = [max(len(u), 1) for _, u in parts]
+    if np.prod(np.array(dims, dtype=float)) >= 2.0**62:  # mixed radix would overflow: let pandas group
+        g = df.groupby(list(by), sort=True, dropna=False, observed=True)
+        return g.ngroup().to_numpy(dtype=np.int64), g.size().reset_index()[list(by)]
+    flat = np.ravel_multi_index([c for c, _ in parts], dims)
+    uniq_flat, codes = np.unique(flat, return_inverse=True)
+    digits = np.unravel_index(uniq_flat, dims)
+    keys = pd.DataFrame({c: np.asarray(u)[d] if len(u) else u for c, (_, u), d in zip(by, parts, digits)})
+    return codes.astype(np.int64, copy=False), keys
 
 
 def make_batch(
