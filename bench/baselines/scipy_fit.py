@@ -43,12 +43,22 @@ def chinchilla_objective(theta, logN, logD, logL, delta):
     return float(np.sum(huber(r, delta))), grad
 
 
-def chinchilla_lbfgs_grid(N, D, L, grid, delta=1e-3):
-    """L-BFGS-B from every start of the grid [S, 5] in (a, b, e, alpha, beta); returns the best."""
+def chinchilla_lbfgs_grid(N, D, L, grid, delta=1e-3, analytic_gradient=True):
+    """L-BFGS-B from every start of the grid [S, 5] in (a, b, e, alpha, beta); returns the best.
+
+    analytic_gradient=False is scipy.optimize.minimize's default (finite-difference gradient), as the usual
+    public replications of Hoffmann et al.'s fit are written; True passes the exact gradient (faster)."""
     logN, logD, logL = np.log(N), np.log(D), np.log(L)
     best = (np.inf, None)
+
+    def value_only(theta):
+        return chinchilla_objective(theta, logN, logD, logL, delta)[0]
+
     for g in grid:
-        r = minimize(chinchilla_objective, g, args=(logN, logD, logL, delta), jac=True, method="L-BFGS-B")
+        if analytic_gradient:
+            r = minimize(chinchilla_objective, g, args=(logN, logD, logL, delta), jac=True, method="L-BFGS-B")
+        else:
+            r = minimize(value_only, g, method="L-BFGS-B")
         if r.fun < best[0]:
             best = (r.fun, r.x)
     return best
