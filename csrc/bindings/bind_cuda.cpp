@@ -1,5 +1,5 @@
 // The CUDA backend's Python entry points. Compiled in every build: cuda_available() and cuda_status() always
-// exist (False / the reason on a CPU build); the device entry points (fit_law_cuda, cost_evaluate_cuda,
+// exist (False / the reason on a CPU build); the device entry points (fit_law_cuda, cost_evaluate_cuda)
 // are registered only when the extension was built with LAWFIT_WITH_CUDA, so a CPU build
 // has no half-working GPU functions (the Python layer raises "built without CUDA" for device="cuda").
 //
@@ -197,8 +197,6 @@ void register_cuda(py::module_& m) {
         "copied to the device; offsets/x/y/w exposing __cuda_array_interface__ are used in place.");
   m.def("cost_evaluate_cuda", &cost_evaluate_cuda, py::arg("fields"), py::arg("strides"), py::arg("n"),
         py::arg("assumptions"), py::arg("outputs"), "cost_evaluate on the current CUDA device.");
- candidate "
-        "ordering and pruning on the host).");
 #endif
 }
 

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "core/common.hpp"
-#include "core/cost/plan.hpp"
+#include "core/cost/evaluate.hpp"
 #include "core/fit/batch.hpp"
 
 namespace lawfit::cuda {
