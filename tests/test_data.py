@@ -30,3 +30,15 @@ def test_polars_and_pyarrow_inputs_give_the_same_fit():
     pl = pytest.importorskip("polars")
     r = lawfit.fit(pl.from_pandas(df), "power_law", x="x", y="y", by="curve")
     np.testing.assert_array_equal(r.params.to_numpy(), ref.params.to_numpy())
+
+
+def test_row_order_does_not_change_the_fit():
+    df = lawfit.datasets.synthetic_power_law(30, noise=0.01, seed=3)
+    shuffled = df.sample(frac=1.0, random_state=1)
+    a = lawfit.fit(df, "power_law", x="x", y="y", by="curve")
+    b = lawfit.fit(shuffled.sort_values("curve", kind="stable"), "power_law", x="x", y="y", by="curve")
+    c = lawfit.fit(shuffled, "power_law", x="x", y="y", by="curve")
+    np.testing.assert_allclose(b.params.to_numpy(), c.params.to_numpy(), rtol=0, atol=0)
+    np.testing.assert_allclose(a.params.to_numpy(), c.params.to_numpy(), rtol=1e-6)
+    p = c.predict(shuffled)
+    np.testing.assert_array_equal(p["curve"].to_numpy(), shuffled["curve"].to_numpy())

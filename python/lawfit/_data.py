@@ -152,10 +152,16 @@ def make_batch(
             rows = np.arange(len(df))
     else:
         rows = np.arange(len(df))
-    order = np.argsort(codes, kind="stable")
     counts = np.bincount(codes, minlength=B)
     offsets = np.zeros(B + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
+    if len(codes) < 2 or bool(np.all(codes[1:] >= codes[:-1])):
+        # Rows already grouped in key order (the usual layout): no reordering, no gather copies.
+        Xo = np.ascontiguousarray(X, dtype=np.float64)
+        yo = np.ascontiguousarray(yv) if yv is not None else None
+        wo = np.ascontiguousarray(wv) if wv is not None else None
+        return Batch(offsets, Xo, yo, wo, keys.reset_index(drop=True), by, rows)
+    order = np.argsort(codes, kind="stable")
     Xo = np.ascontiguousarray(X[order], dtype=np.float64)
     yo = np.ascontiguousarray(yv[order]) if yv is not None else None
     wo = np.ascontiguousarray(wv[order]) if wv is not None else None
