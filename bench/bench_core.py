@@ -38,7 +38,7 @@ def bench_many(n=5000, big=1_000_000):
     x, y = df["x"].to_numpy(), df["y"].to_numpy()
     lawfit.fit(df, "power_law", x="x", y="y", by="curve", starts=starts)  # warm-up
     t_l = []
-    for _ in range(5):
+    for _ in range(20):
         t0 = time.perf_counter()
         r = lawfit.fit(df, "power_law", x="x", y="y", by="curve", starts=starts)
         t_l.append(time.perf_counter() - t0)
@@ -47,16 +47,19 @@ def bench_many(n=5000, big=1_000_000):
     t_s = time.perf_counter() - t0
     agree = np.nanmax(np.abs(r.params.to_numpy() - ref) / np.abs(ref))
     out = {"curves": n, "points_per_curve": 20, "lawfit_s": min(t_l), "curve_fit_loop_s": t_s,
-           "ratio": t_s / min(t_l), "max_rel_param_diff_vs_curve_fit": float(agree),
+           "ratio": t_s / min(t_l), "lawfit_repeats": "best of 20", "max_rel_param_diff_vs_curve_fit": float(agree),
            "lawfit_converged": int((r.status == "CONVERGED").sum())}
     # Native call alone (no pandas conversion), to show where the time goes.
     st = np.ascontiguousarray(p0[:, None, :])
     spec = lawfit.get_law("power_law")
     kw = dict(offsets=offsets.astype(np.int64), x=np.ascontiguousarray(x), y=np.ascontiguousarray(y),
               lower=np.array(spec.lower), upper=np.array(spec.upper), starts=st)
-    t0 = time.perf_counter()
-    lawfit._native._core.fit_law("power_law", **kw)
-    out["lawfit_native_s"] = time.perf_counter() - t0
+    t_n = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        lawfit._native._core.fit_law("power_law", **kw)
+        t_n.append(time.perf_counter() - t0)
+    out["lawfit_native_s"] = min(t_n)
     if big:
         dfb, p0b = many_curves(big, seed=5)
         sb = pd.DataFrame({"curve": np.arange(big), "E": p0b[:, 0], "A": p0b[:, 1], "alpha": p0b[:, 2]})

@@ -13,6 +13,11 @@ def test_curve_codes_match_groupby(by):
     df = pd.DataFrame({"a": rng.choice(["x", "y", None], 1000), "b": rng.integers(0, 5, 1000).astype(float),
                        "c": rng.integers(0, 3, 1000)})
     df.loc[::7, "b"] = np.nan
+    for frame in (df, df.sort_values(by, kind="stable")):  # unsorted, and sorted (the numeric fast path)
+        _check_codes(frame, by)
+
+
+def _check_codes(df, by):
     codes, keys = curve_codes(df, by)
     g = df.groupby(by, sort=True, dropna=False, observed=True)
     np.testing.assert_array_equal(codes, g.ngroup().to_numpy())

@@ -84,6 +84,19 @@ class Batch:
         return len(self.offsets) - 1
 
 
+def _factorize_sorted(col: pd.Series) -> tuple:
+    """pd.factorize(sort=True, NaN kept last), with a fast path for a numeric column already in order."""
+    if pd.api.types.is_integer_dtype(col.dtype) or pd.api.types.is_float_dtype(col.dtype):
+        v = col.to_numpy()
+        if len(v) and (v.dtype.kind != "f" or not np.isnan(v).any()) and bool(np.all(v[1:] >= v[:-1])):
+            starts = np.flatnonzero(v[1:] != v[:-1]) + 1
+            codes = np.zeros(len(v), dtype=np.int64)
+            codes[starts] = 1
+            np.cumsum(codes, out=codes)
+            return codes, pd.Index(v[np.r_[0, starts]], dtype=col.dtype)
+    return pd.factorize(col, sort=True, use_na_sentinel=False)
+
+
 def curve_codes(df: pd.DataFrame, by: Sequence[str]) -> tuple:
     """Curve code of every row and the key table, curves sorted by key (NaN keys last, as groupby with
     dropna=False), vectorised: one factorisation per column, combined by their mixed-radix index."""
@@ -92,7 +105,7 @@ def curve_codes(df: pd.DataFrame, by: Sequence[str]) -> tuple:
     for c in by:
         if c not in df.columns:
             raise ValueError(f"by column {c!r} not found; columns are: {', '.join(map(str, df.columns))}")
-    parts = [pd.factorize(df[c], sort=True, use_na_sentinel=False) for c in by]
+    parts = [_factorize_sorted(df[c]) for c in by]
     if len(parts) == 1:
         codes, uniq = parts[0]
         return codes.astype(np.int64, copy=False), pd.DataFrame({by[0]: uniq})
@@ -183,6 +196,13 @@ def lookup_curves(keys: pd.DataFrame, by: list, df: pd.DataFrame) -> np.ndarray:
     for c in by:
         if c not in df.columns:
             raise ValueError(f"by column {c!r} is missing from the new data")
+    if len(by) == 1:
+        probe_values = df[by[0]].to_numpy()
+        key_values = keys[by[0]].to_numpy()
+        if len(probe_values) == len(key_values) and probe_values.dtype == key_values.dtype and np.array_equal(
+            probe_values, key_values
+        ):
+            return np.arange(len(key_values), dtype=np.int64)  # one row per curve, in curve order
     idx = key_index(keys, by)
     if len(by) == 1:
         probe = pd.Index(df[by[0]].to_numpy())

@@ -101,6 +101,8 @@ def _starts(spec: LawSpec, starts, keys: pd.DataFrame, by: list, lo, hi) -> dict
     if np.any(idx < 0):
         raise ValueError(f"starts: row {int(np.flatnonzero(idx < 0)[0])} names a curve that is not in the data")
     B = len(keys)
+    if len(idx) == B and np.array_equal(idx, np.arange(B)):  # one start per curve, in curve order
+        return {"starts": np.ascontiguousarray(vals.reshape(B, 1, spec.n_params)), "project_linear": False}
     counts = np.bincount(idx, minlength=B)
     S = max(int(counts.max()), 1)
     arr = np.full((B, S, spec.n_params), np.nan)  # curves with fewer starts: NaN rows are skipped
@@ -245,7 +247,6 @@ def fit(
         out = fit_shared(spec, batch, X, lo, hi, st, shared_names, common)
     else:
         out = _fit_chunks(spec, batch, X, lo, hi, st, common, progress, device)
-    out["x_range"] = _x_range(batch)
     options = dict(x=xs, y=y, by=batch.by, weight=weight, loss=loss, delta=float(delta), space=space,
                    shared=shared_names, max_iter=int(max_iter), ftol=ftol, xtol=xtol, gtol=gtol, seed=int(seed))
     res = FitResult(spec, batch.keys, batch.by, out, options)
@@ -253,20 +254,6 @@ def fit(
     res._batch = (batch.offsets, X, batch.y, batch.w)
     res._bounds = (lo, hi)
     return res
-
-
-def _x_range(batch) -> np.ndarray:
-    """Observed [min, max] of each x column per curve, [B, d, 2] (NaN for empty curves)."""
-    B, d = batch.n_curves, batch.X.shape[1]
-    out = np.full((B, d, 2), np.nan)
-    counts = np.diff(batch.offsets)
-    nz = counts > 0
-    if d and nz.any():
-        starts = batch.offsets[:-1][nz]
-        with np.errstate(invalid="ignore"):
-            out[nz, :, 0] = np.fmin.reduceat(batch.X, starts, axis=0)
-            out[nz, :, 1] = np.fmax.reduceat(batch.X, starts, axis=0)
-    return out
 
 
 def _fit_chunks(spec, batch, X, lo, hi, st, common, progress, device="cpu") -> dict:

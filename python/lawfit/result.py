@@ -45,8 +45,26 @@ class FitResult:
         self.bootstrap_samples = None  # filled by FitResult.bootstrap (lawfit.uncertainty)
         self._batch = None  # (offsets, X, y, w) as fitted; set by lawfit.fit, not saved
         self._bounds = None  # (lower, upper) as fitted
-        xr = native.get("x_range")  # [curves, d, 2]: observed min and max of each x column
-        self._xrange = np.asarray(xr, dtype=np.float64) if xr is not None else np.full((len(self._cost), 1, 2), np.nan)
+        xr = native.get("x_range")  # [curves, d, 2]: observed min and max of each x column (from a saved fit)
+        self._xrange_saved = np.asarray(xr, dtype=np.float64) if xr is not None else None
+
+    @property
+    def _xrange(self) -> np.ndarray:
+        """Observed [min, max] of each x column per curve, [curves, d, 2] (for plots; computed on demand)."""
+        if self._xrange_saved is None:
+            if self._batch is None:
+                return np.full((self.n_curves, 1, 2), np.nan)
+            offsets, X = self._batch[0], self._batch[1]
+            B, d = len(offsets) - 1, X.shape[1]
+            out = np.full((B, d, 2), np.nan)
+            nz = np.diff(offsets) > 0
+            if d and nz.any():
+                starts = offsets[:-1][nz]
+                with np.errstate(invalid="ignore"):
+                    out[nz, :, 0] = np.fmin.reduceat(X, starts, axis=0)
+                    out[nz, :, 1] = np.fmax.reduceat(X, starts, axis=0)
+            self._xrange_saved = out
+        return self._xrange_saved
 
     # ---- tables ----------------------------------------------------------------------------------
     @property
