@@ -1,0 +1,124 @@
+"""Assemble bench/README.md and the benchmark table of README.md from bench/results/ (run after the benchmarks)."""
+import json
+import pathlib
+
+here = pathlib.Path(__file__).parent
+root = here.parent
+res = here / "results"
+
+
+def main():
+    c = json.loads((res / "core.json").read_text())
+    m, g = c["many_curves"], c["chinchilla_grid"]
+    fd, an = g["finite_difference_gradient"], g["analytic_gradient"]
+    reps = c.get("many_curves_repeats", [])
+    ratios = [m["ratio"]] + [r["ratio"] for r in reps]
+    native = [m["curve_fit_loop_s"] / m["lawfit_native_s"]] + [r["curve_fit_loop_s"] / r["lawfit_native_s"] for r in reps]
+    mach = c["machine"]
+    rows = [
+        ("fit, many curves (issue 2)", "5,000 power_law curves x 20 points, 1% noise, same start per curve",
+         f"{m['lawfit_s'] * 1e3:.1f} ms from a DataFrame ({m['lawfit_native_s'] * 1e3:.1f} ms native call)",
+         f"scipy curve_fit loop {m['curve_fit_loop_s']:.2f} s",
+         f"**{min(ratios):.0f}-{max(ratios):.0f}x** over {len(ratios)} runs ({min(native):.0f}-{max(native):.0f}x native call)",
+         ">= 100x (target 300x): **not robustly met** end to end"),
+        ("fit, 10^6 curves (issue 2)", "1,000,000 power_law curves x 20 points",
+         f"{m['big_lawfit_s']:.2f} s ({m['big_fits_per_s'] / 1e3:.0f}k fits/s); native call {m['big_native_s']:.2f} s "
+         f"({m['big_native_fits_per_s'] / 1e3:.0f}k fits/s)", "-", "-", "reported"),
+        ("Chinchilla grid (issue 2)", "Huber(1e-3) on log loss, Hoffmann's 4,500-start grid, 240 points",
+         f"{g['lawfit_s']:.3f} s",
+         f"L-BFGS-B with scipy's default finite-difference gradient {fd['scipy_lbfgsb_s']:.1f} s; with the analytic "
+         f"gradient {an['scipy_lbfgsb_s']:.1f} s", f"**{fd['ratio']:.0f}x** / **{an['ratio']:.0f}x**",
+         ">= 100x with an objective no worse: met against scipy's default L-BFGS-B, not against the analytic-gradient "
+         f"one; objective no worse in both ({g['lawfit_objective']:.13g} vs {fd['scipy_objective']:.13g} / "
+         f"{an['scipy_objective']:.13g})"),
+        ("formula laws (issue 2)", "Chinchilla formula vs built-in law, 500 starts", "1.74x the built-in's time", "-",
+         "-", "within 3x: met"),
+        ("bootstrap (issue 3)", "4,000 pairs replicates, 240-point Chinchilla, warm start", "1.19 s (1 thread)",
+         "scipy least_squares loop 53.8 s (scaled from 200)", "**45x**", "reported (measured under load)"),
+        ("LC extrapolation (issue 3)", "LCBench, Domhan ensemble, cut at 10 / 20 epochs", "0.16 / 0.23 s per curve",
+         "emcee, same model: 37 / 45 s per curve", "**238x / 195x**",
+         ">= 1000x and log-likelihood no worse: **not met**"),
+        ("cost planning (issue 4)", "10^7 configurations x 1,000 samples, per-sample optimum",
+         "0.11 s pruned, 1.18 s exhaustive", "chunked numpy 27.4 s (scaled from 64 samples)", "**256x / 23x**",
+         ">= 20x: met"),
+        ("IRT 2PL (issue 5)", "400 models x 30,000 items", "2.76 s", "girth twopl_jml 176 s", "**64x**", ">= 50x: met"),
+        ("pass@k (issue 5)", "10,000 problems x 100 k", "32 ms", "numpy per-problem loop 6.9 s", "**217x**", "reported"),
+        ("GPU (issue 6)", "many-curves 10^6 / 10^7, grid, cost", "not yet measured", "CPU path, torch batched LM",
+         "not yet measured", "no GPU was available"),
+    ]
+    table = "| area | benchmark | lawfit | baseline | ratio | target |\n|---|---|---|---|---|---|\n" + "\n".join(
+        "| " + " | ".join(r) + " |" for r in rows)
+    machine = (f"{mach['cpu']}, {mach['cores']} cores, {mach['memory_gib']} GiB, Python {mach['python']}, "
+               f"{c['lawfit']['compiler']}, {mach['system']}")
+    text = [f"""# lawfit benchmarks
+
+Every ratio compares lawfit with a pure-Python / scipy / numpy baseline (code in `bench/baselines/`) measured
+side by side in the same run, on the same data. Speed is only ever claimed from these scripts, never from unit
+tests. Regenerate this page with `python bench/make_readme.py` after running the benchmarks.
+
+**Machine:** {machine}. A shared 2-core virtual machine: figures within one run are comparable; absolute times
+move by up to ~25% from run to run (the core rows were measured on an idle machine; rows marked "under load"
+while other builds ran).
+
+## Summary
+
+{table}
+
+## How to rerun
+
+```bash
+pip install ".[test,bench]"
+python bench/bench_core.py           # many-curves, 10^6 curves, Chinchilla grid     -> bench/results/core.json
+python bench/bench_formula.py        # formula law vs built-in                        -> bench/results/formula.json
+python bench/bench_bootstrap.py      # bootstrap vs scipy loop                        -> bench/results/bootstrap.json
+python bench/bench_lcbench.py        # LCBench extrapolation vs emcee, early stopping -> bench/results/lcbench.json
+python bench/bench_olmo.py           # OLMo ladder -> 7B / 13B                        -> bench/results/olmo.json
+python bench/calibration.py          # interval calibration                           -> docs/calibration.md
+python bench/bench_cost_grid.py      # planning grid vs chunked numpy                 -> bench/results/cost.json
+python bench/bench_irt.py            # IRT vs girth, pass@k vs numpy                  -> bench/results/irt.json
+python bench/bench_gpu.py            # GPU (needs a CUDA build and a device)          -> bench/results/gpu.json
+python bench/make_readme.py          # this page and the README table
+```
+
+## Details
+
+### Core fit (`bench/bench_core.py`)
+
+- Many curves: {m['curves']} power_law curves x {m['points_per_curve']} points, 1% noise, the same start per curve
+  (truth x U(0.8, 1.2)). lawfit from a pandas DataFrame (grouping, conversion and result tables included), best
+  of 20: {m['lawfit_s'] * 1e3:.1f} ms; the native call on CSR arrays: {m['lawfit_native_s'] * 1e3:.1f} ms. scipy curve_fit loop:
+  {m['curve_fit_loop_s']:.3f} s. Ratio {m['ratio']:.1f}x end to end. Repeated runs: """
+            + ", ".join(f"{r['ratio']:.1f}x" for r in reps) + f""" end to end
+  ({", ".join(f"{r['curve_fit_loop_s'] / r['lawfit_native_s']:.0f}x" for r in reps)} native). Parameters agree with
+  curve_fit to {m['max_rel_param_diff_vs_curve_fit']:.1e} relative; {m['lawfit_converged']} of {m['curves']} converged.
+- 10^6 curves: {m['big_lawfit_s']:.2f} s from a DataFrame ({m['big_fits_per_s']:,.0f} fits/s); native call
+  {m['big_native_s']:.2f} s ({m['big_native_fits_per_s']:,.0f} fits/s); converged fraction {m['big_converged_fraction']}.
+- Chinchilla grid: 240 synthetic points (Hoffmann's parameters, 1% noise), Huber delta=1e-3 on log loss, the 4,500
+  starts of Hoffmann et al. (alpha, beta in 0..2 step 0.5; e in -1..1 step 0.5; a, b in 0..25 step 5). lawfit
+  {g['lawfit_s']:.3f} s (best of 3; multi-start LM, the winning start refined at 1e-13), objective
+  {g['lawfit_objective']:.15g}. scipy L-BFGS-B over the same grid in (a, b, e, alpha, beta): with scipy's default
+  finite-difference gradient (how public replications call it) {fd['scipy_lbfgsb_s']:.1f} s, objective
+  {fd['scipy_objective']:.15g} ({fd['ratio']:.0f}x); with the analytic gradient {an['scipy_lbfgsb_s']:.1f} s, objective
+  {an['scipy_objective']:.15g} ({an['ratio']:.0f}x).
+"""]
+    for name, title in [("formula", "Formula laws"), ("uncertainty", "Uncertainty (issue 3)"),
+                        ("cost", "Cost planning (issue 4)"), ("irt", "Evaluation sampling (issue 5)"),
+                        ("gpu", "GPU (issue 6)")]:
+        body = (res / f"{name}.md").read_text().strip()
+        body = body.replace("\n# ", "\n#### ").replace("\n## ", "\n#### ")
+        if body.startswith("# "):
+            body = body.split("\n", 1)[1].strip()
+        text.append(f"\n### {title}\n\n{body}\n")
+    (here / "README.md").write_text("".join(text))
+    readme = (root / "README.md").read_text()
+    start = readme.index("## Benchmarks")
+    end = readme.index("## Layout")
+    block = ("## Benchmarks\n\nSee [bench/README.md](bench/README.md) for the full tables, the machine and how to rerun"
+             " them. Each ratio is lawfit against a pure-Python/scipy/numpy baseline measured side by side in the same"
+             f" run.\n\nMachine: {mach['cpu']}, {mach['cores']} cores ({mach['memory_gib']} GiB), Python "
+             f"{mach['python']}.\n\n{table}\n\n")
+    (root / "README.md").write_text(readme[:start] + block + readme[end:])
+
+
+if __name__ == "__main__":
+    main()
