@@ -44,6 +44,24 @@ void check_counts(const char* op, py::ssize_t P, const i64* n, const i64* c, py:
   }
 }
 
+// Answers of M models to K anchor items (responses [M, K] int8 in {0, 1, -1 = missing}; items [K] indices into
+// the model's I items, or null when K == I), validated for the estimate entry points.
+void anchor_answers(const py::array& Y, const py::object& items, py::ssize_t I, const std::int8_t** yp,
+                    const i64** ip) {
+  const char* op = "estimate";
+  const py::ssize_t M = Y.shape(0), K = Y.shape(1);
+  *yp = in_ptr<std::int8_t>(Y, op, "responses");
+  *ip = opt_ptr<i64>(items, op, "items", K);
+  if (*ip == nullptr && K != I)
+    throw py::value_error("estimate: 'responses' has " + std::to_string(K) + " columns but the model has " +
+                          std::to_string(I) + " items; pass 'items'");
+  if (*ip)
+    for (py::ssize_t t = 0; t < K; ++t)
+      if ((*ip)[t] < 0 || (*ip)[t] >= I) throw py::value_error("estimate: 'items' index out of range");
+  for (py::ssize_t u = 0; u < M * K; ++u)
+    if ((*yp)[u] < -1 || (*yp)[u] > 1) throw py::value_error("estimate: 'responses' must hold only 0, 1 or -1");
+}
+
 void register_evals(py::module_& m) {
   m.def(
       "evals_pass_grid",
@@ -305,18 +323,11 @@ void register_evals(py::module_& m) {
         const py::ssize_t M = Y.shape(0), K = Y.shape(1), I = a.shape(0);
         if (a.shape(1) != 1) throw py::value_error("estimate: posterior scores need a unidimensional model");
         if (quadrature < 5 || quadrature > 401) throw py::value_error("estimate: 'quadrature' must be in [5, 401]");
-        const std::int8_t* yp = in_ptr<std::int8_t>(Y, op, "responses");
+        const std::int8_t* yp = nullptr;
+        const i64* ip = nullptr;
+        anchor_answers(Y, items, I, &yp, &ip);
         const double* ap = in_ptr<double>(a, op, "a");
         const double* bp = in_ptr<double>(b, op, "b", I);
-        const i64* ip = opt_ptr<i64>(items, op, "items", K);
-        if (ip == nullptr && K != I)
-          throw py::value_error("estimate: 'responses' has " + std::to_string(K) + " columns but the model has " +
-                                std::to_string(I) + " items; pass 'items'");
-        if (ip)
-          for (py::ssize_t t = 0; t < K; ++t)
-            if (ip[t] < 0 || ip[t] >= I) throw py::value_error("estimate: 'items' index out of range");
-        for (py::ssize_t u = 0; u < M * K; ++u)
-          if (yp[u] < -1 || yp[u] > 1) throw py::value_error("estimate: 'responses' must hold only 0, 1 or -1");
         py::array_t<double> th(M), sd(M), irt(M), pirt(M);
         double *tp = th.mutable_data(), *sp = sd.mutable_data(), *ir = irt.mutable_data(), *pr = pirt.mutable_data();
         {
@@ -336,18 +347,11 @@ void register_evals(py::module_& m) {
         check_ndim(Y, op, "responses", 2);
         check_ndim(a, op, "a", 2);
         const py::ssize_t M = Y.shape(0), K = Y.shape(1), I = a.shape(0), D = a.shape(1);
-        const std::int8_t* yp = in_ptr<std::int8_t>(Y, op, "responses");
+        const std::int8_t* yp = nullptr;
+        const i64* ip = nullptr;
+        anchor_answers(Y, items, I, &yp, &ip);
         const double* ap = in_ptr<double>(a, op, "a");
         const double* bp = in_ptr<double>(b, op, "b", I);
-        const i64* ip = opt_ptr<i64>(items, op, "items", K);
-        if (ip == nullptr && K != I)
-          throw py::value_error("estimate: 'responses' has " + std::to_string(K) + " columns but the model has " +
-                                std::to_string(I) + " items; pass 'items'");
-        if (ip)
-          for (py::ssize_t t = 0; t < K; ++t)
-            if (ip[t] < 0 || ip[t] >= I) throw py::value_error("estimate: 'items' index out of range");
-        for (py::ssize_t u = 0; u < M * K; ++u)
-          if (yp[u] < -1 || yp[u] > 1) throw py::value_error("estimate: 'responses' must hold only 0, 1 or -1");
         py::array_t<double> th({M, D}), se({M, D});
         double *tp = th.mutable_data(), *sp = se.mutable_data();
         {
