@@ -279,11 +279,6 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
     *hi = in.upper + off;
   };
 
-  // Start s of curve b (natural units, clamped into the bounds, linear parameters solved if asked).
-  // Returns false if the start is unusable (NaN).
-  auto make_start = [&](i64 b, i64 s, const Curve& c, const double* lo, const double* hi, double* p0) {
-    return start_point(m, st, S, b, s, c, lo, hi, p0);
-  };
   auto fail_curve = [&](i64 b, Status s) {
     for (int j = 0; j < np; ++j) out.params[b * np + j] = kNaN;
     out.cost[b] = kNaN;
@@ -312,7 +307,7 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
       bool any_nonfinite = false;
       for (i64 s = 0; s < S; ++s) {
         double p0[PMAX];
-        if (!make_start(b, s, c, lo, hi, p0)) continue;
+        if (!start_point(m, st, S, b, s, c, lo, hi, p0)) continue;
         const LMResult<PMAX> r = lm_solve(m, c, p0, lo, hi, o, &ne);
         if (r.status == NON_FINITE || !std::isfinite(r.cost)) {
           any_nonfinite |= r.status == NON_FINITE;
@@ -354,7 +349,7 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
       const double *lo, *hi;
       bounds(b, &lo, &hi);
       double p0[PMAX];
-      if (!make_start(b, s, c, lo, hi, p0)) return;  // NOT_RUN
+      if (!start_point(m, st, S, b, s, c, lo, hi, p0)) return;  // NOT_RUN
       const LMResult<PMAX> r = lm_solve(m, c, p0, lo, hi, o);
       for (int j = 0; j < np; ++j) tp[t * np + j] = r.p[j];
       tc[t] = r.cost;
