@@ -85,39 +85,55 @@ class Batch:
 
 
 def _factorize_sorted(col: pd.Series) -> tuple:
-    """pd.factorize(sort=True, NaN kept last), with a fast path for a numeric column already in order."""
+    """pd.factorize(sort=True, NaN kept last) as (codes, uniques, None); for a numeric column already in
+    order, (None, uniques, run_starts) instead: the rows where a new value begins, so that the caller can
+    build CSR offsets without a per-row code array."""
     if pd.api.types.is_integer_dtype(col.dtype) or pd.api.types.is_float_dtype(col.dtype):
         v = col.to_numpy()
         if len(v) and (v.dtype.kind != "f" or not np.isnan(v).any()) and bool(np.all(v[1:] >= v[:-1])):
             starts = np.flatnonzero(v[1:] != v[:-1]) + 1
-            codes = np.zeros(len(v), dtype=np.int64)
-            codes[starts] = 1
-            np.cumsum(codes, out=codes)
-            return codes, pd.Index(v[np.r_[0, starts]], dtype=col.dtype)
-    return pd.factorize(col, sort=True, use_na_sentinel=False)
+            return None, pd.Index(v[np.r_[0, starts]], dtype=col.dtype), starts
+    codes, uniq = pd.factorize(col, sort=True, use_na_sentinel=False)
+    return codes, uniq, None
 
 
-def curve_codes(df: pd.DataFrame, by: Sequence[str]) -> tuple:
+def _codes_from_runs(run_starts: np.ndarray, n: int) -> np.ndarray:
+    bounds = np.r_[0, run_starts, n]
+    return np.repeat(np.arange(len(bounds) - 1, dtype=np.int64), np.diff(bounds))
+
+
+def curve_codes(df: pd.DataFrame, by: Sequence[str], *, runs: bool = False) -> tuple:
     """Curve code of every row and the key table, curves sorted by key (NaN keys last, as groupby with
-    dropna=False), vectorised: one factorisation per column, combined by their mixed-radix index."""
+    dropna=False), vectorised: one factorisation per column, combined by their mixed-radix index.
+    With ``runs=True`` returns (codes, keys, run_starts): when rows are already grouped by a single sorted
+    numeric key, codes is None and run_starts gives the first row of every curve but the first."""
     if not by:
-        return np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+        out = np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
+        return (*out, None) if runs else out
     for c in by:
         if c not in df.columns:
             raise ValueError(f"by column {c!r} not found; columns are: {', '.join(map(str, df.columns))}")
     parts = [_factorize_sorted(df[c]) for c in by]
     if len(parts) == 1:
-        codes, uniq = parts[0]
-        return codes.astype(np.int64, copy=False), pd.DataFrame({by[0]: uniq})
+        codes, uniq, run_starts = parts[0]
+        keys = pd.DataFrame({by[0]: uniq})
+        if runs:
+            return (None if codes is None else codes.astype(np.int64, copy=False)), keys, run_starts
+        if codes is None:
+            codes = _codes_from_runs(run_starts, len(df))
+        return codes.astype(np.int64, copy=False), keys
+    parts = [(_codes_from_runs(r, len(df)) if c is None else c, u) for c, u, r in parts]
     dims = [max(len(u), 1) for _, u in parts]
     if np.prod(np.array(dims, dtype=float)) >= 2.0**62:  # mixed radix would overflow: let pandas group
         g = df.groupby(list(by), sort=True, dropna=False, observed=True)
-        return g.ngroup().to_numpy(dtype=np.int64), g.size().reset_index()[list(by)]
+        out = g.ngroup().to_numpy(dtype=np.int64), g.size().reset_index()[list(by)]
+        return (*out, None) if runs else out
     flat = np.ravel_multi_index([c for c, _ in parts], dims)
     uniq_flat, codes = np.unique(flat, return_inverse=True)
     digits = np.unravel_index(uniq_flat, dims)
     keys = pd.DataFrame({c: np.asarray(u)[d] if len(u) else u for c, (_, u), d in zip(by, parts, digits)})
-    return codes.astype(np.int64, copy=False), keys
+    codes = codes.astype(np.int64, copy=False)
+    return (codes, keys, None) if runs else (codes, keys)
 
 
 def make_batch(
@@ -134,14 +150,26 @@ def make_batch(
     X = np.column_stack([numeric_column(df, c, "x") for c in x]) if x else np.empty((len(df), 0))
     yv = numeric_column(df, y, "y") if y is not None else None
     wv = numeric_column(df, weight, "weight") if weight is not None else None
-    codes, keys = curve_codes(df, by)
+    codes, keys, run_starts = curve_codes(df, by, runs=True)
     B = len(keys)
-    finite = np.isfinite(X).all(axis=1)
+    finite = np.isfinite(X).all(axis=1) if X.shape[1] != 1 else np.isfinite(X[:, 0])
     if yv is not None:
         finite &= np.isfinite(yv)
     if wv is not None:
         finite &= np.isfinite(wv)
-    if not finite.all():
+    all_finite = bool(finite.all())
+    if run_starts is not None and all_finite:
+        # Rows grouped by a sorted key, nothing dropped: the offsets are the run boundaries.
+        offsets = np.empty(B + 1, dtype=np.int64)
+        offsets[0], offsets[-1] = 0, len(df)
+        offsets[1:-1] = run_starts
+        Xo = np.ascontiguousarray(X, dtype=np.float64)
+        yo = np.ascontiguousarray(yv) if yv is not None else None
+        wo = np.ascontiguousarray(wv) if wv is not None else None
+        return Batch(offsets, Xo, yo, wo, keys, by, np.arange(len(df)))
+    if codes is None:
+        codes = _codes_from_runs(run_starts, len(df))
+    if not all_finite:
         if nan_policy == "raise":
             bad = int(np.flatnonzero(~finite)[0])
             cols = [c for c in x if not np.isfinite(X[bad, list(x).index(c)])]

@@ -94,7 +94,7 @@ def _starts(spec: LawSpec, starts, keys: pd.DataFrame, by: list, lo, hi) -> dict
     if missing:
         raise ValueError(f"starts: missing column(s) for parameter(s) {missing} of {spec.name}")
     per_curve = bool(by) and all(c in sdf.columns for c in by)
-    vals = sdf[list(spec.params)].to_numpy(dtype=np.float64)
+    vals = np.column_stack([sdf[p].to_numpy(dtype=np.float64) for p in spec.params])  # (faster than sdf[cols])
     if not per_curve:
         return {"starts": np.ascontiguousarray(vals), "project_linear": False}
     idx = lookup_curves(keys, by, sdf)

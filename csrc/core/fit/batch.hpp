@@ -220,6 +220,68 @@ LAWFIT_HD bool polish(const Model& m, const Curve& c, const double* lo, const do
   return true;
 }
 
+// Output of curve b before it is fitted (no covariance, no start), and of a curve that cannot be fitted.
+inline void init_curve_out(const BatchOutput& out, int np, i64 b) {
+  if (out.cov)
+    for (int q = 0; q < np * np; ++q) out.cov[b * np * np + q] = kNaN;
+  out.best_start[b] = -1;
+  out.iters[b] = 0;
+}
+inline void fail_curve_out(const BatchOutput& out, int np, i64 b, Status s) {
+  for (int j = 0; j < np; ++j) out.params[b * np + j] = kNaN;
+  out.cost[b] = kNaN;
+  out.status[b] = s;
+}
+
+// Validation of curve b of the batch (raw inputs and its bounds); sets out.n_points[b].
+template <class Model>
+Status validate_curve(const Model& m, const BatchInput& in, i64 b, Space space, const BatchOutput& out) {
+  const int np = m.n_params();
+  const i64 a = in.offsets[b];
+  const Curve c{in.x + a * in.d, in.y + a, in.w ? in.w + a : nullptr, in.offsets[b + 1] - a, in.d};
+  i64 nu = 0;
+  Status s = check_curve(m, c, space, &nu);
+  if (s == CONVERGED)
+    s = check_bounds(np, in.lower + (in.per_curve_bounds ? b * np : 0), in.upper + (in.per_curve_bounds ? b * np : 0));
+  out.n_points[b] = nu;
+  return s;
+}
+
+// All starts of one validated curve in turn; the best (lowest cost, ties to the lowest index) is refined
+// when there were several, and written to out with its covariance (from its normal equations, no extra pass).
+template <class Model>
+void fit_one(const Model& m, const Curve& c, const double* lo, const double* hi, const StartSpec& st, i64 S,
+             i64 b, const Options& o, const BatchOutput& out) {
+  constexpr int PMAX = Model::PMAX;
+  const int np = m.n_params();
+  LMResult<PMAX> best;
+  Normal<PMAX> best_ne, ne;
+  i64 best_s = -1;
+  bool any_nonfinite = false;
+  for (i64 s = 0; s < S; ++s) {
+    double p0[PMAX];
+    if (!start_point(m, st, S, b, s, c, lo, hi, p0)) continue;
+    const LMResult<PMAX> r = lm_solve(m, c, p0, lo, hi, o, &ne);
+    if (r.status == NON_FINITE || !std::isfinite(r.cost)) {
+      any_nonfinite |= r.status == NON_FINITE;
+      continue;
+    }
+    if (best_s < 0 || r.cost < best.cost) {
+      best = r;
+      best_ne = ne;
+      best_s = s;
+    }
+  }
+  if (best_s < 0) return fail_curve_out(out, np, b, any_nonfinite ? NON_FINITE : NOT_RUN);
+  if (S > 1) polish(m, c, lo, hi, o, best, best_ne);
+  for (int j = 0; j < np; ++j) out.params[b * np + j] = best.p[j];
+  out.cost[b] = best.cost;
+  out.iters[b] = best.iters;
+  out.status[b] = best.status;
+  out.best_start[b] = best_s;
+  if (out.cov) covariance_from(m, best_ne, best.p, out.n_points[b], out.cov + b * np * np);
+}
+
 template <class Model>
 void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::int32_t>& pre,
                    const StartSpec& st, const Options& o, const BatchOutput& out, int threads);
@@ -228,19 +290,37 @@ template <class Model>
 void fit_batch(const Model& m, const BatchInput& in, const StartSpec& st, const Options& o,
                const BatchOutput& out, int threads) {
   const int np = m.n_params();
-  const i64 B = in.B;
+  const i64 B = in.B, S = std::max<i64>(1, st.S);
+  const int nthreads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  if (B >= 8 * std::max(1, nthreads)) {
+    // Many curves: one task per curve validates it, prepares its inputs into a per-thread buffer (laws that
+    // transform x, e.g. log x, do it once per point, not on every evaluation) and runs its starts. One pass
+    // over the data, no batch-sized scratch.
+    parallel_for(B, threads, [&](i64 b) {
+      init_curve_out(out, np, b);
+      const Status s = validate_curve(m, in, b, o.space, out);
+      if (s != CONVERGED) return fail_curve_out(out, np, b, s);
+      const i64 a = in.offsets[b], n = in.offsets[b + 1] - a;
+      const double* lo = in.lower + (in.per_curve_bounds ? b * np : 0);
+      const double* hi = in.upper + (in.per_curve_bounds ? b * np : 0);
+      const double* w = in.w ? in.w + a : nullptr;
+      if constexpr (laws::Preparation<Model>::enabled) {
+        using Law = typename Model::law_type;
+        thread_local std::vector<double> xp;
+        if (xp.size() < static_cast<size_t>(n * Law::DP)) xp.resize(static_cast<size_t>(n * Law::DP));
+        for (i64 i = 0; i < n; ++i)
+          if (!(w && w[i] == 0.0)) Law::prepare(in.x + (a + i) * in.d, xp.data() + i * Law::DP);
+        fit_one(laws::PreparedModel<Law>{}, Curve{xp.data(), in.y + a, w, n, Law::DP}, lo, hi, st, S, b, o, out);
+      } else {
+        fit_one(m, Curve{in.x + a * in.d, in.y + a, w, n, in.d}, lo, hi, st, S, b, o, out);
+      }
+    });
+    return;
+  }
+  // Few curves (e.g. one curve, a large start grid): validate, prepare, then every (curve, start) pair is a task.
   // 1. Validate every curve (on the raw inputs).
   std::vector<std::int32_t> pre(B);
-  parallel_for(B, threads, [&](i64 b) {
-    const i64 a = in.offsets[b];
-    const Curve c{in.x + a * in.d, in.y + a, in.w ? in.w + a : nullptr, in.offsets[b + 1] - a, in.d};
-    i64 nu = 0;
-    Status s = check_curve(m, c, o.space, &nu);
-    if (s == CONVERGED) s = check_bounds(np, in.lower + (in.per_curve_bounds ? b * np : 0),
-                                         in.upper + (in.per_curve_bounds ? b * np : 0));
-    pre[b] = s;
-    out.n_points[b] = nu;
-  });
+  parallel_for(B, threads, [&](i64 b) { pre[b] = validate_curve(m, in, b, o.space, out); });
   // 2. Laws that transform their inputs (e.g. log x) do it once here, not on every evaluation.
   if constexpr (laws::Preparation<Model>::enabled) {
     using Law = typename Model::law_type;
@@ -262,7 +342,7 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& st, const 
   }
 }
 
-// Fit curves already validated (pre[b] == CONVERGED means fit curve b).
+// Fit curves already validated (pre[b] == CONVERGED means fit curve b), few at a time with many starts.
 template <class Model>
 void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::int32_t>& pre,
                    const StartSpec& st, const Options& o, const BatchOutput& out, int threads) {
@@ -279,60 +359,7 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
     *hi = in.upper + off;
   };
 
-  auto fail_curve = [&](i64 b, Status s) {
-    for (int j = 0; j < np; ++j) out.params[b * np + j] = kNaN;
-    out.cost[b] = kNaN;
-    out.status[b] = s;
-  };
-  auto init_out = [&](i64 b) {
-    if (out.cov)
-      for (int q = 0; q < np * np; ++q) out.cov[b * np * np + q] = kNaN;
-    out.best_start[b] = -1;
-    out.iters[b] = 0;
-  };
-
-  // 2a. Many curves: one task per curve runs its starts in turn and keeps the best, with its normal
-  // equations for the covariance (no extra pass over the data).
-  const int nthreads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
-  if (B >= 8 * std::max(1, nthreads)) {
-    parallel_for(B, threads, [&](i64 b) {
-      init_out(b);
-      if (pre[b] != CONVERGED) return fail_curve(b, static_cast<Status>(pre[b]));
-      const Curve c = curve(b);
-      const double *lo, *hi;
-      bounds(b, &lo, &hi);
-      LMResult<PMAX> best;
-      Normal<PMAX> best_ne, ne;
-      i64 best_s = -1;
-      bool any_nonfinite = false;
-      for (i64 s = 0; s < S; ++s) {
-        double p0[PMAX];
-        if (!start_point(m, st, S, b, s, c, lo, hi, p0)) continue;
-        const LMResult<PMAX> r = lm_solve(m, c, p0, lo, hi, o, &ne);
-        if (r.status == NON_FINITE || !std::isfinite(r.cost)) {
-          any_nonfinite |= r.status == NON_FINITE;
-          continue;
-        }
-        if (best_s < 0 || r.cost < best.cost) {
-          best = r;
-          best_ne = ne;
-          best_s = s;
-        }
-      }
-      if (best_s < 0) return fail_curve(b, any_nonfinite ? NON_FINITE : NOT_RUN);
-      if (S > 1) polish(m, c, lo, hi, o, best, best_ne);
-      for (int j = 0; j < np; ++j) out.params[b * np + j] = best.p[j];
-      out.cost[b] = best.cost;
-      out.iters[b] = best.iters;
-      out.status[b] = best.status;
-      out.best_start[b] = best_s;
-      if (out.cov) covariance_from(m, best_ne, best.p, out.n_points[b], out.cov + b * np * np);
-    });
-    return;
-  }
-
-  // 2b. Few curves (e.g. one curve, a large start grid): every (curve, start) pair is a task, in blocks of
-  // at most ~2^18 tasks to bound memory.
+  // Every (curve, start) pair is a task, in blocks of at most ~2^18 tasks to bound memory.
   const i64 block = std::max<i64>(1, (i64(1) << 18) / S);
   std::vector<double> tp, tc;
   std::vector<std::int32_t> ti, ts;
@@ -360,11 +387,11 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
     parallel_for(nb, threads, [&](i64 k) {
       const i64 b = b0 + k;
       double* pb = out.params + b * np;
-      init_out(b);
-      if (pre[b] != CONVERGED) return fail_curve(b, static_cast<Status>(pre[b]));
+      init_curve_out(out, np, b);
+      if (pre[b] != CONVERGED) return fail_curve_out(out, np, b, static_cast<Status>(pre[b]));
       bool any_nonfinite = false;
       const i64 best = best_start(tc.data() + k * S, ts.data() + k * S, S, &any_nonfinite);
-      if (best < 0) return fail_curve(b, any_nonfinite ? NON_FINITE : NOT_RUN);
+      if (best < 0) return fail_curve_out(out, np, b, any_nonfinite ? NON_FINITE : NOT_RUN);
       const i64 t = k * S + best;
       LMResult<PMAX> r;
       for (int j = 0; j < np; ++j) r.p[j] = tp[t * np + j];

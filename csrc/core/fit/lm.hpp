@@ -89,48 +89,72 @@ LAWFIT_HD inline bool point_residual(const Model& m, const Curve& c, i64 i, cons
   return true;
 }
 
-// Cost, J^T J and J^T r at natural parameters p. Returns false if not finite.
+// Points per block of accumulate(). On the CPU the model is evaluated for a block of points first and the
+// sums are formed in a second loop: a libm call (exp, log, pow inside the model) clobbers every floating-point
+// register, so with one loop the running sums would be spilled and reloaded around every call. On the GPU
+// (no calls, registers are precious) one point at a time.
+#ifdef __CUDA_ARCH__
+constexpr int kAccumBlock = 1;
+#else
+constexpr int kAccumBlock = 32;
+#endif
+
+// Cost, J^T J and J^T r at natural parameters p. Returns false if not finite. The points are summed in
+// their order, so the result does not depend on the block size.
 template <class Model>
 LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const Options& o,
                           Normal<Model::PMAX>& ne) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
-  for (int k = 0; k < np * PMAX; ++k) ne.a[k] = 0.0;
-  for (int k = 0; k < np; ++k) ne.g[k] = 0.0;
+  double a[PMAX * PMAX], g[PMAX];
+  for (int k = 0; k < np * PMAX; ++k) a[k] = 0.0;
+  for (int k = 0; k < np; ++k) g[k] = 0.0;
   double cost = 0.0, sumsq = 0.0;
-  for (i64 i = 0; i < c.n; ++i) {
-    if (c.w && c.w[i] == 0.0) continue;
-    double r, jr[PMAX];
-    if (!point_residual(m, c, i, p, o.space, &r, jr)) return false;
-    sumsq += r * r;
-    if (o.loss != L2) {
-      const double z = (r / o.delta) * (r / o.delta);
-      const Rho rho = robust_rho(o.loss, z);
-      cost += 0.5 * o.delta * o.delta * rho.v;
-      // Rescale residual and Jacobian so that J^T r is the exact gradient. Where Triggs' second-order
-      // correction (used by scipy) keeps a healthy positive curvature, use it; for outliers it tends to
-      // zero or below (rho'' < 0), which stalls the solver, so there scale both by sqrt(rho') instead
-      // (iteratively reweighted Gauss-Newton, as Ceres does).
-      const double tr = rho.d1 + 2.0 * rho.d2 * z;  // Triggs' curvature of rho along the residual
-      if (tr > 0.25 * rho.d1) {
-        const double js = std::sqrt(tr);
-        r *= rho.d1 / js;
-        for (int j = 0; j < np; ++j) jr[j] *= js;
-      } else {
-        const double js = std::sqrt(rho.d1);
-        r *= js;
-        for (int j = 0; j < np; ++j) jr[j] *= js;
-      }
-    } else {
-      cost += 0.5 * r * r;
+  for (i64 i0 = 0; i0 < c.n; i0 += kAccumBlock) {
+    const int nb = static_cast<int>(c.n - i0 < kAccumBlock ? c.n - i0 : kAccumBlock);
+    double rb[kAccumBlock], jb[kAccumBlock * PMAX];
+    int nu = 0;
+    for (int q = 0; q < nb; ++q) {  // 1. residuals and Jacobian rows of the block's points
+      const i64 i = i0 + q;
+      if (c.w && c.w[i] == 0.0) continue;
+      if (!point_residual(m, c, i, p, o.space, rb + nu, jb + nu * PMAX)) return false;
+      ++nu;
     }
-    for (int j = 0; j < np; ++j) {
-      ne.g[j] += jr[j] * r;
-      for (int k = 0; k <= j; ++k) ne.a[j * PMAX + k] += jr[j] * jr[k];
+    for (int q = 0; q < nu; ++q) {  // 2. their loss and sums
+      double r = rb[q];
+      double* jr = jb + q * PMAX;
+      sumsq += r * r;
+      if (o.loss != L2) {
+        const double z = (r / o.delta) * (r / o.delta);
+        const Rho rho = robust_rho(o.loss, z);
+        cost += 0.5 * o.delta * o.delta * rho.v;
+        // Rescale residual and Jacobian so that J^T r is the exact gradient. Where Triggs' second-order
+        // correction (used by scipy) keeps a healthy positive curvature, use it; for outliers it tends to
+        // zero or below (rho'' < 0), which stalls the solver, so there scale both by sqrt(rho') instead
+        // (iteratively reweighted Gauss-Newton, as Ceres does).
+        const double tr = rho.d1 + 2.0 * rho.d2 * z;  // Triggs' curvature of rho along the residual
+        if (tr > 0.25 * rho.d1) {
+          const double js = std::sqrt(tr);
+          r *= rho.d1 / js;
+          for (int j = 0; j < np; ++j) jr[j] *= js;
+        } else {
+          const double js = std::sqrt(rho.d1);
+          r *= js;
+          for (int j = 0; j < np; ++j) jr[j] *= js;
+        }
+      } else {
+        cost += 0.5 * r * r;
+      }
+      for (int j = 0; j < np; ++j) {
+        g[j] += jr[j] * r;
+        for (int k = 0; k <= j; ++k) a[j * PMAX + k] += jr[j] * jr[k];
+      }
     }
   }
-  for (int j = 0; j < np; ++j)
-    for (int k = 0; k < j; ++k) ne.a[k * PMAX + j] = ne.a[j * PMAX + k];
+  for (int j = 0; j < np; ++j) {
+    ne.g[j] = g[j];
+    for (int k = 0; k <= j; ++k) ne.a[j * PMAX + k] = ne.a[k * PMAX + j] = a[j * PMAX + k];
+  }
   ne.cost = cost;
   ne.sumsq = sumsq;
   return std::isfinite(cost);
