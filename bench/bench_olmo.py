@@ -1,15 +1,17 @@
 """OLMo ladder: fit Chinchilla's law to the final C4 validation loss of the ladder runs, predict the final C4
 loss of the 7B and 13B runs, with 90% bootstrap intervals (4,000 pairs replicates).
 
-Sizes with a parameter count in configs/final.json are used (190M, 370M, 760M, 1B = "1.3B"; the 3B runs have
-no count there and are left out). D = tokens seen at the final checkpoint (_step x batch_size_in_tokens).
+All five ladder sizes, 190M-3B (30 runs). N from configs/final.json (190M, 370M, 760M, 1B = "1.3B"); the 3B
+has no entry there, so its N is derived from its 1xC token budget, D = 20 N (the rule reproduces the listed N
+of the other four sizes within 0.15%; the same N as the shipped lawfit.datasets.olmo_ladder). D = tokens seen
+at the final checkpoint (throughput/total_tokens, else _step x batch_size_in_tokens).
 
     PYTHONPATH=python python bench/bench_olmo.py
 Also a chained two-step forecast as in the OLMo ladder paper: HellaSwag (5-shot, RC) bits-per-byte from
-(N, D) by Chinchilla's law on the ladder's final checkpoints, then accuracy from bits-per-byte by a sigmoid in
-log bpb (the catalogue's log_power law, acc = a / (1 + exp(c (ln u - b))), u = 10 x bpb so that u >= 1 as the
-law's domain asks) fitted on every ladder checkpoint (190M-3B) with a <= 1 (accuracy); uncertainty is carried through both steps by
-sampling (lawfit.extrapolate.chain_predict, bootstrap draws of both fits).
+(N, D) by Chinchilla's law on the ladder's final checkpoints (190M-3B), then accuracy from bits-per-byte by the
+paper's sigmoid (the catalogue's sigmoid_from_loss, acc = a / (1 + exp(-k (bpb - L0))) + b) fitted on every
+ladder checkpoint, with the paper's extra point (bpb = 0, acc = 1); uncertainty is carried through both steps
+by sampling (lawfit.extrapolate.chain_predict, bootstrap draws of both fits).
 Writes bench/results/olmo.json.
 """
 from __future__ import annotations
@@ -36,6 +38,12 @@ def final_row(path):
     return float(tokens), float(r[COL]), float(r["_step"])
 
 
+def n_3b() -> int:
+    """Parameter count of the 3B ladder size from its 1xC (Chinchilla-optimal, D = 20 N) token budget."""
+    d = pd.read_csv(DATA / "3B-1xC.csv")["throughput/total_tokens"].dropna()
+    return int(round(float(d.iloc[-1]) / 20.0))
+
+
 BPB = "eval/downstream_bpb/hellaswag_val_rc_5shot_bpb"
 ACC = "eval/downstream/hellaswag_val_rc_5shot_len_norm"
 
@@ -48,12 +56,13 @@ def chained(cfg, sizes):
         for p in sorted(DATA.glob(f"{s}-*.csv")):
             d = pd.read_csv(p)
             d = d[np.isfinite(d[BPB]) & np.isfinite(d[ACC])]
-            allp.append(pd.DataFrame({"u": 10 * d[BPB].to_numpy(), "acc": d[ACC].to_numpy()}))
+            allp.append(pd.DataFrame({"bpb": d[BPB].to_numpy(), "acc": d[ACC].to_numpy()}))
             if s in sizes:
                 r = d.iloc[-1]
-                fin.append({"N": float(sizes[s]), "D": float(r["throughput/total_tokens"]), "u": 10 * float(r[BPB])})
-    f1 = lawfit.fit(pd.DataFrame(fin), "chinchilla", x=["N", "D"], y="u", loss="huber", delta=1e-3, space="log", max_iter=1000)
-    f2 = lawfit.fit(pd.concat(allp), "log_power", x="u", y="acc", bounds={"a": (0.0, 1.0)}, max_iter=1000)
+                fin.append({"N": float(sizes[s]), "D": float(r["throughput/total_tokens"]), "bpb": float(r[BPB])})
+    allp.append(pd.DataFrame({"bpb": [0.0], "acc": [1.0]}))  # the paper's anchor: a perfect model is always right
+    f1 = lawfit.fit(pd.DataFrame(fin), "chinchilla", x=["N", "D"], y="bpb", loss="huber", delta=1e-3, space="log", max_iter=1000)
+    f2 = lawfit.fit(pd.concat(allp), "sigmoid_from_loss", x="bpb", y="acc", max_iter=1000)
     f1.bootstrap(n=4000, seed=1)
     f2.bootstrap(n=4000, seed=2)
     rows = []
@@ -67,8 +76,8 @@ def chained(cfg, sizes):
     pr = chain_predict(f1, f2, t[["N", "D"]], level=0.9, samples=4000, seed=0)
     out = []
     for i, r in t.iterrows():
-        out.append({"model": r["model"], "true_bpb": r["true_bpb"], "pred_bpb": float(pr["mid_pred"][i]) / 10,
-                    "bpb_interval90": [float(pr["mid_low"][i]) / 10, float(pr["mid_high"][i]) / 10],
+        out.append({"model": r["model"], "true_bpb": r["true_bpb"], "pred_bpb": float(pr["mid_pred"][i]),
+                    "bpb_interval90": [float(pr["mid_low"][i]), float(pr["mid_high"][i])],
                     "true_acc": r["true_acc"], "pred_acc": float(pr["y_pred"][i]),
                     "acc_interval90": [float(pr["y_low"][i]), float(pr["y_high"][i])],
                     "acc_abs_error": float(pr["y_pred"][i] - r["true_acc"])})
@@ -79,7 +88,8 @@ def chained(cfg, sizes):
 
 def main():
     cfg = json.loads((DATA / "configs" / "final.json").read_text())
-    sizes = {"190M": cfg["190M"]["n"], "370M": cfg["370M"]["n"], "760M": cfg["760M"]["n"], "1B": cfg["1.3B"]["n"]}
+    sizes = {"190M": cfg["190M"]["n"], "370M": cfg["370M"]["n"], "760M": cfg["760M"]["n"], "1B": cfg["1.3B"]["n"],
+             "3B": n_3b()}
     rows = []
     for s, n in sizes.items():
         for p in sorted(DATA.glob(f"{s}-*.csv")):
@@ -96,7 +106,8 @@ def main():
     pb = fit.predict(t[["N", "D"]], interval=0.9)
     fit.bootstrap_samples = None
     pd_ = fit.predict(t[["N", "D"]], interval=0.9)
-    out = {"fit_runs": len(df), "params": {k: float(v) for k, v in fit.params.iloc[0].items()},
+    out = {"fit_runs": len(df), "sizes": {k: int(v) for k, v in sizes.items()},
+           "n_3b_rule": "3B N = final tokens of 3B-1xC / 20 (not in configs/final.json)", "params": {k: float(v) for k, v in fit.params.iloc[0].items()},
            "param_interval90": {k: float(v) for k, v in boot.interval(0.9).iloc[0].items()}, "targets": []}
     for i, r in t.iterrows():
         out["targets"].append({
