@@ -6,7 +6,7 @@
                lawfit vs scipy L-BFGS-B over the same grid, with scipy's default finite-difference gradient and
                with the analytic gradient; best objectives compared.
 
-Run: python bench/bench_core.py [--quick]   (writes bench/results/core.json)
+Run: python bench/bench_core.py [--quick] [--repeats 4]   (writes bench/results/core.json)
 """
 import argparse
 import json
@@ -111,10 +111,14 @@ def bench_chinchilla(n_grid=None):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small sizes, to check the script")
+    ap.add_argument("--repeats", type=int, default=4,
+                    help="independent runs of the 5,000-curve comparison (lawfit and the curve_fit loop each time)")
     a = ap.parse_args()
     res = {"machine": machine(), "lawfit": lawfit.build_info()}
     res["many_curves"] = bench_many(500 if a.quick else 5000, 20000 if a.quick else 1_000_000)
     print(json.dumps(res["many_curves"], indent=2))
+    res["many_curves_repeats"] = [bench_many(500 if a.quick else 5000, 0) for _ in range(max(a.repeats, 1) - 1)]
+    print("many-curves ratios:", [round(r["ratio"]) for r in [res["many_curves"]] + res["many_curves_repeats"]])
     res["chinchilla_grid"] = bench_chinchilla(200 if a.quick else None)
     print(json.dumps(res["chinchilla_grid"], indent=2))
     if not a.quick:

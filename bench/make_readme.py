@@ -20,7 +20,8 @@ def main():
          f"{m['lawfit_s'] * 1e3:.1f} ms from a DataFrame ({m['lawfit_native_s'] * 1e3:.1f} ms native call)",
          f"scipy curve_fit loop {m['curve_fit_loop_s']:.2f} s",
          f"**{min(ratios):.0f}-{max(ratios):.0f}x** over {len(ratios)} runs ({min(native):.0f}-{max(native):.0f}x native call)",
-         ">= 100x (target 300x): **not robustly met** end to end"),
+         (">= 100x (target 300x): met in every run" if min(ratios) >= 100 else
+          ">= 100x (target 300x): **not robustly met** end to end")),
         ("fit, 10^6 curves (issue 2)", "1,000,000 power_law curves x 20 points",
          f"{m['big_lawfit_s']:.2f} s ({m['big_fits_per_s'] / 1e3:.0f}k fits/s); native call {m['big_native_s']:.2f} s "
          f"({m['big_native_fits_per_s'] / 1e3:.0f}k fits/s)", "-", "-", "reported"),
