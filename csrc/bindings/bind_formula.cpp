@@ -1,4 +1,5 @@
-// Bindings for user-written laws (core/fit/formula.hpp): fit_formula and formula_eval.
+// Bindings for user-written laws (core/fit/formula.hpp): fit_formula, fit_formula_shared, bootstrap_formula
+// and formula_eval.
 // The tape comes from python/lawfit/formula.py as op/a/b/arg (int32 [n]) and consts (float64 [m]).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -6,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings/boot_common.hpp"
 #include "bindings/fit_common.hpp"
 #include "bindings/registry.hpp"
 #include "core/fit/formula.hpp"
@@ -61,6 +63,17 @@ PackedFormula pack_formula(const char* opname, py::array op, py::array a, py::ar
   return f;
 }
 
+// Pack and check a tape, then call fn(model) with a model whose code points into the live tape.
+template <class Fn>
+auto with_formula(const char* opname, py::array op, py::array a, py::array b, py::array arg, py::array consts,
+                  int n_params, int n_inputs, py::object linear, py::object scale, Fn&& fn) {
+  const PackedFormula f = pack_formula(opname, op, a, b, arg, consts, n_params, n_inputs, linear, scale);
+  if (n_inputs < 1) throw py::value_error(std::string(opname) + ": the formula must have at least one input");
+  fit::FormulaModel model = f.model;
+  model.code = f.code.data();
+  return fn(model);
+}
+
 py::array_t<double> formula_eval(py::array op, py::array a, py::array b, py::array arg, py::array consts,
                                  int n_params, int n_inputs, py::array x, py::array p, bool grad) {
   const char* opname = "formula_eval";
@@ -106,14 +119,11 @@ void register_formula(py::module_& m) {
          py::object lower, py::object upper, py::object starts, py::ssize_t n_random, py::object rand_lo,
          py::object rand_hi, bool project_linear, std::uint64_t seed, int loss, double delta, int space,
          double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov, i64 first_curve) {
-        const PackedFormula f =
-            pack_formula("fit_formula", op, a, b, arg, consts, n_params, n_inputs, linear, scale);
-        if (n_inputs < 1) throw py::value_error("fit_formula: the formula must have at least one input");
-        fit::FormulaModel model = f.model;
-        model.code = f.code.data();
-        return run_fit_model(model, fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo,
-                                                    rand_hi, project_linear, seed, loss, delta, space, ftol,
-                                                    xtol, gtol, max_iter, threads, want_cov, first_curve));
+        const FitArgs fa = fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo, rand_hi,
+                                         project_linear, seed, loss, delta, space, ftol, xtol, gtol, max_iter, threads,
+                                         want_cov, first_curve);
+        return with_formula("fit_formula", op, a, b, arg, consts, n_params, n_inputs, linear, scale,
+                            [&](const fit::FormulaModel& model) { return run_fit_model(model, fa); });
       },
       py::arg("op"), py::arg("a"), py::arg("b"), py::arg("arg"), py::arg("consts"), py::arg("n_params"),
       py::arg("n_inputs"), py::arg("linear") = py::none(), py::arg("scale") = py::none(), LAWFIT_FIT_KWARGS,
@@ -126,20 +136,30 @@ void register_formula(py::module_& m) {
          py::object rand_lo, py::object rand_hi, bool project_linear, std::uint64_t seed, int loss, double delta,
          int space, double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov,
          i64 first_curve) {
-        const PackedFormula f =
-            pack_formula("fit_formula_shared", op, a, b, arg, consts, n_params, n_inputs, linear, scale);
-        if (n_inputs < 1) throw py::value_error("fit_formula_shared: the formula must have at least one input");
-        fit::FormulaModel model = f.model;
-        model.code = f.code.data();
-        return run_shared_model(model,
-                                fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo, rand_hi,
-                                              project_linear, seed, loss, delta, space, ftol, xtol, gtol,
-                                              max_iter, threads, want_cov, first_curve),
-                                shared);
+        const FitArgs fa = fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo, rand_hi,
+                                         project_linear, seed, loss, delta, space, ftol, xtol, gtol, max_iter, threads,
+                                         want_cov, first_curve);
+        return with_formula("fit_formula_shared", op, a, b, arg, consts, n_params, n_inputs, linear, scale,
+                            [&](const fit::FormulaModel& model) { return run_shared_model(model, fa, shared); });
       },
       py::arg("op"), py::arg("a"), py::arg("b"), py::arg("arg"), py::arg("consts"), py::arg("n_params"),
       py::arg("n_inputs"), py::arg("linear") = py::none(), py::arg("scale") = py::none(), py::arg("shared"),
       LAWFIT_FIT_KWARGS, "Joint fit of a compiled formula with the parameters in the mask `shared` common to all curves.");
+  m.def(
+      "bootstrap_formula",
+      [](py::array op, py::array a, py::array b, py::array arg, py::array consts, int n_params, int n_inputs,
+         py::object linear, py::object scale, py::array offsets, py::array x, py::array y, py::object w,
+         py::array lower, py::array upper, py::array params, py::array status, py::ssize_t n, int method,
+         std::uint64_t seed, int loss, double delta, int space, double ftol, double xtol, double gtol, int max_iter,
+         int threads) {
+        const BootArgs ba{offsets, x, y, w, lower, upper, params, status, n, method, seed,
+                          loss, delta, space, ftol, xtol, gtol, max_iter, threads};
+        return with_formula("bootstrap_formula", op, a, b, arg, consts, n_params, n_inputs, linear, scale,
+                            [&](const fit::FormulaModel& model) { return run_bootstrap(model, ba); });
+      },
+      py::arg("op"), py::arg("a"), py::arg("b"), py::arg("arg"), py::arg("consts"), py::arg("n_params"),
+      py::arg("n_inputs"), py::arg("linear") = py::none(), py::arg("scale") = py::none(), LAWFIT_BOOT_KWARGS,
+      "Batched bootstrap refits of a compiled formula fitted to a CSR batch: (params [B, n, P], status [B, n]).");
 }
 
 }  // namespace

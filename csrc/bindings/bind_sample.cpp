@@ -7,77 +7,13 @@
 #include <string>
 
 #include "bindings/arrays.hpp"
+#include "bindings/boot_common.hpp"
 #include "bindings/registry.hpp"
 #include "core/laws/all.hpp"
-#include "core/sample/bootstrap.hpp"
 #include "core/sample/mcmc.hpp"
 
 namespace lawfit::bindings {
 namespace {
-
-struct BootArgs {
-  py::array offsets, x, y;     // [B+1], [n_total, d], [n_total]
-  py::object w;                // [n_total] or None
-  py::array lower, upper;      // [P] or [B, P]
-  py::array params, status;    // [B, P] full fit, [B] its status
-  py::ssize_t n;               // replicates per curve
-  int method;
-  std::uint64_t seed;
-  int loss;
-  double delta;
-  int space;
-  double ftol, xtol, gtol;
-  int max_iter, threads;
-};
-
-template <class Model>
-py::tuple run_bootstrap(const Model& m, const BootArgs& a) {
-  const char* op = "bootstrap";
-  const int np = m.n_params(), d = m.n_inputs();
-  const py::ssize_t B = a.offsets.size() - 1;
-  if (B < 0) throw py::value_error("bootstrap: 'offsets' must have at least one element");
-  if (a.n < 1) throw py::value_error("bootstrap: 'n' (replicates per curve) must be >= 1");
-  if (a.method < 0 || a.method > 2) throw py::value_error("bootstrap: unknown method code");
-  if (a.loss < 0 || a.loss > 3 || a.space < 0 || a.space > 1 || !(a.delta > 0.0) || a.max_iter < 1)
-    throw py::value_error("bootstrap: invalid solver options (loss, space, delta or max_iter)");
-  const i64* off = in_ptr<i64>(a.offsets, op, "offsets");
-  const py::ssize_t n_total = a.y.size();
-  if (off[0] != 0 || off[B] != n_total)
-    throw py::value_error("bootstrap: 'offsets' must start at 0 and end at len(y)");
-  for (py::ssize_t b = 0; b < B; ++b)
-    if (off[b + 1] < off[b]) throw py::value_error("bootstrap: 'offsets' must be non-decreasing");
-  fit::BatchInput in;
-  in.offsets = off;
-  in.B = B;
-  in.d = d;
-  in.x = in_ptr<double>(a.x, op, "x", n_total * d);
-  in.y = in_ptr<double>(a.y, op, "y", n_total);
-  in.w = opt_ptr<double>(a.w, op, "w", n_total);
-  const py::ssize_t nb = a.lower.size();
-  if (nb != np && nb != B * np) throw py::value_error("bootstrap: 'lower' must have P or B*P elements");
-  in.per_curve_bounds = (nb == B * np) && B != 1;
-  in.lower = in_ptr<double>(a.lower, op, "lower", nb);
-  in.upper = in_ptr<double>(a.upper, op, "upper", nb);
-  const double* p_hat = in_ptr<double>(a.params, op, "params", B * np);
-  const std::int32_t* st = in_ptr<std::int32_t>(a.status, op, "status", B);
-  fit::Options o;
-  o.loss = static_cast<Loss>(a.loss);
-  o.delta = a.delta;
-  o.space = static_cast<Space>(a.space);
-  o.ftol = a.ftol;
-  o.xtol = a.xtol;
-  o.gtol = a.gtol;
-  o.max_iter = a.max_iter;
-  py::array_t<double> params({B, a.n, static_cast<py::ssize_t>(np)});
-  py::array_t<std::int32_t> status({B, a.n});
-  sample::BootstrapOutput out{params.mutable_data(), status.mutable_data()};
-  {
-    py::gil_scoped_release release;
-    sample::bootstrap_batch(m, in, p_hat, st, a.n, static_cast<sample::BootMethod>(a.method), a.seed, o, out,
-                            a.threads);
-  }
-  return py::make_tuple(params, status);
-}
 
 using BootFn = std::function<py::tuple(const BootArgs&)>;
 
@@ -186,11 +122,7 @@ void register_sample(py::module_& m) {
         return it->second(BootArgs{offsets, x, y, w, lower, upper, params, status, n, method, seed, loss, delta,
                                    space, ftol, xtol, gtol, max_iter, threads});
       },
-      py::arg("law"), py::arg("offsets"), py::arg("x"), py::arg("y"), py::arg("w") = py::none(), py::arg("lower"),
-      py::arg("upper"), py::arg("params"), py::arg("status"), py::arg("n"), py::arg("method") = 0,
-      py::arg("seed") = 0, py::arg("loss") = 0, py::arg("delta") = 1.0, py::arg("space") = 0,
-      py::arg("ftol") = 1e-8, py::arg("xtol") = 1e-8, py::arg("gtol") = 1e-8, py::arg("max_iter") = 200,
-      py::arg("threads") = 0,
+      py::arg("law"), LAWFIT_BOOT_KWARGS,
       "Batched bootstrap refits of a fitted CSR batch: returns (params [B, n, P], status [B, n]).");
   m.def("domhan_families", &domhan_families, "Families of the learning-curve ensemble: (name, n_params), in order.");
   m.def("mcmc_domhan", &mcmc_domhan, py::arg("offsets"), py::arg("t"), py::arg("y"), py::arg("t_max"),

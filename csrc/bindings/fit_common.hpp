@@ -3,6 +3,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <string>
+
 #include "bindings/arrays.hpp"
 #include "core/fit/batch.hpp"
 #include "core/fit/shared.hpp"
@@ -27,20 +29,27 @@ struct FitArgs {
   i64 first_curve;
 };
 
-inline fit::Options fit_options(const FitArgs& a) {
-  if (a.loss < 0 || a.loss > 3) throw py::value_error("fit: unknown loss code");
-  if (a.space < 0 || a.space > 1) throw py::value_error("fit: unknown space code");
-  if (!(a.delta > 0.0)) throw py::value_error("fit: 'delta' must be > 0");
-  if (a.max_iter < 1) throw py::value_error("fit: 'max_iter' must be >= 1");
+// Solver options from the binding's codes, checked; op names the entry point in the error.
+inline fit::Options solver_options(const char* op, int loss, double delta, int space, double ftol, double xtol,
+                                   double gtol, int max_iter) {
+  const std::string w(op);
+  if (loss < 0 || loss > 3) throw py::value_error(w + ": unknown loss code");
+  if (space < 0 || space > 1) throw py::value_error(w + ": unknown space code");
+  if (!(delta > 0.0)) throw py::value_error(w + ": 'delta' must be > 0");
+  if (max_iter < 1) throw py::value_error(w + ": 'max_iter' must be >= 1");
   fit::Options o;
-  o.loss = static_cast<Loss>(a.loss);
-  o.delta = a.delta;
-  o.space = static_cast<Space>(a.space);
-  o.ftol = a.ftol;
-  o.xtol = a.xtol;
-  o.gtol = a.gtol;
-  o.max_iter = a.max_iter;
+  o.loss = static_cast<Loss>(loss);
+  o.delta = delta;
+  o.space = static_cast<Space>(space);
+  o.ftol = ftol;
+  o.xtol = xtol;
+  o.gtol = gtol;
+  o.max_iter = max_iter;
   return o;
+}
+
+inline fit::Options fit_options(const FitArgs& a) {
+  return solver_options("fit", a.loss, a.delta, a.space, a.ftol, a.xtol, a.gtol, a.max_iter);
 }
 
 inline void check_offsets(const i64* off, py::ssize_t B, py::ssize_t n_total) {

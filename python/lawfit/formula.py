@@ -621,6 +621,9 @@ class Law(LawSpec):
     def _fit_shared(self, **kw) -> dict:
         return _core.fit_formula_shared(*self._tape_args(), self._linear_arr, self._scale_arr, **kw)
 
+    def _bootstrap(self, **kw) -> tuple:
+        return _core.bootstrap_formula(*self._tape_args(), self._linear_arr, self._scale_arr, **kw)
+
     def _eval(self, X: np.ndarray, P: np.ndarray, grad: bool = False) -> np.ndarray:
         X = np.ascontiguousarray(X, dtype=np.float64)
         P = np.ascontiguousarray(P, dtype=np.float64)

@@ -50,6 +50,9 @@ class LawSpec:
     def _fit_shared(self, **kw) -> dict:
         return _core.fit_law_shared(self.name, **kw)
 
+    def _bootstrap(self, **kw) -> tuple:
+        return _core.bootstrap_law(self.name, **kw)
+
     def _eval(self, X: np.ndarray, P: np.ndarray, grad: bool = False) -> np.ndarray:
         return _core.law_eval(self.name, X, P, grad)
 

@@ -17,7 +17,6 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ._native import _core
 
 METHODS = {"pairs": 0, "residual": 1}
 _JACKKNIFE = 2
@@ -96,8 +95,6 @@ def _native_args(result) -> dict:
         )
     if result.options.get("shared"):
         raise ValueError("bootstrap: fits with shared parameters are not supported (refit without 'shared')")
-    if result.law.to_json().get("kind") != "builtin":
-        raise ValueError(f"bootstrap: only built-in laws are supported, not {result.law.name!r}")
     offsets, X, y, w = result._batch
     lo, hi = result._bounds
     o = result.options
@@ -155,8 +152,7 @@ class BootstrapResult:
         if self._jack is None:
             a = _native_args(self.fit)
             R = int(np.diff(a["offsets"]).max()) if len(a["offsets"]) > 1 else 1
-            p, _ = _core.bootstrap_law(self.fit.law.name, n=max(R, 1), method=_JACKKNIFE, seed=0,
-                                       threads=self._threads, **a)
+            p, _ = self.fit.law._bootstrap(n=max(R, 1), method=_JACKKNIFE, seed=0, threads=self._threads, **a)
             self._jack = p
         return self._jack
 
@@ -226,8 +222,7 @@ def bootstrap(result, n: int = 4000, method: str = "pairs", seed: int = 0, threa
     if int(seed) < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     a = _native_args(result)
-    p, st = _core.bootstrap_law(result.law.name, n=int(n), method=METHODS[method], seed=int(seed),
-                                threads=int(threads or 0), **a)
+    p, st = result.law._bootstrap(n=int(n), method=METHODS[method], seed=int(seed), threads=int(threads or 0), **a)
     return BootstrapResult(result, p, st, method, int(seed), int(threads or 0))
 
 
