@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import lawfit
+
 from lawfit import evals
 
 
@@ -162,6 +164,24 @@ def test_coverage_aggregate_and_beta_extrapolate():
     assert cb.predict(nb["k"])["coverage"].iloc[0] == pytest.approx(0.3, abs=2e-3)
     cost = ca.cost_per_solved([10, 100], cost_per_sample=lambda k: 0.5)
     np.testing.assert_allclose(cost["cost_per_solved"], cost["k"] * 0.5 / cost["coverage"])
+    # priced by the cost model: one sample = tokens_per_sample decode steps of the sampling model
+    arch = dict(n_layers=32, d_model=4096, n_heads=32, vocab=32000, seq_len=4096)
+    hw = lawfit.cost.hardware("h100-sxm")
+    ref = lawfit.cost.evaluate({**arch, "tokens": 1.0}, hw, infer_batch=8, outputs=["latency_decode_s"])
+    by_hand = 512 / 8 * ref["latency_decode_s"].iloc[0] / 3600 * hw.price_per_hour  # steps x time x price
+    one = evals.sample_cost(arch, 512, hardware=hw, infer_batch=8)
+    assert one == pytest.approx(by_hand, rel=1e-12)
+    assert evals.sample_cost(arch, 1024, hardware=hw, infer_batch=8) == pytest.approx(2 * one, rel=1e-12)
+    cm = ca.cost_per_solved([10, 100], model=arch, tokens_per_sample=512, hardware=hw, infer_batch=8)
+    np.testing.assert_allclose(cm["cost_per_sample"], one)
+    np.testing.assert_allclose(cm["cost_per_solved"], cm["k"] * one / cm["coverage"])
+    assert (cm["low"] <= cm["cost_per_solved"]).all() and (cm["cost_per_solved"] <= cm["high"]).all()
+    with pytest.raises(ValueError, match="tokens_per_sample"):
+        ca.cost_per_solved([10], model=arch)
+    with pytest.raises(ValueError, match="not both"):
+        ca.cost_per_solved([10], 0.5, model=arch, tokens_per_sample=10)
+    with pytest.raises(ValueError, match="need model"):
+        ca.cost_per_solved([10], tokens_per_sample=10)
     with pytest.raises(ValueError, match="method"):
         evals.coverage(n, c, method="x")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ __all__ = [
     "pass_posterior",
     "coverage",
     "CoverageResult",
+    "sample_cost",
     "passuntil",
     "fit_passuntil",
     "fit_irt",
@@ -329,14 +330,36 @@ class CoverageResult:
         lo, hi = np.quantile(K[ok], q, axis=0) if ok.sum() > 1 else (np.full(t.size, np.nan),) * 2
         return pd.DataFrame({"target": t, "k": K[0], "low": lo, "high": hi})
 
-    def cost_per_solved(self, k, cost_per_sample: Union[float, Sequence[float], Callable] = 1.0) -> pd.DataFrame:
+    def cost_per_solved(
+        self,
+        k,
+        cost_per_sample: Union[float, Sequence[float], Callable, None] = None,
+        *,
+        model: Optional[Mapping] = None,
+        tokens_per_sample: Optional[float] = None,
+        hardware="h100-sxm",
+        **assumptions,
+    ) -> pd.DataFrame:
         """Expected cost per solved problem when every problem gets k samples: k * cost_per_sample / c(k).
 
-        ``cost_per_sample`` is a number, one number per k, or a callable ``f(k) -> cost of one sample`` (for
-        example a cost model's price of one generation). Columns k, coverage, cost_per_problem,
-        cost_per_solved, low, high."""
+        ``cost_per_sample`` is a number, one number per k, or a callable ``f(k) -> cost of one sample``.
+        Or price a sample with the cost model (:func:`lawfit.cost.evaluate`): ``model`` is the sampling model's
+        architecture (n_layers, d_model, n_heads, ... as for the cost model), ``tokens_per_sample`` the tokens
+        generated per sample, ``hardware`` and the keyword ``assumptions`` (infer_batch, infer_context,
+        efficiency_memory, price, ...) as for :func:`lawfit.cost.evaluate`; one sample then costs the model's
+        ``cost_infer_usd`` for ``tokens_per_sample`` decoded tokens (USD). Columns k, coverage,
+        cost_per_sample, cost_per_problem, cost_per_solved, low, high (the interval of cost_per_solved from the
+        coverage interval)."""
         pr = self.predict(k)
         kf = pr["k"].to_numpy()
+        if model is not None:
+            if cost_per_sample is not None:
+                raise ValueError("give either cost_per_sample or model (with tokens_per_sample), not both")
+            cost_per_sample = sample_cost(model, tokens_per_sample, hardware=hardware, **assumptions)
+        elif tokens_per_sample is not None or assumptions:
+            raise ValueError("tokens_per_sample, hardware and cost-model assumptions need model=")
+        if cost_per_sample is None:
+            cost_per_sample = 1.0
         cps = cost_per_sample(kf) if callable(cost_per_sample) else cost_per_sample
         cps = np.broadcast_to(np.asarray(cps, dtype=np.float64), kf.shape)
         if np.any(~(cps >= 0)):
@@ -347,6 +370,7 @@ class CoverageResult:
                 {
                     "k": kf,
                     "coverage": pr["coverage"],
+                    "cost_per_sample": cps,
                     "cost_per_problem": per_problem,
                     "cost_per_solved": per_problem / pr["coverage"].to_numpy(),
                     "low": per_problem / pr["high"].to_numpy(),
@@ -354,6 +378,27 @@ class CoverageResult:
                 }
             )
         return out
+
+
+def sample_cost(model: Mapping, tokens_per_sample, *, hardware="h100-sxm", **assumptions) -> float:
+    """USD of one sample of ``tokens_per_sample`` generated tokens from ``model`` (an architecture for
+    :func:`lawfit.cost.evaluate`: n_layers, d_model, n_heads, ...), by the cost model's decode roofline
+    (``cost_infer_usd`` with inference_tokens = tokens_per_sample; ``assumptions`` as for evaluate)."""
+    from . import cost as _cost
+
+    if not isinstance(model, Mapping):
+        raise ValueError("model must be a mapping of architecture fields (n_layers, d_model, n_heads, ...)")
+    if tokens_per_sample is None:
+        raise ValueError("tokens_per_sample is required to price a sample with the cost model")
+    t = float(tokens_per_sample)
+    if not (np.isfinite(t) and t > 0):
+        raise ValueError(f"tokens_per_sample must be a positive number, got {tokens_per_sample!r}")
+    if "inference_tokens" in assumptions:
+        raise ValueError("inference_tokens is set by tokens_per_sample")
+    cfg = {"tokens": 1.0, **dict(model)}  # training tokens do not enter the inference cost
+    r = _cost.evaluate(cfg, hardware, inference_tokens=t, outputs=["cost_infer_usd"], include_config=False,
+                       **assumptions)
+    return float(r["cost_infer_usd"].iloc[0])
 
 
 def coverage(
