@@ -375,13 +375,17 @@ void fit_shared(const Model& m, const BatchInput& in, const bool* shared, const 
   const i64 B = in.B;
   SharedFit<Model> sf(m, in, shared, o, threads);
   std::vector<std::int32_t> pre(B);
-  for (i64 b = 0; b < B; ++b) {
+  parallel_for(B, threads, [&](i64 b) {
     i64 nu = 0;
-    pre[b] = check_curve(m, sf.curve(b), o.space, &nu);
-    if (pre[b] == TOO_FEW_POINTS && nu > 0) pre[b] = CONVERGED;  // jointly, fewer points can suffice
+    Status s = check_curve(m, sf.curve(b), o.space, &nu);
+    if (s == TOO_FEW_POINTS && nu > 0) s = CONVERGED;  // jointly, fewer points can suffice
+    if (s == CONVERGED)
+      s = check_bounds(np, in.lower + (in.per_curve_bounds ? b * np : 0), in.upper + (in.per_curve_bounds ? b * np : 0));
+    pre[b] = s;
     out.n_points[b] = nu;
+  });
+  for (i64 b = 0; b < B; ++b)
     if (pre[b] == CONVERGED) sf.active_.push_back(b);
-  }
   std::vector<double> lo(B * np), hi(B * np), best_th, th(B * np);
   for (i64 b = 0; b < B; ++b) {
     const double* l = in.lower + (in.per_curve_bounds ? b * np : 0);
