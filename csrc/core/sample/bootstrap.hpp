@@ -30,9 +30,40 @@ struct BootstrapOutput {
 };
 
 template <class Model>
+void bootstrap_tasks(const Model& m, const fit::BatchInput& in, const double* p_hat, const std::int32_t* fit_status,
+                     i64 R, BootMethod method, std::uint64_t seed, const fit::Options& o, const BootstrapOutput& out,
+                     int threads);
+
+template <class Model>
 void bootstrap_batch(const Model& m, const fit::BatchInput& in, const double* p_hat /* [B, P] */,
                      const std::int32_t* fit_status /* [B] */, i64 R, BootMethod method, std::uint64_t seed,
                      const fit::Options& o, const BootstrapOutput& out, int threads) {
+  if constexpr (laws::Preparation<Model>::enabled) {
+    // Laws that transform their inputs (e.g. log N, log D) do it once for all replicates, as the fit does;
+    // eval_prepared is bit-identical to eval. Points of curves that were not fitted and zero-weight points
+    // (never evaluated) are left out.
+    using Law = typename Model::law_type;
+    const i64 n_total = in.B > 0 ? in.offsets[in.B] : 0;
+    std::vector<double> xp(static_cast<size_t>(n_total) * Law::DP, 0.0);
+    parallel_for(in.B, threads, [&](i64 b) {
+      if (fit_status[b] != CONVERGED && fit_status[b] != MAX_ITER) return;
+      for (i64 i = in.offsets[b]; i < in.offsets[b + 1]; ++i)
+        if (!(in.w && in.w[i] == 0.0)) Law::prepare(in.x + i * in.d, xp.data() + i * Law::DP);
+    });
+    fit::BatchInput pin = in;
+    pin.x = xp.data();
+    pin.d = Law::DP;
+    bootstrap_tasks(laws::PreparedModel<Law>{}, pin, p_hat, fit_status, R, method, seed, o, out, threads);
+  } else {
+    bootstrap_tasks(m, in, p_hat, fit_status, R, method, seed, o, out, threads);
+  }
+}
+
+// All (curve, replicate) tasks on inputs the model evaluates directly.
+template <class Model>
+void bootstrap_tasks(const Model& m, const fit::BatchInput& in, const double* p_hat, const std::int32_t* fit_status,
+                     i64 R, BootMethod method, std::uint64_t seed, const fit::Options& o, const BootstrapOutput& out,
+                     int threads) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   const i64 B = in.B;
@@ -50,6 +81,7 @@ void bootstrap_batch(const Model& m, const fit::BatchInput& in, const double* p_
       if (fit_status[b] != CONVERGED && fit_status[b] != MAX_ITER) return;
       const double* p = p_hat + b * np;
       for (i64 i = in.offsets[b]; i < in.offsets[b + 1]; ++i) {
+        if (in.w && in.w[i] == 0.0) continue;  // never drawn (and may lie outside the law's domain)
         const double f = m.eval(in.x + i * in.d, p, nullptr);
         fhat[i] = f;
         resid[i] = (o.space == SPACE_LOG) ? std::log(in.y[i]) - std::log(f) : in.y[i] - f;
