@@ -3,11 +3,11 @@
 // Layout (DESIGN.md principle 2): offsets[B+1] (int64), x[n_total, d], y[n_total], w[n_total] or null;
 // bounds lower/upper [Bb, P] with Bb in {1, B}; starts [Sb, S, P] with Sb in {1, B}, or S random starts per
 // curve drawn from Philox(seed, curve, start) inside [rand_lo, rand_hi] (log-uniform for LOG parameters).
-// Many curves: one task per curve runs its starts in turn. Few curves: every (curve, start) pair is a task,
-// in blocks of bounded size. Either way each curve
-// keeps its best start (lowest cost; ties go to the lowest start index), so the output does not depend on
-// the thread count. Curves are validated first: a bad curve gets a status and NaN parameters and never
-// affects another curve.
+// Many curves: one task per curve validates it, prepares its inputs and runs its starts in turn. Few curves:
+// validation and preparation first, then every (curve, start) pair is a task, in blocks of bounded size.
+// Either way each curve keeps its best start (lowest cost; ties go to the lowest start index), so the output
+// does not depend on the thread count, and a curve that fails validation gets a status and NaN parameters
+// without affecting another curve.
 #pragma once
 #include <algorithm>
 #include <vector>
