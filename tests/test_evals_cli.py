@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from lawfit import evals_cli
+from lawfit import evals, evals_cli
 
 
 def test_cli_passk_coverage_irt(tmp_path, capsys):
@@ -20,6 +20,16 @@ def test_cli_passk_coverage_irt(tmp_path, capsys):
     assert evals_cli.main(["evals", "coverage", str(tmp_path / "p.csv"), "--predict", "100,1000", "--target", "0.5",
                            "--n-boot", "20", "-o", str(out)]) == 0
     assert set(pd.read_csv(out)["table"]) == {"params", "predict", "samples_for"}
+    assert evals_cli.main(["evals", "coverage", str(tmp_path / "p.csv"), "--predict", "10,100", "--n-boot", "20",
+                           "--sampler", "n_layers=32,d_model=4096,n_heads=32", "--tokens-per-sample", "512",
+                           "-o", str(out)]) == 0
+    cps = pd.read_csv(out).query("table == 'cost_per_solved'")
+    one = evals.sample_cost(dict(n_layers=32, d_model=4096, n_heads=32), 512)
+    np.testing.assert_allclose(cps["cost_per_sample"], one)
+    np.testing.assert_allclose(cps["cost_per_solved"], cps["k"] * one / cps["coverage"])
+    assert evals_cli.main(["evals", "coverage", str(tmp_path / "p.csv"), "--predict", "10", "--n-boot", "20",
+                           "--sampler", "n_layers=32,d_model"]) == 2
+    assert "--sampler" in capsys.readouterr().err
     th = rng.normal(size=(60, 1))
     P = 1 / (1 + np.exp(-(th - rng.normal(size=(1, 40)))))
     Y = pd.DataFrame((rng.random(P.shape) < P).astype(float), columns=[f"q{i}" for i in range(40)])

@@ -5,6 +5,7 @@ handler, which returns an exit status.
 
     lawfit evals passk FILE --n-col n --c-col c --k 1,10,100 [--interval bootstrap|beta|none]
     lawfit evals coverage FILE --n-col n --c-col c --predict 100,1000 --target 0.5 [--method beta]
+        [--cost-per-sample 0.01 | --sampler n_layers=32,d_model=4096,n_heads=32 --tokens-per-sample 512]
     lawfit evals passuntil FILE --successes-col s --trials-col r [--target-col t]
     lawfit evals irt RESPONSES.csv --model 2pl -o items.csv [--abilities abilities.csv]
     lawfit evals anchors RESPONSES.csv --n-items 100 -o anchors.csv
@@ -65,6 +66,20 @@ def _passk(args) -> int:
     return 0
 
 
+def _arch(text: str) -> dict:
+    """'n_layers=32,d_model=4096,n_heads=32' -> {field: number} for the cost model."""
+    out = {}
+    for part in text.split(","):
+        key, sep, val = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--sampler: expected FIELD=VALUE pairs separated by commas, got {part!r}")
+        try:
+            out[key.strip()] = float(val)
+        except ValueError:
+            raise ValueError(f"--sampler: {key.strip()} must be a number, got {val!r}") from None
+    return out
+
+
 def _coverage(args) -> int:
     from . import evals
 
@@ -77,7 +92,17 @@ def _coverage(args) -> int:
         parts.append(res.predict(args.predict).assign(table="predict"))
     if args.target:
         parts.append(res.samples_for(args.target).assign(table="samples_for"))
-    if args.cost_per_sample is not None and args.predict:
+    if (args.cost_per_sample is not None or args.sampler) and not args.predict:
+        raise ValueError("--cost-per-sample / --sampler need --predict (the k to price)")
+    if args.sampler:
+        if args.cost_per_sample is not None:
+            raise ValueError("give either --cost-per-sample or --sampler, not both")
+        if args.tokens_per_sample is None:
+            raise ValueError("--sampler needs --tokens-per-sample")
+        cps = res.cost_per_solved(args.predict, model=_arch(args.sampler), tokens_per_sample=args.tokens_per_sample,
+                                  hardware=args.hardware, infer_batch=args.infer_batch)
+        parts.append(cps.assign(table="cost_per_solved"))
+    elif args.cost_per_sample is not None:
         parts.append(res.cost_per_solved(args.predict, args.cost_per_sample).assign(table="cost_per_solved"))
     _write(pd.concat(parts, ignore_index=True), args.output)
     return 0
@@ -148,6 +173,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--predict", type=_floats, default=None, help="comma-separated k to predict coverage at")
     q.add_argument("--target", type=_floats, default=None, help="comma-separated target coverages")
     q.add_argument("--cost-per-sample", type=float, default=None, help="price of one sample (cost per solved)")
+    q.add_argument("--sampler", default=None, metavar="FIELD=V,...",
+                   help="price samples with the cost model: the sampling model's architecture, e.g. "
+                        "n_layers=32,d_model=4096,n_heads=32 (fields of `lawfit cost`)")
+    q.add_argument("--tokens-per-sample", type=float, default=None, help="tokens generated per sample (--sampler)")
+    q.add_argument("--hardware", default="h100-sxm", help="GPU of the sampler (catalogue key)")
+    q.add_argument("--infer-batch", type=float, default=1.0, help="sequences decoded together (--sampler)")
     q.add_argument("--n-boot", type=int, default=200)
     q.set_defaults(func=_coverage)
 
