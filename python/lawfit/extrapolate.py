@@ -4,7 +4,11 @@ The model is Domhan, Springenberg and Hutter 2015's weighted ensemble of paramet
 (pow3, pow4, loglog_linear, log_power, janoschek, mmf, weibull, exp4, ilog2, vap, hill3) with Gaussian noise,
 a prior that rejects curves that do not improve or leave the metric's range, and recency-weighted likelihood.
 All curves are handled at once: each family is least-squares fitted to every curve in one batched call, then
-an affine-invariant ensemble sampler (stretch move) runs every curve's walkers in parallel in C++.
+an affine-invariant ensemble sampler (stretch moves, with a fraction of differential-evolution moves) runs every
+curve's walkers in parallel in C++. The walkers start at the posterior's scale (per-family Laplace covariances
+from the least-squares Jacobians, at a log-normal spread of noise levels), not in a tiny ball around the
+least-squares fit, so a few hundred steps give an honest predictive (a ball in ~50 dimensions is still
+expanding after thousands of steps).
 
 Each curve is mapped to a normalised scale where larger is better (a loss is flipped) and the observed values
 span [0.2, 0.8]; results are mapped back, so losses, percent accuracies and flat curves need no special care.
