@@ -67,19 +67,36 @@ def main():
     if lc:
         L += ["## LCBench extrapolation (`bench/bench_lcbench.py`)", "",
               f"{lc['dataset']}, {lc['n_curves']} curves, {lc['metric']}, predict epoch {lc['horizon']}; "
-              f"lawfit on {lc['threads']} threads (time per curve = wall time / curves).", "",
-              "| cut | lawfit mean log-lik | median | MAE | s/curve (wall) | acceptance | tau |", "|---|---|---|---|---|---|---|"]
+              f"lawfit on {lc['threads']} threads (time per curve = wall time of extrapolate / curves, including data "
+              "handling and the least-squares starts).", "",
+              "| cut | lawfit mean log-lik | median | MAE | s/curve (wall) | walkers x steps (burn) | acceptance | tau | "
+              "load (1-min avg) |", "|---|---|---|---|---|---|---|---|---|"]
         for k, v in lc["lawfit"].items():
+            ld = v.get("load1_before_after")
+            ld = f"{ld[0]:.1f}-{ld[1]:.1f}" if ld else "-"
             L.append(f"| {k[3:]} | {v['mean_loglik']:.3f} | {v['median_loglik']:.3f} | {v['mae']:.3f} | "
-                     f"{v['s_per_curve']:.4f} | {v['acceptance_median']:.3f} | {v['tau_median']:.1f} |")
-        L += ["", "emcee baseline (same model, same starts, Domhan's settings), on evenly spaced trials of each cut:", "",
-              "| cut | curves | mean log-lik emcee / lawfit | median log-lik emcee / lawfit | MAE emcee / lawfit | emcee s/curve | lawfit s/curve | speed-up |",
-              "|---|---|---|---|---|---|---|---|"]
+                     f"{v['s_per_curve']:.4f} | {v['walkers']} x {v['steps']} ({v['burn']}) | "
+                     f"{v['acceptance_median']:.3f} | {v['tau_median']:.1f} | {ld} |")
+        L += ["", "lawfit's walkers start at the posterior's scale (per-family Laplace covariances at a log-normal sigma; "
+              "see lawfit.extrapolate). emcee baseline: the same model from the same least-squares start, with "
+              "Domhan's settings (its own 1e-3 relative ball around the start, 2500 steps, 500 burn-in), on evenly "
+              "spaced trials of each cut:", "",
+              "| cut | curves | mean log-lik emcee / lawfit | median log-lik emcee / lawfit | MAE emcee / lawfit | emcee s/curve | lawfit s/curve | speed-up | emcee load |",
+              "|---|---|---|---|---|---|---|---|---|"]
         for k, v in lc["emcee"].items():
             med = (f"{v['median_loglik']:.3f} / {v['lawfit_same_curves_median_loglik']:.3f}" if "median_loglik" in v else "-")
+            ld = v.get("load1_before_after")
+            ld = f"{ld[0]:.1f}-{ld[1]:.1f}" if ld else "-"
             L.append(f"| {k[3:]} | {len(v['curves'])} | {v['mean_loglik']:.3f} / {v['lawfit_same_curves_mean_loglik']:.3f} | "
                      f"{med} | {v['mae']:.3f} / {v['lawfit_same_curves_mae']:.3f} | {v['s_per_curve']:.2f} | "
-                     f"{lc['lawfit'][k]['s_per_curve']:.3f} | {v['speedup_per_curve']:.0f}x |")
+                     f"{lc['lawfit'][k]['s_per_curve']:.4f} | {v['speedup_per_curve']:.0f}x | {ld} |")
+        sd = [(k, v) for k, v in lc["emcee"].items() if "lawfit_same_curves_seeds_1_4_mean_loglik" in v]
+        if sd:
+            L += ["", "lawfit on the same curves with seeds 1-4 (its Monte Carlo variation; emcee ran once, seed = trial): "
+                  + "; ".join(f"cut {k[3:]}: mean log-lik {min(v['lawfit_same_curves_seeds_1_4_mean_loglik']):.2f} to "
+                              f"{max(v['lawfit_same_curves_seeds_1_4_mean_loglik']):.2f}, median "
+                              f"{min(v['lawfit_same_curves_seeds_1_4_median_loglik']):.2f} to "
+                              f"{max(v['lawfit_same_curves_seeds_1_4_median_loglik']):.2f}" for k, v in sd) + "."]
         rp = lc["replay"]
         L += ["", "### Early-stopping replay", "",
               f"Configurations replayed in trial order, checked at epochs {rp['checkpoints']} with Domhan's rule "

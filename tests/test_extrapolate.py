@@ -76,17 +76,22 @@ def test_predict_any_steps_and_families():
 def test_should_stop_rule():
     obs, final = curves(n=10, t_obs=10)
     best = float(final.max())
-    # A decision needs a mixed chain: FAST's 300 steps leave the walkers near their least-squares start. Known
-    # weakness (issue notes): even at 1,000-2,500 steps P(beats best) of the best run varies widely with the
-    # seed (the posterior intervals are too narrow), so this check holds for most seeds, not all.
-    d = lawfit.should_stop(obs, x="step", y="v", by="run", horizon=50, best=best, mode="max", steps=1000,
-                           samples=500)
-    assert list(d.columns) == ["stop", "p_better", "predicted", "low", "high", "status"]
-    assert ((d["p_better"] >= 0) & (d["p_better"] <= 1)).all()
-    assert not d.loc[final.idxmax(), "stop"]  # the best run is kept
-    worst = final.idxmin()
-    if final[worst] < best - 0.1:
-        assert d.loc[worst, "stop"]
+    # The walkers start at the posterior's scale, so the default 200 steps give a stable decision: P(beats
+    # best) of the run whose final value is the best stays well above the threshold for every seed, and the
+    # seeds agree (with the former 1e-3 start ball it swung widely with the seed even at 1,000+ steps).
+    p_best = []
+    for seed in range(4):
+        d = lawfit.should_stop(obs, x="step", y="v", by="run", horizon=50, best=best, mode="max", samples=500,
+                               seed=seed)
+        assert list(d.columns) == ["stop", "p_better", "predicted", "low", "high", "status"]
+        assert ((d["p_better"] >= 0) & (d["p_better"] <= 1)).all()
+        assert not d.loc[final.idxmax(), "stop"]  # the best run is kept
+        p_best.append(d.loc[final.idxmax(), "p_better"])
+        worst = final.idxmin()
+        if final[worst] < best - 0.1:
+            assert d.loc[worst, "stop"]
+    assert min(p_best) > 0.1
+    assert max(p_best) - min(p_best) < 0.15
     # A failed extrapolation never stops a run.
     ex = extrapolate(pd.DataFrame({"run": [0], "step": [1.0], "v": [np.nan]}), x="step", y="v", by="run",
                      horizon=50, **FAST)

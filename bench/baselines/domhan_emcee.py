@@ -2,9 +2,11 @@
 
 The same model as lawfit.extrapolate (csrc/core/sample/mcmc.hpp): weighted ensemble of the families, Gaussian
 noise, flat prior restricted to improving curves inside the metric's range, recency-weighted likelihood, on
-the same normalised scale and from the same least-squares starts (taken from lawfit's prepared problem, so
-only the sampler differs). Written the way Domhan's pylrpredictor is: one Python log-posterior call per
-walker (emcee's default), numpy inside. Used as the oracle and baseline by bench/bench_lcbench.py.
+the same normalised scale and from the same least-squares start (taken from lawfit's prepared problem), so
+only the sampler differs. Written the way Domhan's pylrpredictor is: one Python log-posterior call per
+walker (emcee's default), numpy inside, with Domhan's settings: walkers in a 1e-3 relative ball around the
+start, 2500 steps, 500 burn-in (lawfit instead starts its walkers at the posterior's scale, see
+lawfit.extrapolate, and needs far fewer steps). Used as the oracle and baseline by bench/bench_lcbench.py.
 """
 from __future__ import annotations
 
@@ -95,7 +97,7 @@ def sample_curve(problem: dict, c: int, *, walkers=None, steps=2500, burn=500, s
     rng = np.random.default_rng(seed)
     xa = x0[act]
     p0 = np.empty((walkers, d))
-    for w in range(walkers):  # 1e-3 relative ball like lawfit's, redrawn until inside the prior
+    for w in range(walkers):  # Domhan's 1e-3 relative ball (lawfit's init_spread=0), redrawn until inside the prior
         for _ in range(64):
             p0[w] = xa + 1e-3 * (np.abs(xa) + 1e-3) * rng.standard_normal(d)
             if np.isfinite(logp_active(p0[w])):

@@ -44,7 +44,8 @@ py::list domhan_families() {
 
 py::dict mcmc_domhan(py::array offsets, py::array t, py::array y, py::array t_max, py::array range_lo,
                      py::array range_hi, py::array init, py::array active, py::array sigma_min, int walkers, int steps,
-                     int burn, py::ssize_t samples, std::uint64_t seed, int threads, double de_frac) {
+                     int burn, py::ssize_t samples, std::uint64_t seed, int threads, double de_frac,
+                     py::object init_chol, double init_spread, double init_sigma, double stretch) {
   const char* op = "mcmc";
   const py::ssize_t C = offsets.size() - 1;
   if (C < 0) throw py::value_error("mcmc: 'offsets' must have at least one element");
@@ -75,6 +76,13 @@ py::dict mcmc_domhan(py::array offsets, py::array t, py::array y, py::array t_ma
   o.seed = seed;
   if (!(de_frac >= 0.0 && de_frac <= 1.0)) throw py::value_error("mcmc: 'de_frac' must be in [0, 1]");
   o.de_frac = de_frac;
+  if (!(init_spread >= 0.0) || !(init_sigma >= 0.0))
+    throw py::value_error("mcmc: 'init_spread' and 'init_sigma' must be >= 0");
+  if (!(stretch > 1.0)) throw py::value_error("mcmc: 'stretch' must be > 1");
+  o.init_spread = init_spread;
+  o.init_sigma = init_sigma;
+  o.a = stretch;
+  in.init_chol = opt_ptr<double>(init_chol, op, "init_chol", C * Domhan::CHOL);
   const int kept = steps - burn;
   py::array_t<double> out_s({C, samples, static_cast<py::ssize_t>(kDim)});
   py::array_t<double> acc(C), trace({C, static_cast<py::ssize_t>(kept)});
@@ -128,8 +136,11 @@ void register_sample(py::module_& m) {
   m.def("mcmc_domhan", &mcmc_domhan, py::arg("offsets"), py::arg("t"), py::arg("y"), py::arg("t_max"),
         py::arg("range_lo"), py::arg("range_hi"), py::arg("init"), py::arg("active"), py::arg("sigma_min"),
         py::arg("walkers"), py::arg("steps"), py::arg("burn"), py::arg("samples"), py::arg("seed") = 0,
-        py::arg("threads") = 0, py::arg("de_frac") = 0.0,
-        "Ensemble stretch-move MCMC over Domhan's learning-curve ensemble posterior, all curves in parallel.");
+        py::arg("threads") = 0, py::arg("de_frac") = 0.0, py::arg("init_chol") = py::none(),
+        py::arg("init_spread") = 1.0, py::arg("init_sigma") = 0.3, py::arg("stretch") = 2.0,
+        "Ensemble stretch-move MCMC over Domhan's learning-curve ensemble posterior, all curves in parallel. "
+        "init_chol [C, sum P_k^2]: per-family lower-triangular factors of the start covariances (None: start "
+        "in a 1e-3 relative ball).");
   m.def("ensemble_eval", &ensemble_eval, py::arg("samples"), py::arg("active"), py::arg("t"), py::arg("threads") = 0,
         "Ensemble mean of every posterior sample at steps t[C, T]: [C, S, T].");
 }

@@ -24,8 +24,15 @@ struct Hill3 {
                                    {6, {0.3, 1.0, 2.461, 6.0, 15.0, 40.0}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] >= 1.0; }
+  static constexpr int DP = 1;  // prepared input: ln t
+  LAWFIT_HD static void prepare(const double* x, double* xp) { xp[0] = std::log(x[0]); }
   LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    const double lr = std::log(x[0]) - std::log(p[2]);  // ln(t/kappa)
+    double xp[DP];
+    prepare(x, xp);
+    return eval_prepared(xp, p, g);
+  }
+  LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
+    const double lr = xp[0] - std::log(p[2]);  // ln(t/kappa)
     const double h = sigmoid(p[1] * lr);                // s / (1 + s)
     if (g) {
       const double dh = p[0] * h * sigmoid(-p[1] * lr);  // theta * h * (1 - h)

@@ -22,8 +22,15 @@ struct Ilog2 {
   static constexpr Axis grid[P] = {{1, {0.78}}, {1, {0.43}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] >= 1.0; }
+  static constexpr int DP = 1;  // prepared input: 1 / ln(t + 1)
+  LAWFIT_HD static void prepare(const double* x, double* xp) { xp[0] = 1.0 / std::log1p(x[0]); }
   LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    const double il = 1.0 / std::log1p(x[0]);
+    double xp[DP];
+    prepare(x, xp);
+    return eval_prepared(xp, p, g);
+  }
+  LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
+    const double il = xp[0];
     if (g) {
       g[0] = 1.0;
       g[1] = -il;

@@ -26,8 +26,15 @@ struct Janoschek {
                                    {5, {0.2, 0.46, 1.0, 1.6, 2.5}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] >= 1.0; }
+  static constexpr int DP = 1;  // prepared input: ln t
+  LAWFIT_HD static void prepare(const double* x, double* xp) { xp[0] = std::log(x[0]); }
   LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    const double l = std::log(x[0]);
+    double xp[DP];
+    prepare(x, xp);
+    return eval_prepared(xp, p, g);
+  }
+  LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
+    const double l = xp[0];
     const double td = std::exp(p[3] * l);  // t^delta
     const double e = std::exp(-p[2] * td);
     if (g) {

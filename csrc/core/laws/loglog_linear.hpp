@@ -22,8 +22,15 @@ struct LogLogLinear {
   static constexpr Axis grid[P] = {{6, {-0.1, 0.0, 0.1, 0.3, 1.0, 3.0}}, {5, {0.3, 0.6, 1.0, 2.0, 5.0}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] >= 1.0; }
+  static constexpr int DP = 1;  // prepared input: ln t
+  LAWFIT_HD static void prepare(const double* x, double* xp) { xp[0] = std::log(x[0]); }
   LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    const double l = std::log(x[0]);
+    double xp[DP];
+    prepare(x, xp);
+    return eval_prepared(xp, p, g);
+  }
+  LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
+    const double l = xp[0];
     const double u = p[0] * l + p[1];
     if (!(u > 0.0)) {
       if (g)

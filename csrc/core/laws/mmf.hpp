@@ -25,8 +25,15 @@ struct Mmf {
                                    {5, {0.3, 0.7, 1.5, 3.0, 5.0}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] >= 1.0; }
+  static constexpr int DP = 1;  // prepared input: ln t
+  LAWFIT_HD static void prepare(const double* x, double* xp) { xp[0] = std::log(x[0]); }
   LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    const double lk = std::log(p[2] * x[0]);  // ln(kappa*t)
+    double xp[DP];
+    prepare(x, xp);
+    return eval_prepared(xp, p, g);
+  }
+  LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
+    const double lk = std::log(p[2]) + xp[0];  // ln(kappa*t)
     const double z = p[3] * lk;               // ln((kappa*t)^delta)
     const double q = sigmoid(-z);             // 1 / (1 + (kappa*t)^delta)
     if (g) {

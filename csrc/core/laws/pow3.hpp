@@ -25,8 +25,15 @@ struct Pow3 {
       {1, {0.84}}, {1, {0.52}}, {8, {0.01, 0.04, 0.1, 0.2, 0.4, 0.8, 1.5, 3.0}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] >= 1.0; }
+  static constexpr int DP = 1;  // prepared input: ln t
+  LAWFIT_HD static void prepare(const double* x, double* xp) { xp[0] = std::log(x[0]); }
   LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    const double l = std::log(x[0]);
+    double xp[DP];
+    prepare(x, xp);
+    return eval_prepared(xp, p, g);
+  }
+  LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
+    const double l = xp[0];
     const double ta = std::exp(-p[2] * l);  // t^-alpha
     if (g) {
       g[0] = 1.0;

@@ -23,12 +23,22 @@ struct Vap {
                                    {4, {-0.3, 0.0, 0.042, 0.3}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] >= 1.0; }
+  static constexpr int DP = 2;  // prepared inputs: 1/t, ln t
+  LAWFIT_HD static void prepare(const double* x, double* xp) {
+    xp[0] = 1.0 / x[0];
+    xp[1] = std::log(x[0]);
+  }
   LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    const double t = x[0], l = std::log(t);
-    const double f = std::exp(p[0] + p[1] / t + p[2] * l);
+    double xp[DP];
+    prepare(x, xp);
+    return eval_prepared(xp, p, g);
+  }
+  LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
+    const double it = xp[0], l = xp[1];
+    const double f = std::exp(p[0] + p[1] * it + p[2] * l);
     if (g) {
       g[0] = f;
-      g[1] = f / t;
+      g[1] = f * it;
       g[2] = f * l;
     }
     return f;
