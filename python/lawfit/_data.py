@@ -77,7 +77,7 @@ class Batch:
     w: Optional[np.ndarray]  # float64 [n]
     keys: pd.DataFrame  # one row per curve: the `by` columns (empty columns when by is None)
     by: list
-    order: np.ndarray  # rows of the input table, in batch order
+    order: Optional[np.ndarray]  # rows of the input table, in batch order (None: the table's own order)
 
     @property
     def n_curves(self) -> int:
@@ -147,17 +147,24 @@ def make_batch(
     if nan_policy not in ("status", "omit", "raise"):
         raise ValueError(f"nan_policy must be 'status', 'omit' or 'raise', got {nan_policy!r}")
     by = as_list(by)
-    X = np.column_stack([numeric_column(df, c, "x") for c in x]) if x else np.empty((len(df), 0))
+    if len(x) == 1:
+        X = numeric_column(df, x[0], "x").reshape(-1, 1)  # a view: no copy of the column
+    else:
+        X = np.column_stack([numeric_column(df, c, "x") for c in x]) if x else np.empty((len(df), 0))
     yv = numeric_column(df, y, "y") if y is not None else None
     wv = numeric_column(df, weight, "weight") if weight is not None else None
     codes, keys, run_starts = curve_codes(df, by, runs=True)
     B = len(keys)
-    finite = np.isfinite(X).all(axis=1) if X.shape[1] != 1 else np.isfinite(X[:, 0])
-    if yv is not None:
-        finite &= np.isfinite(yv)
-    if wv is not None:
-        finite &= np.isfinite(wv)
-    all_finite = bool(finite.all())
+    if nan_policy == "status":
+        # Rows stay where they are: the native fit gives curves with non-finite values the status NON_FINITE.
+        all_finite = True
+    else:
+        finite = np.isfinite(X).all(axis=1) if X.shape[1] != 1 else np.isfinite(X[:, 0])
+        if yv is not None:
+            finite &= np.isfinite(yv)
+        if wv is not None:
+            finite &= np.isfinite(wv)
+        all_finite = bool(finite.all())
     if run_starts is not None and all_finite:
         # Rows grouped by a sorted key, nothing dropped: the offsets are the run boundaries.
         offsets = np.empty(B + 1, dtype=np.int64)
@@ -166,9 +173,10 @@ def make_batch(
         Xo = np.ascontiguousarray(X, dtype=np.float64)
         yo = np.ascontiguousarray(yv) if yv is not None else None
         wo = np.ascontiguousarray(wv) if wv is not None else None
-        return Batch(offsets, Xo, yo, wo, keys, by, np.arange(len(df)))
+        return Batch(offsets, Xo, yo, wo, keys, by, None)
     if codes is None:
         codes = _codes_from_runs(run_starts, len(df))
+    rows = None
     if not all_finite:
         if nan_policy == "raise":
             bad = int(np.flatnonzero(~finite)[0])
@@ -189,10 +197,6 @@ def make_batch(
             X, yv = X[keep], (yv[keep] if yv is not None else None)
             wv = wv[keep] if wv is not None else None
             rows = np.flatnonzero(keep)
-        else:
-            rows = np.arange(len(df))
-    else:
-        rows = np.arange(len(df))
     counts = np.bincount(codes, minlength=B)
     offsets = np.zeros(B + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
@@ -206,7 +210,7 @@ def make_batch(
     Xo = np.ascontiguousarray(X[order], dtype=np.float64)
     yo = np.ascontiguousarray(yv[order]) if yv is not None else None
     wo = np.ascontiguousarray(wv[order]) if wv is not None else None
-    return Batch(offsets, Xo, yo, wo, keys.reset_index(drop=True), by, rows[order])
+    return Batch(offsets, Xo, yo, wo, keys.reset_index(drop=True), by, order if rows is None else rows[order])
 
 
 def key_index(keys: pd.DataFrame, by: list) -> pd.Index:

@@ -381,7 +381,7 @@ def extrapolate(
     keep = np.isfinite(tcol) & (tcol >= 1) & np.isfinite(ycol)
     b = make_batch(df.assign(**{x: tcol, y: ycol}), [x], y, by, None, "status")
     # Rows that do not take part get weight 0 and are then dropped from the CSR arrays.
-    keep_b = keep[b.order]
+    keep_b = keep if b.order is None else keep[b.order]
     counts = np.bincount(np.repeat(np.arange(b.n_curves), np.diff(b.offsets))[keep_b], minlength=b.n_curves)
     offsets = np.zeros(b.n_curves + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])

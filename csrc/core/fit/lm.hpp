@@ -36,7 +36,6 @@ struct Normal {
   double a[PMAX * PMAX];  // J^T J (internal parameters, robust-scaled)
   double g[PMAX];         // J^T r = gradient of the cost
   double cost;
-  double sumsq;           // sum of squared (weighted) residuals
 };
 
 template <int PMAX>
@@ -109,7 +108,7 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
   double a[PMAX * PMAX], g[PMAX];
   for (int k = 0; k < np * PMAX; ++k) a[k] = 0.0;
   for (int k = 0; k < np; ++k) g[k] = 0.0;
-  double cost = 0.0, sumsq = 0.0;
+  double cost = 0.0;
   for (i64 i0 = 0; i0 < c.n; i0 += kAccumBlock) {
     const int nb = static_cast<int>(c.n - i0 < kAccumBlock ? c.n - i0 : kAccumBlock);
     double rb[kAccumBlock], jb[kAccumBlock * PMAX];
@@ -123,7 +122,6 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
     for (int q = 0; q < nu; ++q) {  // 2. their loss and sums
       double r = rb[q];
       double* jr = jb + q * PMAX;
-      sumsq += r * r;
       if (o.loss != L2) {
         const double z = (r / o.delta) * (r / o.delta);
         const Rho rho = robust_rho(o.loss, z);
@@ -156,7 +154,6 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
     for (int k = 0; k <= j; ++k) ne.a[j * PMAX + k] = ne.a[k * PMAX + j] = a[j * PMAX + k];
   }
   ne.cost = cost;
-  ne.sumsq = sumsq;
   return std::isfinite(cost);
 }
 
