@@ -88,6 +88,32 @@ LAWFIT_HD inline bool point_residual(const Model& m, const Curve& c, i64 i, cons
   return true;
 }
 
+// point_residual without the checks, for accumulate(): a non-finite value (NaN/inf model value, log of a
+// non-positive value, non-finite derivative) propagates into the sums, which accumulate() checks once.
+template <class Model>
+LAWFIT_HD inline void point_residual_raw(const Model& m, const Curve& c, i64 i, const double* p, Space space,
+                                         double* r, double* jr) {
+  constexpr int PMAX = Model::PMAX;
+  const int np = m.n_params();
+  double g[PMAX];
+  const double f = m.eval(c.x + i * c.d, p, g);
+  const double sw = c.w ? std::sqrt(c.w[i]) : 1.0;
+  double res, scale;
+  if (space == SPACE_LOG) {
+    res = f > 0.0 ? std::log(c.y[i]) - std::log(f) : kNaN;
+    scale = -sw / f;
+  } else {
+    res = c.y[i] - f;
+    scale = -sw;
+  }
+  *r = sw * res;
+  for (int j = 0; j < np; ++j) {
+    double d = scale * g[j];
+    if (m.scale(j) == LOG) d *= p[j];  // dp/dtheta = p
+    jr[j] = d;
+  }
+}
+
 // Points per block of accumulate(). On the CPU the model is evaluated for a block of points first and the
 // sums are formed in a second loop: a libm call (exp, log, pow inside the model) clobbers every floating-point
 // register, so with one loop the running sums would be spilled and reloaded around every call. On the GPU
@@ -98,8 +124,8 @@ constexpr int kAccumBlock = 1;
 constexpr int kAccumBlock = 32;
 #endif
 
-// Cost, J^T J and J^T r at natural parameters p. Returns false if not finite. The points are summed in
-// their order, so the result does not depend on the block size.
+// Cost, J^T J and J^T r at natural parameters p. Returns false if not finite (ne is then unspecified). The
+// points are summed in their order, so the result does not depend on the block size.
 template <class Model>
 LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const Options& o,
                           Normal<Model::PMAX>& ne) {
@@ -116,7 +142,7 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
     for (int q = 0; q < nb; ++q) {  // 1. residuals and Jacobian rows of the block's points
       const i64 i = i0 + q;
       if (c.w && c.w[i] == 0.0) continue;
-      if (!point_residual(m, c, i, p, o.space, rb + nu, jb + nu * PMAX)) return false;
+      point_residual_raw(m, c, i, p, o.space, rb + nu, jb + nu * PMAX);
       ++nu;
     }
     for (int q = 0; q < nu; ++q) {  // 2. their loss and sums
@@ -149,12 +175,19 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
       }
     }
   }
+  // One check for every point: non-finite residuals or derivatives have made a sum non-finite.
+  bool finite = std::isfinite(cost);
+  for (int j = 0; j < np; ++j) {
+    finite &= std::isfinite(g[j]);
+    for (int k = 0; k <= j; ++k) finite &= std::isfinite(a[j * PMAX + k]);
+  }
+  if (!finite) return false;
   for (int j = 0; j < np; ++j) {
     ne.g[j] = g[j];
     for (int k = 0; k <= j; ++k) ne.a[j * PMAX + k] = ne.a[k * PMAX + j] = a[j * PMAX + k];
   }
   ne.cost = cost;
-  return std::isfinite(cost);
+  return true;
 }
 
 // Cost only (used where no gradient is needed).
