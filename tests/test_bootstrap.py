@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 import lawfit
@@ -122,3 +123,36 @@ def test_formula_law_bootstrap_matches_builtin(plaw, method):
     np.testing.assert_allclose(ib.to_numpy(), ia.to_numpy(), rtol=1e-5)
     p = fit.predict(df.head(40), interval=0.9)
     assert (p["y_low"] <= p["y_pred"]).all() and (p["y_pred"] <= p["y_high"]).all()
+
+
+@pytest.mark.parametrize("method", ["pairs", "residual"])
+def test_shared_fit_bootstrap(method):
+    """Joint replicates: the shared exponent is one value per replicate, the output does not depend on the
+    thread count, and the bootstrap spread of the shared exponent agrees with its delta-method standard error."""
+    rng = np.random.default_rng(5)
+    t = np.arange(1, 31, dtype=float)
+    rows = []
+    for s in range(6):  # six seeds of one run: one exponent, per-seed E and A
+        y = 2.0 + rng.uniform(1, 2) * t ** -0.6 + 0.01 * rng.standard_normal(t.size)
+        rows.append(pd.DataFrame({"seed": s, "t": t, "loss": y}))
+    df = pd.concat(rows, ignore_index=True)
+    fit = lawfit.fit(df, "power_law", x="t", y="loss", by="seed", shared="alpha")
+    assert (fit.status == "CONVERGED").all()
+    a = bootstrap(fit, n=400, method=method, seed=3, threads=1)
+    b = bootstrap(fit, n=400, method=method, seed=3, threads=2)
+    assert a.samples.tobytes() == b.samples.tobytes()
+    al = a.samples[:, :, 2]
+    assert np.isfinite(al).all()
+    np.testing.assert_array_equal(al, np.broadcast_to(al[:1], al.shape))  # shared within each replicate
+    se_boot = np.std(al[0], ddof=1)
+    se_delta = float(fit.stderr["alpha"].iloc[0])
+    assert 0.7 < se_boot / se_delta < 1.4
+    iv = a.interval(0.9)
+    assert (iv["alpha_low"] < fit.params["alpha"]).all() and (fit.params["alpha"] < iv["alpha_high"]).all()
+    with pytest.raises(ValueError, match="shared"):
+        a.interval(0.9, method="bca")
+    # the same joint bootstrap for a user formula
+    law = lawfit.Law("E + A * t^-alpha", inputs="t", bounds={"A": (0, None), "alpha": (0, 10)})
+    ff = lawfit.fit(df, law, x="t", y="loss", by="seed", shared="alpha")
+    c = bootstrap(ff, n=400, method=method, seed=3)
+    np.testing.assert_allclose(c.samples, a.samples, rtol=1e-5)

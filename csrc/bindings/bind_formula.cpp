@@ -151,9 +151,9 @@ void register_formula(py::module_& m) {
          py::object linear, py::object scale, py::array offsets, py::array x, py::array y, py::object w,
          py::array lower, py::array upper, py::array params, py::array status, py::ssize_t n, int method,
          std::uint64_t seed, int loss, double delta, int space, double ftol, double xtol, double gtol, int max_iter,
-         int threads) {
+         int threads, py::object shared) {
         const BootArgs ba{offsets, x, y, w, lower, upper, params, status, n, method, seed,
-                          loss, delta, space, ftol, xtol, gtol, max_iter, threads};
+                          loss, delta, space, ftol, xtol, gtol, max_iter, threads, shared};
         return with_formula("bootstrap_formula", op, a, b, arg, consts, n_params, n_inputs, linear, scale,
                             [&](const fit::FormulaModel& model) { return run_bootstrap(model, ba); });
       },

@@ -23,6 +23,7 @@ struct BootArgs {
   int space;
   double ftol, xtol, gtol;
   int max_iter, threads;
+  py::object shared;           // [P] bool mask of parameters shared across curves, or None
 };
 
 template <class Model>
@@ -54,13 +55,20 @@ py::tuple run_bootstrap(const Model& m, const BootArgs& a) {
   in.upper = in_ptr<double>(a.upper, op, "upper", nb);
   const double* p_hat = in_ptr<double>(a.params, op, "params", B * np);
   const std::int32_t* st = in_ptr<std::int32_t>(a.status, op, "status", B);
+  const bool* mask = a.shared.is_none() ? nullptr : in_ptr<bool>(a.shared.cast<py::array>(), op, "shared", np);
+  if (mask && a.method == sample::JACKKNIFE)
+    throw py::value_error("bootstrap: the jackknife (BCa intervals) is not available for fits with shared parameters");
   py::array_t<double> params({B, a.n, static_cast<py::ssize_t>(np)});
   py::array_t<std::int32_t> status({B, a.n});
   sample::BootstrapOutput out{params.mutable_data(), status.mutable_data()};
   {
     py::gil_scoped_release release;
-    sample::bootstrap_batch(m, in, p_hat, st, a.n, static_cast<sample::BootMethod>(a.method), a.seed, o, out,
-                            a.threads);
+    if (mask)
+      sample::bootstrap_shared(m, in, mask, p_hat, st, a.n, static_cast<sample::BootMethod>(a.method), a.seed, o,
+                               out, a.threads);
+    else
+      sample::bootstrap_batch(m, in, p_hat, st, a.n, static_cast<sample::BootMethod>(a.method), a.seed, o, out,
+                              a.threads);
   }
   return py::make_tuple(params, status);
 }
@@ -70,6 +78,7 @@ py::tuple run_bootstrap(const Model& m, const BootArgs& a) {
   py::arg("offsets"), py::arg("x"), py::arg("y"), py::arg("w") = py::none(), py::arg("lower"), py::arg("upper"), \
       py::arg("params"), py::arg("status"), py::arg("n"), py::arg("method") = 0, py::arg("seed") = 0,          \
       py::arg("loss") = 0, py::arg("delta") = 1.0, py::arg("space") = 0, py::arg("ftol") = 1e-8,              \
-      py::arg("xtol") = 1e-8, py::arg("gtol") = 1e-8, py::arg("max_iter") = 200, py::arg("threads") = 0
+      py::arg("xtol") = 1e-8, py::arg("gtol") = 1e-8, py::arg("max_iter") = 200, py::arg("threads") = 0,      \
+      py::arg("shared") = py::none()
 
 }  // namespace lawfit::bindings

@@ -93,8 +93,7 @@ def _native_args(result) -> dict:
             "bootstrap needs the fitted data: this FitResult has none (it was loaded from a file or built by "
             "hand); refit with lawfit.fit"
         )
-    if result.options.get("shared"):
-        raise ValueError("bootstrap: fits with shared parameters are not supported (refit without 'shared')")
+    shared = result.options.get("shared") or []
     offsets, X, y, w = result._batch
     lo, hi = result._bounds
     o = result.options
@@ -105,6 +104,8 @@ def _native_args(result) -> dict:
         loss=_LOSSES[o.get("loss", "l2")], delta=float(o.get("delta", 1.0)), space=_SPACES[o.get("space", "linear")],
         ftol=float(o.get("ftol", 1e-8)), xtol=float(o.get("xtol", 1e-8)), gtol=float(o.get("gtol", 1e-8)),
         max_iter=int(o.get("max_iter", 200)),
+        # a joint fit: every replicate refits all curves together, the shared parameters common to them
+        shared=np.array([p in shared for p in result.law.params], dtype=bool) if shared else None,
     )
 
 
@@ -149,6 +150,9 @@ class BootstrapResult:
         return f"<BootstrapResult law={self.fit.law.name!r} curves={self.samples.shape[0]} n={self.n} method={self.method!r}>"
 
     def _jackknife(self) -> np.ndarray:
+        if self.fit.options.get("shared"):
+            raise ValueError("BCa intervals need a jackknife, which is not defined for fits with shared parameters; "
+                             "use method='percentile'")
         if self._jack is None:
             a = _native_args(self.fit)
             R = int(np.diff(a["offsets"]).max()) if len(a["offsets"]) > 1 else 1
@@ -212,6 +216,8 @@ def bootstrap(result, n: int = 4000, method: str = "pairs", seed: int = 0, threa
     method: "pairs" (resample the curve's points with replacement, as Epoch AI's Chinchilla replication) or
         "residual" (keep x, add resampled residuals of the full fit to the fitted values, in the fit's space).
     seed: replicate r of curve b uses the Philox stream (seed, b, r); results do not depend on ``threads``.
+    A fit with ``shared`` parameters is bootstrapped jointly: replicate r resamples every curve and refits them
+    together, so the shared parameters stay common to all curves (percentile intervals; BCa is not defined).
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")

@@ -366,6 +366,27 @@ class SharedFit {
   std::vector<Block> last_blocks_;
 };
 
+// Every curve's bounds [B * P] on the internal scale (log for LOG parameters).
+template <class Model>
+void internal_bounds(const Model& m, const BatchInput& in, std::vector<double>& lo, std::vector<double>& hi) {
+  const int np = m.n_params();
+  lo.assign(in.B * np, 0.0);
+  hi.assign(in.B * np, 0.0);
+  for (i64 b = 0; b < in.B; ++b) {
+    const double* l = in.lower + (in.per_curve_bounds ? b * np : 0);
+    const double* h = in.upper + (in.per_curve_bounds ? b * np : 0);
+    for (int j = 0; j < np; ++j) {
+      if (m.scale(j) == LOG) {
+        lo[b * np + j] = l[j] > 0.0 ? std::log(l[j]) : -kInf;
+        hi[b * np + j] = std::log(h[j]);
+      } else {
+        lo[b * np + j] = l[j];
+        hi[b * np + j] = h[j];
+      }
+    }
+  }
+}
+
 // Fit with shared parameters: starts [S, P] (joint starts; the best joint cost wins). Curves that fail
 // validation are excluded from the joint fit and keep their own status.
 template <class Model>
@@ -386,20 +407,8 @@ void fit_shared(const Model& m, const BatchInput& in, const bool* shared, const 
   });
   for (i64 b = 0; b < B; ++b)
     if (pre[b] == CONVERGED) sf.active_.push_back(b);
-  std::vector<double> lo(B * np), hi(B * np), best_th, th(B * np);
-  for (i64 b = 0; b < B; ++b) {
-    const double* l = in.lower + (in.per_curve_bounds ? b * np : 0);
-    const double* h = in.upper + (in.per_curve_bounds ? b * np : 0);
-    for (int j = 0; j < np; ++j) {
-      if (m.scale(j) == LOG) {
-        lo[b * np + j] = l[j] > 0.0 ? std::log(l[j]) : -kInf;
-        hi[b * np + j] = std::log(h[j]);
-      } else {
-        lo[b * np + j] = l[j];
-        hi[b * np + j] = h[j];
-      }
-    }
-  }
+  std::vector<double> lo, hi, best_th, th(B * np);
+  internal_bounds(m, in, lo, hi);
   double best_cost = kInf;
   i64 best_s = -1;
   int best_iters = 0;

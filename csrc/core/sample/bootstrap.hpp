@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/fit/batch.hpp"
+#include "core/fit/shared.hpp"
 
 namespace lawfit::sample {
 
@@ -142,6 +143,93 @@ void bootstrap_tasks(const Model& m, const fit::BatchInput& in, const double* p_
     for (int j = 0; j < np; ++j) dst[j] = res.p[j];
     out.status[t] = res.status;
     if (res.status == NON_FINITE || res.status == SINGULAR) fail(res.status);
+  });
+}
+
+// Bootstrap of a fit with parameters shared across curves (fit::fit_shared): replicate r resamples every
+// curve's points (PAIRS) or residuals (RESIDUAL) with the streams bootstrap_batch uses, Philox(seed, b, r),
+// and refits all curves jointly, warm-started from the full fit. Replicates are the parallel tasks (each joint
+// solve runs on one thread), so the output does not depend on the thread count. out.params [B, R, P]: the
+// shared parameters are equal across the curves of a replicate. Curves whose full fit failed are NOT_RUN;
+// a replicate whose joint fit fails is NON_FINITE (or SINGULAR) for every curve. JACKKNIFE is not defined
+// here (leaving out one point of which curve?) and is rejected by the bindings.
+template <class Model>
+void bootstrap_shared(const Model& m, const fit::BatchInput& in, const bool* shared, const double* p_hat,
+                      const std::int32_t* fit_status, i64 R, BootMethod method, std::uint64_t seed,
+                      const fit::Options& o, const BootstrapOutput& out, int threads) {
+  const int np = m.n_params();
+  const i64 B = in.B;
+  if (B <= 0 || R <= 0) return;
+  const i64 n_total = in.offsets[B];
+  auto fitted = [&](i64 b) { return fit_status[b] == CONVERGED || fit_status[b] == MAX_ITER; };
+  std::vector<double> lo, hi;
+  fit::internal_bounds(m, in, lo, hi);
+  // Fitted values and residuals (fit space) of the full fit, for the residual bootstrap.
+  std::vector<double> fhat, resid;
+  if (method == RESIDUAL) {
+    fhat.assign(n_total, kNaN);
+    resid.assign(n_total, kNaN);
+    parallel_for(B, threads, [&](i64 b) {
+      if (!fitted(b)) return;
+      for (i64 i = in.offsets[b]; i < in.offsets[b + 1]; ++i) {
+        if (in.w && in.w[i] == 0.0) continue;
+        const double f = m.eval(in.x + i * in.d, p_hat + b * np, nullptr);
+        fhat[i] = f;
+        resid[i] = (o.space == SPACE_LOG) ? std::log(in.y[i]) - std::log(f) : in.y[i] - f;
+      }
+    });
+  }
+  parallel_for(R, threads, [&](i64 r) {
+    thread_local std::vector<double> wbuf, ybuf, th;
+    thread_local std::vector<i64> pos;
+    thread_local std::vector<char> used;
+    wbuf.assign(n_total, 0.0);
+    if (method == RESIDUAL) ybuf.assign(n_total, kNaN);
+    th.assign(B * np, 0.0);
+    used.assign(B, 0);
+    fit::BatchInput bin = in;  // the replicate's data: resampled weights (pairs) or responses (residual)
+    bin.w = wbuf.data();
+    if (method == RESIDUAL) bin.y = ybuf.data();
+    fit::SharedFit<Model> sf(m, bin, shared, o, 1);
+    for (i64 b = 0; b < B; ++b) {
+      if (!fitted(b)) continue;
+      const i64 a = in.offsets[b], n = in.offsets[b + 1] - a;
+      if (static_cast<i64>(pos.size()) < n) pos.resize(n);
+      i64 m_used = 0;
+      for (i64 i = 0; i < n; ++i)
+        if (!in.w || in.w[a + i] > 0.0) pos[m_used++] = i;
+      if (m_used == 0) continue;
+      Philox rng(seed, static_cast<std::uint64_t>(b), static_cast<std::uint64_t>(r));
+      if (method == PAIRS) {
+        for (i64 k = 0; k < m_used; ++k) wbuf[a + pos[rng.below(m_used)]] += 1.0;
+        if (in.w)
+          for (i64 i = 0; i < n; ++i) wbuf[a + i] *= in.w[a + i];
+      } else {
+        for (i64 i = 0; i < n; ++i) {
+          const double rj = resid[a + pos[rng.below(m_used)]];
+          ybuf[a + i] = (o.space == SPACE_LOG) ? fhat[a + i] * std::exp(rj) : fhat[a + i] + rj;
+          wbuf[a + i] = in.w ? in.w[a + i] : 1.0;
+        }
+      }
+      sf.active_.push_back(b);
+      used[b] = 1;
+      for (int j = 0; j < np; ++j) {
+        const double v = p_hat[b * np + j];
+        th[b * np + j] = m.scale(j) == LOG ? std::log(v) : v;
+      }
+    }
+    int iters = 0;
+    double cost = kInf;
+    const Status st = sf.active_.empty() ? NOT_RUN : sf.solve(th, lo, hi, &iters, &cost);
+    const bool ok = st != NOT_RUN && st != NON_FINITE && st != SINGULAR && std::isfinite(cost);
+    for (i64 b = 0; b < B; ++b) {
+      double* dst = out.params + (b * R + r) * np;
+      for (int j = 0; j < np; ++j) {
+        const double v = th[b * np + j];
+        dst[j] = (used[b] && ok) ? (m.scale(j) == LOG ? std::exp(v) : v) : kNaN;
+      }
+      out.status[b * R + r] = !fitted(b) ? NOT_RUN : !used[b] ? TOO_FEW_POINTS : ok ? st : (st == SINGULAR ? SINGULAR : NON_FINITE);
+    }
   });
 }
 
