@@ -93,9 +93,10 @@ Every ratio compares lawfit with a pure-Python / scipy / numpy baseline (code in
 side by side in the same run, on the same data. Speed is only ever claimed from these scripts, never from unit
 tests. Regenerate this page with `python bench/make_readme.py` after running the benchmarks.
 
-**Machine:** {machine}. A shared 2-core virtual machine: figures within one run are comparable; absolute times
-move by up to ~25% from run to run (the core rows were measured on an idle machine; rows marked "under load"
-while other builds ran).
+**Machine:** {machine}. A shared 2-core virtual machine: figures within one run are comparable; absolute times,
+the baselines' included, move by up to ~40% between runs minutes apart (e.g. the curve_fit loop of the
+many-curves row took 0.45-0.93 s over two sessions), so ratios are only ever taken within one run. All rows
+were last measured on an otherwise idle machine.
 
 ## Summary
 
