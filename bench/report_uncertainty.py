@@ -23,7 +23,7 @@ def main():
     info = lawfit.build_info()
     machine = {"cpu": platform.processor() or platform.machine(), "hardware_threads": info["hardware_threads"],
                "compiler": info["compiler"], "simd": info["simd"], "python": platform.python_version(),
-               "note": "shared 2-core machine (other developers were building and testing at the same time)"}
+               "note": "shared 2-core virtual machine; the LCBench rows record the load average of their run"}
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
