@@ -7,7 +7,7 @@ namespace lawfit::laws {
 // Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models" (arXiv:2203.15556), approach 3.
 // E, A and B are LOG-scaled, so the solver works in Hoffmann's parameterisation (e, a, b) = log(E, A, B)
 // and a start grid over (a, b, e, alpha, beta) maps one-to-one onto solver starts.
-struct Chinchilla {
+struct Chinchilla : LogInputs<Chinchilla, 2> {
   static constexpr const char* name = "chinchilla";
   static constexpr const char* formula = "E + A / N^alpha + B / D^beta";
   static constexpr const char* citation =
@@ -26,16 +26,6 @@ struct Chinchilla {
                                    {4, {0.1, 0.3, 0.5, 1.0}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] > 0.0 && x[1] > 0.0; }
-  static constexpr int DP = 2;
-  LAWFIT_HD static void prepare(const double* x, double* xp) {
-    xp[0] = std::log(x[0]);
-    xp[1] = std::log(x[1]);
-  }
-  LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    double xp[DP];
-    prepare(x, xp);
-    return eval_prepared(xp, p, g);
-  }
   // x^-e from log x: the one place the powers are computed (eval_prepared and term share it).
   LAWFIT_HD static double inv_pow(double lx, double e) { return std::exp(-e * lx); }
   LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {

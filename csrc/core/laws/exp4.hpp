@@ -6,7 +6,7 @@ namespace lawfit::laws {
 // Learning curve y(t) = c - exp(-a*t^alpha + b), t >= 1 (a, alpha > 0, optimised in log space).
 // Domhan, Springenberg and Hutter 2015 (IJCAI 2015). c enters linearly. Domhan's start (.7, .8, -.8, .3) is
 // on the grid.
-struct Exp4 {
+struct Exp4 : LogInputs<Exp4, 1> {
   static constexpr const char* name = "exp4";
   static constexpr const char* formula = "c - exp(-a*t^alpha + b)";
   static constexpr const char* citation =
@@ -25,13 +25,6 @@ struct Exp4 {
                                    {5, {0.1, 0.3, 0.6, 1.0, 1.5}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] >= 1.0; }
-  static constexpr int DP = 1;  // prepared input: ln t
-  LAWFIT_HD static void prepare(const double* x, double* xp) { xp[0] = std::log(x[0]); }
-  LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    double xp[DP];
-    prepare(x, xp);
-    return eval_prepared(xp, p, g);
-  }
   LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
     const double l = xp[0];
     const double ta = std::exp(p[3] * l);  // t^alpha

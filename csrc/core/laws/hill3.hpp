@@ -6,7 +6,7 @@ namespace lawfit::laws {
 // Learning curve y(t) = theta * s / (1 + s), s = (t/kappa)^eta, t >= 1: the Hill equation with three
 // parameters as used by Domhan, Springenberg and Hutter 2015 (IJCAI 2015). theta enters linearly; eta and
 // kappa are optimised in log space. Domhan's start (.772, .586, 2.461) is on the grid.
-struct Hill3 {
+struct Hill3 : LogInputs<Hill3, 1> {
   static constexpr const char* name = "hill3";
   static constexpr const char* formula = "theta * s / (1 + s), s = (t/kappa)^eta";
   static constexpr const char* citation =
@@ -24,13 +24,6 @@ struct Hill3 {
                                    {6, {0.3, 1.0, 2.461, 6.0, 15.0, 40.0}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] >= 1.0; }
-  static constexpr int DP = 1;  // prepared input: ln t
-  LAWFIT_HD static void prepare(const double* x, double* xp) { xp[0] = std::log(x[0]); }
-  LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    double xp[DP];
-    prepare(x, xp);
-    return eval_prepared(xp, p, g);
-  }
   LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
     const double lr = xp[0] - std::log(p[2]);  // ln(t/kappa)
     const double h = sigmoid(p[1] * lr);                // s / (1 + s)

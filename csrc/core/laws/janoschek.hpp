@@ -7,7 +7,7 @@ namespace lawfit::laws {
 // alpha: asymptote). Janoschek 1957 growth curve as used by Domhan, Springenberg and Hutter 2015 (IJCAI 2015)
 // and LC-PFN (Adriaensen et al. 2023, arXiv:2310.20447). alpha and beta enter linearly; kappa and delta are
 // optimised in log space. Domhan's start (.73, .07, .355, .46) is on the grid.
-struct Janoschek {
+struct Janoschek : LogInputs<Janoschek, 1> {
   static constexpr const char* name = "janoschek";
   static constexpr const char* formula = "alpha - (alpha - beta) * exp(-kappa * t^delta)";
   static constexpr const char* citation =
@@ -26,13 +26,6 @@ struct Janoschek {
                                    {5, {0.2, 0.46, 1.0, 1.6, 2.5}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] >= 1.0; }
-  static constexpr int DP = 1;  // prepared input: ln t
-  LAWFIT_HD static void prepare(const double* x, double* xp) { xp[0] = std::log(x[0]); }
-  LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    double xp[DP];
-    prepare(x, xp);
-    return eval_prepared(xp, p, g);
-  }
   LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
     const double l = xp[0];
     const double td = std::exp(p[3] * l);  // t^delta

@@ -20,8 +20,10 @@
 //   static constexpr int DP;                                     width of the prepared inputs
 //   LAWFIT_HD static void prepare(const double* x, double* xp);  x[D] -> xp[DP], once per point and batch
 //   LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g);
-// and define eval(x) as prepare + eval_prepared. The batched fit then transforms the inputs once instead of
-// on every evaluation. eval() keeps taking raw inputs, so every other caller is unaffected.
+// and derive from PreparedEval<Law>, which defines eval(x) as prepare + eval_prepared (or from
+// LogInputs<Law, D>, which also supplies DP and a prepare that takes the log of every input). The batched fit
+// then transforms the inputs once instead of on every evaluation; eval() keeps taking raw inputs, so every
+// other caller is unaffected, and both paths give the same bits.
 //
 // Optional, for speed: a law that is additively separable in its inputs,
 //   f(x, p) = constant(p) + term(0, x[0], p) + ... + term(D-1, x[D-1], p)   (summed left to right),
@@ -45,6 +47,25 @@ namespace lawfit::laws {
 struct Axis {
   int n;
   double v[8];
+};
+
+// eval() of a law with a prepare step (CRTP base, see the interface above): prepare, then eval_prepared.
+template <class Law>
+struct PreparedEval {
+  LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
+    double xp[Law::DP];
+    Law::prepare(x, xp);
+    return Law::eval_prepared(xp, p, g);
+  }
+};
+
+// The most common prepare step: the logarithm of each of the law's D inputs (DP = D).
+template <class Law, int D>
+struct LogInputs : PreparedEval<Law> {
+  static constexpr int DP = D;
+  LAWFIT_HD static void prepare(const double* x, double* xp) {
+    for (int k = 0; k < D; ++k) xp[k] = std::log(x[k]);
+  }
 };
 
 // Adapter that gives a built-in law the "model" interface the solvers use (the formula evaluator in

@@ -6,7 +6,7 @@ namespace lawfit::laws {
 // Learning curve y(t) = a / (1 + exp(c*(ln(t) - b))) = a / (1 + (t/e^b)^c), t >= 1: a logistic in ln t
 // (c < 0: increasing). Domhan, Springenberg and Hutter 2015 (IJCAI 2015). a enters linearly; Domhan's start
 // (.77, 2.98, -.51) is on the grid.
-struct LogPower {
+struct LogPower : LogInputs<LogPower, 1> {
   static constexpr const char* name = "log_power";
   static constexpr const char* formula = "a / (1 + exp(c*(ln(t) - b)))";
   static constexpr const char* citation =
@@ -24,13 +24,6 @@ struct LogPower {
                                    {6, {-3.0, -1.0, -0.51, -0.2, 0.3, 1.0}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] >= 1.0; }
-  static constexpr int DP = 1;  // prepared input: ln t
-  LAWFIT_HD static void prepare(const double* x, double* xp) { xp[0] = std::log(x[0]); }
-  LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    double xp[DP];
-    prepare(x, xp);
-    return eval_prepared(xp, p, g);
-  }
   LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
     const double l = xp[0];
     const double z = p[2] * (l - p[1]);

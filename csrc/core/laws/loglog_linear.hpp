@@ -6,7 +6,7 @@ namespace lawfit::laws {
 // Learning curve y(t) = ln(a*ln(t) + b), t >= 1, with a*ln(t) + b > 0 over the data (so b = exp(y(1)) > 0,
 // optimised in log space). Domhan, Springenberg and Hutter 2015 (IJCAI 2015); Domhan's start (1, 1) is on
 // the grid. The value is NaN where a*ln(t) + b <= 0.
-struct LogLogLinear {
+struct LogLogLinear : LogInputs<LogLogLinear, 1> {
   static constexpr const char* name = "loglog_linear";
   static constexpr const char* formula = "ln(a*ln(t) + b)";
   static constexpr const char* citation =
@@ -22,13 +22,6 @@ struct LogLogLinear {
   static constexpr Axis grid[P] = {{6, {-0.1, 0.0, 0.1, 0.3, 1.0, 3.0}}, {5, {0.3, 0.6, 1.0, 2.0, 5.0}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] >= 1.0; }
-  static constexpr int DP = 1;  // prepared input: ln t
-  LAWFIT_HD static void prepare(const double* x, double* xp) { xp[0] = std::log(x[0]); }
-  LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    double xp[DP];
-    prepare(x, xp);
-    return eval_prepared(xp, p, g);
-  }
   LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
     const double l = xp[0];
     const double u = p[0] * l + p[1];

@@ -8,7 +8,7 @@ namespace lawfit::laws {
 // Networks by Extrapolation of Learning Curves" (IJCAI 2015); also in LC-PFN (Adriaensen et al. 2023,
 // arXiv:2310.20447). c and a enter linearly (a < 0 gives a decreasing curve, e.g. a loss); alpha is
 // optimised in log space. Domhan's start (.84, .52, .01) is on the grid.
-struct Pow3 {
+struct Pow3 : LogInputs<Pow3, 1> {
   static constexpr const char* name = "pow3";
   static constexpr const char* formula = "c - a * t^-alpha";
   static constexpr const char* citation =
@@ -25,13 +25,6 @@ struct Pow3 {
       {1, {0.84}}, {1, {0.52}}, {8, {0.01, 0.04, 0.1, 0.2, 0.4, 0.8, 1.5, 3.0}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] >= 1.0; }
-  static constexpr int DP = 1;  // prepared input: ln t
-  LAWFIT_HD static void prepare(const double* x, double* xp) { xp[0] = std::log(x[0]); }
-  LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    double xp[DP];
-    prepare(x, xp);
-    return eval_prepared(xp, p, g);
-  }
   LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
     const double l = xp[0];
     const double ta = std::exp(-p[2] * l);  // t^-alpha

@@ -5,7 +5,7 @@ namespace lawfit::laws {
 
 // y = E + A * x^-alpha
 // Hestness et al. 2017, "Deep Learning Scaling is Predictable, Empirically" (arXiv:1712.00409).
-struct PowerLaw {
+struct PowerLaw : LogInputs<PowerLaw, 1> {
   static constexpr const char* name = "power_law";
   static constexpr const char* formula = "E + A * x^-alpha";
   static constexpr const char* citation =
@@ -20,13 +20,6 @@ struct PowerLaw {
   static constexpr Axis grid[P] = {{1, {0.0}}, {1, {1.0}}, {6, {0.05, 0.15, 0.3, 0.6, 1.0, 2.0}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] > 0.0; }
-  static constexpr int DP = 1;
-  LAWFIT_HD static void prepare(const double* x, double* xp) { xp[0] = std::log(x[0]); }
-  LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    double xp[DP];
-    prepare(x, xp);
-    return eval_prepared(xp, p, g);
-  }
   // x^-alpha from log x: the one place the power is computed (eval_prepared and term share it).
   LAWFIT_HD static double inv_pow(double lx, double alpha) { return std::exp(-alpha * lx); }
   LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {

@@ -5,7 +5,7 @@ namespace lawfit::laws {
 
 // Learning curve y(t) = exp(a + b/t + c*ln(t)), t >= 1: the vapor-pressure model as used by Domhan,
 // Springenberg and Hutter 2015 (IJCAI 2015). Domhan's start (-.622, -.470, .042) is on the grid.
-struct Vap {
+struct Vap : PreparedEval<Vap> {
   static constexpr const char* name = "vap";
   static constexpr const char* formula = "exp(a + b/t + c*ln(t))";
   static constexpr const char* citation =
@@ -27,11 +27,6 @@ struct Vap {
   LAWFIT_HD static void prepare(const double* x, double* xp) {
     xp[0] = 1.0 / x[0];
     xp[1] = std::log(x[0]);
-  }
-  LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    double xp[DP];
-    prepare(x, xp);
-    return eval_prepared(xp, p, g);
   }
   LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
     const double it = xp[0], l = xp[1];

@@ -6,7 +6,7 @@ namespace lawfit::laws {
 // Learning curve y(t) = alpha - (alpha - beta) * exp(-(kappa*t)^delta), t >= 1: the Weibull growth curve as
 // used by Domhan, Springenberg and Hutter 2015 (IJCAI 2015). alpha and beta enter linearly; kappa and delta
 // are optimised in log space. Domhan's start (.7, .1, .01, 1) is on the grid.
-struct Weibull {
+struct Weibull : LogInputs<Weibull, 1> {
   static constexpr const char* name = "weibull";
   static constexpr const char* formula = "alpha - (alpha - beta) * exp(-(kappa*t)^delta)";
   static constexpr const char* citation =
@@ -25,13 +25,6 @@ struct Weibull {
                                    {5, {0.3, 0.6, 1.0, 1.6, 2.5}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] >= 1.0; }
-  static constexpr int DP = 1;  // prepared input: ln t
-  LAWFIT_HD static void prepare(const double* x, double* xp) { xp[0] = std::log(x[0]); }
-  LAWFIT_HD static double eval(const double* x, const double* p, double* g) {
-    double xp[DP];
-    prepare(x, xp);
-    return eval_prepared(xp, p, g);
-  }
   LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
     const double lk = std::log(p[2]) + xp[0];  // ln(kappa*t)
     const double u = std::exp(p[3] * lk);     // (kappa*t)^delta
