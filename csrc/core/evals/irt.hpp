@@ -19,6 +19,7 @@
 
 #include "core/common.hpp"
 #include "core/fit/linalg.hpp"
+#include "core/laws/law.hpp"
 
 namespace lawfit::evals {
 
@@ -26,14 +27,22 @@ constexpr int kMaxIrtDim = 8;
 
 enum IrtModel : std::int32_t { RASCH = 0, TWO_PL = 1, MULTI_2PL = 2 };
 
-LAWFIT_HD inline double sigmoid(double x) {
-  return x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));
-}
+using laws::sigmoid;  // the laws' overflow-safe logistic
 // Branch-free logistic for hot loops.
 LAWFIT_HD inline double sigmoid_fast(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 // log sigmoid(x), stable.
 LAWFIT_HD inline double log_sigmoid(double x) { return x >= 0 ? -std::log1p(std::exp(-x)) : x - std::log1p(std::exp(x)); }
+
+// Folds the largest of v[n] into *mx; false if any of v is not finite (convergence checks of the sweeps).
+inline bool fold_max(const double* v, i64 n, double* mx) {
+  bool finite = true;
+  for (i64 i = 0; i < n; ++i) {
+    *mx = std::fmax(*mx, v[i]);
+    finite = finite && std::isfinite(v[i]);
+  }
+  return finite;
+}
 
 // Solve S x = g for symmetric positive definite S [n, n] (n <= kMaxIrtDim + 1) by Cholesky; S is overwritten.
 // Returns false when S is not positive definite. If inv_diag is given, it receives diag(S^-1).
@@ -415,15 +424,7 @@ inline void fit_irt(const IrtOptions& o, i64 M, i64 I, const std::int8_t* Y, Irt
       step_m[j] = c;
     });
     double mx = 0;
-    bool finite = true;
-    for (i64 i = 0; i < I; ++i) {
-      mx = std::fmax(mx, step_i[i]);
-      finite = finite && std::isfinite(step_i[i]);
-    }
-    for (i64 j = 0; j < M; ++j) {
-      mx = std::fmax(mx, step_m[j]);
-      finite = finite && std::isfinite(step_m[j]);
-    }
+    const bool finite = fold_max(step_i.data(), I, &mx) & fold_max(step_m.data(), M, &mx);
     if (!finite) {
       out.status = NON_FINITE;
       break;
@@ -636,11 +637,7 @@ inline void fit_irt_mml(const IrtOptions& o, int Q, i64 M, i64 I, const std::int
                             std::fabs(b[i] - prev_b[i]) / (1 + std::fabs(b[i])));
     });
     double mx = 0;
-    bool finite = true;
-    for (i64 i = 0; i < I; ++i) {
-      mx = std::fmax(mx, change[i]);
-      finite = finite && std::isfinite(change[i]);
-    }
+    const bool finite = fold_max(change.data(), I, &mx);
     if (!finite) {
       out.status = NON_FINITE;
       break;
