@@ -20,19 +20,12 @@ py::dict evaluate(const py::list& fields, const py::array& strides, i64 n, const
                   const std::vector<std::string>& outputs, int threads) {
   FieldArgs fa = field_args(fields, strides, n, get(assume, "ffn_mult", 4.0, "cost.evaluate"), "cost.evaluate");
   const Assumptions a = assumptions_from(assume, "cost.evaluate");
-  std::vector<double*> ptr(N_OUTPUTS, nullptr);
-  py::dict res;
-  for (const std::string& name : outputs) {
-    const int j = output_index(name, "cost.evaluate");
-    py::array_t<double> arr(n);  // [n]
-    ptr[j] = arr.mutable_data();
-    res[py::str(name)] = arr;
-  }
+  CostOutputs o = cost_outputs(outputs, n, "cost.evaluate");
   {
     py::gil_scoped_release release;
-    evaluate_all(fa.f, n, a, ptr.data(), threads);
+    evaluate_all(fa.f, n, a, o.ptr.data(), threads);
   }
-  return res;
+  return o.res;
 }
 
 template <class Law>

@@ -143,19 +143,12 @@ py::dict cost_evaluate_cuda(const py::list& fields, const py::array& strides, i6
   FieldArgs fa = field_args(fields, strides, n, get(assume, "ffn_mult", 4.0, "cost.evaluate"), "cost.evaluate");
   const Assumptions a = assumptions_from(assume, "cost.evaluate");
   require_device("cost.evaluate");
-  std::vector<double*> ptr(N_OUTPUTS, nullptr);
-  py::dict res;
-  for (const std::string& name : outputs) {
-    const int j = output_index(name, "cost.evaluate");
-    py::array_t<double> arr(n);  // [n]
-    ptr[j] = arr.mutable_data();
-    res[py::str(name)] = arr;
-  }
+  CostOutputs o = cost_outputs(outputs, n, "cost.evaluate");
   {
     py::gil_scoped_release release;
-    cuda::cost_evaluate(fa.f, n, a, ptr.data());
+    cuda::cost_evaluate(fa.f, n, a, o.ptr.data());
   }
-  return res;
+  return o.res;
 }
 
 #endif

@@ -163,6 +163,23 @@ inline int output_index(const std::string& name, const char* op) {
   throw py::value_error(std::string(op) + ": unknown output '" + name + "'");
 }
 
+// The requested outputs of cost.evaluate: a fresh [n] array per name in `res`, and `ptr` [N_OUTPUTS] pointing
+// at them (null for outputs not asked for), as evaluate_all and its CUDA twin take them.
+struct CostOutputs {
+  py::dict res;
+  std::vector<double*> ptr;
+};
+inline CostOutputs cost_outputs(const std::vector<std::string>& outputs, i64 n, const char* op) {
+  CostOutputs o{py::dict(), std::vector<double*>(N_OUTPUTS, nullptr)};
+  for (const std::string& name : outputs) {
+    const int j = output_index(name, op);
+    py::array_t<double> arr(n);  // [n]
+    o.ptr[j] = arr.mutable_data();
+    o.res[py::str(name)] = arr;
+  }
+  return o;
+}
+
 inline PlanOptions plan_options_from(const py::dict& d) {
   PlanOptions po;
   po.objective = static_cast<int>(get(d, "objective", 0.0, "plan"));
