@@ -7,7 +7,7 @@ from scipy.optimize import minimize_scalar
 
 import lawfit
 from lawfit import cost, planning
-from lawfit.cost_cli import main as cli_main
+from lawfit.cli import main as cli_main
 
 H = lawfit.datasets.HOFFMANN
 P0 = np.array([H["E"], H["A"], H["B"], H["alpha"], H["beta"]])

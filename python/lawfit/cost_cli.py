@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
@@ -100,20 +99,3 @@ def run_cost(args) -> int:
     print("\nconventions: " + "; ".join(f"{k}: {v}" for k, v in df.attrs["conventions"].items()),
           file=sys.stderr if args.out is None else sys.stdout)
     return 0
-
-
-def main(argv=None) -> int:
-    """Stand-alone entry (``python -m lawfit.cost_cli plan ...``) until the main CLI includes these commands."""
-    parser = argparse.ArgumentParser(prog="lawfit")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parsers(sub)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except ValueError as exc:
-        print(f"lawfit {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

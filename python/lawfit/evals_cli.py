@@ -1,6 +1,6 @@
 """``lawfit evals ...``: pass@k tables, coverage extrapolation, PassUntil and IRT from the command line.
 
-The main CLI calls :func:`add_parser` with its subparsers object; each subcommand sets ``func`` to its
+The main CLI (lawfit.cli) calls :func:`add_parsers` with its subparsers object; each subcommand sets ``func`` to its
 handler, which returns an exit status.
 
     lawfit evals passk FILE --n-col n --c-col c --k 1,10,100 [--interval bootstrap|beta|none]
@@ -140,8 +140,8 @@ def _anchors(args) -> int:
     return 0
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``evals`` and its subcommands on the main CLI's subparsers."""
+def add_parsers(subparsers) -> argparse.ArgumentParser:
+    """Register ``evals`` and its subcommands on the main CLI's subparsers (lawfit.cli calls this)."""
     p = subparsers.add_parser("evals", help="evaluation statistics: pass@k, coverage, PassUntil, IRT",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="evals_command", metavar="COMMAND")
@@ -207,24 +207,3 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--method", choices=["kmeans", "kmeans-info", "random"], default="kmeans")
     q.set_defaults(func=_anchors)
     return p
-
-
-def add_parsers(subparsers) -> argparse.ArgumentParser:
-    """Same as :func:`add_parser` (the name the main CLI's extension hook calls)."""
-    return add_parser(subparsers)
-
-
-def main(argv=None) -> int:
-    """Standalone entry (``python -m lawfit.evals_cli ...``); the main ``lawfit`` CLI wires add_parser in."""
-    ap = argparse.ArgumentParser(prog="lawfit")
-    add_parser(ap.add_subparsers(dest="command"))
-    args = ap.parse_args(argv)
-    try:
-        return args.func(args)
-    except ValueError as exc:
-        print(f"lawfit evals: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
