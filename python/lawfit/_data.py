@@ -102,38 +102,36 @@ def _codes_from_runs(run_starts: np.ndarray, n: int) -> np.ndarray:
     return np.repeat(np.arange(len(bounds) - 1, dtype=np.int64), np.diff(bounds))
 
 
-def curve_codes(df: pd.DataFrame, by: Sequence[str], *, runs: bool = False) -> tuple:
-    """Curve code of every row and the key table, curves sorted by key (NaN keys last, as groupby with
-    dropna=False), vectorised: one factorisation per column, combined by their mixed-radix index.
-    With ``runs=True`` returns (codes, keys, run_starts): when rows are already grouped by a single sorted
-    numeric key, codes is None and run_starts gives the first row of every curve but the first."""
+def curve_layout(df: pd.DataFrame, by: Sequence[str]) -> tuple:
+    """(codes, keys, run_starts): the curve code of every row and the key table, curves sorted by key (NaN keys
+    last, as groupby with dropna=False), vectorised: one factorisation per column, combined by their
+    mixed-radix index. When the rows are already grouped by a single sorted numeric key, codes is None and
+    run_starts gives the first row of every curve but the first (else run_starts is None)."""
     if not by:
-        out = np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1))
-        return (*out, None) if runs else out
+        return np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1)), None
     for c in by:
         if c not in df.columns:
             raise ValueError(f"by column {c!r} not found; columns are: {', '.join(map(str, df.columns))}")
     parts = [_factorize_sorted(df[c]) for c in by]
     if len(parts) == 1:
         codes, uniq, run_starts = parts[0]
-        keys = pd.DataFrame({by[0]: uniq})
-        if runs:
-            return (None if codes is None else codes.astype(np.int64, copy=False)), keys, run_starts
-        if codes is None:
-            codes = _codes_from_runs(run_starts, len(df))
-        return codes.astype(np.int64, copy=False), keys
+        return (None if codes is None else codes.astype(np.int64, copy=False)), pd.DataFrame({by[0]: uniq}), run_starts
     parts = [(_codes_from_runs(r, len(df)) if c is None else c, u) for c, u, r in parts]
     dims = [max(len(u), 1) for _, u in parts]
     if np.prod(np.array(dims, dtype=float)) >= 2.0**62:  # mixed radix would overflow: let pandas group
         g = df.groupby(list(by), sort=True, dropna=False, observed=True)
-        out = g.ngroup().to_numpy(dtype=np.int64), g.size().reset_index()[list(by)]
-        return (*out, None) if runs else out
+        return g.ngroup().to_numpy(dtype=np.int64), g.size().reset_index()[list(by)], None
     flat = np.ravel_multi_index([c for c, _ in parts], dims)
     uniq_flat, codes = np.unique(flat, return_inverse=True)
     digits = np.unravel_index(uniq_flat, dims)
     keys = pd.DataFrame({c: np.asarray(u)[d] if len(u) else u for c, (_, u), d in zip(by, parts, digits)})
-    codes = codes.astype(np.int64, copy=False)
-    return (codes, keys, None) if runs else (codes, keys)
+    return codes.astype(np.int64, copy=False), keys, None
+
+
+def curve_codes(df: pd.DataFrame, by: Sequence[str]) -> tuple:
+    """(codes, keys) of :func:`curve_layout`, with the per-row codes always materialised."""
+    codes, keys, run_starts = curve_layout(df, by)
+    return (_codes_from_runs(run_starts, len(df)) if codes is None else codes), keys
 
 
 def make_batch(
@@ -153,7 +151,7 @@ def make_batch(
         X = np.column_stack([numeric_column(df, c, "x") for c in x]) if x else np.empty((len(df), 0))
     yv = numeric_column(df, y, "y") if y is not None else None
     wv = numeric_column(df, weight, "weight") if weight is not None else None
-    codes, keys, run_starts = curve_codes(df, by, runs=True)
+    codes, keys, run_starts = curve_layout(df, by)
     B = len(keys)
     if nan_policy == "status":
         # Rows stay where they are: the native fit gives curves with non-finite values the status NON_FINITE.
