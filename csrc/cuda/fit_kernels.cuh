@@ -32,16 +32,8 @@ __device__ inline fit::Curve curve_of(const fit::BatchInput& in, i64 b) {
 // npts[b] (points with positive weight, 0 when validation stopped early), as fit_batch's step 1.
 template <class Model>
 __global__ void validate_kernel(Model m, fit::BatchInput in, Space space, std::int32_t* pre, i64* npts) {
-  const int np = m.n_params();
-  for (i64 b = blockIdx.x * i64(blockDim.x) + threadIdx.x; b < in.B; b += i64(gridDim.x) * blockDim.x) {
-    const fit::Curve c = curve_of(in, b);
-    i64 nu = 0;
-    Status s = fit::check_curve(m, c, space, &nu);
-    const i64 off = in.per_curve_bounds ? b * np : 0;
-    if (s == CONVERGED) s = fit::check_bounds(np, in.lower + off, in.upper + off);
-    pre[b] = s;
-    npts[b] = nu;
-  }
+  for (i64 b = blockIdx.x * i64(blockDim.x) + threadIdx.x; b < in.B; b += i64(gridDim.x) * blockDim.x)
+    pre[b] = fit::validate_curve(m, in, b, space, npts);
 }
 
 // Assumptions: one thread per curve; xp [n_total, Law::DP] zero-filled; only valid curves' points with
@@ -50,10 +42,9 @@ template <class Law>
 __global__ void prepare_kernel(fit::BatchInput in, const std::int32_t* pre, double* xp) {
   for (i64 b = blockIdx.x * i64(blockDim.x) + threadIdx.x; b < in.B; b += i64(gridDim.x) * blockDim.x) {
     if (pre[b] != CONVERGED) continue;
-    for (i64 i = in.offsets[b]; i < in.offsets[b + 1]; ++i) {
-      if (in.w && in.w[i] == 0.0) continue;
-      Law::prepare(in.x + i * in.d, xp + i * Law::DP);
-    }
+    const i64 a = in.offsets[b];
+    fit::prepare_points<Law>(in.x + a * in.d, in.d, in.w ? in.w + a : nullptr, in.offsets[b + 1] - a,
+                             xp + a * Law::DP);
   }
 }
 

@@ -50,6 +50,14 @@ struct BatchOutput {
   std::int64_t* n_points;   // [B] points with positive weight
 };
 
+// Prepared inputs xp[n, Law::DP] of one curve's points x[n, d] (laws with a prepare step, law.hpp); points
+// with zero weight are skipped: they are never evaluated and may lie outside the law's domain.
+template <class Law>
+LAWFIT_HD void prepare_points(const double* x, int d, const double* w, i64 n, double* xp) {
+  for (i64 i = 0; i < n; ++i)
+    if (!(w && w[i] == 0.0)) Law::prepare(x + i * d, xp + i * Law::DP);
+}
+
 // Validate one curve. Returns CONVERGED when the curve can be fitted.
 template <class Model>
 LAWFIT_HD Status check_curve(const Model& m, const Curve& c, Space space, i64* n_used) {
@@ -233,9 +241,9 @@ inline void fail_curve_out(const BatchOutput& out, int np, i64 b, Status s) {
   out.status[b] = s;
 }
 
-// Validation of curve b of the batch (raw inputs and its bounds); sets out.n_points[b].
+// Validation of curve b of the batch (raw inputs and its bounds); sets n_points[b] (points with positive weight).
 template <class Model>
-Status validate_curve(const Model& m, const BatchInput& in, i64 b, Space space, const BatchOutput& out) {
+LAWFIT_HD Status validate_curve(const Model& m, const BatchInput& in, i64 b, Space space, std::int64_t* n_points) {
   const int np = m.n_params();
   const i64 a = in.offsets[b];
   const Curve c{in.x + a * in.d, in.y + a, in.w ? in.w + a : nullptr, in.offsets[b + 1] - a, in.d};
@@ -243,7 +251,7 @@ Status validate_curve(const Model& m, const BatchInput& in, i64 b, Space space, 
   Status s = check_curve(m, c, space, &nu);
   if (s == CONVERGED)
     s = check_bounds(np, in.lower + (in.per_curve_bounds ? b * np : 0), in.upper + (in.per_curve_bounds ? b * np : 0));
-  out.n_points[b] = nu;
+  n_points[b] = nu;
   return s;
 }
 
@@ -298,7 +306,7 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& st, const 
     // over the data, no batch-sized scratch.
     parallel_for(B, threads, [&](i64 b) {
       init_curve_out(out, np, b);
-      const Status s = validate_curve(m, in, b, o.space, out);
+      const Status s = validate_curve(m, in, b, o.space, out.n_points);
       if (s != CONVERGED) return fail_curve_out(out, np, b, s);
       const i64 a = in.offsets[b], n = in.offsets[b + 1] - a;
       const double* lo = in.lower + (in.per_curve_bounds ? b * np : 0);
@@ -308,8 +316,7 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& st, const 
         using Law = typename Model::law_type;
         thread_local std::vector<double> xp;
         if (xp.size() < static_cast<size_t>(n * Law::DP)) xp.resize(static_cast<size_t>(n * Law::DP));
-        for (i64 i = 0; i < n; ++i)
-          if (!(w && w[i] == 0.0)) Law::prepare(in.x + (a + i) * in.d, xp.data() + i * Law::DP);
+        prepare_points<Law>(in.x + a * in.d, in.d, w, n, xp.data());
         fit_one(laws::PreparedModel<Law>{}, Curve{xp.data(), in.y + a, w, n, Law::DP}, lo, hi, st, S, b, o, out);
       } else {
         fit_one(m, Curve{in.x + a * in.d, in.y + a, w, n, in.d}, lo, hi, st, S, b, o, out);
@@ -320,7 +327,7 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& st, const 
   // Few curves (e.g. one curve, a large start grid): validate, prepare, then every (curve, start) pair is a task.
   // 1. Validate every curve (on the raw inputs).
   std::vector<std::int32_t> pre(B);
-  parallel_for(B, threads, [&](i64 b) { pre[b] = validate_curve(m, in, b, o.space, out); });
+  parallel_for(B, threads, [&](i64 b) { pre[b] = validate_curve(m, in, b, o.space, out.n_points); });
   // 2. Laws that transform their inputs (e.g. log x) do it once here, not on every evaluation.
   if constexpr (laws::Preparation<Model>::enabled) {
     using Law = typename Model::law_type;
@@ -328,10 +335,9 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& st, const 
     std::vector<double> xp(static_cast<size_t>(n) * Law::DP);
     parallel_for(B, threads, [&](i64 b) {
       if (pre[b] != CONVERGED) return;  // invalid curves are never evaluated
-      for (i64 i = in.offsets[b]; i < in.offsets[b + 1]; ++i) {
-        if (in.w && in.w[i] == 0.0) continue;  // zero-weight points are skipped (may be outside the domain)
-        Law::prepare(in.x + i * in.d, xp.data() + i * Law::DP);
-      }
+      const i64 a = in.offsets[b];
+      prepare_points<Law>(in.x + a * in.d, in.d, in.w ? in.w + a : nullptr, in.offsets[b + 1] - a,
+                          xp.data() + a * Law::DP);
     });
     BatchInput pin = in;
     pin.x = xp.data();

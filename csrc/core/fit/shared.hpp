@@ -397,13 +397,10 @@ void fit_shared(const Model& m, const BatchInput& in, const bool* shared, const 
   SharedFit<Model> sf(m, in, shared, o, threads);
   std::vector<std::int32_t> pre(B);
   parallel_for(B, threads, [&](i64 b) {
-    i64 nu = 0;
-    Status s = check_curve(m, sf.curve(b), o.space, &nu);
-    if (s == TOO_FEW_POINTS && nu > 0) s = CONVERGED;  // jointly, fewer points can suffice
-    if (s == CONVERGED)
+    Status s = validate_curve(m, in, b, o.space, out.n_points);
+    if (s == TOO_FEW_POINTS && out.n_points[b] > 0)  // jointly, fewer points can suffice
       s = check_bounds(np, in.lower + (in.per_curve_bounds ? b * np : 0), in.upper + (in.per_curve_bounds ? b * np : 0));
     pre[b] = s;
-    out.n_points[b] = nu;
   });
   for (i64 b = 0; b < B; ++b)
     if (pre[b] == CONVERGED) sf.active_.push_back(b);
