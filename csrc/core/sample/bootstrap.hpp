@@ -30,6 +30,61 @@ struct BootstrapOutput {
   std::int32_t* status;  // [B, R]
 };
 
+// A curve's full fit can be resampled (CONVERGED or MAX_ITER).
+inline bool was_fitted(std::int32_t status) { return status == CONVERGED || status == MAX_ITER; }
+
+// Indices of the points of one curve that take part (positive weight, or all when w0 is null): pos[m], m returned.
+inline i64 used_points(const double* w0, i64 n, i64* pos) {
+  i64 m = 0;
+  for (i64 i = 0; i < n; ++i)
+    if (!w0 || w0[i] > 0.0) pos[m++] = i;
+  return m;
+}
+
+// Pairs resample of one curve: w[n] = multiplicity of each point among m draws from pos[m] (stream rng),
+// times its weight w0. Returns the number of distinct points drawn.
+inline i64 draw_pairs(Philox& rng, const i64* pos, i64 m, i64 n, const double* w0, double* w) {
+  for (i64 i = 0; i < n; ++i) w[i] = 0.0;
+  for (i64 k = 0; k < m; ++k) w[pos[rng.below(m)]] += 1.0;
+  i64 distinct = 0;
+  for (i64 i = 0; i < n; ++i) {
+    if (w[i] > 0.0) ++distinct;
+    if (w0) w[i] *= w0[i];
+  }
+  return distinct;
+}
+
+// Residual resample of one curve: ys[n] = fhat[i] + r (linear space) or fhat[i] * exp(r) (log space), r drawn
+// from the residuals of the used points pos[m] (stream rng).
+inline void draw_residuals(Philox& rng, const i64* pos, i64 m, i64 n, const double* fhat, const double* resid,
+                           Space space, double* ys) {
+  for (i64 i = 0; i < n; ++i) {
+    const double rj = resid[pos[rng.below(m)]];
+    ys[i] = (space == SPACE_LOG) ? fhat[i] * std::exp(rj) : fhat[i] + rj;
+  }
+}
+
+// Fitted values and residuals (fit space) of the full fit at every point of the fitted curves, for the residual
+// bootstrap; NaN elsewhere (zero-weight points are never drawn and may lie outside the law's domain).
+template <class Model>
+void full_fit_residuals(const Model& m, const fit::BatchInput& in, const double* p_hat, const std::int32_t* fit_status,
+                        Space space, std::vector<double>& fhat, std::vector<double>& resid, int threads) {
+  const int np = m.n_params();
+  const i64 n_total = in.offsets[in.B];
+  fhat.assign(n_total, kNaN);
+  resid.assign(n_total, kNaN);
+  parallel_for(in.B, threads, [&](i64 b) {
+    if (!was_fitted(fit_status[b])) return;
+    const double* p = p_hat + b * np;
+    for (i64 i = in.offsets[b]; i < in.offsets[b + 1]; ++i) {
+      if (in.w && in.w[i] == 0.0) continue;
+      const double f = m.eval(in.x + i * in.d, p, nullptr);
+      fhat[i] = f;
+      resid[i] = (space == SPACE_LOG) ? std::log(in.y[i]) - std::log(f) : in.y[i] - f;
+    }
+  });
+}
+
 template <class Model>
 void bootstrap_tasks(const Model& m, const fit::BatchInput& in, const double* p_hat, const std::int32_t* fit_status,
                      i64 R, BootMethod method, std::uint64_t seed, const fit::Options& o, const BootstrapOutput& out,
@@ -47,9 +102,10 @@ void bootstrap_batch(const Model& m, const fit::BatchInput& in, const double* p_
     const i64 n_total = in.B > 0 ? in.offsets[in.B] : 0;
     std::vector<double> xp(static_cast<size_t>(n_total) * Law::DP, 0.0);
     parallel_for(in.B, threads, [&](i64 b) {
-      if (fit_status[b] != CONVERGED && fit_status[b] != MAX_ITER) return;
-      for (i64 i = in.offsets[b]; i < in.offsets[b + 1]; ++i)
-        if (!(in.w && in.w[i] == 0.0)) Law::prepare(in.x + i * in.d, xp.data() + i * Law::DP);
+      if (!was_fitted(fit_status[b])) return;
+      const i64 a = in.offsets[b];
+      fit::prepare_points<Law>(in.x + a * in.d, in.d, in.w ? in.w + a : nullptr, in.offsets[b + 1] - a,
+                               xp.data() + a * Law::DP);
     });
     fit::BatchInput pin = in;
     pin.x = xp.data();
@@ -72,23 +128,8 @@ void bootstrap_tasks(const Model& m, const fit::BatchInput& in, const double* p_
   i64 nmax = 0;
   for (i64 b = 0; b < B; ++b) nmax = std::max(nmax, in.offsets[b + 1] - in.offsets[b]);
 
-  // Residual bootstrap: residuals (fit space) and fitted values of every point, computed once.
-  std::vector<double> fhat, resid;
-  if (method == RESIDUAL) {
-    const i64 n_total = in.offsets[B];
-    fhat.assign(n_total, kNaN);
-    resid.assign(n_total, kNaN);
-    parallel_for(B, threads, [&](i64 b) {
-      if (fit_status[b] != CONVERGED && fit_status[b] != MAX_ITER) return;
-      const double* p = p_hat + b * np;
-      for (i64 i = in.offsets[b]; i < in.offsets[b + 1]; ++i) {
-        if (in.w && in.w[i] == 0.0) continue;  // never drawn (and may lie outside the law's domain)
-        const double f = m.eval(in.x + i * in.d, p, nullptr);
-        fhat[i] = f;
-        resid[i] = (o.space == SPACE_LOG) ? std::log(in.y[i]) - std::log(f) : in.y[i] - f;
-      }
-    });
-  }
+  std::vector<double> fhat, resid;  // residual bootstrap: computed once
+  if (method == RESIDUAL) full_fit_residuals(m, in, p_hat, fit_status, o.space, fhat, resid, threads);
 
   parallel_for(B * R, threads, [&](i64 t) {
     const i64 b = t / R, r = t % R;
@@ -97,7 +138,7 @@ void bootstrap_tasks(const Model& m, const fit::BatchInput& in, const double* p_
       for (int j = 0; j < np; ++j) dst[j] = kNaN;
       out.status[t] = s;
     };
-    if (fit_status[b] != CONVERGED && fit_status[b] != MAX_ITER) return fail(NOT_RUN);
+    if (!was_fitted(fit_status[b])) return fail(NOT_RUN);
     const i64 a = in.offsets[b], n = in.offsets[b + 1] - a;
     const double* w0 = in.w ? in.w + a : nullptr;
     const i64 off = in.per_curve_bounds ? b * np : 0;
@@ -110,27 +151,14 @@ void bootstrap_tasks(const Model& m, const fit::BatchInput& in, const double* p_
       ybuf.resize(nmax);
       pos.resize(nmax);
     }
-    // Points that take part (positive weight).
-    i64 m_used = 0;
-    for (i64 i = 0; i < n; ++i)
-      if (!w0 || w0[i] > 0.0) pos[m_used++] = i;
+    const i64 m_used = used_points(w0, n, pos.data());
     fit::Curve c{in.x + a * in.d, in.y + a, nullptr, n, in.d};
     Philox rng(seed, static_cast<std::uint64_t>(b), static_cast<std::uint64_t>(r));
     if (method == PAIRS) {
-      for (i64 i = 0; i < n; ++i) wbuf[i] = 0.0;
-      for (i64 k = 0; k < m_used; ++k) wbuf[pos[rng.below(m_used)]] += 1.0;
-      i64 distinct = 0;
-      for (i64 i = 0; i < n; ++i) {
-        if (wbuf[i] > 0.0) ++distinct;
-        if (w0) wbuf[i] *= w0[i];
-      }
-      if (distinct < np) return fail(TOO_FEW_POINTS);
+      if (draw_pairs(rng, pos.data(), m_used, n, w0, wbuf.data()) < np) return fail(TOO_FEW_POINTS);
       c.w = wbuf.data();
     } else if (method == RESIDUAL) {
-      for (i64 i = 0; i < n; ++i) {
-        const double rj = resid[a + pos[rng.below(m_used)]];
-        ybuf[i] = (o.space == SPACE_LOG) ? fhat[a + i] * std::exp(rj) : fhat[a + i] + rj;
-      }
+      draw_residuals(rng, pos.data(), m_used, n, fhat.data() + a, resid.data() + a, o.space, ybuf.data());
       c.y = ybuf.data();
       c.w = w0;
     } else {  // JACKKNIFE
@@ -161,24 +189,10 @@ void bootstrap_shared(const Model& m, const fit::BatchInput& in, const bool* sha
   const i64 B = in.B;
   if (B <= 0 || R <= 0) return;
   const i64 n_total = in.offsets[B];
-  auto fitted = [&](i64 b) { return fit_status[b] == CONVERGED || fit_status[b] == MAX_ITER; };
   std::vector<double> lo, hi;
   fit::internal_bounds(m, in, lo, hi);
-  // Fitted values and residuals (fit space) of the full fit, for the residual bootstrap.
-  std::vector<double> fhat, resid;
-  if (method == RESIDUAL) {
-    fhat.assign(n_total, kNaN);
-    resid.assign(n_total, kNaN);
-    parallel_for(B, threads, [&](i64 b) {
-      if (!fitted(b)) return;
-      for (i64 i = in.offsets[b]; i < in.offsets[b + 1]; ++i) {
-        if (in.w && in.w[i] == 0.0) continue;
-        const double f = m.eval(in.x + i * in.d, p_hat + b * np, nullptr);
-        fhat[i] = f;
-        resid[i] = (o.space == SPACE_LOG) ? std::log(in.y[i]) - std::log(f) : in.y[i] - f;
-      }
-    });
-  }
+  std::vector<double> fhat, resid;  // residual bootstrap: computed once
+  if (method == RESIDUAL) full_fit_residuals(m, in, p_hat, fit_status, o.space, fhat, resid, threads);
   parallel_for(R, threads, [&](i64 r) {
     thread_local std::vector<double> wbuf, ybuf, th;
     thread_local std::vector<i64> pos;
@@ -192,24 +206,18 @@ void bootstrap_shared(const Model& m, const fit::BatchInput& in, const bool* sha
     if (method == RESIDUAL) bin.y = ybuf.data();
     fit::SharedFit<Model> sf(m, bin, shared, o, 1);
     for (i64 b = 0; b < B; ++b) {
-      if (!fitted(b)) continue;
+      if (!was_fitted(fit_status[b])) continue;
       const i64 a = in.offsets[b], n = in.offsets[b + 1] - a;
+      const double* w0 = in.w ? in.w + a : nullptr;
       if (static_cast<i64>(pos.size()) < n) pos.resize(n);
-      i64 m_used = 0;
-      for (i64 i = 0; i < n; ++i)
-        if (!in.w || in.w[a + i] > 0.0) pos[m_used++] = i;
+      const i64 m_used = used_points(w0, n, pos.data());
       if (m_used == 0) continue;
       Philox rng(seed, static_cast<std::uint64_t>(b), static_cast<std::uint64_t>(r));
       if (method == PAIRS) {
-        for (i64 k = 0; k < m_used; ++k) wbuf[a + pos[rng.below(m_used)]] += 1.0;
-        if (in.w)
-          for (i64 i = 0; i < n; ++i) wbuf[a + i] *= in.w[a + i];
+        draw_pairs(rng, pos.data(), m_used, n, w0, wbuf.data() + a);
       } else {
-        for (i64 i = 0; i < n; ++i) {
-          const double rj = resid[a + pos[rng.below(m_used)]];
-          ybuf[a + i] = (o.space == SPACE_LOG) ? fhat[a + i] * std::exp(rj) : fhat[a + i] + rj;
-          wbuf[a + i] = in.w ? in.w[a + i] : 1.0;
-        }
+        draw_residuals(rng, pos.data(), m_used, n, fhat.data() + a, resid.data() + a, o.space, ybuf.data() + a);
+        for (i64 i = 0; i < n; ++i) wbuf[a + i] = w0 ? w0[i] : 1.0;
       }
       sf.active_.push_back(b);
       used[b] = 1;
@@ -228,7 +236,7 @@ void bootstrap_shared(const Model& m, const fit::BatchInput& in, const bool* sha
         const double v = th[b * np + j];
         dst[j] = (used[b] && ok) ? (m.scale(j) == LOG ? std::exp(v) : v) : kNaN;
       }
-      out.status[b * R + r] = !fitted(b) ? NOT_RUN : !used[b] ? TOO_FEW_POINTS : ok ? st : (st == SINGULAR ? SINGULAR : NON_FINITE);
+      out.status[b * R + r] = !was_fitted(fit_status[b]) ? NOT_RUN : !used[b] ? TOO_FEW_POINTS : ok ? st : (st == SINGULAR ? SINGULAR : NON_FINITE);
     }
   });
 }
