@@ -56,47 +56,16 @@ LAWFIT_HD inline void to_natural(const Model& m, const double* th, double* p) {
   for (int j = 0; j < m.n_params(); ++j) p[j] = (m.scale(j) == LOG) ? std::exp(th[j]) : th[j];
 }
 
-// Residual of point i (weight-scaled) and, if jr != null, its gradient with respect to theta.
-// Returns false if the model is not finite (or not positive in log space) at this point.
+// Residual of point i (weight-scaled) and, if jr != null, its gradient with respect to theta. Nothing is
+// checked here: a non-finite value (NaN/inf model value, log of a non-positive value, non-finite derivative)
+// propagates into the sums of the caller, which checks them once (accumulate, cost_at).
 template <class Model>
-LAWFIT_HD inline bool point_residual(const Model& m, const Curve& c, i64 i, const double* p, Space space,
+LAWFIT_HD inline void point_residual(const Model& m, const Curve& c, i64 i, const double* p, Space space,
                                      double* r, double* jr) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   double g[PMAX];
   const double f = m.eval(c.x + i * c.d, p, jr ? g : nullptr);
-  const double sw = c.w ? std::sqrt(c.w[i]) : 1.0;
-  double res, scale;
-  if (space == SPACE_LOG) {
-    if (!(f > 0.0) || !std::isfinite(f)) return false;
-    res = std::log(c.y[i]) - std::log(f);
-    scale = -sw / f;
-  } else {
-    if (!std::isfinite(f)) return false;
-    res = c.y[i] - f;
-    scale = -sw;
-  }
-  *r = sw * res;
-  if (jr) {
-    for (int j = 0; j < np; ++j) {
-      double d = scale * g[j];
-      if (m.scale(j) == LOG) d *= p[j];  // dp/dtheta = p
-      if (!std::isfinite(d)) return false;
-      jr[j] = d;
-    }
-  }
-  return true;
-}
-
-// point_residual without the checks, for accumulate(): a non-finite value (NaN/inf model value, log of a
-// non-positive value, non-finite derivative) propagates into the sums, which accumulate() checks once.
-template <class Model>
-LAWFIT_HD inline void point_residual_raw(const Model& m, const Curve& c, i64 i, const double* p, Space space,
-                                         double* r, double* jr) {
-  constexpr int PMAX = Model::PMAX;
-  const int np = m.n_params();
-  double g[PMAX];
-  const double f = m.eval(c.x + i * c.d, p, g);
   const double sw = c.w ? std::sqrt(c.w[i]) : 1.0;
   double res, scale;
   if (space == SPACE_LOG) {
@@ -107,6 +76,7 @@ LAWFIT_HD inline void point_residual_raw(const Model& m, const Curve& c, i64 i, 
     scale = -sw;
   }
   *r = sw * res;
+  if (!jr) return;
   for (int j = 0; j < np; ++j) {
     double d = scale * g[j];
     if (m.scale(j) == LOG) d *= p[j];  // dp/dtheta = p
@@ -142,7 +112,7 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
     for (int q = 0; q < nb; ++q) {  // 1. residuals and Jacobian rows of the block's points
       const i64 i = i0 + q;
       if (c.w && c.w[i] == 0.0) continue;
-      point_residual_raw(m, c, i, p, o.space, rb + nu, jb + nu * PMAX);
+      point_residual(m, c, i, p, o.space, rb + nu, jb + nu * PMAX);
       ++nu;
     }
     for (int q = 0; q < nu; ++q) {  // 2. their loss and sums
@@ -197,10 +167,10 @@ LAWFIT_HD double cost_at(const Model& m, const Curve& c, const double* p, const 
   for (i64 i = 0; i < c.n; ++i) {
     if (c.w && c.w[i] == 0.0) continue;
     double r;
-    if (!point_residual(m, c, i, p, o.space, &r, nullptr)) return kInf;
+    point_residual(m, c, i, p, o.space, &r, nullptr);
     cost += residual_cost(o.loss, o.delta, r);
   }
-  return cost;
+  return std::isfinite(cost) ? cost : kInf;
 }
 
 // Run LM from the natural start p0 within natural bounds [lower, upper].
