@@ -3,7 +3,8 @@ loss of the 7B and 13B runs, with 90% bootstrap intervals (4,000 pairs replicate
 
 All five ladder sizes, 190M-3B (30 runs). N from configs/final.json (190M, 370M, 760M, 1B = "1.3B"); the 3B
 has no entry there, so its N is derived from its 1xC token budget, D = 20 N (the rule reproduces the listed N
-of the other four sizes within 0.15%; the same N as the shipped lawfit.datasets.olmo_ladder). D = tokens seen
+of the other four sizes within 0.15%); the counts are read from the shipped lawfit.datasets.olmo_ladder, where
+scripts/make_datasets.py applies that rule. D = tokens seen
 at the final checkpoint (throughput/total_tokens, else _step x batch_size_in_tokens).
 
     PYTHONPATH=python python bench/bench_olmo.py
@@ -38,10 +39,11 @@ def final_row(path):
     return float(tokens), float(r[COL]), float(r["_step"])
 
 
-def n_3b() -> int:
-    """Parameter count of the 3B ladder size from its 1xC (Chinchilla-optimal, D = 20 N) token budget."""
-    d = pd.read_csv(DATA / "3B-1xC.csv")["throughput/total_tokens"].dropna()
-    return int(round(float(d.iloc[-1]) / 20.0))
+def ladder_sizes() -> dict:
+    """Parameter count of each ladder size, as shipped in lawfit.datasets.olmo_ladder (scripts/make_datasets.py
+    takes configs/final.json and derives the 3B's from its 1xC token budget, D = 20 N)."""
+    d = lawfit.datasets.olmo_ladder().groupby("size", sort=False)["N"].first()
+    return {s: int(d[s]) for s in ("190M", "370M", "760M", "1B", "3B")}
 
 
 BPB = "eval/downstream_bpb/hellaswag_val_rc_5shot_bpb"
@@ -88,8 +90,7 @@ def chained(cfg, sizes):
 
 def main():
     cfg = json.loads((DATA / "configs" / "final.json").read_text())
-    sizes = {"190M": cfg["190M"]["n"], "370M": cfg["370M"]["n"], "760M": cfg["760M"]["n"], "1B": cfg["1.3B"]["n"],
-             "3B": n_3b()}
+    sizes = ladder_sizes()
     rows = []
     for s, n in sizes.items():
         for p in sorted(DATA.glob(f"{s}-*.csv")):
