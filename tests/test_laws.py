@@ -68,15 +68,20 @@ def test_gradient_matches_central_differences(name):
     check()
 
 
-@pytest.mark.parametrize("name", LAWS)
-def test_recovers_truth_with_default_starts(name):
+def noiseless_case(name):
+    """The law, its test case, the case's input columns and names, X [n, D] and noiseless y at the truth."""
     spec = lawfit.get_law(name)
     case = case_for(name)
     cols = case.frame()
     xs = list(spec.x_names)
     X = np.column_stack([np.asarray(cols[c], dtype=float) for c in xs])
-    truth = np.array([case.truth[k] for k in spec.params])
-    y = _native_y(spec, X, truth)
+    y = _native_y(spec, X, np.array([case.truth[k] for k in spec.params]))
+    return spec, case, cols, xs, X, y
+
+
+@pytest.mark.parametrize("name", LAWS)
+def test_recovers_truth_with_default_starts(name):
+    spec, case, cols, xs, X, y = noiseless_case(name)
     df = pd.DataFrame({**cols, "y": y})
     r = lawfit.fit(df, name, x=xs, y="y")
     assert r.status.iloc[0] == "CONVERGED", (name, r.status.iloc[0])
@@ -94,13 +99,7 @@ def test_recovers_truth_with_default_starts(name):
 
 @pytest.mark.parametrize("name", LAWS)
 def test_outside_domain_is_invalid_input_for_that_curve_only(name):
-    spec = lawfit.get_law(name)
-    case = case_for(name)
-    cols = case.frame()
-    xs = list(spec.x_names)
-    X = np.column_stack([np.asarray(cols[c], dtype=float) for c in xs])
-    truth = np.array([case.truth[k] for k in spec.params])
-    y = _native_y(spec, X, truth)
+    spec, case, cols, xs, X, y = noiseless_case(name)
     good = pd.DataFrame({**{c: X[:, k] for k, c in enumerate(xs)}, "y": y, "curve": 0})
     bad = good.copy()
     bad["curve"] = 1
