@@ -37,10 +37,12 @@ def test_chinchilla_formula_matches_builtin(kw):
     r1 = lawfit.fit(df, "chinchilla", x=["N", "D"], y="loss", starts=chin_starts(), **kw)
     r2 = lawfit.fit(df, law, x=["N", "D"], y="loss", starts=chin_starts(), **kw)
     assert r2.status.iloc[0] == r1.status.iloc[0] == "CONVERGED"
-    np.testing.assert_allclose(r2.params.to_numpy(), r1.params.to_numpy(), rtol=1e-8)
+    # The built-in law's fit evaluates exp/pow with vector math (core/vmath.hpp, up to 4 ulp), the formula with
+    # scalar libm: the objectives agree to 1e-10, the parameters to what the flat (A, alpha) valley allows.
+    np.testing.assert_allclose(r2.params.to_numpy(), r1.params.to_numpy(), rtol=1e-7)
     np.testing.assert_allclose(r2.objective.to_numpy(), r1.objective.to_numpy(), rtol=1e-10)
     assert r2.best_start.iloc[0] == r1.best_start.iloc[0]
-    np.testing.assert_allclose(r2.covariance, r1.covariance, rtol=1e-8)
+    np.testing.assert_allclose(r2.covariance, r1.covariance, rtol=1e-7)
 
 
 def test_chinchilla_formula_default_grid_recovers_truth():
@@ -59,11 +61,11 @@ def test_power_law_formula_matches_builtin_many_curves():
     r1 = lawfit.fit(df, "power_law", x="x", y="y", by="curve", starts=starts)
     r2 = lawfit.fit(df, law, x="x", y="y", by="curve", starts=starts)
     np.testing.assert_array_equal(r2.status_code.to_numpy(), r1.status_code.to_numpy())
-    np.testing.assert_allclose(r2.params.to_numpy(), r1.params.to_numpy(), rtol=1e-8)
+    np.testing.assert_allclose(r2.params.to_numpy(), r1.params.to_numpy(), rtol=1e-7)  # vector vs scalar exp
     np.testing.assert_allclose(r2.objective.to_numpy(), r1.objective.to_numpy(), rtol=1e-10)
     p1 = r1.predict(df, interval=0.9)
     p2 = r2.predict(df, interval=0.9)
-    np.testing.assert_allclose(p2[["y_pred", "y_low", "y_high"]], p1[["y_pred", "y_low", "y_high"]], rtol=1e-9)
+    np.testing.assert_allclose(p2[["y_pred", "y_low", "y_high"]], p1[["y_pred", "y_low", "y_high"]], rtol=1e-8)
 
 
 def test_unscaled_formula_default_starts_recover_truth():

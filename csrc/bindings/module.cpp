@@ -54,6 +54,11 @@ PYBIND11_MODULE(_core, m) {
     simd.append("NEON");
 #endif
     d["simd"] = simd;
+#ifdef LAWFIT_SIMD_MATH
+    d["vector_math"] = "libmvec";
+#else
+    d["vector_math"] = "none";
+#endif
     d["parallel"] = "std::thread pool";
     return d;
   });

@@ -1,6 +1,7 @@
 // lawfit core: definitions shared by every part of the math (laws, solvers, samplers, cost models).
 // Plain C++17, no Python. Code marked LAWFIT_HD compiles for both host and device (nvcc).
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>

@@ -87,7 +87,7 @@ template <class Model>
 LAWFIT_HD void init_linear(const Model& m, const Curve& c, double* p, const double* lower, const double* upper) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
-  int idx[PMAX], nl = 0;
+  int idx[PMAX] = {}, nl = 0;
   for (int j = 0; j < np; ++j)
     if (m.is_linear(j)) idx[nl++] = j;
   if (nl == 0) return;

@@ -137,6 +137,7 @@ struct FormulaModel {
 
   // Value at x[d] with parameters p[np]; if g != nullptr also df/dp into g[np].
   LAWFIT_HD double eval(const double* x, const double* p, double* g) const {
+    if (n <= 0) return kNaN;  // never for a compiled formula
     double v[kFormulaMaxTape];
     for (int i = 0; i < n; ++i) {
       const FormulaInstr& q = code[i];

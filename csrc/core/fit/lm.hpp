@@ -6,11 +6,13 @@
 // inside the box [lo, hi] by projection with an active set, handles robust losses by iteratively reweighted
 // Gauss-Newton (residuals and Jacobian scaled by sqrt(rho')), and uses Nielsen's damping update with More's scaling.
 // Each iteration evaluates the model once with its gradient at the trial point: residuals, cost, J^T J and
-// J^T r are accumulated on the fly, so no Jacobian is stored. No allocation; usable on the GPU.
+// J^T r are accumulated block by block (the Jacobian rows of at most kAccumBlock points at a time), so the whole
+// Jacobian is never stored. No allocation; usable on the GPU.
 #pragma once
 #include "core/common.hpp"
 #include "core/fit/linalg.hpp"
 #include "core/fit/loss.hpp"
+#include "core/vmath.hpp"
 
 namespace lawfit::fit {
 
@@ -56,46 +58,68 @@ LAWFIT_HD inline void to_natural(const Model& m, const double* th, double* p) {
   for (int j = 0; j < m.n_params(); ++j) p[j] = (m.scale(j) == LOG) ? std::exp(th[j]) : th[j];
 }
 
-// Residual of point i (weight-scaled) and, if jr != null, its gradient with respect to theta. Nothing is
-// checked here: a non-finite value (NaN/inf model value, log of a non-positive value, non-finite derivative)
-// propagates into the sums of the caller, which checks them once (accumulate, cost_at).
+// Residual of a model value f at the observation y with weight root sw, and its derivative with respect to f:
+// y - f in linear space, log y - log f in log space. Nothing is checked here: a non-finite value (NaN/inf
+// model value, log of a non-positive value, non-finite derivative) propagates into the sums of the caller,
+// which checks them once (accumulate, cost_at).
+struct Residual {
+  double r, dr_df;
+};
+template <Space S>
+LAWFIT_HD inline Residual residual(double y, double f, double sw) {
+  if (S == SPACE_LOG) return {sw * (std::log(y) - std::log(f)), -sw / f};  // log f: NaN for f < 0, -inf at 0
+  return {sw * (y - f), -sw};
+}
+
+// Residual of point i (weight-scaled), without derivatives.
 template <class Model>
-LAWFIT_HD inline void point_residual(const Model& m, const Curve& c, i64 i, const double* p, Space space,
-                                     double* r, double* jr) {
+LAWFIT_HD inline double point_residual(const Model& m, const Curve& c, i64 i, const double* p, Space space) {
+  const double f = m.eval(c.x + i * c.d, p, nullptr);
+  const double sw = c.w ? std::sqrt(c.w[i]) : 1.0;
+  return space == SPACE_LOG ? residual<SPACE_LOG>(c.y[i], f, sw).r : residual<SPACE_LINEAR>(c.y[i], f, sw).r;
+}
+
+// accumulate() works on blocks of points: first the residuals and Jacobian rows of a block's points (one loop,
+// which the compiler can vectorise, vector exp/log included where the build provides them, see core/vmath.hpp),
+// then their loss and sums. The sums run in kLanes interleaved partial sums per entry (point q goes to lane
+// q % kLanes), combined at the end of each block: independent chains the CPU can overlap instead of one
+// dependent chain per entry. The order is fixed, so the result does not depend on the thread count. On the GPU
+// (no vector units per thread, registers are precious) one point at a time, one lane.
+#ifdef __CUDA_ARCH__
+constexpr int kAccumBlock = 1, kLanes = 1;
+#else
+constexpr int kAccumBlock = 32, kLanes = 4;
+#endif
+
+// Sum of u[q] * v[q] over q < n (n a multiple of kLanes), in kLanes partial sums.
+LAWFIT_HD inline double lane_dot(const double* u, const double* v, int n) {
+  double s[kLanes] = {};
+  for (int q = 0; q < n; q += kLanes)
+    for (int l = 0; l < kLanes; ++l) s[l] += u[q + l] * v[q + l];
+  double t = 0.0;
+  for (int l = 0; l < kLanes; ++l) t += s[l];
+  return t;
+}
+
+// Residuals rb[q] of n points (observations y, weight roots sw if W, model values f, gradients jt[q * PMAX + j]
+// = df/dp_j) and the columns of their Jacobian with respect to the internal parameters, jb[j][q] = dr/dtheta_j.
+template <Space S, bool W, class Model>
+LAWFIT_HD inline void residual_rows(const Model& m, const double* y, const double* sw, const double* f,
+                                    const double* jt, const double* p, int n, double* rb,
+                                    double (*jb)[kAccumBlock]) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
-  double g[PMAX];
-  const double f = m.eval(c.x + i * c.d, p, jr ? g : nullptr);
-  const double sw = c.w ? std::sqrt(c.w[i]) : 1.0;
-  double res, scale;
-  if (space == SPACE_LOG) {
-    res = f > 0.0 ? std::log(c.y[i]) - std::log(f) : kNaN;
-    scale = -sw / f;
-  } else {
-    res = c.y[i] - f;
-    scale = -sw;
-  }
-  *r = sw * res;
-  if (!jr) return;
-  for (int j = 0; j < np; ++j) {
-    double d = scale * g[j];
-    if (m.scale(j) == LOG) d *= p[j];  // dp/dtheta = p
-    jr[j] = d;
+  double dp[PMAX];  // dp/dtheta: p for LOG parameters, 1 otherwise
+  for (int j = 0; j < np; ++j) dp[j] = m.scale(j) == LOG ? p[j] : 1.0;
+  LAWFIT_SIMD
+  for (int q = 0; q < n; ++q) {
+    const Residual e = residual<S>(y[q], f[q], W ? sw[q] : 1.0);
+    rb[q] = e.r;
+    for (int j = 0; j < np; ++j) jb[j][q] = e.dr_df * jt[q * PMAX + j] * dp[j];
   }
 }
 
-// Points per block of accumulate(). On the CPU the model is evaluated for a block of points first and the
-// sums are formed in a second loop: a libm call (exp, log, pow inside the model) clobbers every floating-point
-// register, so with one loop the running sums would be spilled and reloaded around every call. On the GPU
-// (no calls, registers are precious) one point at a time.
-#ifdef __CUDA_ARCH__
-constexpr int kAccumBlock = 1;
-#else
-constexpr int kAccumBlock = 32;
-#endif
-
-// Cost, J^T J and J^T r at natural parameters p. Returns false if not finite (ne is then unspecified). The
-// points are summed in their order, so the result does not depend on the block size.
+// Cost, J^T J and J^T r at natural parameters p. Returns false if not finite (ne is then unspecified).
 template <class Model>
 LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const Options& o,
                           Normal<Model::PMAX>& ne) {
@@ -107,18 +131,53 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
   double cost = 0.0;
   for (i64 i0 = 0; i0 < c.n; i0 += kAccumBlock) {
     const int nb = static_cast<int>(c.n - i0 < kAccumBlock ? c.n - i0 : kAccumBlock);
-    double rb[kAccumBlock], jb[kAccumBlock * PMAX];
-    int nu = 0;
-    for (int q = 0; q < nb; ++q) {  // 1. residuals and Jacobian rows of the block's points
-      const i64 i = i0 + q;
-      if (c.w && c.w[i] == 0.0) continue;
-      point_residual(m, c, i, p, o.space, rb + nu, jb + nu * PMAX);
-      ++nu;
+    // 1. The block's points with positive weight (all of them without weights; otherwise listed in idx, with
+    // their observations and weight roots), their residuals rb and Jacobian columns jb[j], zero-padded to a
+    // multiple of kLanes (padding adds nothing to the sums).
+    i64 idx[kAccumBlock];
+    double yb[kAccumBlock], sw[kAccumBlock];
+    int nu = nb;
+    if (c.w) {
+      nu = 0;
+      for (int q = 0; q < nb; ++q) {
+        const i64 i = i0 + q;
+        if (c.w[i] == 0.0) continue;
+        sw[nu] = std::sqrt(c.w[i]);
+        yb[nu] = c.y[i];
+        idx[nu++] = i;
+      }
     }
-    for (int q = 0; q < nu; ++q) {  // 2. their loss and sums
-      double r = rb[q];
-      double* jr = jb + q * PMAX;
-      if (o.loss != L2) {
+    const int nl = (nu + kLanes - 1) / kLanes * kLanes;
+    double f[kAccumBlock], rb[kAccumBlock], jt[kAccumBlock * PMAX], jb[PMAX][kAccumBlock];
+    // Model values and gradients (rows jt[q * PMAX + j]).
+    if (nu == nb && c.d == m.n_inputs()) {
+      // The block's points are contiguous, with the model's input count as stride (a constant for built-in laws),
+      // the parameters are copied to the stack and the gradients are written in place: a loop the compiler can
+      // vectorise.
+      const double* x = c.x + i0 * m.n_inputs();
+      double pl[PMAX];
+      for (int j = 0; j < np; ++j) pl[j] = p[j];
+      LAWFIT_SIMD
+      for (int q = 0; q < nb; ++q) f[q] = m.eval(x + q * m.n_inputs(), pl, jt + q * PMAX);
+    } else {
+      for (int q = 0; q < nu; ++q) f[q] = m.eval(c.x + (c.w ? idx[q] : i0 + q) * c.d, p, jt + q * PMAX);
+    }
+    const double* y = c.w ? yb : c.y + i0;
+    if (o.space == SPACE_LOG) {
+      if (c.w) residual_rows<SPACE_LOG, true>(m, y, sw, f, jt, p, nu, rb, jb);
+      else residual_rows<SPACE_LOG, false>(m, y, sw, f, jt, p, nu, rb, jb);
+    } else {
+      if (c.w) residual_rows<SPACE_LINEAR, true>(m, y, sw, f, jt, p, nu, rb, jb);
+      else residual_rows<SPACE_LINEAR, false>(m, y, sw, f, jt, p, nu, rb, jb);
+    }
+    for (int q = nu; q < nl; ++q) {
+      rb[q] = 0.0;
+      for (int j = 0; j < np; ++j) jb[j][q] = 0.0;
+    }
+    // 2. The loss.
+    if (o.loss != L2) {
+      for (int q = 0; q < nu; ++q) {
+        const double r = rb[q];
         const double z = (r / o.delta) * (r / o.delta);
         const Rho rho = robust_rho(o.loss, z);
         cost += 0.5 * o.delta * o.delta * rho.v;
@@ -127,22 +186,17 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
         // zero or below (rho'' < 0), which stalls the solver, so there scale both by sqrt(rho') instead
         // (iteratively reweighted Gauss-Newton, as Ceres does).
         const double tr = rho.d1 + 2.0 * rho.d2 * z;  // Triggs' curvature of rho along the residual
-        if (tr > 0.25 * rho.d1) {
-          const double js = std::sqrt(tr);
-          r *= rho.d1 / js;
-          for (int j = 0; j < np; ++j) jr[j] *= js;
-        } else {
-          const double js = std::sqrt(rho.d1);
-          r *= js;
-          for (int j = 0; j < np; ++j) jr[j] *= js;
-        }
-      } else {
-        cost += 0.5 * r * r;
+        const double js = std::sqrt(tr > 0.25 * rho.d1 ? tr : rho.d1);
+        rb[q] = tr > 0.25 * rho.d1 ? r * (rho.d1 / js) : r * js;
+        for (int j = 0; j < np; ++j) jb[j][q] *= js;
       }
-      for (int j = 0; j < np; ++j) {
-        g[j] += jr[j] * r;
-        for (int k = 0; k <= j; ++k) a[j * PMAX + k] += jr[j] * jr[k];
-      }
+    } else {
+      cost += 0.5 * lane_dot(rb, rb, nl);
+    }
+    // 3. The sums.
+    for (int j = 0; j < np; ++j) {
+      g[j] += lane_dot(jb[j], rb, nl);
+      for (int k = 0; k <= j; ++k) a[j * PMAX + k] += lane_dot(jb[j], jb[k], nl);
     }
   }
   // One check for every point: non-finite residuals or derivatives have made a sum non-finite.
@@ -166,9 +220,7 @@ LAWFIT_HD double cost_at(const Model& m, const Curve& c, const double* p, const 
   double cost = 0.0;
   for (i64 i = 0; i < c.n; ++i) {
     if (c.w && c.w[i] == 0.0) continue;
-    double r;
-    point_residual(m, c, i, p, o.space, &r, nullptr);
-    cost += residual_cost(o.loss, o.delta, r);
+    cost += residual_cost(o.loss, o.delta, point_residual(m, c, i, p, o.space));
   }
   return std::isfinite(cost) ? cost : kInf;
 }
@@ -226,8 +278,8 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
     double gmax = 0.0;
     for (int j = 0; j < np; ++j) {
       fixed[j] = (th[j] <= lo[j] && ne.g[j] > 0.0) || (th[j] >= hi[j] && ne.g[j] < 0.0);
-      if (!fixed[j]) gmax = std::fmax(gmax, std::fabs(ne.g[j]));
-      dscale[j] = std::fmax(dscale[j], ne.a[j * PMAX + j]);
+      if (!fixed[j]) gmax = std::max(gmax, std::fabs(ne.g[j]));
+      dscale[j] = std::max(dscale[j], ne.a[j * PMAX + j]);
     }
     if (gmax <= o.gtol) {
       status = CONVERGED;
@@ -243,7 +295,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
         l[j * PMAX + j] = fixed[j] ? 1.0 : ne.a[j * PMAX + j] + lambda * dscale[j];
         h[j] = fixed[j] ? 0.0 : -ne.g[j];
       }
-      if (!cholesky(l, np, PMAX)) {
+      if (!ldlt(l, np, PMAX)) {
         lambda *= nu;
         nu *= 2.0;
         if (lambda > 1e30) {
@@ -254,7 +306,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
         continue;
       }
       singular_start = false;
-      cholesky_solve(l, np, PMAX, h);
+      ldlt_solve(l, np, PMAX, h);
       double thn[PMAX], step[PMAX], hnorm = 0.0, tnorm = 0.0;
       for (int j = 0; j < np; ++j) {
         double v = th[j] + h[j];
@@ -286,7 +338,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
       if (ok && actual > 0.0) {
         const double rho = pred > 0.0 ? actual / pred : 0.0;
         const double t = 2.0 * rho - 1.0;
-        lambda *= std::fmax(1.0 / 3.0, 1.0 - t * t * t);
+        lambda *= std::max(1.0 / 3.0, 1.0 - t * t * t);
         if (lambda < 1e-15) lambda = 1e-15;
         nu = 2.0;
         const bool ftol_met = actual < o.ftol * ne.cost && rho > 0.25;
