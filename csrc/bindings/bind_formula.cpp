@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -75,7 +76,7 @@ auto with_formula(const char* opname, py::array op, py::array a, py::array b, py
 }
 
 py::array_t<double> formula_eval(py::array op, py::array a, py::array b, py::array arg, py::array consts,
-                                 int n_params, int n_inputs, py::array x, py::array p, bool grad) {
+                                 int n_params, int n_inputs, py::array x, py::array p, bool grad, bool block) {
   const char* opname = "formula_eval";
   const PackedFormula f =
       pack_formula(opname, op, a, b, arg, consts, n_params, n_inputs, py::none(), py::none());
@@ -94,6 +95,23 @@ py::array_t<double> formula_eval(py::array op, py::array a, py::array b, py::arr
   double* o = out.mutable_data();
   {
     py::gil_scoped_release release;
+    if (block && !per_point) {  // the solver's block path (FormulaModel::eval_block)
+      constexpr int K = fit::FormulaModel::kMaxBlock, PM = fit::FormulaModel::PMAX;
+      double f[K], jt[K * PM];
+      for (py::ssize_t i0 = 0; i0 < n; i0 += K) {
+        const int nq = static_cast<int>(std::min<py::ssize_t>(K, n - i0));
+        m.eval_block(xp + i0 * D, nq, pp, f, grad ? jt : nullptr);
+        for (int k = 0; k < nq; ++k) {
+          if (!grad) {
+            o[i0 + k] = f[k];
+            continue;
+          }
+          o[(i0 + k) * (P + 1)] = f[k];
+          for (int j = 0; j < P; ++j) o[(i0 + k) * (P + 1) + 1 + j] = jt[k * PM + j];
+        }
+      }
+      return out;
+    }
     for (py::ssize_t i = 0; i < n; ++i) {
       const double* pi = per_point ? pp + i * P : pp;
       if (grad) {
@@ -109,9 +127,10 @@ py::array_t<double> formula_eval(py::array op, py::array a, py::array b, py::arr
 void register_formula(py::module_& m) {
   m.def("formula_eval", &formula_eval, py::arg("op"), py::arg("a"), py::arg("b"), py::arg("arg"),
         py::arg("consts"), py::arg("n_params"), py::arg("n_inputs"), py::arg("x"), py::arg("p"),
-        py::arg("grad") = false,
+        py::arg("grad") = false, py::arg("block") = false,
         "Evaluate a compiled formula tape at x[n, D] with p[P] or per-point p[n, P] (with grad: [n, P+1], "
-        "column 0 the value, then df/dp).");
+        "column 0 the value, then df/dp). block=True (shared p only) evaluates in blocks of points as the solver "
+        "does (vector math where available).");
   m.def(
       "fit_formula",
       [](py::array op, py::array a, py::array b, py::array arg, py::array consts, int n_params, int n_inputs,

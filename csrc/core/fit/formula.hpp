@@ -12,6 +12,7 @@
 
 #include "core/common.hpp"
 #include "core/laws/law.hpp"
+#include "core/vmath.hpp"
 
 namespace lawfit::fit {
 
@@ -222,6 +223,132 @@ struct FormulaModel {
     }
     return f;
   }
+
+#ifndef __CUDA_ARCH__
+  // Block form of eval (CPU; accumulate() uses it for contiguous points when the model has one): values f[q]
+  // and gradients jt[q * PMAX + j] (j < np) at nq <= kMaxBlock points x[q * d + k]. One pass over the tape
+  // per block, each instruction applied to every point of the block in a loop the compiler vectorises (vector
+  // exp/log/pow where core/vmath.hpp provides them), so the instruction dispatch is paid once per block, not per
+  // point. Per point, the same operations in the same order as eval.
+  static constexpr int kMaxBlock = 32;
+  void eval_block(const double* x, int nq, const double* p, double* f, double* jt) const {
+    if (n <= 0) {  // never for a compiled formula
+      for (int k = 0; k < nq; ++k) f[k] = kNaN;
+      return;
+    }
+    double v[kFormulaMaxTape][kMaxBlock];
+    for (int i = 0; i < n; ++i) {
+      const FormulaInstr& q = code[i];
+      double* r = v[i];
+      const double* A = q.a >= 0 ? v[q.a] : nullptr;
+      const double* B = q.b >= 0 ? v[q.b] : nullptr;
+      const double c = q.c;
+      switch (q.op) {
+        case F_CONST: each(r, nq, [&](int k) { return c; }); break;
+        case F_PARAM: each(r, nq, [&](int k) { return p[q.arg]; }); break;
+        case F_INPUT: each(r, nq, [&](int k) { return x[k * d + q.arg]; }); break;
+        case F_ADD: each(r, nq, [&](int k) { return A[k] + B[k]; }); break;
+        case F_SUB: each(r, nq, [&](int k) { return A[k] - B[k]; }); break;
+        case F_MUL: each(r, nq, [&](int k) { return A[k] * B[k]; }); break;
+        case F_DIV: each(r, nq, [&](int k) { return A[k] / B[k]; }); break;
+        case F_POWK: each(r, nq, [&](int k) { return std::pow(A[k], c); }); break;
+        case F_NEG: each(r, nq, [&](int k) { return -A[k]; }); break;
+        case F_EXP: each(r, nq, [&](int k) { return std::exp(A[k]); }); break;
+        case F_LOG: each(r, nq, [&](int k) { return std::log(A[k]); }); break;
+        case F_LOG10: each(r, nq, [&](int k) { return std::log10(A[k]); }); break;
+        case F_SQRT: each(r, nq, [&](int k) { return std::sqrt(A[k]); }); break;
+        case F_ABS: each(r, nq, [&](int k) { return std::fabs(A[k]); }); break;
+        case F_SIGMOID: each(r, nq, [&](int k) { return laws::sigmoid(A[k]); }); break;
+        case F_TANH: each(r, nq, [&](int k) { return std::tanh(A[k]); }); break;
+        case F_LOG1P: each(r, nq, [&](int k) { return std::log1p(A[k]); }); break;
+        case F_EXPM1: each(r, nq, [&](int k) { return std::expm1(A[k]); }); break;
+        case F_MIN: each(r, nq, [&](int k) { return B[k] < A[k] ? B[k] : A[k]; }); break;
+        case F_MAX: each(r, nq, [&](int k) { return B[k] > A[k] ? B[k] : A[k]; }); break;
+        default: each(r, nq, [&](int k) { return kNaN; }); break;
+      }
+    }
+    for (int k = 0; k < nq; ++k) f[k] = v[n - 1][k];
+    if (!jt) return;
+
+    // Reverse sweep over the active instructions; only active slots carry adjoints (an inactive operand's
+    // adjoint would never be used, so it is not formed).
+    double adj[kFormulaMaxTape][kMaxBlock];
+    for (int i = 0; i < n; ++i)
+      if (code[i].active) each(adj[i], nq, [&](int k) { return 0.0; });
+    for (int k = 0; k < nq; ++k)
+      for (int j = 0; j < np; ++j) jt[k * PMAX + j] = 0.0;
+    each(adj[n - 1], nq, [&](int k) { return 1.0; });
+    for (int i = n - 1; i >= 0; --i) {
+      const FormulaInstr& q = code[i];
+      if (!q.active) continue;
+      const double* w = adj[i];
+      const double* vi = v[i];
+      const double* A = q.a >= 0 ? v[q.a] : nullptr;
+      const double* B = q.b >= 0 ? v[q.b] : nullptr;
+      double* da = q.a >= 0 && code[q.a].active ? adj[q.a] : nullptr;
+      double* db = q.b >= 0 && code[q.b].active ? adj[q.b] : nullptr;
+      const double c = q.c;
+      switch (q.op) {
+        case F_PARAM:
+          for (int k = 0; k < nq; ++k) jt[k * PMAX + q.arg] += w[k];
+          break;
+        case F_ADD:
+          if (da) add(da, nq, [&](int k) { return w[k]; });
+          if (db) add(db, nq, [&](int k) { return w[k]; });
+          break;
+        case F_SUB:
+          if (da) add(da, nq, [&](int k) { return w[k]; });
+          if (db) add(db, nq, [&](int k) { return -w[k]; });
+          break;
+        case F_MUL:
+          if (da) add(da, nq, [&](int k) { return w[k] * B[k]; });
+          if (db) add(db, nq, [&](int k) { return w[k] * A[k]; });
+          break;
+        case F_DIV:
+          if (da) add(da, nq, [&](int k) { return w[k] * (1.0 / B[k]); });
+          if (db) add(db, nq, [&](int k) { return -(w[k] * vi[k] * (1.0 / B[k])); });
+          break;
+        case F_POWK: if (da) add(da, nq, [&](int k) { return w[k] * (c * std::pow(A[k], c - 1.0)); }); break;
+        case F_NEG: if (da) add(da, nq, [&](int k) { return -w[k]; }); break;
+        case F_EXP: if (da) add(da, nq, [&](int k) { return w[k] * vi[k]; }); break;
+        case F_LOG: if (da) add(da, nq, [&](int k) { return w[k] / A[k]; }); break;
+        case F_LOG10:
+          if (da) add(da, nq, [&](int k) { return w[k] / (A[k] * 2.302585092994045684017991454684364); });
+          break;
+        case F_SQRT: if (da) add(da, nq, [&](int k) { return w[k] * (0.5 / vi[k]); }); break;
+        case F_ABS:
+          if (da) add(da, nq, [&](int k) { return A[k] > 0.0 ? w[k] : (A[k] < 0.0 ? -w[k] : 0.0); });
+          break;
+        case F_SIGMOID: if (da) add(da, nq, [&](int k) { return w[k] * (vi[k] * (1.0 - vi[k])); }); break;
+        case F_TANH: if (da) add(da, nq, [&](int k) { return w[k] * (1.0 - vi[k] * vi[k]); }); break;
+        case F_LOG1P: if (da) add(da, nq, [&](int k) { return w[k] / (1.0 + A[k]); }); break;
+        case F_EXPM1: if (da) add(da, nq, [&](int k) { return w[k] * (vi[k] + 1.0); }); break;
+        case F_MIN:
+          if (db) add(db, nq, [&](int k) { return B[k] < A[k] ? w[k] : 0.0; });
+          if (da) add(da, nq, [&](int k) { return B[k] < A[k] ? 0.0 : w[k]; });
+          break;
+        case F_MAX:
+          if (db) add(db, nq, [&](int k) { return B[k] > A[k] ? w[k] : 0.0; });
+          if (da) add(da, nq, [&](int k) { return B[k] > A[k] ? 0.0 : w[k]; });
+          break;
+        default: break;
+      }
+    }
+  }
+
+ private:
+  // r[k] = fn(k) and r[k] += fn(k) for k < nq, as loops the compiler can vectorise.
+  template <class Fn>
+  static void each(double* r, int nq, Fn fn) {
+    LAWFIT_SIMD
+    for (int k = 0; k < nq; ++k) r[k] = fn(k);
+  }
+  template <class Fn>
+  static void add(double* r, int nq, Fn fn) {
+    LAWFIT_SIMD
+    for (int k = 0; k < nq; ++k) r[k] += fn(k);
+  }
+#endif
 };
 
 }  // namespace lawfit::fit

@@ -9,6 +9,8 @@
 // J^T r are accumulated block by block (the Jacobian rows of at most kAccumBlock points at a time), so the whole
 // Jacobian is never stored. No allocation; usable on the GPU.
 #pragma once
+#include <type_traits>
+
 #include "core/common.hpp"
 #include "core/fit/linalg.hpp"
 #include "core/fit/loss.hpp"
@@ -91,6 +93,16 @@ constexpr int kAccumBlock = 1, kLanes = 1;
 constexpr int kAccumBlock = 32, kLanes = 4;
 #endif
 
+// Does the model evaluate blocks of points itself? Optional model interface (CPU only):
+//   static constexpr int kMaxBlock;
+//   void eval_block(const double* x, int n, const double* p, double* f, double* jt) const;
+// values f[q] and gradients jt[q * PMAX + j] at n <= kMaxBlock contiguous points x[q * n_inputs() + k], equal to
+// what eval() gives point by point (up to vector math, core/vmath.hpp).
+template <class Model, class = void>
+struct HasEvalBlock : std::false_type {};
+template <class Model>
+struct HasEvalBlock<Model, std::void_t<decltype(&Model::eval_block)>> : std::true_type {};
+
 // Sum of u[q] * v[q] over q < n (n a multiple of kLanes), in kLanes partial sums.
 LAWFIT_HD inline double lane_dot(const double* u, const double* v, int n) {
   double s[kLanes] = {};
@@ -155,10 +167,18 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
       // the parameters are copied to the stack and the gradients are written in place: a loop the compiler can
       // vectorise.
       const double* x = c.x + i0 * m.n_inputs();
-      double pl[PMAX];
-      for (int j = 0; j < np; ++j) pl[j] = p[j];
-      LAWFIT_SIMD
-      for (int q = 0; q < nb; ++q) f[q] = m.eval(x + q * m.n_inputs(), pl, jt + q * PMAX);
+#ifndef __CUDA_ARCH__
+      if constexpr (HasEvalBlock<Model>::value) {  // the model evaluates whole blocks itself (e.g. formulas)
+        static_assert(Model::kMaxBlock >= kAccumBlock, "eval_block must take a whole block");
+        m.eval_block(x, nb, p, f, jt);
+      } else
+#endif
+      {
+        double pl[PMAX];
+        for (int j = 0; j < np; ++j) pl[j] = p[j];
+        LAWFIT_SIMD
+        for (int q = 0; q < nb; ++q) f[q] = m.eval(x + q * m.n_inputs(), pl, jt + q * PMAX);
+      }
     } else {
       for (int q = 0; q < nu; ++q) f[q] = m.eval(c.x + (c.w ? idx[q] : i0 + q) * c.d, p, jt + q * PMAX);
     }
