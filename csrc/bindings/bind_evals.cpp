@@ -141,32 +141,41 @@ void register_evals(py::module_& m) {
 
   m.def(
       "evals_betabinom_fit",
-      [](py::array n, py::array c, py::array w, int max_iter, double tol) {
+      [](py::array n, py::array c, py::array w, int max_iter, double tol, bool scaled) {
         const char* op = "coverage (beta-binomial)";
         const py::ssize_t G = n.size();
         const i64* np = in_ptr<i64>(n, op, "n");
         const i64* cp = in_ptr<i64>(c, op, "c", G);
         const double* wp = in_ptr<double>(w, op, "w", G);
-        evals::BetaBinomFit f;
+        evals::ScaledBetaBinomFit f;
         {
           py::gil_scoped_release rel;
-          f = evals::fit_betabinom(G, np, cp, wp, max_iter, tol);
+          if (scaled) {
+            f = evals::fit_scaled_betabinom(G, np, cp, wp, max_iter, tol);
+          } else {
+            const evals::BetaBinomFit u = evals::fit_betabinom(G, np, cp, wp, max_iter, tol);
+            f.alpha = u.alpha, f.beta = u.beta, f.s = 1.0, f.loglik = u.loglik;
+            f.iterations = u.iterations, f.status = u.status;
+          }
         }
         py::dict d;
         d["alpha"] = f.alpha;
         d["beta"] = f.beta;
+        d["s"] = f.s;
         d["loglik"] = f.loglik;
         d["iterations"] = f.iterations;
         d["status"] = static_cast<int>(f.status);
         return d;
       },
       py::arg("n"), py::arg("c"), py::arg("w"), py::arg("max_iter") = 200, py::arg("tol") = 1e-10,
-      "Beta-binomial maximum likelihood fit of grouped (n, c) counts with weights.");
+      py::arg("scaled") = false,
+      "Beta-binomial maximum likelihood fit of grouped (n, c) counts with weights; scaled=True also fits the "
+      "Beta's upper end s (rates p = s u, u ~ Beta).");
 
   m.def(
       "evals_betabinom_bootstrap",
       [](py::array group_of, py::array n, py::array c, i64 R, std::uint64_t seed, int max_iter, double tol,
-         int threads) {
+         int threads, bool scaled) {
         const char* op = "coverage (beta-binomial bootstrap)";
         const py::ssize_t P = group_of.size(), G = n.size();
         const i64* gp = in_ptr<i64>(group_of, op, "group_of");
@@ -174,38 +183,57 @@ void register_evals(py::module_& m) {
         const i64* cp = in_ptr<i64>(c, op, "c", G);
         for (py::ssize_t i = 0; i < P; ++i)
           if (gp[i] < 0 || gp[i] >= G) throw py::value_error(std::string(op) + ": 'group_of' out of range");
-        py::array_t<double> al(R), be(R);
+        py::array_t<double> al(R), be(R), sc(R);
         py::array_t<std::int32_t> st(R);
-        double *ap = al.mutable_data(), *bp = be.mutable_data();
+        double *ap = al.mutable_data(), *bp = be.mutable_data(), *scp = sc.mutable_data();
         std::int32_t* sp = st.mutable_data();
         {
           py::gil_scoped_release rel;
-          evals::betabinom_bootstrap(P, gp, G, np, cp, R, seed, max_iter, tol, ap, bp, sp, threads);
+          if (scaled) {
+            evals::scaled_betabinom_bootstrap(P, gp, G, np, cp, R, seed, max_iter, tol, ap, bp, scp, sp, threads);
+          } else {
+            evals::betabinom_bootstrap(P, gp, G, np, cp, R, seed, max_iter, tol, ap, bp, sp, threads);
+            std::fill(scp, scp + R, 1.0);
+          }
         }
-        return py::make_tuple(al, be, st);
+        return py::make_tuple(al, be, sc, st);
       },
       py::arg("group_of"), py::arg("n"), py::arg("c"), py::arg("n_boot"), py::arg("seed"), py::arg("max_iter") = 200,
-      py::arg("tol") = 1e-10, py::arg("threads") = 0, "Bootstrap (over problems) of the beta-binomial fit.");
+      py::arg("tol") = 1e-10, py::arg("threads") = 0, py::arg("scaled") = false,
+      "Bootstrap (over problems) of the beta-binomial fit: (alpha, beta, s, status) [R].");
 
   m.def(
       "evals_betabinom_coverage",
-      [](py::array alpha, py::array beta, py::array k) {
+      [](py::array alpha, py::array beta, py::array k, py::object s) {
         const char* op = "coverage (beta-binomial)";
         const py::ssize_t R = alpha.size(), K = k.size();
         const double* ap = in_ptr<double>(alpha, op, "alpha");
         const double* bp = in_ptr<double>(beta, op, "beta", R);
         const double* kp = in_ptr<double>(k, op, "k");
+        const double* sp = opt_ptr<double>(s, op, "s", R);
         py::array_t<double> out({R, K});
         double* o = out.mutable_data();
         {
           py::gil_scoped_release rel;
-          for (py::ssize_t r = 0; r < R; ++r)
-            for (py::ssize_t t = 0; t < K; ++t)
-              o[r * K + t] = -std::expm1(evals::betabinom_log_fail(ap[r], bp[r], kp[t]));
+          parallel_for(R, 0, [&](i64 r) {
+            for (py::ssize_t t = 0; t < K; ++t) {
+              double lf;
+              if (!sp || !(sp[r] < 1.0)) {
+                lf = evals::betabinom_log_fail(ap[r], bp[r], kp[t]);
+              } else {  // integer k: the series; between integers, log failure interpolated linearly in k
+                const double k0 = std::floor(kp[t]), fr = kp[t] - k0;
+                lf = evals::scaled_betabinom_log_fail(ap[r], bp[r], sp[r], k0);
+                if (fr > 0.0) lf += fr * (evals::scaled_betabinom_log_fail(ap[r], bp[r], sp[r], k0 + 1.0) - lf);
+              }
+              o[r * K + t] = -std::expm1(lf);
+            }
+          }, 1);
         }
         return out;
       },
-      py::arg("alpha"), py::arg("beta"), py::arg("k"), "Coverage 1 - B(alpha, beta+k)/B(alpha, beta): [R, K].");
+      py::arg("alpha"), py::arg("beta"), py::arg("k"), py::arg("s") = py::none(),
+      "Coverage 1 - E[(1 - s u)^k], u ~ Beta(alpha, beta) (s = 1: 1 - B(alpha, beta+k)/B(alpha, beta)): [R, K]. "
+      "With s < 1, k between integers interpolates log failure linearly.");
 
   m.def(
       "evals_passuntil",

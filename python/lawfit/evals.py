@@ -240,7 +240,9 @@ class CoverageResult:
 
     method "aggregate": c(k) = exp(a k^b) fitted to the observed mean pass@k curve (catalogue law
     ``coverage``); "beta": per-problem rates ~ Beta(alpha, beta) fitted by beta-binomial likelihood,
-    c(k) = 1 - B(alpha, beta + k)/B(alpha, beta), whose power-law exponent for large k is alpha."""
+    c(k) = 1 - B(alpha, beta + k)/B(alpha, beta), whose power-law exponent for large k is alpha;
+    "scaled_beta": rates p = s u with u ~ Beta(alpha, beta) and the upper end s <= 1 fitted too (a scaled Beta
+    on [0, s]), c(k) = 1 - E[(1 - s u)^k], large-k exponent alpha as well."""
 
     def __init__(self, method: str, replicates: pd.DataFrame, observed: pd.DataFrame, level: float):
         self.method = method
@@ -251,7 +253,7 @@ class CoverageResult:
     @property
     def params(self) -> pd.DataFrame:
         """Point estimate (fit to the data) and the bootstrap interval of each parameter."""
-        names = ["a", "b"] if self.method == "aggregate" else ["alpha", "beta"]
+        names = {"aggregate": ["a", "b"], "beta": ["alpha", "beta"], "scaled_beta": ["alpha", "beta", "s"]}[self.method]
         ok = self._ok()
         q = [0.5 - self.level / 2, 0.5 + self.level / 2]
         rows = []
@@ -260,7 +262,7 @@ class CoverageResult:
             lo, hi = np.quantile(v[ok], q) if ok.sum() > 1 else (np.nan, np.nan)
             rows.append({"param": p, "estimate": v[0], "low": lo, "high": hi})
         out = pd.DataFrame(rows)
-        if self.method == "beta":
+        if self.method != "aggregate":
             # The large-k exponent of -log coverage ~ failure ~ k^-alpha.
             v = self.replicates["alpha"].to_numpy()
             lo, hi = np.quantile(v[ok], q) if ok.sum() > 1 else (np.nan, np.nan)
@@ -287,7 +289,9 @@ class CoverageResult:
             return np.exp(a * kf[None, :] ** b)
         al = np.ascontiguousarray(self.replicates["alpha"].to_numpy(dtype=np.float64))
         be = np.ascontiguousarray(self.replicates["beta"].to_numpy(dtype=np.float64))
-        return _core.evals_betabinom_coverage(al, be, kf)
+        sc = (np.ascontiguousarray(self.replicates["s"].to_numpy(dtype=np.float64))
+              if self.method == "scaled_beta" else None)
+        return _core.evals_betabinom_coverage(al, be, kf, sc)
 
     def predict(self, k) -> pd.DataFrame:
         """Coverage at k (any positive values, extrapolation included): columns k, coverage, low, high."""
@@ -417,7 +421,9 @@ def coverage(
     method ``"aggregate"``: the observed mean pass@k at ``fit_k`` (default: ~24 log-spaced k in [1, min n])
     is fitted with ``c(k) = exp(a k^b)`` in log space; each bootstrap replicate (problems resampled) is fitted
     as another curve of the same batched fit. ``"beta"``: beta-binomial maximum likelihood for the
-    distribution of per-problem rates (scale fixed at 1), bootstrapped over problems in C++.
+    distribution of per-problem rates (scale fixed at 1), bootstrapped over problems in C++. ``"scaled_beta"``:
+    the same with the Beta's upper end s fitted (rates p = s u, u ~ Beta; REFERENCE.md section 3), for problem
+    sets whose rates stay below 1.
     """
     nn, cc = _broadcast_nc(n, c)
     _check_counts(nn, cc, None)
@@ -449,23 +455,28 @@ def coverage(
         reps = pd.DataFrame({"replicate": np.arange(R), "a": p["a"].to_numpy(), "b": p["b"].to_numpy(),
                              "status": st.to_numpy()})
         return CoverageResult("aggregate", reps, observed, lv)
-    if method == "beta":
+    if method in ("beta", "scaled_beta"):
+        scaled = method == "scaled_beta"
         pairs, group_of = np.unique(np.stack([nn, cc], axis=1), axis=0, return_inverse=True)
         gn = np.ascontiguousarray(pairs[:, 0])
         gc = np.ascontiguousarray(pairs[:, 1])
         w = np.ascontiguousarray(np.bincount(group_of.ravel(), minlength=len(pairs)).astype(np.float64))
-        f = _core.evals_betabinom_fit(gn, gc, w)
-        al, be, st = [f["alpha"]], [f["beta"]], [f["status"]]
+        f = _core.evals_betabinom_fit(gn, gc, w, scaled=scaled)
+        al, be, sc, st = [f["alpha"]], [f["beta"]], [f["s"]], [f["status"]]
         if int(n_boot) > 0:
-            ba, bb, bs = _core.evals_betabinom_bootstrap(
-                np.ascontiguousarray(group_of.ravel().astype(np.int64)), gn, gc, int(n_boot), int(seed), 200, 1e-10, th
-            )
+            ba, bb, bsc, bs = _core.evals_betabinom_bootstrap(
+                np.ascontiguousarray(group_of.ravel().astype(np.int64)), gn, gc, int(n_boot), int(seed), 200, 1e-10, th,
+                scaled=scaled)
             al += list(ba)
             be += list(bb)
+            sc += list(bsc)
             st += list(bs)
-        reps = pd.DataFrame({"replicate": np.arange(len(al)), "alpha": al, "beta": be, "status": st})
-        return CoverageResult("beta", reps, observed, lv)
-    raise ValueError(f"method must be 'aggregate' or 'beta', got {method!r}")
+        cols = {"replicate": np.arange(len(al)), "alpha": al, "beta": be}
+        if scaled:
+            cols["s"] = sc
+        reps = pd.DataFrame({**cols, "status": st})
+        return CoverageResult(method, reps, observed, lv)
+    raise ValueError(f"method must be 'aggregate', 'beta' or 'scaled_beta', got {method!r}")
 
 
 # ---- PassUntil --------------------------------------------------------------------------------------------

@@ -169,7 +169,7 @@ def add_parsers(subparsers) -> argparse.ArgumentParser:
     common(q)
     q.add_argument("--n-col", default="n")
     q.add_argument("--c-col", default="c")
-    q.add_argument("--method", choices=["aggregate", "beta"], default="aggregate")
+    q.add_argument("--method", choices=["aggregate", "beta", "scaled_beta"], default="aggregate")
     q.add_argument("--predict", type=_floats, default=None, help="comma-separated k to predict coverage at")
     q.add_argument("--target", type=_floats, default=None, help="comma-separated target coverages")
     q.add_argument("--cost-per-sample", type=float, default=None, help="price of one sample (cost per solved)")

@@ -4,6 +4,7 @@
 // writes index-owned slots and every sum runs in a fixed order, so results do not depend on thread count.
 #pragma once
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -300,6 +301,306 @@ inline void betabinom_bootstrap(i64 P, const i64* group_of, i64 G, const i64* n,
 // log failure(k) = log B(alpha, beta + k) - log B(alpha, beta).
 LAWFIT_HD inline double betabinom_log_fail(double alpha, double beta, double k) {
   return log_beta(alpha, beta + k) - log_beta(alpha, beta);
+}
+
+// ---- scaled beta-binomial coverage model ------------------------------------------------------------------
+// Per-problem success rates p = s * u with u ~ Beta(alpha, beta) and 0 < s <= 1 (REFERENCE.md section 3: a
+// scaled Beta on [0, s], for problems whose rate never reaches 1). Expanding (1 - s u)^m = ((1 - s) + s (1 - u))^m
+// gives a sum of positive terms,
+//   P(c | n) / C(n, c) = sum_{j=0}^{m} C(m, j) (1 - s)^{m-j} s^{c+j} B(alpha + c, beta + j) / B(alpha, beta),
+// m = n - c; and failure(k) = E[(1 - s u)^k] is the same sum with c = 0, m = k. At s = 1 only j = m remains:
+// the beta-binomial above.
+// The terms t_j have ratio t_{j+1}/t_j = (m-j)/(j+1) * (beta+j)/(A+j) * s/(1-s), A = alpha + beta + c, which
+// decreases in j from J0 = ceil(sqrt(A)) + 1 on (the terms are log-concave there). So the first J0 terms are
+// summed exactly and the rest outward from their mode, found from the quadratic ratio = 1, until the terms fall
+// below 1e-17 of the sum: O(J0 + width) work per group instead of O(m) (O(J0) plus a few hundred terms when the
+// width is large, see below).
+
+// Stirling's remainder lgamma(y) - [(y - 1/2) log y - y + log(2 pi)/2]: its series for y >= 10, else directly.
+inline double lgamma_rem(double y) {
+  if (y < 10.0) return std::lgamma(y) - ((y - 0.5) * std::log(y) - y + 0.91893853320467274178);
+  const double r = 1.0 / y, r2 = r * r;
+  return r * (1.0 / 12 - r2 * (1.0 / 360 - r2 * (1.0 / 1260 - r2 * (1.0 / 1680))));
+}
+
+// lgamma(x + p) - lgamma(x + q) for x >= 0, without subtracting two large lgammas.
+inline double lgamma_diff(double x, double p, double q) {
+  const double yp = x + p, yq = x + q;
+  if (yp < 10.0 || yq < 10.0) return std::lgamma(yp) - std::lgamma(yq);
+  return (yq - 0.5) * std::log1p((p - q) / yq) + (p - q) * std::log(yp) - (p - q) + lgamma_rem(yp) -
+         lgamma_rem(yq);
+}
+
+// x log(x / M) + M - x, accurate when x is close to M (Loader 2000, "Fast and accurate computation of binomial
+// probabilities").
+inline double bd0(double x, double M) {
+  if (std::fabs(x - M) < 0.1 * (x + M)) {
+    const double v = (x - M) / (x + M);
+    double sum = (x - M) * v, ej = 2.0 * x * v, term;
+    const double v2 = v * v;
+    for (int k = 1; k < 1000; ++k) {
+      ej *= v2;
+      term = ej / (2 * k + 1);
+      const double next = sum + term;
+      if (next == sum) break;
+      sum = next;
+    }
+    return sum;
+  }
+  return x * std::log(x / M) + M - x;
+}
+
+// log of the Binomial(m, s) probability of j (ls = log s, l1s = log(1 - s)), Loader's saddle-point form.
+inline double log_binom_pmf(double j, double m, double s, double ls, double l1s) {
+  if (j == 0.0) return m * l1s;
+  if (j == m) return m * ls;
+  const double lc = lgamma_rem(m) - lgamma_rem(j) - lgamma_rem(m - j) - bd0(j, m * s) - bd0(m - j, m * (1.0 - s));
+  return lc + 0.5 * std::log(m / (6.28318530717958647693 * j * (m - j)));
+}
+
+// ratio t_{j+1} / t_j of the series above (odds = s / (1 - s)).
+LAWFIT_HD inline double sbb_ratio(double m, double j, double b, double A, double odds) {
+  return (m - j) / (j + 1.0) * ((b + j) / (A + j)) * odds;
+}
+
+// log of the series for (n, c), up to log C(n, c) (the same constant for every parameter value).
+inline double scaled_betabinom_logp(double n, double c, double a, double b, double s) {
+  const double m = n - c;
+  const double lbab = log_beta(a, b);
+  if (!(s < 1.0)) return log_beta(a + c, b + m) - lbab;  // s = 1: the j = m term alone
+  const double ls = std::log(s), l1s = std::log1p(-s), odds = s / (1.0 - s), A = a + b + c;
+  const double lgac = std::lgamma(a + c);
+  // log t_j = log Binomial(j; m, s) + c log s + log B(a + c, b + j) - log B(a, b), both parts without the
+  // cancellation of large lgammas (accurate for m up to 1e15).
+  auto logterm = [&](double j) {
+    return log_binom_pmf(j, m, s, ls, l1s) + c * ls + lgac - lgamma_diff(j, A, b) - lbab;
+  };
+  const double J0 = std::fmin(m + 1.0, std::ceil(std::sqrt(A)) + 1.0);
+  double mx = -kInf, hs = 0.0;  // head: log-sum-exp of terms 0 .. J0-1, online (hs relative to mx)
+  for (double j = 0.0; j < J0; j += 1.0) {
+    const double lt = logterm(j);
+    if (lt > mx) {
+      hs = hs * std::exp(mx - lt) + 1.0;
+      mx = lt;
+    } else {
+      hs += std::exp(lt - mx);
+    }
+  }
+  const double js = J0;  // first index of the log-concave part
+  if (js > m) return mx + std::log(hs);  // every term is in the head
+  // Mode of the tail: the first j >= js with ratio(j) <= 1, from the quadratic (m-j)(b+j)s = (j+1)(A+j)(1-s).
+  const double qb = s * (m - b) - (1.0 - s) * (A + 1.0), qc = s * m * b - (1.0 - s) * A;
+  const double disc = qb * qb + 4.0 * qc;
+  double jm = disc > 0.0 ? std::floor(0.5 * (qb + std::sqrt(disc))) : js;
+  jm = std::fmin(std::fmax(jm, js), m);
+  while (jm < m && sbb_ratio(m, jm, b, A, odds) > 1.0) jm += 1.0;
+  while (jm > js && sbb_ratio(m, jm - 1.0, b, A, odds) < 1.0) jm -= 1.0;
+  const double lm = logterm(jm);
+  double sum = 1.0, t = 1.0;
+  // Wide tails (m s (1 - s) large, e.g. failure(k) at k = 1e9): the terms are a smooth bell in j, so every
+  // h-th term times h gives the sum (trapezoid rule on an analytic summand: the error falls like
+  // exp(-2 pi^2 sd^2 / h^2), far below rounding at h = sd / 16), each term from its logarithm. Used when the
+  // bell stays clear of both ends of the tail, where the rule would need end corrections.
+  const double sd = std::sqrt(m * s * (1.0 - s)) + 1.0;
+  const double h = std::floor(sd / 16.0);
+  if (h >= 4.0 && jm - 40.0 * sd > js && jm + 40.0 * sd < m) {
+    for (double j = jm + h; j <= m; j += h) {
+      t = std::exp(logterm(j) - lm);
+      sum += t;
+      if (t < 1e-17 * sum) break;
+    }
+    for (double j = jm - h; j >= js; j -= h) {
+      t = std::exp(logterm(j) - lm);
+      sum += t;
+      if (t < 1e-17 * sum) break;
+    }
+    const double tail = lm + std::log(sum * h);
+    const double top = std::fmax(mx, tail);
+    return top + std::log(hs * std::exp(mx - top) + std::exp(tail - top));
+  }
+  for (double j = jm; j < m; j += 1.0) {  // upward
+    t *= sbb_ratio(m, j, b, A, odds);
+    sum += t;
+    if (t < 1e-17 * sum) break;
+  }
+  t = 1.0;
+  for (double j = jm; j > js; j -= 1.0) {  // downward
+    t /= sbb_ratio(m, j - 1.0, b, A, odds);
+    sum += t;
+    if (t < 1e-17 * sum) break;
+  }
+  const double tail = lm + std::log(sum);
+  const double top = std::fmax(mx, tail);
+  return top + std::log(hs * std::exp(mx - top) + std::exp(tail - top));
+}
+
+// log failure(k) = log E[(1 - s u)^k] for integer k >= 0.
+inline double scaled_betabinom_log_fail(double a, double b, double s, double k) {
+  return scaled_betabinom_logp(k, 0.0, a, b, s);
+}
+
+struct ScaledBetaBinomFit {
+  double alpha = kNaN, beta = kNaN, s = kNaN, loglik = kNaN;
+  int iterations = 0;
+  Status status = NOT_RUN;
+};
+
+// Weighted log-likelihood of groups (n_g, c_g, w_g) at x = (log alpha, log beta, logit s).
+inline double scaled_betabinom_ll(i64 G, const i64* n, const i64* c, const double* w, const double* x) {
+  const double a = std::exp(x[0]), b = std::exp(x[1]), s = 1.0 / (1.0 + std::exp(-x[2]));
+  double ll = 0.0;
+  for (i64 g = 0; g < G; ++g)
+    if (w[g] != 0.0)
+      ll += w[g] * scaled_betabinom_logp(static_cast<double>(n[g]), static_cast<double>(c[g]), a, b, s);
+  return std::isfinite(ll) ? ll : -kInf;
+}
+
+// Maximum likelihood of (alpha, beta, s): damped Newton in (log alpha, log beta, logit s) with central-difference
+// derivatives, from the s = 1 fit (s just below 1) and from s = 0.9, 0.7, 0.5 and the largest observed rate (u's
+// moments matched to p / s); the best local optimum wins. logit s is kept in [-14, 21] (s in [8e-7, 1 - 8e-10]).
+inline ScaledBetaBinomFit fit_scaled_betabinom(i64 G, const i64* n, const i64* c, const double* w, int max_iter,
+                                               double tol) {
+  ScaledBetaBinomFit best;
+  const BetaBinomFit f1 = fit_betabinom(G, n, c, w, max_iter, tol);
+  if (f1.status == TOO_FEW_POINTS || f1.status == INVALID_INPUT) {
+    best.status = f1.status;
+    return best;
+  }
+  double pmax = 0.0, sw = 0.0, m1 = 0.0, m2 = 0.0;
+  for (i64 g = 0; g < G; ++g) {
+    if (w[g] == 0.0) continue;
+    const double p = static_cast<double>(c[g]) / static_cast<double>(n[g]);
+    pmax = std::fmax(pmax, p);
+    sw += w[g];
+    m1 += w[g] * p;
+    m2 += w[g] * p * p;
+  }
+  m1 /= sw;
+  const double var = std::fmax(m2 / sw - m1 * m1, 1e-12);
+  std::vector<std::array<double, 3>> starts;
+  if (std::isfinite(f1.alpha) && std::isfinite(f1.beta))
+    starts.push_back({std::log(f1.alpha), std::log(f1.beta), 14.0});
+  for (double s0 : {0.9, 0.7, 0.5, std::fmin(std::fmax(pmax, 0.05), 0.999)}) {
+    const double mu = std::fmin(m1 / s0, 0.99), vu = var / (s0 * s0);
+    double conc = (vu > 0 && vu < mu * (1 - mu)) ? mu * (1 - mu) / vu - 1.0 : 2.0;
+    conc = std::fmin(std::fmax(conc, 1e-2), 1e5);
+    starts.push_back({std::log(mu * conc), std::log((1 - mu) * conc), std::log(s0 / (1 - s0))});
+  }
+  auto clampx = [](double* x) {
+    for (int k = 0; k < 2; ++k) x[k] = std::fmin(std::fmax(x[k], -20.0), 20.0);
+    x[2] = std::fmin(std::fmax(x[2], -14.0), 21.0);
+  };
+  for (const auto& st : starts) {
+    double x[3] = {st[0], st[1], st[2]};
+    clampx(x);
+    double ll = scaled_betabinom_ll(G, n, c, w, x);
+    if (!std::isfinite(ll)) continue;
+    double lam = 1e-3;
+    Status status = MAX_ITER;
+    int it = 0;
+    for (; it < max_iter; ++it) {
+      // Central differences: gradient and Hessian.
+      const double h = 1e-4;
+      double g[3], H[9];
+      double fp[3], fm[3];
+      for (int i = 0; i < 3; ++i) {
+        double xp[3] = {x[0], x[1], x[2]}, xm[3] = {x[0], x[1], x[2]};
+        xp[i] += h;
+        xm[i] -= h;
+        fp[i] = scaled_betabinom_ll(G, n, c, w, xp);
+        fm[i] = scaled_betabinom_ll(G, n, c, w, xm);
+        g[i] = (fp[i] - fm[i]) / (2 * h);
+        H[i * 3 + i] = (fp[i] - 2 * ll + fm[i]) / (h * h);
+      }
+      for (int i = 0; i < 3; ++i)
+        for (int j = i + 1; j < 3; ++j) {
+          double xpp[3] = {x[0], x[1], x[2]}, xpm[3] = {x[0], x[1], x[2]}, xmp[3] = {x[0], x[1], x[2]},
+                 xmm[3] = {x[0], x[1], x[2]};
+          xpp[i] += h, xpp[j] += h;
+          xpm[i] += h, xpm[j] -= h;
+          xmp[i] -= h, xmp[j] += h;
+          xmm[i] -= h, xmm[j] -= h;
+          H[i * 3 + j] = H[j * 3 + i] =
+              (scaled_betabinom_ll(G, n, c, w, xpp) - scaled_betabinom_ll(G, n, c, w, xpm) -
+               scaled_betabinom_ll(G, n, c, w, xmp) + scaled_betabinom_ll(G, n, c, w, xmm)) / (4 * h * h);
+        }
+      bool ok = false, conv = false;
+      for (int tries = 0; tries < 40 && !ok; ++tries) {
+        // Solve (-H + lam * (1 + |diag|)) d = g by Cholesky (3 x 3).
+        double M[9];
+        for (int i = 0; i < 9; ++i) M[i] = -H[i];
+        for (int i = 0; i < 3; ++i) M[i * 3 + i] += lam * (1.0 + std::fabs(H[i * 3 + i]));
+        double d[3] = {g[0], g[1], g[2]};
+        const double l00 = M[0];
+        if (!(l00 > 0)) {
+          lam *= 10;
+          continue;
+        }
+        const double l10 = M[3] / std::sqrt(l00), l20 = M[6] / std::sqrt(l00), r0 = std::sqrt(l00);
+        const double l11s = M[4] - l10 * l10;
+        if (!(l11s > 0)) {
+          lam *= 10;
+          continue;
+        }
+        const double r1 = std::sqrt(l11s), l21 = (M[7] - l20 * l10) / r1;
+        const double l22s = M[8] - l20 * l20 - l21 * l21;
+        if (!(l22s > 0)) {
+          lam *= 10;
+          continue;
+        }
+        const double r2 = std::sqrt(l22s);
+        const double z0 = d[0] / r0, z1 = (d[1] - l10 * z0) / r1, z2 = (d[2] - l20 * z0 - l21 * z1) / r2;
+        d[2] = z2 / r2;
+        d[1] = (z1 - l21 * d[2]) / r1;
+        d[0] = (z0 - l10 * d[1] - l20 * d[2]) / r0;
+        const double mxd = std::fmax(std::fabs(d[0]), std::fmax(std::fabs(d[1]), std::fabs(d[2])));
+        if (mxd > 2.0)
+          for (double& v : d) v *= 2.0 / mxd;
+        double y[3] = {x[0] + d[0], x[1] + d[1], x[2] + d[2]};
+        clampx(y);
+        const double ly = scaled_betabinom_ll(G, n, c, w, y);
+        if (std::isfinite(ly) && ly >= ll - 1e-12 * std::fabs(ll)) {
+          const double change = std::fmax(std::fabs(y[0] - x[0]), std::fmax(std::fabs(y[1] - x[1]), std::fabs(y[2] - x[2])));
+          conv = change < tol || std::fabs(ly - ll) <= tol * (1 + std::fabs(ll));
+          x[0] = y[0], x[1] = y[1], x[2] = y[2];
+          ll = ly;
+          lam = std::fmax(lam / 10, 1e-9);
+          ok = true;
+        } else {
+          lam *= 10;
+        }
+      }
+      if (!ok || conv) {  // no ascent step left at this precision, or converged: a stationary point
+        status = CONVERGED;
+        ++it;
+        break;
+      }
+    }
+    if (!(ll > best.loglik) && std::isfinite(best.loglik)) continue;
+    best.alpha = std::exp(x[0]);
+    best.beta = std::exp(x[1]);
+    best.s = 1.0 / (1.0 + std::exp(-x[2]));
+    best.loglik = ll;
+    best.iterations = it;
+    best.status = status;
+  }
+  return best;
+}
+
+// Bootstrap of the scaled fit over problems (as betabinom_bootstrap).
+inline void scaled_betabinom_bootstrap(i64 P, const i64* group_of, i64 G, const i64* n, const i64* c, i64 R,
+                                       std::uint64_t seed, int max_iter, double tol, double* alpha, double* beta,
+                                       double* scale, std::int32_t* status, int threads) {
+  parallel_for(R, threads, [&](i64 r) {
+    Philox rng(seed, static_cast<std::uint64_t>(r), 0xB37AB1ull);
+    std::vector<double> w(static_cast<size_t>(G), 0.0);
+    for (i64 q = 0; q < P; ++q) w[static_cast<size_t>(group_of[rng.below(P)])] += 1.0;
+    const ScaledBetaBinomFit f = fit_scaled_betabinom(G, n, c, w.data(), max_iter, tol);
+    alpha[r] = f.alpha;
+    beta[r] = f.beta;
+    scale[r] = f.s;
+    status[r] = f.status;
+  }, 1);
 }
 
 // ---- PassUntil (Hu et al. 2023) -------------------------------------------------------------------------
