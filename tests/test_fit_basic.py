@@ -63,3 +63,24 @@ def test_per_curve_tasks_and_per_start_tasks_agree(law):
     np.testing.assert_array_equal(a.objective.to_numpy(), b.objective.to_numpy())
     assert (a.status == b.status).all()
     assert a.status.loc[7] == "NON_FINITE" and (a.status.drop(7) == "CONVERGED").all()
+
+
+@pytest.mark.parametrize("loss,space", [("l2", "linear"), ("huber", "log")])
+def test_zero_weights_equal_dropped_points(loss, space):
+    """Points with weight 0 (some outside the law's domain) leave the fit exactly as if they were dropped, on
+    curves longer than the solver's 32-point block (its contiguous and its listed-points paths both run),
+    with non-unit weights elsewhere."""
+    rng = np.random.default_rng(4)
+    df = lawfit.datasets.synthetic_power_law(30, n_points=70, noise=0.02, seed=4)
+    df["w"] = rng.uniform(0.5, 2.0, len(df))
+    zero = rng.random(len(df)) < 0.2
+    zero[df.groupby("curve").head(40).index[:40]] = False  # curve 0: its first block has no zero weight
+    df.loc[zero, "w"] = 0.0
+    df.loc[zero & (rng.random(len(df)) < 0.5), "x"] = -1.0  # outside the domain, weight 0: never evaluated
+    kw = dict(x="x", y="y", by="curve", weight="w", loss=loss, delta=0.05, space=space, starts=2, seed=1,
+              ftol=1e-13, xtol=1e-13, gtol=1e-13, max_iter=500)
+    a = lawfit.fit(df, "power_law", **kw)
+    b = lawfit.fit(df[~zero], "power_law", **kw)
+    assert (a.status == "CONVERGED").all() and (b.status == "CONVERGED").all()
+    np.testing.assert_allclose(a.params.to_numpy(), b.params.to_numpy(), rtol=1e-7)
+    np.testing.assert_allclose(a.objective.to_numpy(), b.objective.to_numpy(), rtol=1e-10)
