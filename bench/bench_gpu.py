@@ -6,7 +6,7 @@
   chinchilla:  Huber(1e-3) on log loss, Hoffmann's 4,500-start grid, 240 synthetic points
   cost grid:   cost.evaluate over a 4-field grid of 10^6+ configurations; plan(grid=...) with 1,000 samples
 
-Every section checks that the GPU agrees with the CPU (statuses, best starts, parameters to 1e-9 relative,
+Every section checks that the GPU agrees with the CPU (statuses, best starts, parameters to about 1e-7 relative,
 identical cost outputs) and records it. Needs a CUDA build (LAWFIT_CUDA=ON) and a CUDA device; exits with a
 message otherwise.
 

@@ -52,7 +52,10 @@ def _law_batch(spec, B=6, n=12, seed=0):
             np.ascontiguousarray(np.concatenate(ys)))
 
 
-def _assert_same(ref, got, rtol=1e-9):
+def _assert_same(ref, got, rtol=1e-7):
+    # The CPU evaluates exp/log with libmvec and sums the normal equations in lanes; the GPU point by point with
+    # its own exp/log: the last bits differ, and a 1e-8 ftol test may stop one iteration apart (the CPU's formula
+    # and built-in laws, which differ the same way, agree to ~3e-8).
     np.testing.assert_array_equal(got["status"], ref["status"])
     np.testing.assert_array_equal(got["best_start"], ref["best_start"])
     np.testing.assert_array_equal(got["n_points"], ref["n_points"])

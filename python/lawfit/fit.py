@@ -185,7 +185,9 @@ def fit(
     device: "cpu" (default) or "cuda": run the solver on the current CUDA device (built-in laws, no ``shared``).
         The CSR arrays built from ``data`` (host memory) are copied to the device for the call and the results
         copied back; ``threads`` is ignored. Same starts (Philox streams), statuses and best start as on the CPU;
-        parameters agree to about 1e-9 relative (the device's exp/log differ from the CPU's in the last bits).
+        parameters agree to about 1e-7 relative (the CPU evaluates exp/log with vector math and sums in lanes,
+        the device with its own exp/log, point by point: the last bits differ and the stopping test may fall one
+        iteration apart).
         A build without CUDA raises ValueError, a CUDA build without a usable device RuntimeError.
         (Device-resident inputs, e.g. torch CUDA tensors, go to the native ``lawfit._native._core.fit_law_cuda``
         directly: offsets/x/y/w exposing ``__cuda_array_interface__`` are read in place.)
