@@ -10,6 +10,7 @@
 
 #include "core/common.hpp"
 #include "core/evals/special.hpp"
+#include "core/fit/linalg.hpp"
 
 namespace lawfit::evals {
 
@@ -207,29 +208,51 @@ LAWFIT_HD inline double betabinom_ll(i64 G, const i64* n, const i64* c, const do
   return ll;
 }
 
-// Damped Newton (Levenberg) ascent on the log-likelihood in log-parameters, started at the method of moments.
-inline BetaBinomFit fit_betabinom(i64 G, const i64* n, const i64* c, const double* w, int max_iter, double tol) {
-  BetaBinomFit f;
+// Weighted moments of the observed rates c_g / n_g, for the fits' starting points and their input checks:
+// status TOO_FEW_POINTS without weight, INVALID_INPUT when no problem was ever solved or every sample was
+// (no interior optimum), CONVERGED otherwise.
+struct RateMoments {
+  double mean = 0.0, var = 0.0, max = 0.0;
+  Status status = CONVERGED;
+};
+inline RateMoments rate_moments(i64 G, const i64* n, const i64* c, const double* w) {
+  RateMoments r;
   double sw = 0, m1 = 0, m2 = 0;
   for (i64 g = 0; g < G; ++g) {
     if (w[g] == 0.0) continue;
     const double p = static_cast<double>(c[g]) / static_cast<double>(n[g]);
+    r.max = std::fmax(r.max, p);
     sw += w[g];
     m1 += w[g] * p;
     m2 += w[g] * p * p;
   }
   if (!(sw > 0)) {
-    f.status = TOO_FEW_POINTS;
+    r.status = TOO_FEW_POINTS;
+    return r;
+  }
+  r.mean = m1 / sw;
+  r.var = m2 / sw - r.mean * r.mean;
+  if (r.mean <= 0.0 || r.mean >= 1.0) r.status = INVALID_INPUT;
+  return r;
+}
+
+// Method-of-moments concentration alpha + beta of a Beta with mean mu and variance var (fallback when the
+// variance admits none), clamped into [lo, hi].
+inline double moment_concentration(double mu, double var, double fallback, double lo, double hi) {
+  const double conc = (var > 1e-12 && var < mu * (1 - mu)) ? mu * (1 - mu) / var - 1.0 : fallback;
+  return std::fmin(std::fmax(conc, lo), hi);
+}
+
+// Damped Newton (Levenberg) ascent on the log-likelihood in log-parameters, started at the method of moments.
+inline BetaBinomFit fit_betabinom(i64 G, const i64* n, const i64* c, const double* w, int max_iter, double tol) {
+  BetaBinomFit f;
+  const RateMoments mo = rate_moments(G, n, c, w);
+  if (mo.status != CONVERGED) {
+    f.status = mo.status;
     return f;
   }
-  m1 /= sw;
-  const double var = m2 / sw - m1 * m1;
-  if (m1 <= 0.0 || m1 >= 1.0) {  // no problem ever solved, or every sample solved: no interior optimum
-    f.status = INVALID_INPUT;
-    return f;
-  }
-  double conc = (var > 1e-12 && var < m1 * (1 - m1)) ? m1 * (1 - m1) / var - 1.0 : 10.0;
-  conc = std::fmin(std::fmax(conc, 1e-3), 1e6);
+  const double m1 = mo.mean;
+  const double conc = moment_concentration(m1, mo.var, 10.0, 1e-3, 1e6);
   double x[2] = {std::log(m1 * conc), std::log((1 - m1) * conc)};
   double g[2], h[3];
   double ll = betabinom_ll(G, n, c, w, x[0], x[1], g, h);
@@ -284,13 +307,19 @@ inline BetaBinomFit fit_betabinom(i64 G, const i64* n, const i64* c, const doubl
 
 // Bootstrap the beta-binomial fit over problems. group_of[P] maps a problem to its (n, c) group; replicate r
 // resamples P problems (Philox(seed, r)) into group weights and refits. Outputs [R] each.
+// Group weights of bootstrap replicate r: P problems drawn with replacement (Philox(seed, r)), counted by group.
+inline std::vector<double> replicate_group_weights(i64 P, const i64* group_of, i64 G, std::uint64_t seed, i64 r) {
+  Philox rng(seed, static_cast<std::uint64_t>(r), 0xB37AB1ull);
+  std::vector<double> w(static_cast<size_t>(G), 0.0);
+  for (i64 q = 0; q < P; ++q) w[static_cast<size_t>(group_of[rng.below(P)])] += 1.0;
+  return w;
+}
+
 inline void betabinom_bootstrap(i64 P, const i64* group_of, i64 G, const i64* n, const i64* c, i64 R,
                                 std::uint64_t seed, int max_iter, double tol, double* alpha, double* beta,
                                 std::int32_t* status, int threads) {
   parallel_for(R, threads, [&](i64 r) {
-    Philox rng(seed, static_cast<std::uint64_t>(r), 0xB37AB1ull);
-    std::vector<double> w(static_cast<size_t>(G), 0.0);
-    for (i64 s = 0; s < P; ++s) w[static_cast<size_t>(group_of[rng.below(P)])] += 1.0;
+    const std::vector<double> w = replicate_group_weights(P, group_of, G, seed, r);
     BetaBinomFit f = fit_betabinom(G, n, c, w.data(), max_iter, tol);
     alpha[r] = f.alpha;
     beta[r] = f.beta;
@@ -414,20 +443,19 @@ inline double scaled_betabinom_logp(double n, double c, double a, double b, doub
       sum += t;
       if (t < 1e-17 * sum) break;
     }
-    const double tail = lm + std::log(sum * h);
-    const double top = std::fmax(mx, tail);
-    return top + std::log(hs * std::exp(mx - top) + std::exp(tail - top));
-  }
-  for (double j = jm; j < m; j += 1.0) {  // upward
-    t *= sbb_ratio(m, j, b, A, odds);
-    sum += t;
-    if (t < 1e-17 * sum) break;
-  }
-  t = 1.0;
-  for (double j = jm; j > js; j -= 1.0) {  // downward
-    t /= sbb_ratio(m, j - 1.0, b, A, odds);
-    sum += t;
-    if (t < 1e-17 * sum) break;
+    sum *= h;
+  } else {
+    for (double j = jm; j < m; j += 1.0) {  // upward
+      t *= sbb_ratio(m, j, b, A, odds);
+      sum += t;
+      if (t < 1e-17 * sum) break;
+    }
+    t = 1.0;
+    for (double j = jm; j > js; j -= 1.0) {  // downward
+      t /= sbb_ratio(m, j - 1.0, b, A, odds);
+      sum += t;
+      if (t < 1e-17 * sum) break;
+    }
   }
   const double tail = lm + std::log(sum);
   const double top = std::fmax(mx, tail);
@@ -462,41 +490,25 @@ inline double scaled_betabinom_ll(i64 G, const i64* n, const i64* c, const doubl
 inline ScaledBetaBinomFit fit_scaled_betabinom(i64 G, const i64* n, const i64* c, const double* w, int max_iter,
                                                double tol, const double* warm = nullptr) {
   ScaledBetaBinomFit best;
-  double pmax = 0.0, sw = 0.0, m1 = 0.0, m2 = 0.0;
-  for (i64 g = 0; g < G; ++g) {
-    if (w[g] == 0.0) continue;
-    const double p = static_cast<double>(c[g]) / static_cast<double>(n[g]);
-    pmax = std::fmax(pmax, p);
-    sw += w[g];
-    m1 += w[g] * p;
-    m2 += w[g] * p * p;
-  }
-  if (!(sw > 0)) {
-    best.status = TOO_FEW_POINTS;
+  const RateMoments mo = rate_moments(G, n, c, w);
+  if (mo.status != CONVERGED) {
+    best.status = mo.status;
     return best;
   }
-  m1 /= sw;
-  if (m1 <= 0.0 || m1 >= 1.0) {  // no problem ever solved, or every sample solved: no interior optimum
-    best.status = INVALID_INPUT;
-    return best;
-  }
-  const double var = std::fmax(m2 / sw - m1 * m1, 1e-12);
+  const double var = std::fmax(mo.var, 1e-12);
   std::vector<std::array<double, 3>> starts;
-  const bool use_warm = warm && warm[0] > 0 && warm[1] > 0 && warm[2] > 0 && warm[2] <= 1;
-  if (use_warm) {
+  if (warm && warm[0] > 0 && warm[1] > 0 && warm[2] > 0 && warm[2] <= 1) {
     const double s0 = std::fmin(warm[2], 1.0 - 1e-9);
     starts.push_back({std::log(warm[0]), std::log(warm[1]), std::log(s0 / (1 - s0))});
   } else {
     const BetaBinomFit f1 = fit_betabinom(G, n, c, w, max_iter, tol);
     if (std::isfinite(f1.alpha) && std::isfinite(f1.beta))
       starts.push_back({std::log(f1.alpha), std::log(f1.beta), 14.0});
-  }
-  for (double s0 : {0.9, 0.7, 0.5, std::fmin(std::fmax(pmax, 0.05), 0.999)}) {
-    if (use_warm) break;
-    const double mu = std::fmin(m1 / s0, 0.99), vu = var / (s0 * s0);
-    double conc = (vu > 0 && vu < mu * (1 - mu)) ? mu * (1 - mu) / vu - 1.0 : 2.0;
-    conc = std::fmin(std::fmax(conc, 1e-2), 1e5);
-    starts.push_back({std::log(mu * conc), std::log((1 - mu) * conc), std::log(s0 / (1 - s0))});
+    for (double s0 : {0.9, 0.7, 0.5, std::fmin(std::fmax(mo.max, 0.05), 0.999)}) {
+      const double mu = std::fmin(mo.mean / s0, 0.99);
+      const double conc = moment_concentration(mu, var / (s0 * s0), 2.0, 1e-2, 1e5);
+      starts.push_back({std::log(mu * conc), std::log((1 - mu) * conc), std::log(s0 / (1 - s0))});
+    }
   }
   auto clampx = [](double* x) {
     for (int k = 0; k < 2; ++k) x[k] = std::fmin(std::fmax(x[k], -20.0), 20.0);
@@ -538,33 +550,16 @@ inline ScaledBetaBinomFit fit_scaled_betabinom(i64 G, const i64* n, const i64* c
         }
       bool ok = false, conv = false;
       for (int tries = 0; tries < 40 && !ok; ++tries) {
-        // Solve (-H + lam * (1 + |diag|)) d = g by Cholesky (3 x 3).
+        // Solve (-H + lam * (1 + |diag|)) d = g by Cholesky.
         double M[9];
         for (int i = 0; i < 9; ++i) M[i] = -H[i];
         for (int i = 0; i < 3; ++i) M[i * 3 + i] += lam * (1.0 + std::fabs(H[i * 3 + i]));
+        if (!fit::cholesky(M, 3, 3)) {
+          lam *= 10;
+          continue;
+        }
         double d[3] = {g[0], g[1], g[2]};
-        const double l00 = M[0];
-        if (!(l00 > 0)) {
-          lam *= 10;
-          continue;
-        }
-        const double l10 = M[3] / std::sqrt(l00), l20 = M[6] / std::sqrt(l00), r0 = std::sqrt(l00);
-        const double l11s = M[4] - l10 * l10;
-        if (!(l11s > 0)) {
-          lam *= 10;
-          continue;
-        }
-        const double r1 = std::sqrt(l11s), l21 = (M[7] - l20 * l10) / r1;
-        const double l22s = M[8] - l20 * l20 - l21 * l21;
-        if (!(l22s > 0)) {
-          lam *= 10;
-          continue;
-        }
-        const double r2 = std::sqrt(l22s);
-        const double z0 = d[0] / r0, z1 = (d[1] - l10 * z0) / r1, z2 = (d[2] - l20 * z0 - l21 * z1) / r2;
-        d[2] = z2 / r2;
-        d[1] = (z1 - l21 * d[2]) / r1;
-        d[0] = (z0 - l10 * d[1] - l20 * d[2]) / r0;
+        fit::cholesky_solve(M, 3, 3, d);
         const double mxd = std::fmax(std::fabs(d[0]), std::fmax(std::fabs(d[1]), std::fabs(d[2])));
         if (mxd > 2.0)
           for (double& v : d) v *= 2.0 / mxd;
@@ -610,9 +605,7 @@ inline void scaled_betabinom_bootstrap(i64 P, const i64* group_of, i64 G, const 
   const double warm[3] = {full.alpha, full.beta, full.s};
   const bool have = full.status == CONVERGED || full.status == MAX_ITER;
   parallel_for(R, threads, [&](i64 r) {
-    Philox rng(seed, static_cast<std::uint64_t>(r), 0xB37AB1ull);
-    std::vector<double> w(static_cast<size_t>(G), 0.0);
-    for (i64 q = 0; q < P; ++q) w[static_cast<size_t>(group_of[rng.below(P)])] += 1.0;
+    const std::vector<double> w = replicate_group_weights(P, group_of, G, seed, r);
     const ScaledBetaBinomFit f = fit_scaled_betabinom(G, n, c, w.data(), max_iter, tol, have ? warm : nullptr);
     alpha[r] = f.alpha;
     beta[r] = f.beta;
