@@ -78,9 +78,10 @@ def test_should_stop_rule():
     best = float(final.max())
     # The walkers start at the posterior's scale, so the default 200 steps give a stable decision: P(beats
     # best) of the run whose final value is the best stays well above the threshold for every seed, and the
-    # seeds agree (with the former 1e-3 start ball it swung widely with the seed even at 1,000+ steps).
+    # seeds agree (with the former 1e-3 start ball it swung widely with the seed even at 1,000+ steps): its
+    # seed-to-seed standard deviation over 8 seeds stays small (about 0.03-0.045 measured).
     p_best = []
-    for seed in range(4):
+    for seed in range(8):
         d = lawfit.should_stop(obs, x="step", y="v", by="run", horizon=50, best=best, mode="max", samples=500,
                                seed=seed)
         assert list(d.columns) == ["stop", "p_better", "predicted", "low", "high", "status"]
@@ -91,7 +92,7 @@ def test_should_stop_rule():
         if final[worst] < best - 0.1:
             assert d.loc[worst, "stop"]
     assert min(p_best) > 0.1
-    assert max(p_best) - min(p_best) < 0.15
+    assert np.std(p_best, ddof=1) < 0.06
     # A failed extrapolation never stops a run.
     ex = extrapolate(pd.DataFrame({"run": [0], "step": [1.0], "v": [np.nan]}), x="step", y="v", by="run",
                      horizon=50, **FAST)

@@ -264,7 +264,7 @@ void register_evals(py::module_& m) {
   m.def(
       "evals_irt_fit",
       [](py::array Y, int model, int dim, int max_iter, double tol, double a_mean, double a_sd, double b_sd,
-         std::uint64_t seed, int threads, int method, int quadrature) {
+         std::uint64_t seed, int threads, int method, int quadrature, py::object item_keys) {
         const char* op = "fit_irt";
         if (method != 0 && method != 1) throw py::value_error("fit_irt: 'method' must be 0 (jmap) or 1 (mml)");
         if (method == 1 && model != 1)
@@ -280,6 +280,7 @@ void register_evals(py::module_& m) {
           throw py::value_error("fit_irt: 'dim' must be in [1, " + std::to_string(evals::kMaxIrtDim) + "]");
         if (M < 2) throw py::value_error("fit_irt: 'responses' needs at least 2 models (rows)");
         if (I < 1) throw py::value_error("fit_irt: 'responses' needs at least 1 item (column)");
+        const std::uint64_t* ikeys = opt_ptr<std::uint64_t>(item_keys, op, "item_keys", I);
         IrtOptions o;
         o.model = model;
         o.dim = D;
@@ -312,7 +313,7 @@ void register_evals(py::module_& m) {
               }
               const double p = std::fmin(std::fmax((s + 0.5) / (cnt + 1.0), 0.02), 0.98);
               bp[i] = -std::log(p / (1 - p));
-              Philox rng(seed, static_cast<std::uint64_t>(i), 0x1A7Eull);
+              Philox rng(seed, curve_key(ikeys, i), 0x1A7Eull);  // keyed by the item, not its column
               ap[i * D] = 1.0;
               for (int d = 1; d < D; ++d) ap[i * D + d] = 0.3 * rng.normal();
             });
@@ -338,7 +339,7 @@ void register_evals(py::module_& m) {
       },
       py::arg("responses"), py::arg("model"), py::arg("dim") = 1, py::arg("max_iter") = 200, py::arg("tol") = 1e-4,
       py::arg("a_mean") = 1.0, py::arg("a_sd") = 2.0, py::arg("b_sd") = 3.0, py::arg("seed") = 0,
-      py::arg("threads") = 0, py::arg("method") = 0, py::arg("quadrature") = 61,
+      py::arg("threads") = 0, py::arg("method") = 0, py::arg("quadrature") = 61, py::arg("item_keys") = py::none(),
       "Batched IRT fit of a models x items response matrix (int8: 1, 0, -1): joint MAP (method 0) or marginal "
       "maximum likelihood by EM on a quadrature grid (method 1, 2PL).");
 

@@ -130,11 +130,11 @@ void register_fit(py::module_& m) {
       [](const std::string& law, py::array offsets, py::array x, py::array y, py::object w, py::object lower,
          py::object upper, py::object starts, py::ssize_t n_random, py::object rand_lo, py::object rand_hi,
          bool project_linear, std::uint64_t seed, int loss, double delta, int space, double ftol, double xtol,
-         double gtol, int max_iter, int threads, bool want_cov, i64 first_curve) {
+         double gtol, int max_iter, int threads, bool want_cov, py::object keys) {
         const FitFn& fn = lookup(fit_table(), law);
         return fn(fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo, rand_hi,
                                 project_linear, seed, loss, delta, space, ftol, xtol, gtol, max_iter, threads,
-                                want_cov, first_curve));
+                                want_cov, keys));
       },
       py::arg("law"), LAWFIT_FIT_KWARGS, "Batched multi-start fit of a built-in law to a CSR batch of curves.");
   m.def(
@@ -142,11 +142,11 @@ void register_fit(py::module_& m) {
       [](const std::string& law, py::array shared, py::array offsets, py::array x, py::array y, py::object w,
          py::object lower, py::object upper, py::object starts, py::ssize_t n_random, py::object rand_lo,
          py::object rand_hi, bool project_linear, std::uint64_t seed, int loss, double delta, int space,
-         double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov, i64 first_curve) {
+         double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov, py::object keys) {
         const SharedFn& fn = lookup(shared_table(), law);
         return fn(fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo, rand_hi, project_linear,
                                 seed, loss, delta, space, ftol, xtol, gtol, max_iter, threads, want_cov,
-                                first_curve),
+                                keys),
                   shared);
       },
       py::arg("law"), py::arg("shared"), LAWFIT_FIT_KWARGS,

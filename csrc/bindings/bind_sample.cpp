@@ -45,7 +45,7 @@ py::list domhan_families() {
 py::dict mcmc_domhan(py::array offsets, py::array t, py::array y, py::array t_max, py::array range_lo,
                      py::array range_hi, py::array init, py::array active, py::array sigma_min, int walkers, int steps,
                      int burn, py::ssize_t samples, std::uint64_t seed, int threads, double de_frac,
-                     py::object init_chol, double init_spread, double init_sigma, double stretch) {
+                     py::object init_chol, double init_spread, double init_sigma, double stretch, py::object keys) {
   const char* op = "mcmc";
   const py::ssize_t C = offsets.size() - 1;
   if (C < 0) throw py::value_error("mcmc: 'offsets' must have at least one element");
@@ -68,6 +68,7 @@ py::dict mcmc_domhan(py::array offsets, py::array t, py::array y, py::array t_ma
   in.init = in_ptr<double>(init, op, "init", C * kDim);
   in.active = in_ptr<std::uint8_t>(active, op, "active", C * Domhan::K);
   in.sigma_min = in_ptr<double>(sigma_min, op, "sigma_min", C);
+  in.keys = opt_ptr<std::uint64_t>(keys, op, "keys", C);
   sample::McmcOptions o;
   o.walkers = walkers;
   o.steps = steps;
@@ -125,11 +126,11 @@ void register_sample(py::module_& m) {
       [](const std::string& law, py::array offsets, py::array x, py::array y, py::object w, py::array lower,
          py::array upper, py::array params, py::array status, py::ssize_t n, int method, std::uint64_t seed,
          int loss, double delta, int space, double ftol, double xtol, double gtol, int max_iter, int threads,
-         py::object shared) {
+         py::object shared, py::object keys) {
         auto it = boot_table().find(law);
         if (it == boot_table().end()) throw py::value_error("bootstrap: unknown built-in law '" + law + "'");
         return it->second(BootArgs{offsets, x, y, w, lower, upper, params, status, n, method, seed, loss, delta,
-                                   space, ftol, xtol, gtol, max_iter, threads, shared});
+                                   space, ftol, xtol, gtol, max_iter, threads, shared, keys});
       },
       py::arg("law"), LAWFIT_BOOT_KWARGS,
       "Batched bootstrap refits of a fitted CSR batch: returns (params [B, n, P], status [B, n]).");
@@ -138,10 +139,30 @@ void register_sample(py::module_& m) {
         py::arg("range_lo"), py::arg("range_hi"), py::arg("init"), py::arg("active"), py::arg("sigma_min"),
         py::arg("walkers"), py::arg("steps"), py::arg("burn"), py::arg("samples"), py::arg("seed") = 0,
         py::arg("threads") = 0, py::arg("de_frac") = 0.0, py::arg("init_chol") = py::none(),
-        py::arg("init_spread") = 1.0, py::arg("init_sigma") = 0.3, py::arg("stretch") = 2.0,
+        py::arg("init_spread") = 1.0, py::arg("init_sigma") = 0.3, py::arg("stretch") = 2.0, py::arg("keys") = py::none(),
         "Ensemble stretch-move MCMC over Domhan's learning-curve ensemble posterior, all curves in parallel. "
         "init_chol [C, sum P_k^2]: per-family lower-triangular factors of the start covariances (None: start "
         "in a 1e-3 relative ball).");
+  m.def(
+      "keyed_normals",
+      [](py::array keys, std::uint64_t seed, std::uint64_t stream, py::ssize_t n) {
+        const py::ssize_t C = keys.size();
+        if (n < 0) throw py::value_error("keyed_normals: 'n' must be >= 0");
+        const std::uint64_t* k = in_ptr<std::uint64_t>(keys, "keyed_normals", "keys");
+        py::array_t<double> out({C, n});
+        double* o = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          parallel_for(C, 0, [&](i64 c) {
+            Philox rng(seed, k[c], stream);
+            for (py::ssize_t j = 0; j < n; ++j) o[c * n + j] = rng.normal();
+          });
+        }
+        return out;
+      },
+      py::arg("keys"), py::arg("seed"), py::arg("stream"), py::arg("n"),
+      "Standard normals [C, n], row c from the Philox stream (seed, keys[c], stream): a curve's draws do not "
+      "depend on the other curves.");
   m.def("ensemble_eval", &ensemble_eval, py::arg("samples"), py::arg("active"), py::arg("t"), py::arg("threads") = 0,
         "Ensemble mean of every posterior sample at steps t[C, T]: [C, S, T].");
 }

@@ -24,6 +24,7 @@ struct BootArgs {
   double ftol, xtol, gtol;
   int max_iter, threads;
   py::object shared;           // [P] bool mask of parameters shared across curves, or None
+  py::object keys;             // [B] uint64 random-stream key per curve, or None (the curve's index)
 };
 
 template <class Model>
@@ -53,6 +54,7 @@ py::tuple run_bootstrap(const Model& m, const BootArgs& a) {
   in.per_curve_bounds = (nb == B * np) && B != 1;
   in.lower = in_ptr<double>(a.lower, op, "lower", nb);
   in.upper = in_ptr<double>(a.upper, op, "upper", nb);
+  in.keys = opt_ptr<std::uint64_t>(a.keys, op, "keys", B);
   const double* p_hat = in_ptr<double>(a.params, op, "params", B * np);
   const std::int32_t* st = in_ptr<std::int32_t>(a.status, op, "status", B);
   const bool* mask = a.shared.is_none() ? nullptr : in_ptr<bool>(a.shared.cast<py::array>(), op, "shared", np);
@@ -79,6 +81,6 @@ py::tuple run_bootstrap(const Model& m, const BootArgs& a) {
       py::arg("params"), py::arg("status"), py::arg("n"), py::arg("method") = 0, py::arg("seed") = 0,          \
       py::arg("loss") = 0, py::arg("delta") = 1.0, py::arg("space") = 0, py::arg("ftol") = 1e-8,              \
       py::arg("xtol") = 1e-8, py::arg("gtol") = 1e-8, py::arg("max_iter") = 200, py::arg("threads") = 0,      \
-      py::arg("shared") = py::none()
+      py::arg("shared") = py::none(), py::arg("keys") = py::none()
 
 }  // namespace lawfit::bindings

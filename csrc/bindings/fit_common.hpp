@@ -26,7 +26,7 @@ struct FitArgs {
   int max_iter;
   int threads;
   bool want_cov;
-  i64 first_curve;
+  py::object keys;  // [B] uint64 random-stream key per curve, or None (the curve's index)
 };
 
 // Solver options from the binding's codes, checked; op names the entry point in the error.
@@ -108,11 +108,11 @@ inline FitCall fit_setup(int np, int d, const FitArgs& a, const FitInputs& fi) {
   in.per_curve_bounds = (nb == B * np) && B != 1;
   in.lower = opt_ptr<double>(a.lower, op, "lower", nb);
   in.upper = opt_ptr<double>(a.upper, op, "upper", nb);
+  in.keys = opt_ptr<std::uint64_t>(a.keys, op, "keys", B);
 
   fit::StartSpec& st = fc.st;
   st.project_linear = a.project_linear;
   st.seed = a.seed;
-  st.first_curve = a.first_curve;
   if (!a.starts.is_none()) {
     const py::array s = a.starts.cast<py::array>();
     if (s.ndim() == 2) {
@@ -195,9 +195,9 @@ inline FitArgs fit_args_from(py::array offsets, py::array x, py::array y, py::ob
                              py::object upper, py::object starts, py::ssize_t n_random, py::object rand_lo,
                              py::object rand_hi, bool project_linear, std::uint64_t seed, int loss, double delta,
                              int space, double ftol, double xtol, double gtol, int max_iter, int threads,
-                             bool want_cov, i64 first_curve) {
+                             bool want_cov, py::object keys) {
   return FitArgs{offsets,        x,    y,    w,     lower, upper, starts, n_random, rand_lo, rand_hi,  project_linear,
-                 seed,           loss, delta, space, ftol, xtol,  gtol,   max_iter, threads, want_cov, first_curve};
+                 seed,           loss, delta, space, ftol, xtol,  gtol,   max_iter, threads, want_cov, keys};
 }
 
 #define LAWFIT_FIT_KWARGS                                                                                     \
@@ -206,6 +206,6 @@ inline FitArgs fit_args_from(py::array offsets, py::array x, py::array y, py::ob
       py::arg("rand_lo") = py::none(), py::arg("rand_hi") = py::none(), py::arg("project_linear") = false, \
       py::arg("seed") = 0, py::arg("loss") = 0, py::arg("delta") = 1.0, py::arg("space") = 0,               \
       py::arg("ftol") = 1e-8, py::arg("xtol") = 1e-8, py::arg("gtol") = 1e-8, py::arg("max_iter") = 200,   \
-      py::arg("threads") = 0, py::arg("want_cov") = true, py::arg("first_curve") = 0
+      py::arg("threads") = 0, py::arg("want_cov") = true, py::arg("keys") = py::none()
 
 }  // namespace lawfit::bindings

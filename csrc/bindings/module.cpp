@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "bindings/registry.hpp"
+#include "core/common.hpp"
 
 namespace lawfit::bindings {
 std::vector<RegisterFn>& registry() {
@@ -32,6 +33,7 @@ PYBIND11_MODULE(_core, m) {
     d["version"] = LAWFIT_VERSION;
     d["compiler"] = LAWFIT_COMPILER;
     d["hardware_threads"] = static_cast<int>(std::thread::hardware_concurrency());
+    d["max_threads"] = lawfit::effective_threads(1 << 30);  // threads= above this is capped
 #ifdef LAWFIT_WITH_CUDA
     d["cuda"] = true;
 #else

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -41,14 +42,23 @@ enum Loss : std::int32_t { L2 = 0, HUBER = 1, SOFT_L1 = 2, CAUCHY = 3 };
 // Residual space: y - f or log(y) - log(f).
 enum Space : std::int32_t { SPACE_LINEAR = 0, SPACE_LOG = 1 };
 
-// Run fn(i) for i in [0, n) on `threads` worker threads in dynamic chunks. Results must not depend on
-// which thread runs which index (every caller writes to index-owned slots only), so output is identical
-// for any thread count.
+// Worker threads actually used for a request of `threads` (<= 0: all hardware threads): capped at
+// kThreadsPerCore x the hardware threads, since more only adds contention (and creating 10^6 threads fails).
+constexpr int kThreadsPerCore = 4;
+inline int effective_threads(int threads) {
+  const int hw = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  if (threads <= 0) return hw;
+  return std::min(threads, kThreadsPerCore * hw);
+}
+
+// Run fn(i) for i in [0, n) on `threads` worker threads (effective_threads) in dynamic chunks. Results must
+// not depend on which thread runs which index (every caller writes to index-owned slots only), so output is
+// identical for any thread count. If the system refuses to create a thread, the threads already running
+// (and the caller's) do the remaining chunks.
 template <class Fn>
 void parallel_for(i64 n, int threads, Fn&& fn, i64 chunk = 0) {
   if (n <= 0) return;
-  if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
-  if (threads <= 0) threads = 1;
+  threads = effective_threads(threads);
   if (chunk <= 0) chunk = std::max<i64>(1, std::min<i64>(256, n / (8 * threads) + 1));
   if (threads == 1 || n <= chunk) {
     for (i64 i = 0; i < n; ++i) fn(i);
@@ -66,13 +76,26 @@ void parallel_for(i64 n, int threads, Fn&& fn, i64 chunk = 0) {
   const int nt = static_cast<int>(std::min<i64>(threads, (n + chunk - 1) / chunk));
   std::vector<std::thread> pool;
   pool.reserve(nt - 1);
-  for (int t = 1; t < nt; ++t) pool.emplace_back(worker);
+  for (int t = 1; t < nt; ++t) {
+    try {
+      pool.emplace_back(worker);
+    } catch (const std::system_error&) {
+      break;  // out of threads: fewer workers, same result
+    }
+  }
   worker();
   for (auto& th : pool) th.join();
 }
 
+// The stream key of curve b: keys[b] (a stable hash of the curve's `by` values, computed by the caller) or,
+// without keys, b itself. Random streams use this key, never the curve's position, so adding, removing or
+// reordering other curves (or splitting the batch into partitions) leaves a curve's draws unchanged.
+LAWFIT_HD inline std::uint64_t curve_key(const std::uint64_t* keys, i64 b) {
+  return keys ? keys[b] : static_cast<std::uint64_t>(b);
+}
+
 // Philox4x32-10 counter-based generator (Salmon et al. 2011). A stream is keyed by (seed, a, b), e.g.
-// (seed, curve, replicate); draw k of the stream is a pure function of the key and k, so the CPU and the GPU,
+// (seed, curve key, replicate); draw k of the stream is a pure function of the key and k, so the CPU and the GPU,
 // and any thread count, produce the same numbers.
 struct Philox {
   std::uint32_t key[2];

@@ -72,7 +72,7 @@ __global__ void fit_tasks_kernel(Model m, fit::BatchInput in, fit::StartSpec st,
     const double* lo = in.lower + off;
     const double* hi = in.upper + off;
     double p0[PMAX];
-    if (!fit::start_point(m, st, S, b, s, c, lo, hi, p0)) continue;
+    if (!fit::start_point(m, st, S, b, curve_key(in.keys, b), s, c, lo, hi, p0)) continue;
     const fit::LMResult<PMAX> r = fit::lm_solve(m, c, p0, lo, hi, o);
     for (int j = 0; j < np; ++j) tp[t * np + j] = r.p[j];
     tc[t] = r.cost;
@@ -172,6 +172,7 @@ void fit_law_device(const FitJob& job) {
 
   DeviceBuffer<i64> d_off;
   DeviceBuffer<double> d_x, d_y, d_w, d_lo, d_hi, d_starts, d_rlo, d_rhi;
+  DeviceBuffer<std::uint64_t> d_keys;
   fit::BatchInput in = job.in;
   in.offsets = on_device(job.in.offsets, B + 1, false, d_off);  // host (validated) in every case
   if (job.inputs_on_device) LAWFIT_CUDA_CHECK(cudaDeviceSynchronize());  // the producer's pending writes
@@ -181,6 +182,7 @@ void fit_law_device(const FitJob& job) {
   const i64 nbnd = job.in.per_curve_bounds ? B * P : P;
   in.lower = on_device(job.in.lower, nbnd, false, d_lo);
   in.upper = on_device(job.in.upper, nbnd, false, d_hi);
+  in.keys = on_device(job.in.keys, B, false, d_keys);
   fit::StartSpec st = job.st;
   st.starts = on_device(job.st.starts, (job.st.per_curve ? B : 1) * S * P, false, d_starts);
   st.rand_lo = on_device(job.st.rand_lo, P, false, d_rlo);

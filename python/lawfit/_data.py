@@ -83,6 +83,14 @@ class Batch:
     def n_curves(self) -> int:
         return len(self.offsets) - 1
 
+    @property
+    def hashes(self) -> np.ndarray:
+        """uint64 [B] random-stream keys of the curves (:func:`curve_hashes`), computed once."""
+        h = self.__dict__.get("_hashes")
+        if h is None:
+            h = self.__dict__["_hashes"] = curve_hashes(self.keys, self.by)
+        return h
+
 
 def _factorize_sorted(col: pd.Series) -> tuple:
     """pd.factorize(sort=True, NaN kept last) as (codes, uniques, None); for a numeric column already in
@@ -209,6 +217,54 @@ def make_batch(
     yo = np.ascontiguousarray(yv[order]) if yv is not None else None
     wo = np.ascontiguousarray(wv[order]) if wv is not None else None
     return Batch(offsets, Xo, yo, wo, keys.reset_index(drop=True), by, order if rows is None else rows[order])
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _splitmix(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on a uint64 array (wrapping arithmetic)."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def _column_hash(col: pd.Series) -> np.ndarray:
+    """uint64 hash of every value of one key column, the same for equal values whatever the dtype they came in:
+    integral numbers (int, bool, or floats with integral values such as 3.0) hash as int64, other floats as
+    float64 (-0.0 as 0.0, every NaN alike), anything else (strings, categories, dates) as its str()."""
+    from pandas.util import hash_array
+
+    v = col.to_numpy()
+    if v.dtype.kind in "biu":
+        return hash_array(v.astype(np.int64, copy=False), categorize=False)
+    if v.dtype.kind == "f":
+        v = v.astype(np.float64, copy=False)
+        with np.errstate(invalid="ignore"):
+            integral = np.isfinite(v) & (np.floor(v) == v) & (np.abs(v) < 2.0**63)
+        hi = hash_array(np.where(integral, v, 0.0).astype(np.int64), categorize=False)
+        hf = hash_array(np.where(np.isnan(v), np.nan, v + 0.0), categorize=False)
+        return np.where(integral, hi, hf)
+    return hash_array(col.astype(str).to_numpy(dtype=object), categorize=False)
+
+
+def curve_hashes(keys: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
+    """The random-stream key of every curve: a stable 64-bit hash of its ``by`` values (uint64 [B]).
+
+    Random starts, bootstrap replicates and MCMC chains of a curve are drawn from Philox streams keyed by
+    (seed, this hash, ...), never by the curve's position, so adding, removing or reordering other curves, or
+    splitting the data into partitions, leaves a curve's draws unchanged. Equal keys hash equally across
+    processes and machines (pandas' hash_array: SipHash with a fixed key for strings, a fixed mix for
+    numbers); a single curve (no ``by``) has the hash of the empty key."""
+    by = as_list(by)
+    n = len(keys)
+    h = np.full(n, np.uint64(0x6C617766697421), dtype=np.uint64)  # "lawfit!"
+    with np.errstate(over="ignore"):
+        for c in by:
+            h = _splitmix(h * _MIX + _column_hash(keys[c]))
+    return np.ascontiguousarray(h)
 
 
 def key_index(keys: pd.DataFrame, by: list) -> pd.Index:

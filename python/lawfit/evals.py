@@ -22,6 +22,7 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from ._data import curve_hashes
 from ._native import _core
 from ._status import Status
 
@@ -623,6 +624,15 @@ class ItemSelection:
         return pd.DataFrame({"item": names, "position": self.items, "weight": self.weights})
 
 
+def _with_dropped(out: pd.DataFrame, labels, keep) -> pd.DataFrame:
+    """The table of the fitted rows ``out`` spread over all ``labels`` (NaN where ``keep`` is False)."""
+    if keep is None or keep.all():
+        return out
+    full = pd.DataFrame(np.nan, index=pd.Index(labels, name=out.index.name), columns=out.columns)
+    full.iloc[np.flatnonzero(keep)] = out.to_numpy()
+    return full
+
+
 class IRTModel:
     """A fitted IRT model. ``items``: DataFrame of discriminations (a, or a1..aD) and difficulties b with
     standard errors; ``abilities``: theta (and se) per model. P(correct) = sigmoid(a . theta - b)."""
@@ -637,6 +647,8 @@ class IRTModel:
         self.iterations = int(native["iterations"])
         self.status = Status(int(native["status"])).name
         self.model_names, self.item_names = rows, cols
+        # All models / items with those that had no response (set by fit_irt), and which were fitted.
+        self._all_rows, self._all_cols, self._keep_rows, self._keep_cols = rows, cols, None, None
         self._Y = Y
 
     @property
@@ -656,7 +668,7 @@ class IRTModel:
         if self.model == "rasch":
             out = out.drop(columns=["a", "se_a"])
         out.index.name = self.item_names.name or "item"
-        return out
+        return _with_dropped(out, self._all_cols, self._keep_cols)
 
     @property
     def abilities(self) -> pd.DataFrame:
@@ -665,7 +677,7 @@ class IRTModel:
         for j, cn in enumerate(cols):
             out[f"se_{cn}"] = self._se_theta[:, j]
         out.index.name = self.model_names.name or "model"
-        return out
+        return _with_dropped(out, self._all_rows, self._keep_rows)
 
     def __repr__(self) -> str:
         return (f"IRTModel({self.model}, dim={self.dim}, models={self._theta.shape[0]}, items={self._b.size}, "
@@ -963,11 +975,23 @@ def fit_irt(
     if not (5 <= int(quadrature) <= 401):
         raise ValueError(f"quadrature must be in [5, 401], got {quadrature}")
     Y, rows, cols = _responses(responses)
-    if Y.shape[0] < 2 or Y.shape[1] < 1:
-        raise ValueError(f"argument 'responses' needs at least 2 models and 1 item, got shape {Y.shape}")
+    # Models and items without a single response carry no information; left in, they would move the others
+    # (abilities are standardised over all models). They are fitted without, and reported with NaN estimates.
+    seen = Y >= 0
+    keep_r, keep_c = seen.any(axis=1), seen.any(axis=0)
+    if keep_r.sum() < 2 or keep_c.sum() < 1:
+        raise ValueError(f"argument 'responses' needs at least 2 models and 1 item with responses, got "
+                         f"{int(keep_r.sum())} model(s) and {int(keep_c.sum())} item(s) with any (shape {Y.shape})")
+    all_rows, all_cols = rows, cols
+    if not (keep_r.all() and keep_c.all()):
+        Y, rows, cols = np.ascontiguousarray(Y[np.ix_(keep_r, keep_c)]), rows[keep_r], cols[keep_c]
+    item_keys = curve_hashes(pd.DataFrame({"item": np.asarray(cols)}), ["item"])
     nat = _core.evals_irt_fit(Y, code, int(dim), int(max_iter), float(tol), a_mean, a_sd, float(prior_b_sd),
-                              int(seed), _threads(threads), 1 if method == "mml" else 0, int(quadrature))
-    return IRTModel(name, nat, rows, cols, Y)
+                              int(seed), _threads(threads), 1 if method == "mml" else 0, int(quadrature),
+                              item_keys=item_keys)
+    m = IRTModel(name, nat, rows, cols, Y)
+    m._all_rows, m._all_cols, m._keep_rows, m._keep_cols = all_rows, all_cols, keep_r, keep_c
+    return m
 
 
 def read_responses(path) -> pd.DataFrame:

@@ -46,6 +46,7 @@ _RIDGE_REL, _RIDGE_ABS = 0.1, 0.1
 # Least-squares starts of the families: the sampler only needs a point inside the posterior's bulk and the
 # local curvature there, so the fits use at most _LSQ_STARTS grid starts and loose tolerances.
 _LSQ_STARTS, _LSQ_TOL, _LSQ_MAX_ITER = 8, 1e-6, 30
+_NOISE_STREAM = 0x4E4F495345  # Philox stream of the predictive's observation noise ("NOISE"; steps use < 2^47)
 
 
 def _lsq_starts(spec) -> np.ndarray:
@@ -151,7 +152,7 @@ class Extrapolation:
     """
 
     def __init__(self, keys, by, x, y, horizon, active, samples, status, accept, tau, worst, scale, sign,
-                 n_points, last_x, last_y, seed, quantiles):
+                 n_points, last_x, last_y, seed, quantiles, hashes):
         self.keys, self.by, self.x, self.y = keys, by, x, y
         self.horizon = horizon
         self.active = active
@@ -163,6 +164,7 @@ class Extrapolation:
         self.n_points, self.last_x, self.last_y = n_points, last_x, last_y
         self.seed = seed
         self.quantiles = tuple(quantiles)
+        self._hashes = hashes  # uint64 [C] random-stream keys of the curves (_data.curve_hashes)
 
     @property
     def index(self) -> pd.Index:
@@ -186,9 +188,15 @@ class Extrapolation:
         return pd.Series(names, index=self.index, name="status")
 
     @property
+    def mode(self) -> pd.Series:
+        """"max" (larger is better) or "min" per curve: as given, or inferred from the curve's own trend."""
+        return pd.Series(np.where(self._sign > 0, "max", "min"), index=self.index, name="mode")
+
+    @property
     def diagnostics(self) -> pd.DataFrame:
-        return pd.DataFrame({"status": self.status.to_numpy(), "acceptance": self.acceptance, "tau": self.tau,
-                             "n_points": self.n_points}, index=self.index)
+        return pd.DataFrame({"status": self.status.to_numpy(), "mode": self.mode.to_numpy(),
+                             "acceptance": self.acceptance, "tau": self.tau, "n_points": self.n_points},
+                            index=self.index)
 
     # ---- scale mapping ---------------------------------------------------------------------------
     def _to_user(self, z: np.ndarray) -> np.ndarray:
@@ -222,7 +230,8 @@ class Extrapolation:
         """Posterior predictive draws (ensemble value + Gaussian noise) at ``steps``: [curves, S, T]."""
         mu = self.mean_samples(steps, normalised=True)
         sig = self.samples[:, :, -1][:, :, None]
-        eps = np.random.default_rng(self.seed).standard_normal(mu.shape)
+        C, S, T = mu.shape  # noise from the curve's own Philox stream: independent of the other curves
+        eps = _core.keyed_normals(self._hashes, self.seed, _NOISE_STREAM, S * T).reshape(C, S, T)
         z = mu + sig * eps
         return z if normalised else self._to_user(z)
 
@@ -293,24 +302,24 @@ def _per_curve(v, C: int, name: str, index: Optional[pd.Index] = None) -> np.nda
     return a
 
 
-def _metric_range(y: np.ndarray, mode: str, bounds) -> tuple:
+def _metric_range(ymin: np.ndarray, ymax: np.ndarray, is_max: np.ndarray, bounds) -> tuple:
+    """The metric's range (lower [C], upper [C]) of every curve: ``bounds`` when given, else inferred from the
+    curve's own observed values (ymin, ymax [C]; NaN for an empty curve), so no curve's range depends on
+    another's: [0, 1] or [0, 100] for accuracy-like curves inside them, [0, inf) for non-negative values,
+    unbounded otherwise."""
+    C = len(ymin)
     if bounds is not None:
         lo, hi = (float(bounds[0]) if bounds[0] is not None else -np.inf,
                   float(bounds[1]) if bounds[1] is not None else np.inf)
         if not lo < hi:
             raise ValueError(f"bounds: lower must be < upper, got {bounds!r}")
-        return lo, hi
-    fin = y[np.isfinite(y)]
-    if fin.size == 0:
-        return -np.inf, np.inf
-    ymin, ymax = float(fin.min()), float(fin.max())
-    if mode == "max" and ymin >= 0 and ymax <= 1:
-        return 0.0, 1.0
-    if mode == "max" and ymin >= 0 and ymax <= 100:
-        return 0.0, 100.0
-    if ymin >= 0:
-        return 0.0, np.inf
-    return -np.inf, np.inf
+        return np.full(C, lo), np.full(C, hi)
+    with np.errstate(invalid="ignore"):
+        nonneg = ymin >= 0
+        lo = np.where(nonneg, 0.0, -np.inf)
+        hi = np.where(is_max & nonneg & (ymax <= 1), 1.0,
+                      np.where(is_max & nonneg & (ymax <= 100), 100.0, np.inf))
+    return lo, hi
 
 
 def extrapolate(
@@ -343,10 +352,14 @@ def extrapolate(
         keys; also the t_max of the improvement prior.
     families: "domhan" (the 11 families of Domhan et al. 2015), "lcpfn" (pow3, ilog2, janoschek), "all", or a
         list of family names.
-    samples: posterior draws kept per curve. seed: chains are keyed by (seed, curve, step).
-    mode: "max" (accuracy-like) or "min" (loss-like); default: inferred from the curves' overall trend.
-    bounds: the metric's range (lower, upper); default [0, 1] or [0, 100] for accuracies, [0, inf) for
-        non-negative losses, unbounded otherwise.
+    samples: posterior draws kept per curve. seed: chains are keyed by (seed, hash of the curve's key, step).
+    mode: "max" (accuracy-like) or "min" (loss-like) for every curve; default: inferred per curve from its own
+        trend (the mean of its last third of points against its first third; ties give "max"), reported in
+        ``Extrapolation.mode``. Give it when known: a short noisy curve can look like the opposite.
+    bounds: the metric's range (lower, upper); default, per curve from its own values: [0, 1] or [0, 100] for
+        accuracy-like curves inside them, [0, inf) for non-negative values, unbounded otherwise.
+    Each curve is normalised, ranged and sampled on its own (random streams keyed by the hash of its key), so
+    adding or removing other curves never changes its forecast.
     walkers, steps, burn: sampler settings (defaults: walkers 2 * dim + 2, where dim counts the parameters,
         weights and sigma of the families in use (98 for "domhan"); 200 steps; burn steps // 2).
     de_fraction: fraction of steps (default 0.2) that use the differential-evolution move (ter Braak 2006)
@@ -402,19 +415,23 @@ def extrapolate(
         return out
 
     if mode is None:
-        first = np.where(nz, yv[np.minimum(starts, max(len(yv) - 1, 0))] if len(yv) else np.nan, np.nan)
-        last = np.where(nz, yv[np.maximum(offsets[1:] - 1, 0)] if len(yv) else np.nan, np.nan)
-        trend = np.nanmedian(last - first) if np.isfinite(last - first).any() else 1.0
-        mode = "max" if trend >= 0 else "min"
-    sign = np.full(C, 1.0 if mode == "max" else -1.0)
-    lo_m, hi_m = _metric_range(yv, mode, bounds)
+        # Per curve, from its own trend: the mean of its last third of points against its first third.
+        pos = np.arange(len(yv)) - starts[seg] if len(yv) else np.zeros(0, dtype=np.int64)
+        third = np.maximum(counts // 3, 1)
+        head = reduce(np.add, np.where(pos < third[seg], yv, 0.0), 0.0)
+        tail = reduce(np.add, np.where(pos >= (counts - third)[seg], yv, 0.0), 0.0)
+        is_max = ~(tail < head)  # ties and empty curves: "max"
+    else:
+        is_max = np.full(C, mode == "max")
+    sign = np.where(is_max, 1.0, -1.0)
+    lo_m, hi_m = _metric_range(reduce(np.minimum, yv), reduce(np.maximum, yv), is_max, bounds)
     sy = yv * sign[seg]
     worst = reduce(np.minimum, sy)
     best = reduce(np.maximum, sy)
     ymag = reduce(np.maximum, np.abs(yv))
     # Unit of the metric: its range when bounded, else the curve's magnitude. The observed span is floored
     # at 1% of it (flat curves) and the noise sigma at 0.1% of it.
-    unit = np.full(C, hi_m - lo_m) if np.isfinite(hi_m - lo_m) else np.maximum(ymag, 1e-12)
+    unit = np.where(np.isfinite(hi_m - lo_m), hi_m - lo_m, np.maximum(ymag, 1e-12))
     unit = np.where(np.isfinite(unit) & (unit > 0), unit, 1.0)
     scale = np.maximum(best - worst, 1e-2 * unit)
     scale = np.where(np.isfinite(scale), scale, 1.0)
@@ -422,10 +439,7 @@ def extrapolate(
     sigma_min = np.minimum(_SIGMA_MIN_REL * unit * (_HI - _LO) / scale, 0.5)
     z = _LO + (sy - worst[seg]) * (_HI - _LO) / scale[seg]
     # Metric range on the normalised scale (flipped for "min").
-    if mode == "max":
-        rlo_u, rhi_u = lo_m, hi_m
-    else:
-        rlo_u, rhi_u = -hi_m, -lo_m
+    rlo_u, rhi_u = np.where(is_max, lo_m, -hi_m), np.where(is_max, hi_m, -lo_m)
     with np.errstate(invalid="ignore"):
         rlo = _LO + (rlo_u - worst) * (_HI - _LO) / scale
         rhi = _LO + (rhi_u - worst) * (_HI - _LO) / scale
@@ -450,8 +464,7 @@ def extrapolate(
         r = spec._fit(offsets=offsets, x=X1, y=z, w=None, lower=lo_b, upper=hi_b,
                       starts=_lsq_starts(spec), project_linear=True, seed=int(seed), loss=0, delta=1.0,
                       space=0, ftol=_LSQ_TOL, xtol=_LSQ_TOL, gtol=_LSQ_TOL, max_iter=_LSQ_MAX_ITER,
-                      threads=int(threads or 0),
-                      want_cov=False, first_curve=0)
+                      threads=int(threads or 0), want_cov=False)
         p = np.asarray(r["params"])
         st = np.asarray(r["status"])
         ok = (st == Status.CONVERGED) | (st == Status.MAX_ITER)
@@ -501,12 +514,14 @@ def extrapolate(
                             np.ascontiguousarray(rlo), np.ascontiguousarray(rhi), np.ascontiguousarray(init),
                             np.ascontiguousarray(active.astype(np.uint8)), np.ascontiguousarray(sigma_min), W, int(steps), burn_,
                             int(samples), int(seed), int(threads or 0), float(de_fraction),
-                            chol if init_spread > 0 else None, float(init_spread), float(init_sigma))
+                            chol if init_spread > 0 else None, float(init_spread), float(init_sigma),
+                            keys=b.hashes)
     status = np.asarray(out["status"]).astype(np.int64)
     tau = _autocorr_time(np.asarray(out["trace"]))
     last_y = np.where(nz, yv[np.maximum(offsets[1:] - 1, 0)] if len(yv) else np.nan, np.nan)
     ex = Extrapolation(b.keys, b.by, x, y, hz, active, np.asarray(out["samples"]), status,
-                       np.asarray(out["accept"]), tau, worst, scale, sign, counts, last_x, last_y, int(seed), quantiles)
+                       np.asarray(out["accept"]), tau, worst, scale, sign, counts, last_x, last_y, int(seed), quantiles,
+                       b.hashes)
     # The sampler's inputs on the normalised scale (for baselines and diagnostics).
     ex.problem = dict(offsets=offsets, t=t, z=z, t_max=tmax, range_lo=rlo, range_hi=rhi, init=init, active=active,
                       sigma_min=sigma_min, walkers=W, steps=int(steps), burn=burn_, init_chol=chol)

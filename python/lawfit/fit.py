@@ -173,7 +173,8 @@ def fit(
     delta: the robust loss's scale (scipy's f_scale); default 1.0. Chinchilla used huber, delta=1e-3, log space.
     space: "linear" (y - f) or "log" (log y - log f) residuals.
     starts: None (the law's default grid, linear parameters solved exactly), an int n (n random starts per
-        curve inside the bounds, from ``seed``), or a DataFrame / dict with a column per parameter (a grid tried
+        curve inside the bounds, drawn from the Philox stream of (``seed``, the curve's key hash), so a curve's
+        starts do not depend on the other curves), or a DataFrame / dict with a column per parameter (a grid tried
         on every curve; with the ``by`` column(s) present, starts per curve). The best start wins per curve.
     bounds: {param: (lower, upper)} for all curves, or a DataFrame with the ``by`` columns and
         ``<param>_lower`` / ``<param>_upper`` columns for per-curve bounds.
@@ -284,7 +285,7 @@ def _fit_chunks(spec, batch, X, lo, hi, st, common, progress, device="cpu") -> d
                 w=batch.w[r0:r1] if batch.w is not None else None,
                 lower=np.ascontiguousarray(lo[a:b]) if per_curve_bounds else lo,
                 upper=np.ascontiguousarray(hi[a:b]) if per_curve_bounds else hi,
-                first_curve=a,
+                keys=batch.hashes[a:b],
                 **kw,
                 **common,
             )

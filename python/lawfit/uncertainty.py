@@ -2,8 +2,8 @@
 
 Every replicate of every curve is one refit, warm-started from the full fit and solved by the same C++
 Levenberg-Marquardt solver; all replicates of all curves run as one parallel native batch. Replicate r of
-curve b draws its resample from a counter-based Philox stream keyed by (seed, b, r), so the samples are
-bit-identical for any thread count.
+curve b draws its resample from a counter-based Philox stream keyed by (seed, hash of b's key, r), so the samples
+are bit-identical for any thread count and whatever other curves the fit holds.
 
     res = lawfit.fit(df, "chinchilla", x=["N", "D"], y="loss", loss="huber", delta=1e-3, space="log")
     boot = res.bootstrap(n=4000)             # also sets res.bootstrap_samples
@@ -17,6 +17,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from ._data import curve_hashes
 
 METHODS = {"pairs": 0, "residual": 1}
 _JACKKNIFE = 2
@@ -106,6 +107,7 @@ def _native_args(result) -> dict:
         max_iter=int(o.get("max_iter", 200)),
         # a joint fit: every replicate refits all curves together, the shared parameters common to them
         shared=np.array([p in shared for p in result.law.params], dtype=bool) if shared else None,
+        keys=curve_hashes(result.keys, result.by),
     )
 
 
@@ -215,7 +217,8 @@ def bootstrap(result, n: int = 4000, method: str = "pairs", seed: int = 0, threa
 
     method: "pairs" (resample the curve's points with replacement, as Epoch AI's Chinchilla replication) or
         "residual" (keep x, add resampled residuals of the full fit to the fitted values, in the fit's space).
-    seed: replicate r of curve b uses the Philox stream (seed, b, r); results do not depend on ``threads``.
+    seed: replicate r of a curve uses the Philox stream (seed, hash of the curve's key, r): results depend neither
+        on ``threads`` nor on the other curves of the fit.
     A fit with ``shared`` parameters is bootstrapped jointly: replicate r resamples every curve and refits them
     together, so the shared parameters stay common to all curves (percentile intervals; BCa is not defined).
     """

@@ -2,7 +2,7 @@
 //
 // Layout (DESIGN.md principle 2): offsets[B+1] (int64), x[n_total, d], y[n_total], w[n_total] or null;
 // bounds lower/upper [Bb, P] with Bb in {1, B}; starts [Sb, S, P] with Sb in {1, B}, or S random starts per
-// curve drawn from Philox(seed, curve, start) inside [rand_lo, rand_hi] (log-uniform for LOG parameters).
+// curve drawn from Philox(seed, curve key, start) inside [rand_lo, rand_hi] (log-uniform for LOG parameters).
 // Many curves: one task per curve validates it, prepares its inputs and runs its starts in turn. Few curves:
 // validation and preparation first, then every (curve, start) pair is a task, in blocks of bounded size.
 // Either way each curve keeps its best start (lowest cost; ties go to the lowest start index), so the output
@@ -27,6 +27,7 @@ struct BatchInput {
   const double* lower;  // [Bb, P]
   const double* upper;  // [Bb, P]
   bool per_curve_bounds;
+  const std::uint64_t* keys = nullptr;  // [B] random-stream key per curve (common.hpp curve_key), or null
 };
 
 struct StartSpec {
@@ -37,7 +38,6 @@ struct StartSpec {
   const double* rand_lo = nullptr;  // [P] range of random starts (natural units)
   const double* rand_hi = nullptr;
   std::uint64_t seed = 0;
-  i64 first_curve = 0;  // global index of curve 0 (random streams are keyed by the global index)
 };
 
 struct BatchOutput {
@@ -165,17 +165,18 @@ LAWFIT_HD inline Status check_bounds(int np, const double* lo, const double* hi)
 }
 
 // Start s of curve b (natural units, clamped into the bounds, linear parameters solved if asked): explicit
-// starts, or Philox(seed, first_curve + b, s) draws. S is the number of starts per curve. Returns false if
+// starts, or Philox(seed, key, s) draws (key: curve_key of curve b, never its position). S is the number of
+// starts per curve. Returns false if
 // the start is unusable (NaN).
 template <class Model>
-LAWFIT_HD bool start_point(const Model& m, const StartSpec& st, i64 S, i64 b, i64 s, const Curve& c,
-                           const double* lo, const double* hi, double* p0) {
+LAWFIT_HD bool start_point(const Model& m, const StartSpec& st, i64 S, i64 b, std::uint64_t key, i64 s,
+                           const Curve& c, const double* lo, const double* hi, double* p0) {
   const int np = m.n_params();
   if (st.starts) {
     const double* src = st.starts + ((st.per_curve ? b * S : 0) + s) * np;
     for (int j = 0; j < np; ++j) p0[j] = src[j];
   } else {
-    Philox rng(st.seed, static_cast<std::uint64_t>(st.first_curve + b), static_cast<std::uint64_t>(s));
+    Philox rng(st.seed, key, static_cast<std::uint64_t>(s));
     for (int j = 0; j < np; ++j) {
       const double l = st.rand_lo[j], h = st.rand_hi[j], u = rng.uniform();
       p0[j] = (m.scale(j) == LOG && l > 0.0) ? std::exp(std::log(l) + u * (std::log(h) - std::log(l)))
@@ -259,7 +260,7 @@ LAWFIT_HD Status validate_curve(const Model& m, const BatchInput& in, i64 b, Spa
 // when there were several, and written to out with its covariance (from its normal equations, no extra pass).
 template <class Model>
 void fit_one(const Model& m, const Curve& c, const double* lo, const double* hi, const StartSpec& st, i64 S,
-             i64 b, const Options& o, const BatchOutput& out) {
+             i64 b, std::uint64_t key, const Options& o, const BatchOutput& out) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   LMResult<PMAX> best;
@@ -268,7 +269,7 @@ void fit_one(const Model& m, const Curve& c, const double* lo, const double* hi,
   bool any_nonfinite = false;
   for (i64 s = 0; s < S; ++s) {
     double p0[PMAX];
-    if (!start_point(m, st, S, b, s, c, lo, hi, p0)) continue;
+    if (!start_point(m, st, S, b, key, s, c, lo, hi, p0)) continue;
     const LMResult<PMAX> r = lm_solve(m, c, p0, lo, hi, o, &ne);
     if (r.status == NON_FINITE || !std::isfinite(r.cost)) {
       any_nonfinite |= r.status == NON_FINITE;
@@ -317,9 +318,10 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& st, const 
         thread_local std::vector<double> xp;
         if (xp.size() < static_cast<size_t>(n * Law::DP)) xp.resize(static_cast<size_t>(n * Law::DP));
         prepare_points<Law>(in.x + a * in.d, in.d, w, n, xp.data());
-        fit_one(laws::PreparedModel<Law>{}, Curve{xp.data(), in.y + a, w, n, Law::DP}, lo, hi, st, S, b, o, out);
+        fit_one(laws::PreparedModel<Law>{}, Curve{xp.data(), in.y + a, w, n, Law::DP}, lo, hi, st, S, b,
+                curve_key(in.keys, b), o, out);
       } else {
-        fit_one(m, Curve{in.x + a * in.d, in.y + a, w, n, in.d}, lo, hi, st, S, b, o, out);
+        fit_one(m, Curve{in.x + a * in.d, in.y + a, w, n, in.d}, lo, hi, st, S, b, curve_key(in.keys, b), o, out);
       }
     });
     return;
@@ -382,7 +384,7 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
       const double *lo, *hi;
       bounds(b, &lo, &hi);
       double p0[PMAX];
-      if (!start_point(m, st, S, b, s, c, lo, hi, p0)) return;  // NOT_RUN
+      if (!start_point(m, st, S, b, curve_key(in.keys, b), s, c, lo, hi, p0)) return;  // NOT_RUN
       const LMResult<PMAX> r = lm_solve(m, c, p0, lo, hi, o);
       for (int j = 0; j < np; ++j) tp[t * np + j] = r.p[j];
       tc[t] = r.cost;

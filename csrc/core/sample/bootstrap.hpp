@@ -12,7 +12,8 @@
 //              replacement from the full fit's residuals in the fit space.
 //   JACKKNIFE: replicate r leaves point r out (weight 0); replicates r >= n of a curve are NOT_RUN. Used
 //              for the acceleration constant of BCa intervals.
-// Replicate r of curve b draws from Philox(seed, b, r), so the output does not depend on the thread count.
+// Replicate r of curve b draws from Philox(seed, key of b, r) (common.hpp curve_key: in.keys, a stable hash of the
+// curve's key), so the output depends neither on the thread count nor on which other curves are in the batch.
 // Scratch buffers (weights, y*) are per worker thread and sized to the longest curve: no allocation per task.
 #pragma once
 #include <algorithm>
@@ -153,7 +154,7 @@ void bootstrap_tasks(const Model& m, const fit::BatchInput& in, const double* p_
     }
     const i64 m_used = used_points(w0, n, pos.data());
     fit::Curve c{in.x + a * in.d, in.y + a, nullptr, n, in.d};
-    Philox rng(seed, static_cast<std::uint64_t>(b), static_cast<std::uint64_t>(r));
+    Philox rng(seed, curve_key(in.keys, b), static_cast<std::uint64_t>(r));
     if (method == PAIRS) {
       if (draw_pairs(rng, pos.data(), m_used, n, w0, wbuf.data()) < np) return fail(TOO_FEW_POINTS);
       c.w = wbuf.data();
@@ -175,8 +176,8 @@ void bootstrap_tasks(const Model& m, const fit::BatchInput& in, const double* p_
 }
 
 // Bootstrap of a fit with parameters shared across curves (fit::fit_shared): replicate r resamples every
-// curve's points (PAIRS) or residuals (RESIDUAL) with the streams bootstrap_batch uses, Philox(seed, b, r),
-// and refits all curves jointly, warm-started from the full fit. Replicates are the parallel tasks (each joint
+// curve's points (PAIRS) or residuals (RESIDUAL) with the streams bootstrap_batch uses, Philox(seed, key of b,
+// r), and refits all curves jointly, warm-started from the full fit. Replicates are the parallel tasks (each joint
 // solve runs on one thread), so the output does not depend on the thread count. out.params [B, R, P]: the
 // shared parameters are equal across the curves of a replicate. Curves whose full fit failed are NOT_RUN;
 // a replicate whose joint fit fails is NON_FINITE (or SINGULAR) for every curve. JACKKNIFE is not defined
@@ -212,7 +213,7 @@ void bootstrap_shared(const Model& m, const fit::BatchInput& in, const bool* sha
       if (static_cast<i64>(pos.size()) < n) pos.resize(n);
       const i64 m_used = used_points(w0, n, pos.data());
       if (m_used == 0) continue;
-      Philox rng(seed, static_cast<std::uint64_t>(b), static_cast<std::uint64_t>(r));
+      Philox rng(seed, curve_key(in.keys, b), static_cast<std::uint64_t>(r));
       if (method == PAIRS) {
         draw_pairs(rng, pos.data(), m_used, n, w0, wbuf.data() + a);
       } else {

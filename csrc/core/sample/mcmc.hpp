@@ -10,7 +10,8 @@
 // all walkers start with the same values there, and the stretch-move factor uses the active dimension).
 //
 // Parallel over curves; within a curve the walkers are updated in two halves, sequentially, drawing from
-// Philox(seed, curve, step), so the chain is identical for any thread count. Scratch is per worker thread.
+// Philox(seed, curve key, step) (common.hpp curve_key: in.keys or the index), so the chain is identical for any
+// thread count and whatever other curves are in the batch. Scratch is per worker thread.
 //
 // Speed: every family's per-point input transforms (ln t, 1/ln(t+1), 1/t: the laws' prepare hooks, law.hpp)
 // are computed once per curve for the observed steps, t = 2 and t_max, and shared by all walkers and steps;
@@ -109,6 +110,7 @@ struct McmcInput {
   const double* init;   // [C, Dim] least-squares start (family params, weights, sigma)
   const std::uint8_t* active;  // [C, K] family used for this curve
   const double* sigma_min;  // [C] lower bound of sigma on the normalised scale
+  const std::uint64_t* keys = nullptr;  // [C] random-stream key per curve (common.hpp curve_key), or null
   // [C, CHOL] optional: per family a P x P lower-triangular factor L_k (row-major) of its start covariance,
   // packed in family order; null (or init_spread = 0): start in the relative ball of size init_scale.
   const double* init_chol = nullptr;
@@ -292,12 +294,12 @@ void mcmc_batch(const McmcInput& in, const McmcOptions& opt, const McmcOutput& o
     const double* x0 = in.init + c * Dim;
     const double lp0 = post(x0);
     if (!std::isfinite(lp0)) return fail(INVALID_INPUT);
-    // Initial walkers, each from its own Philox stream (seed, curve, walker) in the high range so it never
+    // Initial walkers, each from its own Philox stream (seed, curve key, walker) in the high range so it never
     // collides with the per-step streams.
     const double* chol = in.init_chol && opt.init_spread > 0.0 ? in.init_chol + c * Fam::CHOL : nullptr;
     for (int wk = 0; wk < W; ++wk) {
       double* x = pos.data() + static_cast<size_t>(wk) * Dim;
-      Philox rng(opt.seed, static_cast<std::uint64_t>(c), (std::uint64_t(1) << 47) + wk);
+      Philox rng(opt.seed, curve_key(in.keys, c), (std::uint64_t(1) << 47) + wk);
       bool ok = false;
       // Posterior-scale start: families from their covariances (each redrawn at a smaller spread until it is
       // inside the support), flat-Dirichlet weights with the start's total, log-normal sigma.
@@ -365,7 +367,7 @@ void mcmc_batch(const McmcInput& in, const McmcOptions& opt, const McmcOutput& o
     i64 n_acc = 0;
     const double g0 = 2.38 / std::sqrt(2.0 * d_act);
     for (int st = 0; st < opt.steps; ++st) {
-      Philox rng(opt.seed, static_cast<std::uint64_t>(c), static_cast<std::uint64_t>(st));
+      Philox rng(opt.seed, curve_key(in.keys, c), static_cast<std::uint64_t>(st));
       // Move of this step: stretch (Goodman & Weare), or differential evolution (ter Braak 2006, emcee's
       // DEMove: x + gamma (x_j1 - x_j2), gamma = 2.38 / sqrt(2 d) with a 1e-5 relative jitter; symmetric).
       const bool de = opt.de_frac > 0.0 && rng.uniform() < opt.de_frac;
