@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from ._args import check_prob
 from ._data import key_index, lookup_curves, numeric_column, plain, to_pandas
 from ._status import STATUS_NAMES, Status
 from .laws import LawSpec, get_law
@@ -186,8 +187,7 @@ class FitResult:
         if interval is None:
             out["y_pred"] = self.law._eval(X, P) if len(df) else np.empty(0)
             return out.reset_index(drop=True)
-        if not 0 < interval < 1:
-            raise ValueError(f"interval must be a level in (0, 1), got {interval!r}")
+        interval = check_prob("interval", interval)
         if self.bootstrap_samples is not None:
             from .uncertainty import bootstrap_predict
 

@@ -1,0 +1,175 @@
+"""Hardening of the Python layer: every bad argument, damaged file or impossible request raises one ValueError that
+names the argument (or field), up front, with plain Python values in the message; failures of one curve give
+that curve a status and never spoil the others."""
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lawfit
+from lawfit import _args, cost, evals
+from lawfit.cli import main
+from lawfit.extrapolate import extrapolate
+
+NUMPY_REPR = re.compile(r"np\.(float|int|uint|bool|str)\w*\(")
+
+
+def _raises(match, fn, *a, **kw):
+    """fn(*a, **kw) raises ValueError matching ``match``, without numpy reprs in the message."""
+    with pytest.raises(ValueError, match=match) as info:
+        fn(*a, **kw)
+    assert not NUMPY_REPR.search(str(info.value)), str(info.value)
+    return str(info.value)
+
+
+@pytest.fixture(scope="module")
+def curves():
+    return lawfit.datasets.synthetic_power_law(5, noise=0.01, seed=1)
+
+
+@pytest.fixture(scope="module")
+def res(curves):
+    return lawfit.fit(curves, "power_law", x="x", y="y", by="curve")
+
+
+CFG = dict(n_layers=2, d_model=128, n_heads=2, tokens=1e9)
+
+
+# ---- 4. load_result: schema-checked up front -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    df = lawfit.datasets.synthetic_power_law(5, noise=0.01, seed=3)
+    df = df[~((df["curve"] == 4) & (df.groupby("curve").cumcount() > 1))]  # curve 4: too few points
+    r = lawfit.fit(df, "power_law", x="x", y="y", by="curve")
+    assert r.status.loc[4] == "TOO_FEW_POINTS"
+    path = tmp_path_factory.mktemp("res") / "fit.json"
+    r.save(path)
+    return path, df
+
+
+def _corruptions(text: str) -> list:
+    """(name, file text) of ~40 damaged versions of a saved result."""
+    d = json.loads(text)
+    out = [(f"truncated at {k}", text[:k]) for k in (0, 1, 2, 10, 100, len(text) // 2, len(text) - 1)]
+    out.append(("not json", "this is not json"))
+    out.append(("a list", "[1, 2, 3]"))
+    out.append(("a csv", "curve,E,A,alpha\n0,1.0,2.0,0.5\n"))
+    for k in ("format", "law", "by", "keys", "options", "params", "cost", "cov", "iters", "status", "best_start",
+              "n_points"):
+        out.append((f"without {k}", json.dumps({a: b for a, b in d.items() if a != k})))
+    for k in d:
+        out.append((f"{k} = 'oops'", json.dumps({**d, k: "oops"})))
+    for k in ("law", "params", "cov", "status", "n_points", "x_range"):
+        out.append((f"{k} = 7", json.dumps({**d, k: 7})))
+
+    def edit(name, fn):
+        e = json.loads(text)
+        fn(e)
+        out.append((name, json.dumps(e)))
+
+    edit("n_points < 0", lambda e: e["n_points"].__setitem__(2, -5))
+    edit("iters < 0", lambda e: e["iters"].__setitem__(1, -1))
+    edit("best_start < -1", lambda e: e["best_start"].__setitem__(0, -3))
+    edit("status -1", lambda e: e["status"].__setitem__(3, -1))
+    edit("status 99", lambda e: e["status"].__setitem__(3, 99))
+    edit("status 1.5", lambda e: e["status"].__setitem__(3, 1.5))
+    edit("status null", lambda e: e["status"].__setitem__(3, None))
+    edit("status true", lambda e: e["status"].__setitem__(3, True))
+    edit("n_points NaN", lambda e: e["n_points"].__setitem__(0, float("nan")))
+    edit("params: a curve short", lambda e: e["params"].pop())
+    edit("params: a parameter short", lambda e: e["params"][1].pop())
+    edit("params: a string", lambda e: e["params"][1].__setitem__(0, "1.0"))
+    edit("params: NaN for a converged curve", lambda e: e["params"][0].__setitem__(2, None))
+    edit("cov: wrong shape", lambda e: e["cov"][2].pop())
+    edit("cost < 0", lambda e: e["cost"].__setitem__(0, -1.0))
+    edit("cost: a curve short", lambda e: e["cost"].pop())
+    edit("keys: a curve short", lambda e: e["keys"]["curve"].pop())
+    edit("keys: duplicate", lambda e: e["keys"]["curve"].__setitem__(1, e["keys"]["curve"][0]))
+    edit("keys: a list value", lambda e: e["keys"]["curve"].__setitem__(1, [1]))
+    edit("status empty", lambda e: [e[k].clear() for k in ("status", "params", "cost", "cov", "iters",
+                                                          "best_start", "n_points")])
+    edit("law: unknown name", lambda e: e["law"].__setitem__("name", "no_such_law"))
+    edit("law: unknown kind", lambda e: e["law"].__setitem__("kind", "magic"))
+    edit("options without x", lambda e: e["options"].pop("x"))
+    edit("options.x wrong length", lambda e: e["options"].__setitem__("x", ["x", "z"]))
+    edit("options.loss unknown", lambda e: e["options"].__setitem__("loss", "l3"))
+    edit("schema_version from the future", lambda e: e.__setitem__("schema_version", 99))
+    edit("schema_version 0", lambda e: e.__setitem__("schema_version", 0))
+    edit("format other", lambda e: e.__setitem__("format", "lawfit.FitResult/9"))
+    edit("x_range wrong shape", lambda e: e["x_range"][0].__setitem__(0, [1.0]))
+    return out
+
+
+# ---- 5. outputs too large for memory are refused before allocating -----------------------------------------
+def test_huge_bootstrap_is_refused(res):
+    msg = _raises(r"bootstrap: n=1000000000000 replicates x 5 curve\(s\) x 3 parameters would need .* TB", res.bootstrap,
+                  n=10**12)
+    assert "this machine has" in msg
+
+
+def test_huge_random_starts_are_refused(curves):
+    _raises(r"fit: starts=1000000000000 random starts x 3 parameters would need", lawfit.fit, curves, "power_law",
+            x="x", y="y", by="curve", starts=10**12)
+
+
+def test_memory_limit_comes_from_the_machine(monkeypatch, res):
+    assert _args.memory_limit() > 2**20
+    monkeypatch.setattr(_args, "memory_limit", lambda: 1000)
+    _raises(r"bootstrap: n=100 replicates .* this machine has 1 KB of memory", res.bootstrap, n=100)
+
+
+# ---- 6. argument types: one helper, messages naming the argument -------------------------------------------
+@pytest.mark.parametrize("kw,match", [
+    (dict(by=5), r"by column 5 not found"),
+    (dict(by=[["curve"]]), r"by must name column\(s\)"),
+    (dict(y=None), r"y must name one column, got NoneType None"),
+    (dict(y=["y"]), r"y must name one column"),
+    (dict(weight=["w"]), r"weight must name one column"),
+    (dict(threads="2"), r"threads must be an integer >= 1, got str '2'"),
+    (dict(threads=2.0), r"threads must be an integer >= 1, got float 2.0"),
+    (dict(threads=0), r"threads must be >= 1"),
+    (dict(max_iter=2.5), r"max_iter must be an integer >= 1, got float 2.5"),
+    (dict(max_iter=True), r"max_iter must be an integer"),
+    (dict(delta="1"), r"delta must be a number"),
+    (dict(seed=-1), r"seed must be an integer in \[0, 2\*\*64\), got -1"),
+    (dict(seed=2**64), r"seed must be an integer in \[0, 2\*\*64\), got 18446744073709551616"),
+    (dict(seed=1.5), r"seed must be an integer in \[0, 2\*\*64\), got float 1.5"),
+    (dict(seed=np.float64(3.0)), r"seed must be an integer in \[0, 2\*\*64\), got float64 3.0"),
+    (dict(seed="7"), r"seed must be an integer"),
+    (dict(starts=2.5), r"starts must be None, an integer"),
+])
+def test_fit_argument_errors_name_the_argument(curves, kw, match):
+    args = dict(x="x", y="y", by="curve")
+    args.update(kw)
+    _raises(match, lawfit.fit, curves, "power_law", **args)
+
+
+def test_large_seeds_and_numpy_integers_are_accepted(curves):
+    a = lawfit.fit(curves, "power_law", x="x", y="y", by="curve", starts=3, seed=2**64 - 1)
+    b = lawfit.fit(curves, "power_law", x="x", y="y", by="curve", starts=3, seed=np.uint64(2**64 - 1),
+                   max_iter=np.int32(200), threads=np.int64(1))
+    np.testing.assert_array_equal(a.params.to_numpy(), b.params.to_numpy())
+
+
+def test_predict_interval_must_be_a_level(res, curves):
+    _raises(r"interval must be a number in \(0, 1\), got str '0.9'", res.predict, curves, interval="0.9")
+    _raises(r"interval must be in \(0, 1\), got 1.5", res.predict, curves, interval=1.5)
+    assert "y_low" in res.predict(curves, interval=np.float32(0.9))
+
+
+FAST = dict(steps=60, samples=40)
+
+
+# ---- 9. threads: validated and capped in Python ------------------------------------------------------------
+def test_resolve_threads_caps_and_validates():
+    cap = _args.max_threads()
+    assert cap >= 4
+    assert _args.resolve_threads(None) == 0
+    assert _args.resolve_threads(10**6) == cap
+    assert _args.resolve_threads(0, zero_ok=True) == 0
+    _raises("threads must be >= 1", _args.resolve_threads, 0)
+    _raises("threads must be an integer", _args.resolve_threads, True)
+
+
