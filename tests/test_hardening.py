@@ -162,6 +162,34 @@ def test_predict_interval_must_be_a_level(res, curves):
 FAST = dict(steps=60, samples=40)
 
 
+# ---- 8. evals and plan: overflow, degenerate data, failed fits ---------------------------------------------
+@pytest.mark.parametrize("arg", ["n", "c", "k"])
+@pytest.mark.parametrize("big", [2**64, 2**63, np.uint64(2**63), 1e19])
+def test_pass_at_k_counts_must_fit_int64(arg, big):
+    a = dict(n=10, c=3, k=2)
+    a[arg] = big
+    msg = _raises(rf"argument '{arg}' must hold counts below 2\*\*63", evals.pass_at_k, **a)
+    assert "-9223372036854775808" not in msg
+
+
+def test_pass_at_k_largest_count_still_works():
+    assert evals.pass_at_k(2**63 - 1, 0, 1) == 0.0
+
+
+def test_fit_irt_on_all_missing_is_an_error():
+    _raises(r"argument 'responses' has no observed answer", evals.fit_irt, np.full((5, 4), np.nan))
+    _raises(r"argument 'responses' has no observed answer", evals.fit_irt, np.full((5, 4), -1), model="rasch")
+
+
+def test_coverage_tables_carry_the_status():
+    r = evals.coverage([1, 1, 1], [0, 1, 0], n_boot=5)  # one k: nothing to fit
+    assert r.status == "TOO_FEW_POINTS"
+    for tab in (r.params, r.predict([10, 100]), r.samples_for([0.5]), r.cost_per_solved([10], 1.0)):
+        assert (tab["status"] == "TOO_FEW_POINTS").all()
+    ok = evals.coverage([20] * 6, [2, 5, 0, 20, 9, 1], n_boot=5)
+    assert ok.status == "CONVERGED" and (ok.predict([100])["status"] == "CONVERGED").all()
+
+
 # ---- 9. threads: validated and capped in Python ------------------------------------------------------------
 def test_resolve_threads_caps_and_validates():
     cap = _args.max_threads()
