@@ -34,7 +34,44 @@ def res(curves):
     return lawfit.fit(curves, "power_law", x="x", y="y", by="curve")
 
 
+# ---- 1. cost.evaluate(hardware=None) ------------------------------------------------------------------
 CFG = dict(n_layers=2, d_model=128, n_heads=2, tokens=1e9)
+
+
+@pytest.mark.parametrize("hw", [None, 5, "tpu-v9", pd.DataFrame()])
+def test_cost_evaluate_bad_hardware_names_it(hw):
+    _raises("hardware", cost.evaluate, CFG, hardware=hw)
+
+
+def test_sample_cost_hardware_none_names_it():
+    _raises("hardware", evals.sample_cost, dict(n_layers=2, d_model=128, n_heads=2), 10, hardware=None)
+
+
+# ---- 3. cost.grid validates every axis --------------------------------------------------------------------
+@pytest.mark.parametrize("axes,match", [
+    (dict(norm=[["rmsnorm", "layernorm"]]), r"field 'norm' must be a scalar or a 1-D list"),
+    (dict(norm=[5]), r"field 'norm': unknown value 5"),
+    (dict(norm=["batchnorm"]), r"field 'norm': unknown value 'batchnorm'"),
+    (dict(norm=[]), r"field 'norm' must hold at least one value"),
+    (dict(position=[1.5]), r"field 'position': unknown value 1.5"),
+    (dict(n_layers=[]), r"field 'n_layers' must hold at least one value"),
+    (dict(n_layers=[[2, 4]]), r"field 'n_layers' must be a scalar or a 1-D list"),
+    (dict(n_layers=[[2, 4], [6]]), r"field 'n_layers' must be a scalar or a 1-D list"),
+    (dict(n_layers=["a"]), r"field 'n_layers' must be numeric, got str 'a'"),
+    (dict(n_layers="24"), r"field 'n_layers' must be numeric"),
+    (dict(n_layers=[2.5]), r"field 'n_layers' must hold whole numbers, got 2.5"),
+    (dict(tokens={"a": 1}), r"field 'tokens' must be a scalar or a 1-D list"),
+    (dict(tokens=[1e9, None]), r"field 'tokens' must be numeric"),
+])
+def test_grid_axis_errors_name_the_axis(axes, match):
+    _raises(match, cost.grid, **{**CFG, **axes})
+
+
+def test_grid_good_axes_still_work():
+    g = cost.grid(n_layers=np.array([2, 4]), d_model=[128.0], n_heads=2, tokens=[1e9, 2e9], norm=["rmsnorm", 2],
+                  gated_mlp=[False, True])
+    assert g.size == 16
+    assert len(cost.evaluate(g)) == 16
 
 
 # ---- 4. load_result: schema-checked up front -------------------------------------------------------------
@@ -114,6 +151,16 @@ def test_huge_random_starts_are_refused(curves):
             x="x", y="y", by="curve", starts=10**12)
 
 
+def test_huge_cost_grid_is_refused_without_building_it():
+    g = cost.grid(n_layers=np.arange(1, 10001), d_model=np.arange(64, 64 * 10001, 64), n_heads=np.arange(1, 10001),
+                  tokens=np.geomspace(1e9, 1e13, 10000))
+    msg = _raises(r"cost.evaluate: 10000000000000000 configurations x \d+ outputs would need", cost.evaluate, g)
+    assert "lawfit.plan" in msg and "chunks" in msg
+    big = cost.grid(**{k: np.arange(1, 1001) for k in ("n_layers", "d_model", "n_heads", "tokens", "vocab",
+                                                         "seq_len", "d_ff")})
+    _raises(r"grid: .* configurations; at most 2\*\*63", cost.evaluate, big)
+
+
 def test_memory_limit_comes_from_the_machine(monkeypatch, res):
     assert _args.memory_limit() > 2**20
     monkeypatch.setattr(_args, "memory_limit", lambda: 1000)
@@ -159,6 +206,16 @@ def test_predict_interval_must_be_a_level(res, curves):
     assert "y_low" in res.predict(curves, interval=np.float32(0.9))
 
 
+def test_other_argument_types(res):
+    _raises(r"n must be a positive integer, got float 2.5", res.bootstrap, n=2.5)
+    _raises(r"threads must be an integer >= 1, got str '2'", res.bootstrap, n=10, threads="2")
+    _raises(r"level must be a number in \(0, 1\)", evals.pass_curve, [10], [3], [1], level="high")
+    _raises(r"n_boot must be an integer >= 2", evals.pass_curve, [10], [3], [1], n_boot=2.5)
+    _raises(r"max_iter must be an integer >= 1", evals.fit_irt, np.eye(4), max_iter=2.5)
+    _raises(r"threads must be an integer >= 0", evals.pass_at_k, 10, 3, 1, threads="x")
+    _raises(r"threads must be an integer >= 0", cost.evaluate, CFG, threads=1.5)
+
+
 FAST = dict(steps=60, samples=40)
 
 
@@ -201,3 +258,11 @@ def test_resolve_threads_caps_and_validates():
     _raises("threads must be an integer", _args.resolve_threads, True)
 
 
+def test_huge_thread_counts_are_capped_not_fatal(curves, res):
+    r = lawfit.fit(curves, "power_law", x="x", y="y", by="curve", threads=10**6)
+    np.testing.assert_array_equal(r.params.to_numpy(), res.params.to_numpy())
+    b1 = res.bootstrap(n=20, threads=10**6)
+    b2 = res.bootstrap(n=20, threads=1)
+    np.testing.assert_array_equal(b1.samples, b2.samples)
+    assert evals.pass_at_k([10, 20], [3, 4], [1, 2], threads=10**9).shape == (2, 2)
+    assert len(cost.evaluate(CFG, threads=10**9)) == 1
