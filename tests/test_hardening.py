@@ -247,6 +247,24 @@ def test_coverage_tables_carry_the_status():
     assert ok.status == "CONVERGED" and (ok.predict([100])["status"] == "CONVERGED").all()
 
 
+def test_plan_gives_failed_curves_nan_and_their_status():
+    df = lawfit.datasets.synthetic_chinchilla(n=80, noise=0.0).assign(g=0)
+    df.loc[df.index[:3], "g"] = 1  # curve 1: 3 points, 5 parameters
+    f = lawfit.fit(df, "chinchilla", x=["N", "D"], y="loss", by="g", space="log")
+    assert list(f.status) == ["CONVERGED", "TOO_FEW_POINTS"]
+    out = lawfit.plan(f, 1e22, hardware="h100-sxm")
+    assert list(out["status"]) == ["CONVERGED", "TOO_FEW_POINTS"]
+    assert np.isfinite(out.loc[0, ["N", "D", "loss", "cost_usd"]].astype(float)).all()
+    assert out.loc[1, ["N", "D", "loss", "flops_total", "cost_usd"]].isna().all()
+    g = cost.grid(n_layers=[2, 4, 8], d_model=[256, 512], n_heads=4, tokens=np.geomspace(1e9, 1e11, 5))
+    og = lawfit.plan(f, 1e19, grid=g)
+    assert list(og["status"]) == ["CONVERGED", "TOO_FEW_POINTS"]
+    assert og.loc[1, "index"] == -1 and og.loc[1, ["N", "D", "loss", "cost"]].isna().all()
+    single = lawfit.fit(df[df["g"] == 1], "chinchilla", x=["N", "D"], y="loss", space="log")
+    _raises(r"plan: the fit has no curve with usable parameters \(status: TOO_FEW_POINTS\)", lawfit.plan, single,
+            1e22)
+
+
 # ---- 9. threads: validated and capped in Python ------------------------------------------------------------
 def test_resolve_threads_caps_and_validates():
     cap = _args.max_threads()
