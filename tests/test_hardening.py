@@ -47,6 +47,32 @@ def test_sample_cost_hardware_none_names_it():
     _raises("hardware", evals.sample_cost, dict(n_layers=2, d_model=128, n_heads=2), 10, hardware=None)
 
 
+# ---- 2. formulas: nesting depth, which parameters a formula produced --------------------------------------
+@pytest.mark.parametrize("formula", [
+    "(" * 400 + "a*x" + ")" * 400,
+    "(" * 330 + "a*x" + ")" * 330,
+    "-" * 500 + "a*x",
+    "exp(" * 400 + "a*x" + ")" * 400,
+    "a*x" + "^x" * 400,
+])
+def test_deep_formula_is_a_value_error(formula):
+    msg = _raises(r"formula: the formula is nested too deeply \(more than 200 levels", lawfit.Law, formula, inputs="x")
+    assert "at position" in msg
+
+
+def test_moderately_nested_formula_compiles():
+    law = lawfit.Law("(" * 150 + "a*x" + ")" * 150 + " + " + "exp(" * 60 + "b" + ")" * 60, inputs="x")
+    assert law.params == ("a", "b")
+
+
+def test_formula_typo_shows_the_parameters_it_produced():
+    law = lawfit.Law("E + A*N^-alhpa", inputs=["N"])
+    assert law.params == ("E", "A", "alhpa")
+    assert "params=['E', 'A', 'alhpa']" in repr(law) and "alhpa" in str(law)
+    msg = _raises(r"input 'N' is never used", lawfit.Law, "E + A*n^-alpha", inputs=["N"])
+    assert "E, A, n, alpha" in msg
+
+
 # ---- 3. cost.grid validates every axis --------------------------------------------------------------------
 @pytest.mark.parametrize("axes,match", [
     (dict(norm=[["rmsnorm", "layernorm"]]), r"field 'norm' must be a scalar or a 1-D list"),
