@@ -187,6 +187,11 @@ def test_huge_cost_grid_is_refused_without_building_it():
     _raises(r"grid: .* configurations; at most 2\*\*63", cost.evaluate, big)
 
 
+def test_huge_extrapolation_samples_are_refused(curves):
+    _raises(r"extrapolate: samples=1000000000000 draws x 5 curve\(s\)", extrapolate, curves, x="x", y="y",
+            by="curve", horizon=100, samples=10**12)
+
+
 def test_memory_limit_comes_from_the_machine(monkeypatch, res):
     assert _args.memory_limit() > 2**20
     monkeypatch.setattr(_args, "memory_limit", lambda: 1000)
@@ -232,6 +237,16 @@ def test_predict_interval_must_be_a_level(res, curves):
     assert "y_low" in res.predict(curves, interval=np.float32(0.9))
 
 
+@pytest.mark.parametrize("seed", [-1, 2**64, 1.5, "1", None])
+def test_every_entry_point_checks_seeds(res, curves, seed):
+    m = r"seed must be an integer in \[0, 2\*\*64\)"
+    _raises(m, res.bootstrap, n=10, seed=seed)
+    _raises(m, extrapolate, curves, x="x", y="y", by="curve", horizon=100, seed=seed)
+    _raises(m, evals.pass_curve, [10, 10], [3, 4], [1, 2], seed=seed)
+    _raises(m, evals.coverage, [10, 10], [3, 4], seed=seed)
+    _raises(m, evals.fit_irt, np.eye(4), seed=seed)
+
+
 def test_other_argument_types(res):
     _raises(r"n must be a positive integer, got float 2.5", res.bootstrap, n=2.5)
     _raises(r"threads must be an integer >= 1, got str '2'", res.bootstrap, n=10, threads="2")
@@ -242,7 +257,34 @@ def test_other_argument_types(res):
     _raises(r"threads must be an integer >= 0", cost.evaluate, CFG, threads=1.5)
 
 
+# ---- 7. extrapolate: quantiles up front, in-sample horizons as a per-curve status ---------------------------
 FAST = dict(steps=60, samples=40)
+
+
+@pytest.mark.parametrize("q,match", [("ab", "quantiles must be a sequence"), (0.5, "quantiles must be a sequence"),
+                                     ([0.5, 1.5], r"quantiles must be in \(0, 1\), got 1.5"),
+                                     (["a"], r"quantiles must be a number in \(0, 1\), got str 'a'"),
+                                     ([], "at least one level")])
+def test_extrapolate_checks_quantiles_up_front(curves, q, match):
+    _raises(match, extrapolate, curves, x="x", y="y", by="curve", horizon=100, quantiles=q, **FAST)
+
+
+def test_extrapolate_in_sample_horizon_gives_that_curve_a_status(curves):
+    last = curves.groupby("curve")["x"].max()
+    hz = pd.Series(last.to_numpy() * 3, index=last.index)
+    ref = extrapolate(curves, x="x", y="y", by="curve", horizon=hz, **FAST)
+    hz2 = hz.copy()
+    hz2.loc[1] = last.loc[1] / 2  # inside the observed range
+    hz2.loc[3] = last.loc[3]  # at the last observed step
+    ex = extrapolate(curves, x="x", y="y", by="curve", horizon=hz2, **FAST)
+    assert list(ex.status.loc[[1, 3]]) == ["INVALID_INPUT", "INVALID_INPUT"]
+    assert not ex.ok[[1, 3]].any()
+    assert np.isnan(ex.samples[[1, 3]]).all()
+    assert np.isnan(ex.summary.loc[[1, 3], "mean"]).all()
+    good = [0, 2, 4]
+    assert (ref.status.loc[good] == ex.status.loc[good]).all()
+    np.testing.assert_array_equal(ex.samples[good], ref.samples[good])
+    _raises(r"Extrapolation|quantiles", ex.predict, quantiles="ab")
 
 
 # ---- 8. evals and plan: overflow, degenerate data, failed fits ---------------------------------------------
