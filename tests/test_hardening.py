@@ -165,6 +165,73 @@ def _corruptions(text: str) -> list:
     return out
 
 
+def test_load_result_rejects_every_corruption_at_load_time(saved, tmp_path):
+    path, df = saved
+    text = path.read_text()
+    corr = _corruptions(text)
+    assert len(corr) > 40
+    for i, (name, bad) in enumerate(corr):
+        p = tmp_path / f"bad{i}.json"
+        p.write_text(bad)
+        with pytest.raises(ValueError) as info:  # at load time, not when .params or .predict is used
+            lawfit.load_result(p)
+        msg = str(info.value)
+        assert msg.startswith(f"load_result: {p}: "), (name, msg)
+        assert not NUMPY_REPR.search(msg), (name, msg)
+
+
+def test_load_result_messages_name_the_field(saved, tmp_path):
+    path, _ = saved
+    d = json.loads(path.read_text())
+
+    def load(e):
+        p = tmp_path / "x.json"
+        p.write_text(json.dumps(e))
+        return lambda: lawfit.load_result(p)
+
+    e = json.loads(json.dumps(d))
+    e["status"][3] = -1
+    _raises(r"field 'status' must hold codes of lawfit.Status \(0..6\), got -1 at curve 3", load(e))
+    e = json.loads(json.dumps(d))
+    e["n_points"][2] = -5
+    _raises(r"field 'n_points' must hold point counts >= 0, got -5 at curve 2", load(e))
+    e = json.loads(json.dumps(d))
+    e["params"][1].pop()
+    _raises(r"field 'params' must hold 3 values per curve \(one per parameter\), got 2 at curve 1", load(e))
+    _raises(r"field 'cost' is missing", load({k: v for k, v in d.items() if k != "cost"}))
+    p = tmp_path / "t.json"
+    p.write_text(path.read_text()[:-20])
+    _raises(r"not a lawfit result JSON .*truncated", lambda: lawfit.load_result(p))
+    _raises(r"file not found", lambda: lawfit.load_result(tmp_path / "nope.json"))
+
+
+def test_load_result_reads_good_and_legacy_files(saved, tmp_path, curves):
+    path, df = saved
+    d = json.loads(path.read_text())
+    assert d["schema_version"] == 1 and d["format"] == "lawfit.FitResult/1"
+    r = lawfit.load_result(path)
+    assert list(r.status) == ["CONVERGED"] * 4 + ["TOO_FEW_POINTS"]
+    legacy = tmp_path / "legacy.json"
+    legacy.write_text(json.dumps({k: v for k, v in d.items() if k not in ("schema_version", "x_range")}))
+    r2 = lawfit.load_result(legacy)
+    pd.testing.assert_frame_equal(r2.params, r.params)
+    pd.testing.assert_frame_equal(r2.predict(df), r.predict(df))
+    law = lawfit.Law("E + A*x^-alpha", inputs="x")
+    rf = lawfit.fit(curves, law, x="x", y="y", by="curve")
+    rf.save(tmp_path / "formula.json")
+    pd.testing.assert_frame_equal(lawfit.load_result(tmp_path / "formula.json").params, rf.params)
+
+
+def test_cli_predict_with_a_csv_says_it_is_not_a_result(saved, tmp_path, capsys):
+    path, df = saved
+    data = tmp_path / "data.csv"
+    df.to_csv(data, index=False)
+    lawfit.load_result(path).to_frame().to_csv(tmp_path / "params.csv")
+    assert main(["predict", str(tmp_path / "params.csv"), str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "not a lawfit result JSON" in err and "CSV" in err
+
+
 # ---- 5. outputs too large for memory are refused before allocating -----------------------------------------
 def test_huge_bootstrap_is_refused(res):
     msg = _raises(r"bootstrap: n=1000000000000 replicates x 5 curve\(s\) x 3 parameters would need .* TB", res.bootstrap,
