@@ -419,3 +419,11 @@ def test_huge_thread_counts_are_capped_not_fatal(curves, res):
     np.testing.assert_array_equal(b1.samples, b2.samples)
     assert evals.pass_at_k([10, 20], [3, 4], [1, 2], threads=10**9).shape == (2, 2)
     assert len(cost.evaluate(CFG, threads=10**9)) == 1
+
+
+def test_lr_annealing_features_threads_checked_and_capped():
+    from lawfit._transforms import lr_annealing_features
+
+    off, X = np.array([0, 3]), np.array([[1, 1e-3], [2, 1e-3], [3, 5e-4]])
+    np.testing.assert_array_equal(lr_annealing_features(off, X, threads=10**6), lr_annealing_features(off, X))
+    _raises(r"lr_annealing: threads must be an integer >= 1, got str '2'", lr_annealing_features, off, X, threads="2")
