@@ -51,15 +51,24 @@ def plain(v):
 
 
 def as_list(cols) -> list:
+    """Column name(s) as a list: None -> [], one label (a string, a number, ...) -> [label]."""
     if cols is None:
         return []
-    if isinstance(cols, str):
+    if isinstance(cols, (str, bytes)) or not hasattr(cols, "__iter__"):
         return [cols]
     return list(cols)
 
 
+def has_column(df: pd.DataFrame, col, role: str) -> bool:
+    """Whether ``col`` is a column of df; ValueError naming the role when ``col`` cannot be a column name."""
+    try:
+        return col in df.columns
+    except TypeError:
+        raise ValueError(f"{role} must name column(s), got {type(col).__name__} {plain(col)!r}") from None
+
+
 def numeric_column(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
-    if col not in df.columns:
+    if not has_column(df, col, role):
         raise ValueError(f"{role} column {col!r} not found; columns are: {', '.join(map(str, df.columns))}")
     s = df[col]
     if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
@@ -118,7 +127,7 @@ def curve_layout(df: pd.DataFrame, by: Sequence[str]) -> tuple:
     if not by:
         return np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1)), None
     for c in by:
-        if c not in df.columns:
+        if not has_column(df, c, "by"):
             raise ValueError(f"by column {c!r} not found; columns are: {', '.join(map(str, df.columns))}")
     parts = [_factorize_sorted(df[c]) for c in by]
     if len(parts) == 1:

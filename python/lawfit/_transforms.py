@@ -9,6 +9,7 @@ from typing import Optional
 
 import numpy as np
 
+from ._args import resolve_threads
 from .laws import register_transform
 from ._native import _core
 
@@ -33,9 +34,7 @@ def lr_annealing_features(offsets, X, lam: float = LR_ANNEALING_LAMBDA, threads:
     Xa = np.ascontiguousarray(X, dtype=np.float64)
     if Xa.ndim != 2 or Xa.shape[1] != 2:
         raise ValueError(f"lr_annealing: x must have two columns (step, lr), got shape {Xa.shape}")
-    if threads is not None and int(threads) < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    out, err = _core.lr_annealing_features(off, Xa, float(lam), int(threads or 0))
+    out, err = _core.lr_annealing_features(off, Xa, float(lam), resolve_threads(threads, op="lr_annealing"))
     bad = np.flatnonzero(err)
     if bad.size:
         b = int(bad[0])

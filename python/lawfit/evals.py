@@ -22,6 +22,8 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from ._args import (COUNT_LIMIT, INT32_LIMIT, check_alloc, check_int, check_prob, check_real, check_seed,
+                    resolve_threads)
 from ._data import curve_hashes
 from ._native import _core
 from ._status import Status
@@ -46,11 +48,8 @@ _KINDS = {"pass@k": 0, "pass^k": 1}
 
 
 def _threads(threads: Optional[int]) -> int:
-    if threads is None:
-        return 0
-    if int(threads) < 0:
-        raise ValueError(f"threads must be >= 0 (0 = all cores), got {threads}")
-    return int(threads)
+    """None or 0: all cores; at most 4 x the cores are used (lawfit._args.resolve_threads)."""
+    return resolve_threads(threads, zero_ok=True)
 
 
 def _int_array(v, name: str) -> np.ndarray:
@@ -60,14 +59,22 @@ def _int_array(v, name: str) -> np.ndarray:
         a = a.astype(np.int64)
     if a.ndim > 1:
         raise ValueError(f"argument {name!r} must be a scalar or a 1-D array, got shape {a.shape}")
-    if not np.issubdtype(a.dtype, np.integer):
+    if not np.issubdtype(a.dtype, np.signedinteger):
+        # Floats, unsigned and Python integers too large for int64 (object arrays): checked as floats, then
+        # below 2**63 (the native core's int64), before any cast can wrap around.
         try:
             f = a.astype(np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"argument {name!r} must hold integer counts") from None
         if not np.all(np.isfinite(f)) or np.any(f != np.round(f)):
             raise ValueError(f"argument {name!r} must hold whole-number counts (no NaN, no fractions)")
-        a = f
+        big = np.abs(f) >= float(COUNT_LIMIT)
+        if np.any(big):
+            i = int(np.flatnonzero(np.atleast_1d(big))[0])
+            bad = np.atleast_1d(a)[i]
+            raise ValueError(f"argument {name!r} must hold counts below 2**63, got {int(bad)}"
+                             + (f" (entry {i})" if a.ndim else ""))
+        a = np.atleast_1d(a).astype(np.int64) if np.issubdtype(a.dtype, np.integer) else f
     return np.ascontiguousarray(np.atleast_1d(a).astype(np.int64))
 
 
@@ -152,9 +159,7 @@ def _prior(prior) -> tuple:
 
 
 def _level(level: float) -> float:
-    if not (0 < float(level) < 1):
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
-    return float(level)
+    return check_prob("level", level)
 
 
 def _kind(kind: str) -> int:
@@ -186,6 +191,11 @@ def pass_curve(
     (nn, cc), kk = _broadcast_nc(n, c), _int_array(k, "k")
     _check_counts(nn, cc, kk)
     th = _threads(threads)
+    seed = check_seed(seed, op="pass_curve")
+    if interval is not None:
+        n_boot = check_int("n_boot", n_boot, 2)
+        check_alloc("pass_curve", 8.0 * n_boot * kk.size * 2, f"n_boot={n_boot} replicates x {kk.size} k",
+                    "Lower n_boot.")
     _, mean = _core.evals_pass_grid(kd, nn, cc, kk, False, th)
     out = pd.DataFrame({"k": kk, "estimate": mean})
     if interval is None:
@@ -193,12 +203,10 @@ def pass_curve(
     lv = _level(level)
     q = [0.5 - lv / 2, 0.5 + lv / 2]
     if interval == "bootstrap":
-        if int(n_boot) < 2:
-            raise ValueError(f"n_boot must be >= 2, got {n_boot}")
-        draws = _core.evals_pass_bootstrap(kd, nn, cc, kk, int(n_boot), int(seed), th)
+        draws = _core.evals_pass_bootstrap(kd, nn, cc, kk, n_boot, seed, th)
     elif interval == "beta":
         a0, b0 = _prior(prior)
-        pm, _, _, draws = _core.evals_pass_posterior(kd, nn, cc, kk, a0, b0, lv, int(n_boot), int(seed), th)
+        pm, _, _, draws = _core.evals_pass_posterior(kd, nn, cc, kk, a0, b0, lv, n_boot, seed, th)
         out["estimate"] = pm.mean(axis=0)
     else:
         raise ValueError(f"interval must be 'bootstrap', 'beta' or None, got {interval!r}")
@@ -253,7 +261,9 @@ class CoverageResult:
 
     @property
     def params(self) -> pd.DataFrame:
-        """Point estimate (fit to the data) and the bootstrap interval of each parameter."""
+        """Point estimate (fit to the data) and the bootstrap interval of each parameter. Every table of a
+        CoverageResult (params, predict, samples_for, cost_per_solved) has a ``status`` column: the
+        :class:`lawfit.Status` name of the fit to the data (NaN estimates come with a failed status)."""
         names = {"aggregate": ["a", "b"], "beta": ["alpha", "beta"], "scaled_beta": ["alpha", "beta", "s"]}[self.method]
         ok = self._ok()
         q = [0.5 - self.level / 2, 0.5 + self.level / 2]
@@ -268,7 +278,9 @@ class CoverageResult:
             v = self.replicates["alpha"].to_numpy()
             lo, hi = np.quantile(v[ok], q) if ok.sum() > 1 else (np.nan, np.nan)
             out = pd.concat([out, pd.DataFrame([{"param": "exponent", "estimate": v[0], "low": lo, "high": hi}])])
-        return out.reset_index(drop=True)
+        out = out.reset_index(drop=True)
+        out["status"] = self.status
+        return out
 
     @property
     def status(self) -> str:
@@ -303,7 +315,7 @@ class CoverageResult:
         ok = self._ok()
         q = [0.5 - self.level / 2, 0.5 + self.level / 2]
         lo, hi = np.quantile(C[ok], q, axis=0) if ok.sum() > 1 else (np.full(kf.size, np.nan),) * 2
-        return pd.DataFrame({"k": kf, "coverage": C[0], "low": lo, "high": hi})
+        return pd.DataFrame({"k": kf, "coverage": C[0], "low": lo, "high": hi, "status": self.status})
 
     def samples_for(self, target) -> pd.DataFrame:
         """Samples per problem needed to reach each target coverage: columns target, k, low, high (inf when the
@@ -333,7 +345,7 @@ class CoverageResult:
         ok = self._ok()
         q = [0.5 - self.level / 2, 0.5 + self.level / 2]
         lo, hi = np.quantile(K[ok], q, axis=0) if ok.sum() > 1 else (np.full(t.size, np.nan),) * 2
-        return pd.DataFrame({"target": t, "k": K[0], "low": lo, "high": hi})
+        return pd.DataFrame({"target": t, "k": K[0], "low": lo, "high": hi, "status": self.status})
 
     def cost_per_solved(
         self,
@@ -380,6 +392,7 @@ class CoverageResult:
                     "cost_per_solved": per_problem / pr["coverage"].to_numpy(),
                     "low": per_problem / pr["high"].to_numpy(),
                     "high": per_problem / pr["low"].to_numpy(),
+                    "status": self.status,
                 }
             )
         return out
@@ -429,19 +442,22 @@ def coverage(
     nn, cc = _broadcast_nc(n, c)
     _check_counts(nn, cc, None)
     lv = _level(level)
-    if int(n_boot) < 0:
-        raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+    n_boot = check_int("n_boot", n_boot, 0)
+    seed = check_seed(seed, op="coverage")
     th = _threads(threads)
     kk = _fit_k_grid(int(nn.min())) if fit_k is None else _int_array(fit_k, "fit_k")
     _check_counts(nn, cc, kk)
+    # Replicates: the [n_boot + 1, k] curves and their long table (aggregate), or the parameter draws (beta).
+    check_alloc("coverage", 64.0 * (n_boot + 1) * max(kk.size, 4), f"n_boot={n_boot} replicates x {kk.size} k",
+                "Lower n_boot.")
     _, mean = _core.evals_pass_grid(0, nn, cc, kk, False, th)
     observed = pd.DataFrame({"k": kk, "coverage": mean})
     if method == "aggregate":
         from .fit import fit as _fit
 
         curves = [mean[None, :]]
-        if int(n_boot) > 0:
-            curves.append(_core.evals_pass_bootstrap(0, nn, cc, kk, int(n_boot), int(seed), th))
+        if n_boot > 0:
+            curves.append(_core.evals_pass_bootstrap(0, nn, cc, kk, n_boot, seed, th))
         Y = np.concatenate(curves, axis=0)  # [R, K]
         R = Y.shape[0]
         df = pd.DataFrame({"replicate": np.repeat(np.arange(R), kk.size), "k": np.tile(kk, R).astype(float),
@@ -464,9 +480,9 @@ def coverage(
         w = np.ascontiguousarray(np.bincount(group_of.ravel(), minlength=len(pairs)).astype(np.float64))
         f = _core.evals_betabinom_fit(gn, gc, w, scaled=scaled)
         al, be, sc, st = [f["alpha"]], [f["beta"]], [f["s"]], [f["status"]]
-        if int(n_boot) > 0:
+        if n_boot > 0:
             ba, bb, bsc, bs = _core.evals_betabinom_bootstrap(
-                np.ascontiguousarray(group_of.ravel().astype(np.int64)), gn, gc, int(n_boot), int(seed), 200, 1e-10, th,
+                np.ascontiguousarray(group_of.ravel().astype(np.int64)), gn, gc, n_boot, seed, 200, 1e-10, th,
                 scaled=scaled)
             al += list(ba)
             be += list(bb)
@@ -762,8 +778,11 @@ class IRTModel:
         all items, pirt = answers on administered items + P_i(theta) elsewhere, items administered)."""
         th = _threads(threads)
         I = self._b.size
-        if not (1 <= int(n_items) <= I):
+        n_items = check_int("argument 'n_items'", n_items, 1)
+        if n_items > I:
             raise ValueError(f"argument 'n_items' must be in [1, {I}], got {n_items}")
+        min_items = check_int("argument 'min_items'", min_items, 0)
+        seed = check_seed(seed, op="select_items")
         if method == "adaptive":
             if responses is None:
                 raise ValueError("method='adaptive' needs 'responses' (models x all items) to answer the test")
@@ -956,9 +975,10 @@ def fit_irt(
         raise ValueError(f"model must be one of {sorted(_MODELS)}, got {model!r}")
     code = _MODELS[model]
     name = {0: "rasch", 1: "2pl", 2: "mirt"}[code]
-    if code == 2 and not (1 <= int(dim) <= 8):
+    dim = check_int("dim", dim, 1)
+    if code == 2 and not (1 <= dim <= 8):
         raise ValueError(f"dim must be in [1, 8], got {dim}")
-    if code != 2 and int(dim) != 1:
+    if code != 2 and dim != 1:
         raise ValueError(f"dim applies to model='mirt' only (got dim={dim} with model={model!r})")
     try:
         a_mean, a_sd = (float(v) for v in prior_a)
@@ -966,29 +986,31 @@ def fit_irt(
         raise ValueError(f"prior_a must be a (mean, sd) pair, got {prior_a!r}") from None
     if not (a_sd > 0 and prior_b_sd > 0):
         raise ValueError("prior standard deviations must be > 0")
-    if int(max_iter) < 1 or not tol > 0:
-        raise ValueError("max_iter must be >= 1 and tol > 0")
+    max_iter = min(check_int("max_iter", max_iter, 1), INT32_LIMIT - 1)
+    if not check_real("tol", tol) > 0:
+        raise ValueError(f"tol must be > 0, got {tol!r}")
     if method not in ("jmap", "mml"):
         raise ValueError(f"method must be 'jmap' or 'mml', got {method!r}")
     if method == "mml" and code != 1:
         raise ValueError(f"method='mml' is implemented for model='2pl' only (got model={model!r})")
-    if not (5 <= int(quadrature) <= 401):
+    quadrature = check_int("quadrature", quadrature, 5)
+    if quadrature > 401:
         raise ValueError(f"quadrature must be in [5, 401], got {quadrature}")
+    seed = check_seed(seed, op="fit_irt")
     Y, rows, cols = _responses(responses)
     # Models and items without a single response carry no information; left in, they would move the others
     # (abilities are standardised over all models). They are fitted without, and reported with NaN estimates.
     seen = Y >= 0
     keep_r, keep_c = seen.any(axis=1), seen.any(axis=0)
     if keep_r.sum() < 2 or keep_c.sum() < 1:
-        raise ValueError(f"argument 'responses' needs at least 2 models and 1 item with responses, got "
+        raise ValueError(f"argument 'responses' needs at least 2 models and 1 item with observed answers, got "
                          f"{int(keep_r.sum())} model(s) and {int(keep_c.sum())} item(s) with any (shape {Y.shape})")
     all_rows, all_cols = rows, cols
     if not (keep_r.all() and keep_c.all()):
         Y, rows, cols = np.ascontiguousarray(Y[np.ix_(keep_r, keep_c)]), rows[keep_r], cols[keep_c]
     item_keys = curve_hashes(pd.DataFrame({"item": np.asarray(cols)}), ["item"])
-    nat = _core.evals_irt_fit(Y, code, int(dim), int(max_iter), float(tol), a_mean, a_sd, float(prior_b_sd),
-                              int(seed), _threads(threads), 1 if method == "mml" else 0, int(quadrature),
-                              item_keys=item_keys)
+    nat = _core.evals_irt_fit(Y, code, dim, max_iter, float(tol), a_mean, a_sd, float(prior_b_sd),
+                              seed, _threads(threads), 1 if method == "mml" else 0, quadrature, item_keys=item_keys)
     m = IRTModel(name, nat, rows, cols, Y)
     m._all_rows, m._all_cols, m._keep_rows, m._keep_cols = all_rows, all_cols, keep_r, keep_c
     return m

@@ -21,7 +21,9 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from ._data import key_index, make_batch, to_pandas
+from ._args import (INT32_LIMIT, check_alloc, check_int, check_label, check_prob, check_real, check_seed,
+                    resolve_threads)
+from ._data import has_column, key_index, make_batch, plain, to_pandas
 from ._native import _core
 from ._status import Status
 from .laws import get_law
@@ -238,7 +240,7 @@ class Extrapolation:
     def predict(self, steps=None, quantiles: Optional[Sequence[float]] = None) -> pd.DataFrame:
         """Posterior predictive at ``steps`` (default: the horizon) for every curve: the ``by`` columns, the x
         column, ``mean``, ``std`` and one column per quantile (``q05``, ``q50``, ``q95`` by default)."""
-        qs = self.quantiles if quantiles is None else tuple(quantiles)
+        qs = self.quantiles if quantiles is None else _quantiles(quantiles)
         t = self._steps(self.horizon[:, None] if steps is None else steps)
         d = self.predictive_samples(t)  # [C, S, T]
         C, S, T = d.shape
@@ -292,14 +294,31 @@ def _per_curve(v, C: int, name: str, index: Optional[pd.Index] = None) -> np.nda
         r = v.reindex(index)
         if r.isna().any():
             raise ValueError(f"{name}: no value for curve {r.index[np.flatnonzero(r.isna().to_numpy())[0]]!r}")
-        return r.to_numpy(dtype=np.float64)
-    a = np.asarray(v, dtype=np.float64)
+        try:
+            return r.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must hold numbers, got dtype {r.dtype}") from None
+    try:
+        a = np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number or one number per curve, got {type(v).__name__} {plain(v)!r}") from None
     if a.ndim == 0:
         return np.full(C, float(a))
     a = a.reshape(-1)
     if len(a) != C:
         raise ValueError(f"{name}: expected a scalar or one value per curve ({C}), got {len(a)}")
     return a
+
+
+def _quantiles(q) -> tuple:
+    """``quantiles``: a sequence of levels in (0, 1), as a tuple of floats."""
+    if isinstance(q, (str, bytes)) or not hasattr(q, "__iter__"):
+        raise ValueError(f"quantiles must be a sequence of levels in (0, 1), e.g. (0.05, 0.5, 0.95), got "
+                         f"{type(q).__name__} {plain(q)!r}")
+    out = tuple(check_prob("quantiles", v) for v in q)
+    if not out:
+        raise ValueError("quantiles must hold at least one level in (0, 1)")
+    return out
 
 
 def _metric_range(ymin: np.ndarray, ymax: np.ndarray, is_max: np.ndarray, bounds) -> tuple:
@@ -349,10 +368,16 @@ def extrapolate(
     ----------
     x, y, by: step column (epochs/steps, >= 1; smaller steps are ignored), metric column, curve key column(s).
     horizon: the step to extrapolate to: a scalar, an array in curve order, or a Series indexed by the curve
-        keys; also the t_max of the improvement prior.
+        keys; also the t_max of the improvement prior. It must exceed each curve's last observed step: a curve
+        observed at or beyond its horizon is not sampled and gets the status INVALID_INPUT (NaN samples and
+        predictions), like any other curve that cannot be extrapolated; the other curves are unaffected.
     families: "domhan" (the 11 families of Domhan et al. 2015), "lcpfn" (pow3, ilog2, janoschek), "all", or a
         list of family names.
-    samples: posterior draws kept per curve. seed: chains are keyed by (seed, hash of the curve's key, step).
+    samples: posterior draws kept per curve (curves x samples x dim x 8 bytes must fit in memory, else
+        ValueError before anything is allocated). seed: chains are keyed by (seed, hash of the curve's key,
+        step); an integer in [0, 2**64).
+    quantiles: levels in (0, 1) of the quantile columns of :meth:`Extrapolation.predict` (checked here).
+    threads: worker threads (default: all cores; at most 4 x the cores are used).
     mode: "max" (accuracy-like) or "min" (loss-like) for every curve; default: inferred per curve from its own
         trend (the mean of its last third of points against its first third; ties give "max"), reported in
         ``Extrapolation.mode``. Give it when known: a short noisy curve can look like the opposite.
@@ -374,19 +399,24 @@ def extrapolate(
     """
     if mode not in (None, "max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
-    if isinstance(samples, bool) or int(samples) < 1:
-        raise ValueError(f"samples must be a positive integer, got {samples!r}")
-    if int(seed) < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    if threads is not None and int(threads) < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+    samples = check_int("samples", samples, 1)
+    seed = check_seed(seed, op="extrapolate")
+    threads = resolve_threads(threads, op="extrapolate")
+    steps = check_int("steps", steps, 1, INT32_LIMIT)
+    burn = steps // 2 if burn is None else check_int("burn", burn, 0, steps)
+    if walkers is not None:
+        walkers = check_int("walkers", walkers, 1, INT32_LIMIT - 1)
+    de_fraction = check_real("de_fraction", de_fraction)
     if not 0.0 <= de_fraction <= 1.0:
         raise ValueError(f"de_fraction must be in [0, 1], got {de_fraction!r}")
+    init_spread, init_sigma = check_real("init_spread", init_spread), check_real("init_sigma", init_sigma)
     if not (init_spread >= 0 and init_sigma >= 0):
         raise ValueError(f"init_spread and init_sigma must be >= 0, got {init_spread!r}, {init_sigma!r}")
+    quantiles = _quantiles(quantiles)
+    x, y = check_label("x", x), check_label("y", y)
     active_fams = _families(families)
     df = to_pandas(data)
-    if x not in df.columns or y not in df.columns:
+    if not has_column(df, x, "x") or not has_column(df, y, "y"):
         missing = [c for c in (x, y) if c not in df.columns]
         raise ValueError(f"column(s) {missing} not found; columns are: {', '.join(map(str, df.columns))}")
     tcol = pd.to_numeric(df[x], errors="coerce").to_numpy(dtype=np.float64)
@@ -449,6 +479,13 @@ def extrapolate(
     if np.any(~(hz >= 1)):
         raise ValueError("horizon must be >= 1")
     last_x = reduce(np.maximum, t)
+    # A horizon at or before a curve's last observed step is no extrapolation: that curve gets the status
+    # INVALID_INPUT (NaN samples) and is not sampled; the other curves are not affected.
+    in_sample = nz & ~(hz > last_x)
+    # The sampler's output: samples [C, samples, dim] and the trace [C, steps - burn], float64.
+    check_alloc("extrapolate", float(C) * (samples * _DIM + (steps - burn)) * 8.0,
+                f"samples={samples} draws x {C} curve(s) x {_DIM} coordinates",
+                "Lower samples (1000 draws give stable quantiles) or extrapolate fewer curves at a time.")
     tmax = np.maximum(hz, np.where(np.isfinite(last_x), last_x, 1.0))
 
     # 1. Least-squares fit of every family to every curve (one batched call per family).
@@ -504,27 +541,29 @@ def extrapolate(
     init[:, -1] = np.clip(np.where(np.isfinite(rms), rms, 0.01), 2 * sigma_min, 1.0)
 
     chol = _start_factors(t, seg, offsets, init, active, active_fams) if init_spread > 0 else None
+    active[in_sample] = False  # not sampled (the sampler fails a curve without families at once)
 
     # 2. The sampler, all curves at once.
     dim_act = (active * (np.array(_NP) + 1)).sum(axis=1) + 1
-    W = int(walkers) if walkers is not None else int(2 * max(int(dim_act.max()) if C else 1, 1) + 2)
+    W = walkers if walkers is not None else int(2 * max(int(dim_act.max()) if C else 1, 1) + 2)
     W += W % 2
-    burn_ = int(steps) // 2 if burn is None else int(burn)
+    burn_ = burn
     out = _core.mcmc_domhan(offsets, np.ascontiguousarray(t), np.ascontiguousarray(z), np.ascontiguousarray(tmax),
                             np.ascontiguousarray(rlo), np.ascontiguousarray(rhi), np.ascontiguousarray(init),
                             np.ascontiguousarray(active.astype(np.uint8)), np.ascontiguousarray(sigma_min), W, int(steps), burn_,
-                            int(samples), int(seed), int(threads or 0), float(de_fraction),
+                            samples, seed, threads, de_fraction,
                             chol if init_spread > 0 else None, float(init_spread), float(init_sigma),
                             keys=b.hashes)
     status = np.asarray(out["status"]).astype(np.int64)
+    status[in_sample] = int(Status.INVALID_INPUT)
     tau = _autocorr_time(np.asarray(out["trace"]))
     last_y = np.where(nz, yv[np.maximum(offsets[1:] - 1, 0)] if len(yv) else np.nan, np.nan)
     ex = Extrapolation(b.keys, b.by, x, y, hz, active, np.asarray(out["samples"]), status,
-                       np.asarray(out["accept"]), tau, worst, scale, sign, counts, last_x, last_y, int(seed), quantiles,
+                       np.asarray(out["accept"]), tau, worst, scale, sign, counts, last_x, last_y, seed, quantiles,
                        b.hashes)
     # The sampler's inputs on the normalised scale (for baselines and diagnostics).
     ex.problem = dict(offsets=offsets, t=t, z=z, t_max=tmax, range_lo=rlo, range_hi=rhi, init=init, active=active,
-                      sigma_min=sigma_min, walkers=W, steps=int(steps), burn=burn_, init_chol=chol)
+                      sigma_min=sigma_min, walkers=W, steps=steps, burn=burn_, init_chol=chol)
     return ex
 
 
@@ -549,16 +588,14 @@ def should_stop(
     interval) and ``status``. Extra keyword arguments go to :func:`extrapolate`."""
     if mode not in ("max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
-    if not 0 < threshold < 1:
-        raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    threshold, level = check_prob("threshold", threshold), check_prob("level", level)
     ex = extrapolate(data, x=x, y=y, by=by, horizon=horizon, mode=mode, **kwargs)
     return decide(ex, best, threshold=threshold, level=level)
 
 
 def decide(ex: Extrapolation, best, threshold: float = 0.05, level: float = 0.9) -> pd.DataFrame:
     """The stop/continue decision of :func:`should_stop` from an existing :class:`Extrapolation`."""
+    threshold, level = check_prob("threshold", threshold), check_prob("level", level)
     C = ex.n_curves
     bst = _per_curve(best, C, "best", ex.index)
     mu = ex.mean_samples(ex.horizon[:, None], normalised=True)[:, :, 0]  # [C, S]
@@ -605,14 +642,19 @@ def chain_predict(first, second, new_data, *, level: float = 0.9, samples: int =
 
     ``new_data`` needs the first fit's x and by columns, and the second fit's by columns (if any). Returns the
     rows' keys and x with ``mid_pred``/``mid_low``/``mid_high`` (step 1) and ``y_pred``/``y_low``/``y_high``."""
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    level = check_prob("level", level)
+    samples = check_int("samples", samples, 1)
+    seed = check_seed(seed, op="chain_predict")
     if len(second.options["x"]) != 1:
         raise ValueError("chain_predict: the second fit must take one input (the first fit's output)")
     rng = np.random.default_rng(seed)
     x1 = list(first.options["x"])
     df, i1, X1 = first._rows(new_data, x1)
     m = len(df)
+    # Parameter draws of both fits and the [rows, samples] values of both steps (and their sorted copies).
+    check_alloc("chain_predict", 8.0 * samples * (first.n_curves * first.law.n_params
+                                                  + second.n_curves * second.law.n_params + 6.0 * m),
+                f"samples={samples} draws x {m} row(s)", "Lower samples or predict fewer rows at a time.")
     i2 = second._rows(df.assign(**{second.options["x"][0]: 1.0}), list(second.options["x"]))[1]
     th1 = _param_draws(first, samples, rng)  # [C1, S, P1]
     th2 = _param_draws(second, samples, rng)  # [C2, S, P2]

@@ -7,7 +7,8 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from ._data import as_list, lookup_curves, make_batch, to_pandas
+from ._args import INT32_LIMIT, check_alloc, check_int, check_label, check_real, check_seed, resolve_threads
+from ._data import as_list, lookup_curves, make_batch, plain, to_pandas
 from ._device import check_device
 from ._native import _core
 from .laws import LawSpec, get_law
@@ -75,13 +76,27 @@ def _starts(spec: LawSpec, starts, keys: pd.DataFrame, by: list, lo, hi) -> dict
         return {"starts": spec.default_starts(), "project_linear": True}
     if isinstance(starts, (int, np.integer)) and not isinstance(starts, bool):
         if starts < 1:
-            raise ValueError(f"starts: the number of random starts must be >= 1, got {starts}")
+            raise ValueError(f"starts: the number of random starts must be >= 1, got {int(starts)}")
+        # The native solver keeps every start's result of a block of curves (at most ~2^18 (curve, start) pairs,
+        # at least one curve): refuse a count whose block could not fit in memory before allocating it.
+        S, P = int(starts), spec.n_params
+        nb = min(max(len(keys), 1), max(1, (1 << 18) // S))
+        check_alloc("fit", nb * S * (8.0 * P + 16.0), f"starts={S} random starts x {P} parameters",
+                    "Use fewer random starts (a few dozen per curve are plenty).")
         glo = np.asarray(lo).reshape(-1, spec.n_params).max(axis=0)
         ghi = np.asarray(hi).reshape(-1, spec.n_params).min(axis=0)
         rlo, rhi = spec.random_range(glo, ghi)
         return {"n_random": int(starts), "rand_lo": rlo, "rand_hi": rhi, "project_linear": True}
+    if isinstance(starts, (bool, np.bool_, float, np.floating)):
+        raise ValueError(
+            "starts must be None, an integer (random starts per curve), a DataFrame / dict with a column per "
+            f"parameter or an [S, P] array, got {type(starts).__name__} {plain(starts)!r}"
+        )
     if isinstance(starts, (list, tuple)):
-        starts = np.asarray(starts, dtype=np.float64)
+        try:
+            starts = np.asarray(starts, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError("starts: a list of starts must be numbers, [S, P] (a row per start)") from None
     sdf = to_pandas(starts, name="starts") if not isinstance(starts, np.ndarray) else None
     if sdf is None:
         arr = np.asarray(starts, dtype=np.float64)
@@ -180,7 +195,8 @@ def fit(
         ``<param>_lower`` / ``<param>_upper`` columns for per-curve bounds.
     shared: parameter name(s) to share across all curves (one value fitted jointly), the others per curve.
     max_iter, ftol, xtol, gtol: solver limits (scipy conventions); max_iter defaults to 200.
-    threads: worker threads (default: all cores).
+    threads: worker threads (default: all cores; at most 4 x the cores are used).
+    seed: the random starts' seed, an integer in [0, 2**64).
     nan_policy: "status" (curves with NaN/inf get status NON_FINITE), "omit" (drop those rows), "raise".
     progress: show a progress bar on stderr for long batches.
     device: "cpu" (default) or "cuda": run the solver on the current CUDA device (built-in laws, no ``shared``).
@@ -210,16 +226,14 @@ def fit(
         raise ValueError(f"unknown loss {loss!r}; choose from {sorted(set(LOSSES) - {'linear'})}")
     if space not in SPACES:
         raise ValueError(f"unknown space {space!r}; choose 'linear' or 'log'")
-    if delta is None:
-        delta = 1.0
+    delta = 1.0 if delta is None else check_real("delta", delta)
     if not (np.isfinite(delta) and delta > 0):
         raise ValueError(f"delta must be a positive number, got {delta!r}")
-    if max_iter is None:
-        max_iter = 200
-    if int(max_iter) < 1:
-        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
-    if threads is not None and int(threads) < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+    max_iter = 200 if max_iter is None else check_int("max_iter", max_iter, 1)
+    threads = resolve_threads(threads)
+    seed = check_seed(seed)
+    y = check_label("y", y)
+    weight = check_label("weight", weight, optional=True)
     df = to_pandas(data)
     if len(df) == 0:
         raise ValueError("data is empty: no rows to fit")
@@ -236,9 +250,9 @@ def fit(
         ftol=float(ftol),
         xtol=float(xtol),
         gtol=float(gtol),
-        max_iter=int(max_iter),
-        threads=int(threads or 0),
-        seed=int(seed),
+        max_iter=min(max_iter, INT32_LIMIT - 1),
+        threads=threads,
+        seed=seed,
     )
     shared_names = as_list(shared)
     for p in shared_names:

@@ -16,7 +16,12 @@ Grammar (lowest to highest precedence)::
              | number | name | name '(' expr [',' expr] ')' | '(' expr ')'
 
 Functions: exp, log, log10, sqrt, abs, sigmoid, tanh, log1p, expm1 (one argument); min, max, pow (two).
-Constants: pi, e. Names listed in ``inputs`` are inputs (x columns); every other name is a parameter.
+Constants: pi, e. Names listed in ``inputs`` are inputs (x columns); every other name is a parameter (so a
+misspelt input becomes a parameter: ``Law.params`` and ``repr(law)`` list the parameters the formula produced).
+
+Nesting is limited to ``MAX_DEPTH`` (200) levels: each parenthesis, function call, prefix sign, power (``a^b^c``
+nests to the right) and operator of higher precedence counts one; a deeper formula raises ValueError before the
+parser recurses that far.
 
 A power with a non-constant exponent, ``a^b``, is computed as ``exp(b*log(a))``: it is defined for
 ``a > 0`` (``a = 0`` gives 0 or inf). A constant exponent (``x^2``, ``x^-1.5``) uses ``pow`` and accepts a
@@ -43,6 +48,7 @@ OPS = {
 OP_NAMES = {v: k for k, v in OPS.items()}
 MAX_TAPE = 256  # kFormulaMaxTape
 MAX_PARAMS = 16  # kFormulaMaxParams
+MAX_DEPTH = 200  # nesting levels of the parser (each a few Python frames): far below the recursion limit
 UNARY_FUNCS = ("exp", "log", "log10", "sqrt", "abs", "sigmoid", "tanh", "log1p", "expm1")
 BINARY_FUNCS = ("min", "max", "pow")
 CONSTANTS = {"pi": math.pi, "e": math.e}
@@ -236,6 +242,10 @@ class _Builder:
         return self.op("powk", a, k=kb)
 
 
+class _TooDeep(Exception):
+    """Internal: nesting beyond MAX_DEPTH (args[0]: the token where it happened)."""
+
+
 class _Parser:
     """Pratt parser over the token list, building nodes in a _Builder as it goes."""
 
@@ -250,6 +260,7 @@ class _Parser:
         self.b = builder
         self.used_inputs: set = set()
         self.param_pos: Dict[str, int] = {}  # parameter name -> position of its first appearance
+        self.depth = 0  # open expr() calls: bounded by MAX_DEPTH
 
     def peek(self):
         return self.toks[self.i]
@@ -272,30 +283,46 @@ class _Parser:
     def parse(self) -> int:
         if self.peek()[0] == "end":
             raise _error(self.formula, "the formula is empty", 0)
-        root = self.expr(0)
+        try:
+            root = self.expr(0)
+        except _TooDeep as exc:
+            raise self.too_deep(exc.args[0]) from None
+        except RecursionError:  # the caller's own stack was already deep
+            raise self.too_deep(self.peek()) from None
         t = self.peek()
         if t[0] != "end":
             raise self.fail(f"unexpected token {t[1]!r}", t)
         return root
 
+    def too_deep(self, tok) -> ValueError:
+        return self.fail(f"the formula is nested too deeply (more than {MAX_DEPTH} levels of parentheses, function "
+                         "calls, signs, powers and operators)", tok)
+
     def expr(self, min_bp: int) -> int:
-        left = self.nud(self.take())
-        while True:
-            t = self.peek()
-            if t[0] != "op" or t[1] not in self._LBP:
-                if t[0] in ("num", "name") or (t[0] == "op" and t[1] == "("):
-                    raise self.fail(f"unexpected token {t[1]!r} (missing operator?)", t)
-                return left
-            lbp = self._LBP[t[1]]
-            if lbp <= min_bp:
-                return left
-            self.take()
-            if t[1] in ("^", "**"):
-                right = self.expr(lbp - 1)  # right-associative; the exponent may start with a unary sign
-                left = self.b.power(left, right)
-            else:
-                right = self.expr(lbp)
-                left = self.b.op({"+": "add", "-": "sub", "*": "mul", "/": "div"}[t[1]], left, right)
+        # At most 3 Python frames per level (expr, nud, call): MAX_DEPTH levels stay far below the recursion limit.
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _TooDeep(self.peek())  # unwound to parse(), which raises the ValueError (a short traceback)
+        try:
+            left = self.nud(self.take())
+            while True:
+                t = self.peek()
+                if t[0] != "op" or t[1] not in self._LBP:
+                    if t[0] in ("num", "name") or (t[0] == "op" and t[1] == "("):
+                        raise self.fail(f"unexpected token {t[1]!r} (missing operator?)", t)
+                    return left
+                lbp = self._LBP[t[1]]
+                if lbp <= min_bp:
+                    return left
+                self.take()
+                if t[1] in ("^", "**"):
+                    right = self.expr(lbp - 1)  # right-associative; the exponent may start with a unary sign
+                    left = self.b.power(left, right)
+                else:
+                    right = self.expr(lbp)
+                    left = self.b.op({"+": "add", "-": "sub", "*": "mul", "/": "div"}[t[1]], left, right)
+        finally:
+            self.depth -= 1
 
     def nud(self, t) -> int:
         kind, text, pos = t
@@ -401,7 +428,9 @@ def compile_formula(formula: str, inputs: Sequence[str], params: Optional[Sequen
     end = len(formula)
     for name in inputs:
         if name not in parser.used_inputs:
-            raise _error(formula, f"input {name!r} is never used in the formula", end)
+            took = ", ".join(parser.param_pos) or "none"
+            raise _error(formula, f"input {name!r} is never used in the formula (the names it takes as parameters: "
+                                  f"{took}; check the spelling)", end)
     found = list(parser.param_pos)  # order of first appearance
     if params is None:
         order = found

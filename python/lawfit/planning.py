@@ -15,6 +15,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from ._args import check_prob, resolve_threads
 from ._native import _core
 from .laws import LawSpec
 
@@ -124,6 +125,35 @@ def _chinchilla_closed(P: np.ndarray, C: np.ndarray, k: float) -> tuple:
         N = G * (C / k) ** (be / (al + be))
         D = (C / k) ** (al / (al + be)) / G
     return N, D
+
+
+def _usable(fit, op: str) -> tuple:
+    """(ok mask [curves], status names [curves]) of a fit: a curve is usable when its status is CONVERGED or
+    MAX_ITER and its parameters are finite. ValueError when no curve is usable (nothing to plan with)."""
+    from ._status import Status
+
+    params = np.asarray(fit._params, dtype=np.float64)
+    codes = np.asarray(getattr(fit, "_status", np.zeros(len(params), dtype=np.int64)), dtype=np.int64)
+    names = np.array([Status(int(c)).name if c in Status._value2member_map_ else str(int(c)) for c in codes],
+                     dtype=object)
+    ok = np.isin(codes, [int(Status.CONVERGED), int(Status.MAX_ITER)]) & np.isfinite(params).all(axis=1)
+    if not ok.any():
+        what = ", ".join(sorted(set(names))) if len(names) else "no curves"
+        raise ValueError(f"{op}: the fit has no curve with usable parameters (status: {what}); refit (e.g. other "
+                         "starts or bounds) before planning with it")
+    return ok, names
+
+
+def _blank_failed(out: pd.DataFrame, ok: np.ndarray, names: np.ndarray, by: list) -> None:
+    """Rows of curves whose fit failed: NaN in every numeric output column, and a ``status`` column."""
+    bad = ~ok
+    if bad.any():
+        for c in out.columns:
+            if c in by:
+                continue
+            if pd.api.types.is_float_dtype(out[c]):
+                out.loc[bad, c] = np.nan
+    out["status"] = names
 
 
 def _by_frame(fit, rep_curve: np.ndarray) -> pd.DataFrame:
@@ -331,6 +361,10 @@ def plan(
 
     ``device``: planning runs on the CPU; "cuda" raises ValueError (not ported to the GPU yet; no silent
     fall-back).
+
+    Every row has a ``status`` column: the curve's fit status. A curve whose fit failed (a status other than
+    CONVERGED or MAX_ITER, or non-finite parameters) gets NaN in every numeric column (and index -1 with
+    ``grid``); a fit without any usable curve raises ValueError.
     """
     law = _law(fit)
     from ._device import check_device
@@ -349,17 +383,20 @@ def plan(
     ki = float(_positive_array(k_infer, "k_infer")[0])
     if target_loss is not None and not np.isfinite(float(target_loss)):
         raise ValueError(f"target_loss must be finite, got {target_loss!r}")
-    if not 0 < interval < 1:
-        raise ValueError(f"interval must be in (0, 1), got {interval!r}")
+    interval = check_prob("interval", interval, op="plan")
+    threads = resolve_threads(threads, op="plan", zero_ok=True)
     S = _samples(fit, samples)
+    ok, status = _usable(fit, "plan")
     hw = None
     if hardware is not None:
         from . import cost as _cost
 
         hw = _cost.hardware(hardware)
     if grid is not None:
-        return _plan_grid(fit, law, grid, budget, d_inf, hw, objective, target_loss, S, price, mfu, dtype, unit,
-                          interval, prune, threads, assumptions)
+        out = _plan_grid(fit, law, grid, budget, d_inf, hw, objective, target_loss, S, price, mfu, dtype, unit,
+                         interval, prune, threads, assumptions, ok)
+        _blank_failed(out, ok, status, fit.by)
+        return out
     if assumptions:
         raise ValueError(f"unknown argument(s) {sorted(assumptions)} (cost-model assumptions apply with grid=)")
     B = fit.n_curves
@@ -385,6 +422,11 @@ def plan(
         out.attrs["samples"] = per
     if hw is not None:
         _price(out, hw, price, mfu, dtype)
+    _blank_failed(out, ok, status, fit.by)
+    if S is not None and not ok.all():
+        per = out.attrs["samples"]
+        bad = ~ok[per["curve"].to_numpy()]
+        per.loc[bad, [c for c in per.columns if c not in ("curve", "sample")]] = np.nan
     return _with_attrs(out, objective=objective, budget=budget, inference_tokens=d_inf, k_train=kt, k_infer=ki)
 
 
@@ -433,10 +475,19 @@ def _grid_call(law, S2, grid, hw, unit, objective, budget, target, d_inf, price,
 
 
 def _plan_grid(fit, law, grid, budget, d_inf, hw, objective, target, S, price, mfu, dtype, unit, interval, prune,
-               threads, assumptions):
+               threads, assumptions, ok=None):
     B = fit.n_curves
     rows, per_rows = [], []
     for b in range(B):  # a call per fitted curve (curves are few; configurations and samples are in C++)
+        if ok is not None and not ok[b]:  # a failed fit: nothing to plan with (NaN row, index -1)
+            rows.append({"index": -1, "N": np.nan, "D": np.nan, "loss": np.nan, "cost": np.nan, "n_admissible": 0,
+                         "target_loss": np.nan})
+            if S is not None:
+                nan = np.full(S.shape[1], np.nan)
+                per_rows.append(pd.DataFrame({"curve": b, "sample": np.arange(S.shape[1]),
+                                              "index": np.full(S.shape[1], -1), "N": nan, "D": nan, "loss": nan,
+                                              "cost": nan}))
+            continue
         p = fit._params[b : b + 1]
         T = target
         if objective == "cost" and T is None:
@@ -479,6 +530,7 @@ def pareto(fit, grid, *, inference_tokens: float = 0.0, hardware=None, unit: str
         raise ValueError("pareto: planning runs on the CPU in this version (device='cpu'); device='cuda' applies "
                          "to lawfit.fit and lawfit.cost.evaluate")
     d_inf = _nonneg(inference_tokens, "inference_tokens")
+    threads = resolve_threads(threads, op="pareto", zero_ok=True)
     S = _samples(fit, samples)
     hw = None
     if hardware is not None:

@@ -8,19 +8,11 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from ._args import check_prob
 from ._data import key_index, lookup_curves, numeric_column, plain, to_pandas
+from ._schema import FORMAT, SCHEMA_VERSION
 from ._status import STATUS_NAMES, Status
-from .laws import LawSpec, get_law
-
-
-def _law_from_json(d: dict) -> LawSpec:
-    if d.get("kind") == "builtin":
-        return get_law(d["name"])
-    if d.get("kind") == "formula":
-        from .formula import Law
-
-        return Law.from_json(d)
-    raise ValueError(f"cannot rebuild a law from {d!r}")
+from .laws import LawSpec
 
 
 class FitResult:
@@ -186,8 +178,7 @@ class FitResult:
         if interval is None:
             out["y_pred"] = self.law._eval(X, P) if len(df) else np.empty(0)
             return out.reset_index(drop=True)
-        if not 0 < interval < 1:
-            raise ValueError(f"interval must be a level in (0, 1), got {interval!r}")
+        interval = check_prob("interval", interval)
         if self.bootstrap_samples is not None:
             from .uncertainty import bootstrap_predict
 
@@ -230,7 +221,8 @@ class FitResult:
             return np.where(np.isfinite(a), a, None).tolist() if a.dtype.kind == "f" else a.tolist()
 
         return {
-            "format": "lawfit.FitResult/1",
+            "format": FORMAT,
+            "schema_version": SCHEMA_VERSION,
             "law": self.law.to_json(),
             "by": self.by,
             "keys": {c: self.keys[c].tolist() for c in self.by},
@@ -297,26 +289,12 @@ class FitResult:
 
 
 def load_result(path) -> FitResult:
-    """Read a FitResult written by :meth:`FitResult.save`."""
-    with open(path) as f:
-        d = json.load(f)
-    if d.get("format") != "lawfit.FitResult/1":
-        raise ValueError(f"{path}: not a lawfit FitResult file")
-    law = _law_from_json(d["law"])
-    by = d["by"]
-    keys = pd.DataFrame(d["keys"]) if by else pd.DataFrame(index=pd.RangeIndex(len(d["cost"])))
+    """Read a FitResult written by :meth:`FitResult.save`.
 
-    def f(a):
-        return np.array(a, dtype=np.float64)
+    The file is checked against its schema (lawfit._schema; version 1, files without ``schema_version`` included)
+    before anything is built: a truncated or damaged file, or one that is not a lawfit result (a CSV table, any
+    other JSON), raises one ValueError naming the file and the offending field."""
+    from ._schema import read_result
 
-    native = {
-        "params": f(d["params"]).reshape(-1, law.n_params),
-        "cost": f(d["cost"]),
-        "cov": f(d["cov"]).reshape(-1, law.n_params, law.n_params),
-        "iters": np.array(d["iters"]),
-        "status": np.array(d["status"]),
-        "best_start": np.array(d["best_start"]),
-        "n_points": np.array(d["n_points"]),
-        "x_range": f(d["x_range"]) if "x_range" in d else None,
-    }
-    return FitResult(law, keys, by, native, d["options"])
+    law, keys, by, native, options = read_result(path)
+    return FitResult(law, keys, by, native, options)

@@ -17,7 +17,8 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ._data import curve_hashes
+from ._args import check_alloc, check_prob, check_seed, is_int, resolve_threads
+from ._data import curve_hashes, plain
 
 METHODS = {"pairs": 0, "residual": 1}
 _JACKKNIFE = 2
@@ -166,8 +167,7 @@ class BootstrapResult:
         """Two-sided ``level`` interval of every parameter: columns ``<param>_low``, ``<param>_high``, indexed
         like ``FitResult.params``. ``method``: "percentile", or "bca" (bias-corrected and accelerated, Efron
         1987; the acceleration comes from a jackknife computed once, in one batched native call)."""
-        if not 0 < level < 1:
-            raise ValueError(f"level must be in (0, 1), got {level!r}")
+        level = check_prob("level", level)
         if method not in ("percentile", "bca"):
             raise ValueError(f"method must be 'percentile' or 'bca', got {method!r}")
         s = np.sort(self.samples, axis=1)
@@ -218,21 +218,28 @@ def bootstrap(result, n: int = 4000, method: str = "pairs", seed: int = 0, threa
     method: "pairs" (resample the curve's points with replacement, as Epoch AI's Chinchilla replication) or
         "residual" (keep x, add resampled residuals of the full fit to the fitted values, in the fit's space).
     seed: replicate r of a curve uses the Philox stream (seed, hash of the curve's key, r): results depend neither
-        on ``threads`` nor on the other curves of the fit.
+        on ``threads`` nor on the other curves of the fit. An integer in [0, 2**64).
+    threads: worker threads (default: all cores; at most 4 x the cores are used).
+    Memory: the samples take curves x n x params x 8 bytes; an ``n`` whose output would not fit in this machine's
+    memory raises ValueError before anything is allocated.
     A fit with ``shared`` parameters is bootstrapped jointly: replicate r resamples every curve and refits them
     together, so the shared parameters stay common to all curves (percentile intervals; BCa is not defined).
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not is_int(n) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {type(n).__name__} {plain(n)!r}")
+    n = int(n)
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    if threads is not None and int(threads) < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    if int(seed) < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+    threads = resolve_threads(threads, op="bootstrap")
+    seed = check_seed(seed, op="bootstrap")
     a = _native_args(result)
-    p, st = result.law._bootstrap(n=int(n), method=METHODS[method], seed=int(seed), threads=int(threads or 0), **a)
-    return BootstrapResult(result, p, st, method, int(seed), int(threads or 0))
+    B, P = result.n_curves, result.law.n_params
+    # The output: params [curves, n, P] float64 and status [curves, n] (int32), allocated at once.
+    check_alloc("bootstrap", float(B) * n * (8.0 * P + 4.0),
+                f"n={n} replicates x {B} curve(s) x {P} parameters",
+                "Lower n (a few thousand replicates give stable 90% intervals) or bootstrap fewer curves at a time.")
+    p, st = result.law._bootstrap(n=n, method=METHODS[method], seed=seed, threads=threads, **a)
+    return BootstrapResult(result, p, st, method, seed, threads)
 
 
 def bootstrap_predict(result, X: np.ndarray, idx: np.ndarray, level: float) -> tuple:

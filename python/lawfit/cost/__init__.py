@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -258,6 +259,17 @@ def hardware(spec: Union[str, Mapping, Hardware, None] = None) -> Union[Hardware
     raise ValueError(f"hardware must be a catalogue key, a dict or a Hardware, got {type(spec).__name__}")
 
 
+def _hardware_arg(spec, op: str) -> Hardware:
+    """The ``hardware`` argument of a cost evaluation: a key, a dict or a Hardware (None is not a default)."""
+    if spec is None or isinstance(spec, pd.DataFrame):
+        raise ValueError(
+            f"{op}: hardware must be a catalogue key (e.g. 'h100-sxm'; see lawfit.cost.catalogue()), a dict or a "
+            f"lawfit.cost.Hardware, got {'None' if spec is None else 'a DataFrame'}; known keys: "
+            f"{', '.join(sorted(_CATALOGUE))}"
+        )
+    return hardware(spec)
+
+
 def catalogue() -> pd.DataFrame:
     """The hardware catalogue: a row per entry with dense peaks (TFLOPS), memory, bandwidth, TDP and price."""
     rows = []
@@ -282,7 +294,7 @@ class Grid:
         unknown = set(axes) - set(FIELDS)
         if unknown:
             raise ValueError(f"grid: unknown field(s) {sorted(unknown)}; fields: {list(FIELDS)}")
-        self.axes = {k: _field_values(k, v) for k, v in axes.items()}
+        self.axes = {k: _field_values(k, v, "grid", allow_empty=False) for k, v in axes.items()}
 
     @property
     def shape(self) -> tuple:
@@ -304,26 +316,51 @@ def grid(**axes) -> Grid:
     return Grid(**axes)
 
 
-def _field_values(name: str, v) -> np.ndarray:
+def _is_number(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
+
+
+def _field_values(name: str, v, op: str = "configs", allow_empty: bool = True) -> np.ndarray:
+    """A field's values (a scalar or a 1-D list) as float64, checked: the right type for the field (numbers;
+    whole numbers for counts; names or codes for norm and position), never nested, non-empty unless
+    allow_empty. ValueError names the field."""
+    where = f"{op}: field '{name}'"
+    shape_msg = f"{where} must be a scalar or a 1-D list of values"
+    if isinstance(v, (Mapping, set, frozenset)):
+        raise ValueError(f"{shape_msg}, got {type(v).__name__}")
+    try:
+        raw = np.asarray(v) if name not in _CODES else np.asarray(v, dtype=object)
+    except (TypeError, ValueError):
+        raise ValueError(f"{shape_msg}, got a nested list of unequal lengths") from None
+    if raw.ndim > 1:
+        raise ValueError(f"{shape_msg}, got a nested list of shape {tuple(raw.shape)}")
+    raw = np.atleast_1d(raw)
+    if raw.size == 0 and not allow_empty:
+        raise ValueError(f"{where} must hold at least one value, got an empty list")
     if name in _CODES:
         codes = _CODES[name]
-        arr = np.atleast_1d(np.asarray(v, dtype=object))
-        out = np.empty(arr.shape, dtype=np.float64)
-        for j, x in enumerate(arr.ravel()):  # a handful of category names, not configurations
-            if isinstance(x, str):
-                if x not in codes:
-                    raise ValueError(f"field '{name}': unknown value {x!r}; known: {list(codes)}")
+        out = np.empty(raw.shape, dtype=np.float64)
+        for j, x in enumerate(raw):  # a handful of category names, not configurations
+            if isinstance(x, str) and x in codes:
                 out[j] = codes[x]
-            else:
+            elif _is_number(x) and float(x) in codes.values():
                 out[j] = float(x)
-        return np.ascontiguousarray(out.ravel())
-    try:
-        a = np.asarray(v, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"field '{name}' must be numeric, got {type(v).__name__}") from None
-    if a.ndim > 1:
-        raise ValueError(f"field '{name}' must be a scalar or 1-D, got shape {a.shape}")
-    return np.ascontiguousarray(np.atleast_1d(a))
+            else:
+                shown = x.item() if isinstance(x, np.generic) else x
+                raise ValueError(f"{where}: unknown value {shown!r}; known: {list(codes)} (or their codes "
+                                 f"{list(codes.values())})")
+        return np.ascontiguousarray(out)
+    if raw.dtype.kind not in "biuf":
+        if raw.dtype.kind != "O" or not all(_is_number(x) or isinstance(x, (bool, np.bool_)) for x in raw):
+            bad = next((x for x in raw if not (_is_number(x) or isinstance(x, (bool, np.bool_)))), raw[0])
+            shown = bad.item() if isinstance(bad, np.generic) else bad
+            raise ValueError(f"{where} must be numeric, got {type(shown).__name__} {shown!r}")
+    a = raw.astype(np.float64)
+    if name in _INT_FIELDS:
+        frac = np.isfinite(a) & (a != np.round(a))
+        if frac.any():
+            raise ValueError(f"{where} must hold whole numbers, got {float(a[frac][0])!r}")
+    return np.ascontiguousarray(a)
 
 
 def _fields(configs) -> tuple:
@@ -361,11 +398,14 @@ def _fields(configs) -> tuple:
         lens.append(len(a))
     strides = np.ones(len(FIELDS), dtype=np.int64)
     if mode == "grid":
+        n = math.prod(lens)  # a Python int: no overflow, nothing built
+        if n >= 2**63:
+            raise ValueError(f"grid: {n:.3e} configurations; at most 2**63 can be indexed (use fewer or shorter "
+                             "axes, or evaluate the grid in chunks)")
         s = 1
         for j in reversed(range(len(FIELDS))):
             strides[j] = s
             s *= lens[j]
-        n = s
     else:
         long = {L for L in lens if L != 1}
         if len(long) > 1:
@@ -503,16 +543,23 @@ def evaluate(
     device: "cpu" (default) or "cuda": evaluate on the current CUDA device (the field arrays are copied to the
     device, the outputs copied back; bit-identical to the CPU). ValueError on a build without CUDA.
     """
+    from .._args import check_alloc, resolve_threads
     from .._device import check_device
 
     check_device(device, "cost.evaluate")
-    hw = globals()["hardware"](hardware)
+    threads = resolve_threads(threads, op="cost.evaluate", zero_ok=True)
+    hw = _hardware_arg(hardware, "cost.evaluate")
     a = _assumptions(hw, dtype, assumptions)
     outs = list(DEFAULT_OUTPUTS if outputs is None else (OUTPUTS if outputs == "all" else outputs))
     for o in outs:
         if o not in OUTPUTS:
             raise ValueError(f"outputs: unknown output {o!r}; known: {', '.join(OUTPUTS)}")
     values, strides, n, mode = _fields(configs)
+    # The result: one float64 array per output and, in a frame, one column per field (8 bytes or less each).
+    per_config = 8.0 * (len(outs) + (len(FIELDS) if include_config and as_frame else 0))
+    check_alloc("cost.evaluate", n * per_config, f"{n} configurations x {len(outs)} outputs",
+                "Evaluate the grid in chunks (split an axis), ask for fewer outputs, or search it with lawfit.plan "
+                "(grid=...), which never stores the grid.")
     if device == "cuda":
         res = _core.cost_evaluate_cuda(values, strides, n, a, outs)
     else:

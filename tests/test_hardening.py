@@ -1,0 +1,429 @@
+"""Hardening of the Python layer: every bad argument, damaged file or impossible request raises one ValueError that
+names the argument (or field), up front, with plain Python values in the message; failures of one curve give
+that curve a status and never spoil the others."""
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lawfit
+from lawfit import _args, cost, evals
+from lawfit.cli import main
+from lawfit.extrapolate import extrapolate
+
+NUMPY_REPR = re.compile(r"np\.(float|int|uint|bool|str)\w*\(")
+
+
+def _raises(match, fn, *a, **kw):
+    """fn(*a, **kw) raises ValueError matching ``match``, without numpy reprs in the message."""
+    with pytest.raises(ValueError, match=match) as info:
+        fn(*a, **kw)
+    assert not NUMPY_REPR.search(str(info.value)), str(info.value)
+    return str(info.value)
+
+
+@pytest.fixture(scope="module")
+def curves():
+    return lawfit.datasets.synthetic_power_law(5, noise=0.01, seed=1)
+
+
+@pytest.fixture(scope="module")
+def res(curves):
+    return lawfit.fit(curves, "power_law", x="x", y="y", by="curve")
+
+
+# ---- 1. cost.evaluate(hardware=None) ------------------------------------------------------------------
+CFG = dict(n_layers=2, d_model=128, n_heads=2, tokens=1e9)
+
+
+@pytest.mark.parametrize("hw", [None, 5, "tpu-v9", pd.DataFrame()])
+def test_cost_evaluate_bad_hardware_names_it(hw):
+    _raises("hardware", cost.evaluate, CFG, hardware=hw)
+
+
+def test_sample_cost_hardware_none_names_it():
+    _raises("hardware", evals.sample_cost, dict(n_layers=2, d_model=128, n_heads=2), 10, hardware=None)
+
+
+# ---- 2. formulas: nesting depth, which parameters a formula produced --------------------------------------
+@pytest.mark.parametrize("formula", [
+    "(" * 400 + "a*x" + ")" * 400,
+    "(" * 330 + "a*x" + ")" * 330,
+    "-" * 500 + "a*x",
+    "exp(" * 400 + "a*x" + ")" * 400,
+    "a*x" + "^x" * 400,
+])
+def test_deep_formula_is_a_value_error(formula):
+    msg = _raises(r"formula: the formula is nested too deeply \(more than 200 levels", lawfit.Law, formula, inputs="x")
+    assert "at position" in msg
+
+
+def test_moderately_nested_formula_compiles():
+    law = lawfit.Law("(" * 150 + "a*x" + ")" * 150 + " + " + "exp(" * 60 + "b" + ")" * 60, inputs="x")
+    assert law.params == ("a", "b")
+
+
+def test_formula_typo_shows_the_parameters_it_produced():
+    law = lawfit.Law("E + A*N^-alhpa", inputs=["N"])
+    assert law.params == ("E", "A", "alhpa")
+    assert "params=['E', 'A', 'alhpa']" in repr(law) and "alhpa" in str(law)
+    msg = _raises(r"input 'N' is never used", lawfit.Law, "E + A*n^-alpha", inputs=["N"])
+    assert "E, A, n, alpha" in msg
+
+
+# ---- 3. cost.grid validates every axis --------------------------------------------------------------------
+@pytest.mark.parametrize("axes,match", [
+    (dict(norm=[["rmsnorm", "layernorm"]]), r"field 'norm' must be a scalar or a 1-D list"),
+    (dict(norm=[5]), r"field 'norm': unknown value 5"),
+    (dict(norm=["batchnorm"]), r"field 'norm': unknown value 'batchnorm'"),
+    (dict(norm=[]), r"field 'norm' must hold at least one value"),
+    (dict(position=[1.5]), r"field 'position': unknown value 1.5"),
+    (dict(n_layers=[]), r"field 'n_layers' must hold at least one value"),
+    (dict(n_layers=[[2, 4]]), r"field 'n_layers' must be a scalar or a 1-D list"),
+    (dict(n_layers=[[2, 4], [6]]), r"field 'n_layers' must be a scalar or a 1-D list"),
+    (dict(n_layers=["a"]), r"field 'n_layers' must be numeric, got str 'a'"),
+    (dict(n_layers="24"), r"field 'n_layers' must be numeric"),
+    (dict(n_layers=[2.5]), r"field 'n_layers' must hold whole numbers, got 2.5"),
+    (dict(tokens={"a": 1}), r"field 'tokens' must be a scalar or a 1-D list"),
+    (dict(tokens=[1e9, None]), r"field 'tokens' must be numeric"),
+])
+def test_grid_axis_errors_name_the_axis(axes, match):
+    _raises(match, cost.grid, **{**CFG, **axes})
+
+
+def test_grid_good_axes_still_work():
+    g = cost.grid(n_layers=np.array([2, 4]), d_model=[128.0], n_heads=2, tokens=[1e9, 2e9], norm=["rmsnorm", 2],
+                  gated_mlp=[False, True])
+    assert g.size == 16
+    assert len(cost.evaluate(g)) == 16
+
+
+# ---- 4. load_result: schema-checked up front -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    df = lawfit.datasets.synthetic_power_law(5, noise=0.01, seed=3)
+    df = df[~((df["curve"] == 4) & (df.groupby("curve").cumcount() > 1))]  # curve 4: too few points
+    r = lawfit.fit(df, "power_law", x="x", y="y", by="curve")
+    assert r.status.loc[4] == "TOO_FEW_POINTS"
+    path = tmp_path_factory.mktemp("res") / "fit.json"
+    r.save(path)
+    return path, df
+
+
+def _corruptions(text: str) -> list:
+    """(name, file text) of ~40 damaged versions of a saved result."""
+    d = json.loads(text)
+    out = [(f"truncated at {k}", text[:k]) for k in (0, 1, 2, 10, 100, len(text) // 2, len(text) - 1)]
+    out.append(("not json", "this is not json"))
+    out.append(("a list", "[1, 2, 3]"))
+    out.append(("a csv", "curve,E,A,alpha\n0,1.0,2.0,0.5\n"))
+    for k in ("format", "law", "by", "keys", "options", "params", "cost", "cov", "iters", "status", "best_start",
+              "n_points"):
+        out.append((f"without {k}", json.dumps({a: b for a, b in d.items() if a != k})))
+    for k in d:
+        out.append((f"{k} = 'oops'", json.dumps({**d, k: "oops"})))
+    for k in ("law", "params", "cov", "status", "n_points", "x_range"):
+        out.append((f"{k} = 7", json.dumps({**d, k: 7})))
+
+    def edit(name, fn):
+        e = json.loads(text)
+        fn(e)
+        out.append((name, json.dumps(e)))
+
+    edit("n_points < 0", lambda e: e["n_points"].__setitem__(2, -5))
+    edit("iters < 0", lambda e: e["iters"].__setitem__(1, -1))
+    edit("best_start < -1", lambda e: e["best_start"].__setitem__(0, -3))
+    edit("status -1", lambda e: e["status"].__setitem__(3, -1))
+    edit("status 99", lambda e: e["status"].__setitem__(3, 99))
+    edit("status 1.5", lambda e: e["status"].__setitem__(3, 1.5))
+    edit("status null", lambda e: e["status"].__setitem__(3, None))
+    edit("status true", lambda e: e["status"].__setitem__(3, True))
+    edit("n_points NaN", lambda e: e["n_points"].__setitem__(0, float("nan")))
+    edit("params: a curve short", lambda e: e["params"].pop())
+    edit("params: a parameter short", lambda e: e["params"][1].pop())
+    edit("params: a string", lambda e: e["params"][1].__setitem__(0, "1.0"))
+    edit("params: NaN for a converged curve", lambda e: e["params"][0].__setitem__(2, None))
+    edit("cov: wrong shape", lambda e: e["cov"][2].pop())
+    edit("cost < 0", lambda e: e["cost"].__setitem__(0, -1.0))
+    edit("cost: a curve short", lambda e: e["cost"].pop())
+    edit("keys: a curve short", lambda e: e["keys"]["curve"].pop())
+    edit("keys: duplicate", lambda e: e["keys"]["curve"].__setitem__(1, e["keys"]["curve"][0]))
+    edit("keys: a list value", lambda e: e["keys"]["curve"].__setitem__(1, [1]))
+    edit("status empty", lambda e: [e[k].clear() for k in ("status", "params", "cost", "cov", "iters",
+                                                          "best_start", "n_points")])
+    edit("law: unknown name", lambda e: e["law"].__setitem__("name", "no_such_law"))
+    edit("law: unknown kind", lambda e: e["law"].__setitem__("kind", "magic"))
+    edit("options without x", lambda e: e["options"].pop("x"))
+    edit("options.x wrong length", lambda e: e["options"].__setitem__("x", ["x", "z"]))
+    edit("options.loss unknown", lambda e: e["options"].__setitem__("loss", "l3"))
+    edit("schema_version from the future", lambda e: e.__setitem__("schema_version", 99))
+    edit("schema_version 0", lambda e: e.__setitem__("schema_version", 0))
+    edit("format other", lambda e: e.__setitem__("format", "lawfit.FitResult/9"))
+    edit("x_range wrong shape", lambda e: e["x_range"][0].__setitem__(0, [1.0]))
+    return out
+
+
+def test_load_result_rejects_every_corruption_at_load_time(saved, tmp_path):
+    path, df = saved
+    text = path.read_text()
+    corr = _corruptions(text)
+    assert len(corr) > 40
+    for i, (name, bad) in enumerate(corr):
+        p = tmp_path / f"bad{i}.json"
+        p.write_text(bad)
+        with pytest.raises(ValueError) as info:  # at load time, not when .params or .predict is used
+            lawfit.load_result(p)
+        msg = str(info.value)
+        assert msg.startswith(f"load_result: {p}: "), (name, msg)
+        assert not NUMPY_REPR.search(msg), (name, msg)
+
+
+def test_load_result_messages_name_the_field(saved, tmp_path):
+    path, _ = saved
+    d = json.loads(path.read_text())
+
+    def load(e):
+        p = tmp_path / "x.json"
+        p.write_text(json.dumps(e))
+        return lambda: lawfit.load_result(p)
+
+    e = json.loads(json.dumps(d))
+    e["status"][3] = -1
+    _raises(r"field 'status' must hold codes of lawfit.Status \(0..6\), got -1 at curve 3", load(e))
+    e = json.loads(json.dumps(d))
+    e["n_points"][2] = -5
+    _raises(r"field 'n_points' must hold point counts >= 0, got -5 at curve 2", load(e))
+    e = json.loads(json.dumps(d))
+    e["params"][1].pop()
+    _raises(r"field 'params' must hold 3 values per curve \(one per parameter\), got 2 at curve 1", load(e))
+    _raises(r"field 'cost' is missing", load({k: v for k, v in d.items() if k != "cost"}))
+    p = tmp_path / "t.json"
+    p.write_text(path.read_text()[:-20])
+    _raises(r"not a lawfit result JSON .*truncated", lambda: lawfit.load_result(p))
+    _raises(r"file not found", lambda: lawfit.load_result(tmp_path / "nope.json"))
+
+
+def test_load_result_reads_good_and_legacy_files(saved, tmp_path, curves):
+    path, df = saved
+    d = json.loads(path.read_text())
+    assert d["schema_version"] == 1 and d["format"] == "lawfit.FitResult/1"
+    r = lawfit.load_result(path)
+    assert list(r.status) == ["CONVERGED"] * 4 + ["TOO_FEW_POINTS"]
+    legacy = tmp_path / "legacy.json"
+    legacy.write_text(json.dumps({k: v for k, v in d.items() if k not in ("schema_version", "x_range")}))
+    r2 = lawfit.load_result(legacy)
+    pd.testing.assert_frame_equal(r2.params, r.params)
+    pd.testing.assert_frame_equal(r2.predict(df), r.predict(df))
+    law = lawfit.Law("E + A*x^-alpha", inputs="x")
+    rf = lawfit.fit(curves, law, x="x", y="y", by="curve")
+    rf.save(tmp_path / "formula.json")
+    pd.testing.assert_frame_equal(lawfit.load_result(tmp_path / "formula.json").params, rf.params)
+
+
+def test_cli_predict_with_a_csv_says_it_is_not_a_result(saved, tmp_path, capsys):
+    path, df = saved
+    data = tmp_path / "data.csv"
+    df.to_csv(data, index=False)
+    lawfit.load_result(path).to_frame().to_csv(tmp_path / "params.csv")
+    assert main(["predict", str(tmp_path / "params.csv"), str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "not a lawfit result JSON" in err and "CSV" in err
+
+
+# ---- 5. outputs too large for memory are refused before allocating -----------------------------------------
+def test_huge_bootstrap_is_refused(res):
+    msg = _raises(r"bootstrap: n=1000000000000 replicates x 5 curve\(s\) x 3 parameters would need .* TB", res.bootstrap,
+                  n=10**12)
+    assert "this machine has" in msg
+
+
+def test_huge_random_starts_are_refused(curves):
+    _raises(r"fit: starts=1000000000000 random starts x 3 parameters would need", lawfit.fit, curves, "power_law",
+            x="x", y="y", by="curve", starts=10**12)
+
+
+def test_huge_cost_grid_is_refused_without_building_it():
+    g = cost.grid(n_layers=np.arange(1, 10001), d_model=np.arange(64, 64 * 10001, 64), n_heads=np.arange(1, 10001),
+                  tokens=np.geomspace(1e9, 1e13, 10000))
+    msg = _raises(r"cost.evaluate: 10000000000000000 configurations x \d+ outputs would need", cost.evaluate, g)
+    assert "lawfit.plan" in msg and "chunks" in msg
+    big = cost.grid(**{k: np.arange(1, 1001) for k in ("n_layers", "d_model", "n_heads", "tokens", "vocab",
+                                                         "seq_len", "d_ff")})
+    _raises(r"grid: .* configurations; at most 2\*\*63", cost.evaluate, big)
+
+
+def test_huge_extrapolation_samples_are_refused(curves):
+    _raises(r"extrapolate: samples=1000000000000 draws x 5 curve\(s\)", extrapolate, curves, x="x", y="y",
+            by="curve", horizon=100, samples=10**12)
+
+
+def test_memory_limit_comes_from_the_machine(monkeypatch, res):
+    assert _args.memory_limit() > 2**20
+    monkeypatch.setattr(_args, "memory_limit", lambda: 1000)
+    _raises(r"bootstrap: n=100 replicates .* this machine has 1 KB of memory", res.bootstrap, n=100)
+
+
+# ---- 6. argument types: one helper, messages naming the argument -------------------------------------------
+@pytest.mark.parametrize("kw,match", [
+    (dict(by=5), r"by column 5 not found"),
+    (dict(by=[["curve"]]), r"by must name column\(s\)"),
+    (dict(y=None), r"y must name one column, got NoneType None"),
+    (dict(y=["y"]), r"y must name one column"),
+    (dict(weight=["w"]), r"weight must name one column"),
+    (dict(threads="2"), r"threads must be an integer >= 1, got str '2'"),
+    (dict(threads=2.0), r"threads must be an integer >= 1, got float 2.0"),
+    (dict(threads=0), r"threads must be >= 1"),
+    (dict(max_iter=2.5), r"max_iter must be an integer >= 1, got float 2.5"),
+    (dict(max_iter=True), r"max_iter must be an integer"),
+    (dict(delta="1"), r"delta must be a number"),
+    (dict(seed=-1), r"seed must be an integer in \[0, 2\*\*64\), got -1"),
+    (dict(seed=2**64), r"seed must be an integer in \[0, 2\*\*64\), got 18446744073709551616"),
+    (dict(seed=1.5), r"seed must be an integer in \[0, 2\*\*64\), got float 1.5"),
+    (dict(seed=np.float64(3.0)), r"seed must be an integer in \[0, 2\*\*64\), got float64 3.0"),
+    (dict(seed="7"), r"seed must be an integer"),
+    (dict(starts=2.5), r"starts must be None, an integer"),
+])
+def test_fit_argument_errors_name_the_argument(curves, kw, match):
+    args = dict(x="x", y="y", by="curve")
+    args.update(kw)
+    _raises(match, lawfit.fit, curves, "power_law", **args)
+
+
+def test_large_seeds_and_numpy_integers_are_accepted(curves):
+    a = lawfit.fit(curves, "power_law", x="x", y="y", by="curve", starts=3, seed=2**64 - 1)
+    b = lawfit.fit(curves, "power_law", x="x", y="y", by="curve", starts=3, seed=np.uint64(2**64 - 1),
+                   max_iter=np.int32(200), threads=np.int64(1))
+    np.testing.assert_array_equal(a.params.to_numpy(), b.params.to_numpy())
+
+
+def test_predict_interval_must_be_a_level(res, curves):
+    _raises(r"interval must be a number in \(0, 1\), got str '0.9'", res.predict, curves, interval="0.9")
+    _raises(r"interval must be in \(0, 1\), got 1.5", res.predict, curves, interval=1.5)
+    assert "y_low" in res.predict(curves, interval=np.float32(0.9))
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, 1.5, "1", None])
+def test_every_entry_point_checks_seeds(res, curves, seed):
+    m = r"seed must be an integer in \[0, 2\*\*64\)"
+    _raises(m, res.bootstrap, n=10, seed=seed)
+    _raises(m, extrapolate, curves, x="x", y="y", by="curve", horizon=100, seed=seed)
+    _raises(m, evals.pass_curve, [10, 10], [3, 4], [1, 2], seed=seed)
+    _raises(m, evals.coverage, [10, 10], [3, 4], seed=seed)
+    _raises(m, evals.fit_irt, np.eye(4), seed=seed)
+
+
+def test_other_argument_types(res):
+    _raises(r"n must be a positive integer, got float 2.5", res.bootstrap, n=2.5)
+    _raises(r"threads must be an integer >= 1, got str '2'", res.bootstrap, n=10, threads="2")
+    _raises(r"level must be a number in \(0, 1\)", evals.pass_curve, [10], [3], [1], level="high")
+    _raises(r"n_boot must be an integer >= 2", evals.pass_curve, [10], [3], [1], n_boot=2.5)
+    _raises(r"max_iter must be an integer >= 1", evals.fit_irt, np.eye(4), max_iter=2.5)
+    _raises(r"threads must be an integer >= 0", evals.pass_at_k, 10, 3, 1, threads="x")
+    _raises(r"threads must be an integer >= 0", cost.evaluate, CFG, threads=1.5)
+
+
+# ---- 7. extrapolate: quantiles up front, in-sample horizons as a per-curve status ---------------------------
+FAST = dict(steps=60, samples=40)
+
+
+@pytest.mark.parametrize("q,match", [("ab", "quantiles must be a sequence"), (0.5, "quantiles must be a sequence"),
+                                     ([0.5, 1.5], r"quantiles must be in \(0, 1\), got 1.5"),
+                                     (["a"], r"quantiles must be a number in \(0, 1\), got str 'a'"),
+                                     ([], "at least one level")])
+def test_extrapolate_checks_quantiles_up_front(curves, q, match):
+    _raises(match, extrapolate, curves, x="x", y="y", by="curve", horizon=100, quantiles=q, **FAST)
+
+
+def test_extrapolate_in_sample_horizon_gives_that_curve_a_status(curves):
+    last = curves.groupby("curve")["x"].max()
+    hz = pd.Series(last.to_numpy() * 3, index=last.index)
+    ref = extrapolate(curves, x="x", y="y", by="curve", horizon=hz, **FAST)
+    hz2 = hz.copy()
+    hz2.loc[1] = last.loc[1] / 2  # inside the observed range
+    hz2.loc[3] = last.loc[3]  # at the last observed step
+    ex = extrapolate(curves, x="x", y="y", by="curve", horizon=hz2, **FAST)
+    assert list(ex.status.loc[[1, 3]]) == ["INVALID_INPUT", "INVALID_INPUT"]
+    assert not ex.ok[[1, 3]].any()
+    assert np.isnan(ex.samples[[1, 3]]).all()
+    assert np.isnan(ex.summary.loc[[1, 3], "mean"]).all()
+    good = [0, 2, 4]
+    assert (ref.status.loc[good] == ex.status.loc[good]).all()
+    np.testing.assert_array_equal(ex.samples[good], ref.samples[good])
+    _raises(r"Extrapolation|quantiles", ex.predict, quantiles="ab")
+
+
+# ---- 8. evals and plan: overflow, degenerate data, failed fits ---------------------------------------------
+@pytest.mark.parametrize("arg", ["n", "c", "k"])
+@pytest.mark.parametrize("big", [2**64, 2**63, np.uint64(2**63), 1e19])
+def test_pass_at_k_counts_must_fit_int64(arg, big):
+    a = dict(n=10, c=3, k=2)
+    a[arg] = big
+    msg = _raises(rf"argument '{arg}' must hold counts below 2\*\*63", evals.pass_at_k, **a)
+    assert "-9223372036854775808" not in msg
+
+
+def test_pass_at_k_largest_count_still_works():
+    assert evals.pass_at_k(2**63 - 1, 0, 1) == 0.0
+
+
+def test_fit_irt_on_all_missing_is_an_error():
+    _raises(r"argument 'responses' needs at least 2 models and 1 item with observed answers", evals.fit_irt, np.full((5, 4), np.nan))
+    _raises(r"argument 'responses' needs at least 2 models and 1 item with observed answers", evals.fit_irt, np.full((5, 4), -1), model="rasch")
+
+
+def test_coverage_tables_carry_the_status():
+    r = evals.coverage([1, 1, 1], [0, 1, 0], n_boot=5)  # one k: nothing to fit
+    assert r.status == "TOO_FEW_POINTS"
+    for tab in (r.params, r.predict([10, 100]), r.samples_for([0.5]), r.cost_per_solved([10], 1.0)):
+        assert (tab["status"] == "TOO_FEW_POINTS").all()
+    ok = evals.coverage([20] * 6, [2, 5, 0, 20, 9, 1], n_boot=5)
+    assert ok.status == "CONVERGED" and (ok.predict([100])["status"] == "CONVERGED").all()
+
+
+def test_plan_gives_failed_curves_nan_and_their_status():
+    df = lawfit.datasets.synthetic_chinchilla(n=80, noise=0.0).assign(g=0)
+    df.loc[df.index[:3], "g"] = 1  # curve 1: 3 points, 5 parameters
+    f = lawfit.fit(df, "chinchilla", x=["N", "D"], y="loss", by="g", space="log")
+    assert list(f.status) == ["CONVERGED", "TOO_FEW_POINTS"]
+    out = lawfit.plan(f, 1e22, hardware="h100-sxm")
+    assert list(out["status"]) == ["CONVERGED", "TOO_FEW_POINTS"]
+    assert np.isfinite(out.loc[0, ["N", "D", "loss", "cost_usd"]].astype(float)).all()
+    assert out.loc[1, ["N", "D", "loss", "flops_total", "cost_usd"]].isna().all()
+    g = cost.grid(n_layers=[2, 4, 8], d_model=[256, 512], n_heads=4, tokens=np.geomspace(1e9, 1e11, 5))
+    og = lawfit.plan(f, 1e19, grid=g)
+    assert list(og["status"]) == ["CONVERGED", "TOO_FEW_POINTS"]
+    assert og.loc[1, "index"] == -1 and og.loc[1, ["N", "D", "loss", "cost"]].isna().all()
+    single = lawfit.fit(df[df["g"] == 1], "chinchilla", x=["N", "D"], y="loss", space="log")
+    _raises(r"plan: the fit has no curve with usable parameters \(status: TOO_FEW_POINTS\)", lawfit.plan, single,
+            1e22)
+
+
+# ---- 9. threads: validated and capped in Python ------------------------------------------------------------
+def test_resolve_threads_caps_and_validates():
+    cap = _args.max_threads()
+    assert cap >= 4
+    assert _args.resolve_threads(None) == 0
+    assert _args.resolve_threads(10**6) == cap
+    assert _args.resolve_threads(0, zero_ok=True) == 0
+    _raises("threads must be >= 1", _args.resolve_threads, 0)
+    _raises("threads must be an integer", _args.resolve_threads, True)
+
+
+def test_huge_thread_counts_are_capped_not_fatal(curves, res):
+    r = lawfit.fit(curves, "power_law", x="x", y="y", by="curve", threads=10**6)
+    np.testing.assert_array_equal(r.params.to_numpy(), res.params.to_numpy())
+    b1 = res.bootstrap(n=20, threads=10**6)
+    b2 = res.bootstrap(n=20, threads=1)
+    np.testing.assert_array_equal(b1.samples, b2.samples)
+    assert evals.pass_at_k([10, 20], [3, 4], [1, 2], threads=10**9).shape == (2, 2)
+    assert len(cost.evaluate(CFG, threads=10**9)) == 1
+
+
+def test_lr_annealing_features_threads_checked_and_capped():
+    from lawfit._transforms import lr_annealing_features
+
+    off, X = np.array([0, 3]), np.array([[1, 1e-3], [2, 1e-3], [3, 5e-4]])
+    np.testing.assert_array_equal(lr_annealing_features(off, X, threads=10**6), lr_annealing_features(off, X))
+    _raises(r"lr_annealing: threads must be an integer >= 1, got str '2'", lr_annealing_features, off, X, threads="2")
