@@ -11,6 +11,7 @@
 #include "bindings/registry.hpp"
 #include "core/laws/all.hpp"
 #include "core/sample/mcmc.hpp"
+#include "core/sample/reference.hpp"
 
 namespace lawfit::bindings {
 namespace {
@@ -120,6 +121,47 @@ py::array_t<double> ensemble_eval(py::array samples, py::array active, py::array
   return out;
 }
 
+sample::SeriesBatch series_batch(const char* op, const char* what, const py::array& offsets, const py::array& t,
+                                 const py::array& y) {
+  const std::string w(what);
+  const py::ssize_t C = offsets.size() - 1;
+  if (C < 0) throw py::value_error(std::string(op) + ": '" + w + "_offsets' must have at least one element");
+  const i64* off = in_ptr<i64>(offsets, op, (w + "_offsets").c_str());
+  const py::ssize_t n = y.size();
+  if (off[0] != 0 || off[C] != n)
+    throw py::value_error(std::string(op) + ": '" + w + "_offsets' must start at 0 and end at len(" + w + "_y)");
+  for (py::ssize_t c = 0; c < C; ++c)
+    if (off[c + 1] < off[c]) throw py::value_error(std::string(op) + ": '" + w + "_offsets' must be non-decreasing");
+  return sample::SeriesBatch{off, C, in_ptr<double>(t, op, (w + "_t").c_str(), n),
+                             in_ptr<double>(y, op, (w + "_y").c_str(), n)};
+}
+
+py::dict nearest_references(py::array t_off, py::array t_t, py::array t_y, py::array r_off, py::array r_t,
+                            py::array r_y, py::array horizon, py::object exclude, int K, double recency, int threads) {
+  const char* op = "nearest_references";
+  const sample::SeriesBatch tg = series_batch(op, "target", t_off, t_t, t_y);
+  const sample::SeriesBatch ref = series_batch(op, "reference", r_off, r_t, r_y);
+  if (K < 1) throw py::value_error("nearest_references: 'K' must be >= 1");
+  if (!(recency >= 1.0)) throw py::value_error("nearest_references: 'recency' must be >= 1");
+  const double* hz = in_ptr<double>(horizon, op, "horizon", tg.C);
+  const i64* ex = opt_ptr<i64>(exclude, op, "exclude", tg.C);
+  const py::ssize_t nt = tg.C;
+  py::array_t<double> raw({nt, static_cast<py::ssize_t>(K)}), anc({nt, static_cast<py::ssize_t>(K)}),
+      dist({nt, static_cast<py::ssize_t>(K)});
+  py::array_t<i64> idx({nt, static_cast<py::ssize_t>(K)});
+  const sample::NeighbourOutput out{raw.mutable_data(), anc.mutable_data(), dist.mutable_data(), idx.mutable_data()};
+  {
+    py::gil_scoped_release release;
+    sample::nearest_references(tg, ref, hz, ex, K, recency, out, threads);
+  }
+  py::dict d;
+  d["raw"] = raw;
+  d["anchor"] = anc;
+  d["dist"] = dist;
+  d["index"] = idx;
+  return d;
+}
+
 void register_sample(py::module_& m) {
   m.def(
       "bootstrap_law",
@@ -163,6 +205,12 @@ void register_sample(py::module_& m) {
       py::arg("keys"), py::arg("seed"), py::arg("stream"), py::arg("n"),
       "Standard normals [C, n], row c from the Philox stream (seed, keys[c], stream): a curve's draws do not "
       "depend on the other curves.");
+  m.def("nearest_references", &nearest_references, py::arg("target_offsets"), py::arg("target_t"),
+        py::arg("target_y"), py::arg("reference_offsets"), py::arg("reference_t"), py::arg("reference_y"),
+        py::arg("horizon"), py::arg("exclude") = py::none(), py::arg("K") = 40, py::arg("recency") = 1.0,
+        py::arg("threads") = 0,
+        "The K nearest reference curves of every target curve (core/sample/reference.hpp): their forecasts at "
+        "the target's horizon (raw, anchor), distances and indices, each [targets, K].");
   m.def("ensemble_eval", &ensemble_eval, py::arg("samples"), py::arg("active"), py::arg("t"), py::arg("threads") = 0,
         "Ensemble mean of every posterior sample at steps t[C, T]: [C, S, T].");
 }

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ._args import (INT32_LIMIT, check_alloc, check_int, check_label, check_prob, check_real, check_seed,
                     resolve_threads)
-from ._data import has_column, key_index, make_batch, plain, to_pandas
+from ._data import as_list, has_column, key_index, make_batch, plain, to_pandas
 from ._native import _core
 from ._status import Status
 from .laws import get_law
@@ -361,7 +361,8 @@ def extrapolate(
     init_sigma: float = 1.0,
     quantiles: Sequence[float] = (0.05, 0.5, 0.95),
     threads: Optional[int] = None,
-) -> Extrapolation:
+    reference=None,
+):
     """Posterior predictive of every learning curve of ``data`` at later steps.
 
     Parameters
@@ -396,6 +397,11 @@ def extrapolate(
         chains need no long expansion phase and the predictive is not overconfident after few steps.
         ``init_spread=0`` starts in a 1e-3 relative ball around the least-squares start instead (Domhan's and
         emcee's habit; needs thousands of steps).
+    reference: other curves of the same sweep observed to the horizon (finished runs), in the same columns. With
+        it the forecast is sweep-aware: each curve is forecast from its nearest reference curves and its
+        quantiles are calibrated on the reference (split-conformal), and a :class:`lawfit.reference.
+        ReferenceForecast` is returned (``summary``, ``predict()``, ``baselines``, ``skill(truth)``,
+        ``prob_better(best)``); the sampler settings are not used. See docs/forecasting.md.
     """
     if mode not in (None, "max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
@@ -414,6 +420,11 @@ def extrapolate(
         raise ValueError(f"init_spread and init_sigma must be >= 0, got {init_spread!r}, {init_sigma!r}")
     quantiles = _quantiles(quantiles)
     x, y = check_label("x", x), check_label("y", y)
+    if reference is not None:
+        from .reference import forecast_from_reference
+
+        return forecast_from_reference(data, reference, x=x, y=y, by=as_list(by), horizon=horizon, mode=mode,
+                                       quantiles=quantiles, threads=threads, per_curve=_per_curve)
     active_fams = _families(families)
     df = to_pandas(data)
     if not has_column(df, x, "x") or not has_column(df, y, "y"):
