@@ -162,7 +162,33 @@ py::dict nearest_references(py::array t_off, py::array t_t, py::array t_y, py::a
   return d;
 }
 
+// The multiplicities of the points of one curve in pairs-bootstrap replicates reps[R] (the draws of
+// sample::draw_pairs on the stream (seed, key, r)): counts [R, n] of how often each point was drawn; points with
+// used[i] == false (zero weight) are never drawn.
+py::array_t<std::int64_t> pairs_counts(py::array_t<bool, py::array::c_style | py::array::forcecast> used,
+                                       std::uint64_t key, std::uint64_t seed,
+                                       py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> reps) {
+  const i64 n = used.size(), R = reps.size();
+  std::vector<i64> pos(static_cast<size_t>(n));
+  i64 m = 0;
+  for (i64 i = 0; i < n; ++i)
+    if (used.data()[i]) pos[m++] = i;
+  py::array_t<std::int64_t> out({R, n});
+  std::int64_t* o = out.mutable_data();
+  std::vector<double> w(static_cast<size_t>(n));
+  for (i64 k = 0; k < R; ++k) {
+    const std::int64_t r = reps.data()[k];
+    if (r < 0) throw py::value_error("pairs_counts: replicate numbers must be >= 0");
+    Philox rng(seed, key, static_cast<std::uint64_t>(r));
+    sample::draw_pairs(rng, pos.data(), m, n, nullptr, w.data());
+    for (i64 i = 0; i < n; ++i) o[k * n + i] = static_cast<std::int64_t>(w[i]);
+  }
+  return out;
+}
+
 void register_sample(py::module_& m) {
+  m.def("pairs_counts", &pairs_counts, py::arg("used"), py::arg("key"), py::arg("seed"), py::arg("replicates"),
+        "Multiplicity of each point of one curve in the given pairs-bootstrap replicates: int64 [R, n].");
   m.def(
       "bootstrap_law",
       [](const std::string& law, py::array offsets, py::array x, py::array y, py::object w, py::array lower,

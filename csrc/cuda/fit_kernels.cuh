@@ -128,7 +128,11 @@ __global__ void best_kernel(Model m, fit::BatchInput in, fit::Options o, const s
     out.iters[b] = ti[t];
     out.status[b] = ts[t];
     out.best_start[b] = best;
-    if (out.cov) fit::covariance(m, curve_of(in, b), pb, o, out.n_points[b], out.cov + b * np * np);
+    if (out.cov) {
+      const i64 off = in.per_curve_bounds ? b * np : 0;
+      fit::covariance(m, curve_of(in, b), pb, in.lower + off, in.upper + off, o, out.n_points[b],
+                      out.cov + b * np * np);
+    }
   }
 }
 

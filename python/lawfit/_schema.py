@@ -12,7 +12,7 @@ Schema version 1: a JSON object with
 * per curve (B = the length of ``status``, at least 1): ``status`` (codes of :class:`lawfit.Status`), ``params``
   [B][P] and ``cov`` [B][P][P] (numbers, null for NaN; a CONVERGED or MAX_ITER curve has finite parameters),
   ``cost`` [B] (>= 0 or null), ``iters`` [B] and ``n_points`` [B] (integers >= 0), ``best_start`` [B]
-  (integers >= -1), and optionally ``x_range`` [B][d][2] (numbers or null).
+  (integers >= -1), and optionally ``x_range`` [B][d][2] (numbers or null) and ``at_bound`` [B][P] (0 or 1).
 
 Unknown fields are ignored (a later minor addition stays readable).
 """
@@ -324,10 +324,18 @@ def read_result(path) -> tuple:
             raise ck.field("x_range", f"must be nested lists [curve][x column][min, max], got {_jtype(xr)}")
         x_range = ck.per_curve(d, "x_range", (B, dd, 2), ("curve", "x column", "bound"))
 
+    at_bound = None
+    if d.get("at_bound") is not None:
+        at_bound = ck.per_curve(d, "at_bound", (B, P), ("curve", "parameter"), integer=True)
+        bad = np.flatnonzero((at_bound != 0) & (at_bound != 1))
+        if bad.size:
+            raise ck.field("at_bound", f"must hold 0 or 1, got {int(at_bound.ravel()[bad[0]])}")
+        at_bound = at_bound.astype(bool)
+
     options = _options(d, law, by, ck)
     keys = pd.DataFrame(cols) if by else pd.DataFrame(index=pd.RangeIndex(B))
     native = {"params": params, "cost": cost, "cov": cov, "iters": iters, "status": status, "best_start": best,
-              "n_points": npts, "x_range": x_range}
+              "n_points": npts, "x_range": x_range, "at_bound": at_bound}
     return law, keys, by, native, options
 
 

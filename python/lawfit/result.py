@@ -37,6 +37,8 @@ class FitResult:
         self.bootstrap_samples = None  # filled by FitResult.bootstrap (lawfit.uncertainty)
         self._batch = None  # (offsets, X, y, w) as fitted; set by lawfit.fit, not saved
         self._bounds = None  # (lower, upper) as fitted
+        ab = native.get("at_bound")  # [curves, P] parameter at a bound of the fit (from a saved fit)
+        self._at_bound = np.asarray(ab, dtype=bool) if ab is not None else None
         xr = native.get("x_range")  # [curves, d, 2]: observed min and max of each x column (from a saved fit)
         self._xrange_saved = np.asarray(xr, dtype=np.float64) if xr is not None else None
 
@@ -80,8 +82,25 @@ class FitResult:
         return pd.DataFrame(d, index=self.index, columns=list(self.law.params))
 
     @property
+    def at_bound(self) -> pd.DataFrame:
+        """Per curve and parameter: does the fitted value sit on a bound of the fit (a fixed parameter, with equal
+        lower and upper bounds, included)? Such a parameter is not free: its standard error is NaN and the
+        covariance of the others is conditional on its value."""
+        ab = self._at_bound
+        if ab is None:
+            if self._bounds is None:
+                ab = np.zeros(self._params.shape, dtype=bool)
+            else:
+                lo, hi = (np.broadcast_to(np.asarray(v, dtype=np.float64), self._params.shape) for v in self._bounds)
+                ab = np.isfinite(self._params) & ((self._params <= lo) | (self._params >= hi))
+            self._at_bound = ab
+        return pd.DataFrame(ab, index=self.index, columns=list(self.law.params))
+
+    @property
     def covariance(self) -> np.ndarray:
-        """Parameter covariance per curve, [curves, P, P]: inv(J^T J) times the residual variance."""
+        """Parameter covariance per curve, [curves, P, P]: for l2, inv(J^T W J) times the residual variance
+        (scipy's curve_fit); for robust losses (huber, soft_l1, cauchy) the sandwich H^-1 M H^-1 n / (n - k).
+        Rows and columns of parameters at a bound (:attr:`at_bound`) are NaN."""
         return self._cov
 
     @property
@@ -124,6 +143,11 @@ class FitResult:
         out["status"] = self.status.to_numpy()
         out["iterations"] = self._iters
         out["n_points"] = self._npts
+        ab = self.at_bound.to_numpy()
+        names = np.full(len(ab), "", dtype=object)
+        for j, p in enumerate(self.law.params):  # a column per parameter, vectorised over curves
+            names = np.where(ab[:, j], names + ("," if j else "") + p, names)
+        out["at_bound"] = pd.Series(names, index=out.index).str.lstrip(",")
         return out
 
     def summary(self, max_rows: int = 20) -> str:
@@ -235,6 +259,7 @@ class FitResult:
             "best_start": self._best.tolist(),
             "n_points": self._npts.tolist(),
             "x_range": arr(self._xrange),
+            "at_bound": self.at_bound.to_numpy().astype(int).tolist(),
         }
 
     def save(self, path) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import check_alloc, check_prob, check_seed, is_int, resolve_threads
+from ._native import _core
 from ._data import curve_hashes, plain
 
 METHODS = {"pairs": 0, "residual": 1}
@@ -148,6 +149,25 @@ class BootstrapResult:
         m = np.where(k > 0, np.nansum(s, axis=1) / np.maximum(k, 1), np.nan)
         v = np.nansum((s - m[:, None, :]) ** 2, axis=1) / np.maximum(k - 1, 1)
         return pd.DataFrame(np.where(k > 1, np.sqrt(v), np.nan), index=self.fit.index, columns=list(self.fit.law.params))
+
+    def resample_counts(self, curve: int, replicates=None) -> np.ndarray:
+        """Pairs bootstrap: how many times each point of curve number ``curve`` (its position in the fit, 0-based)
+        was drawn in the given replicates (default: all), int64 [replicates, points], points in the order of the
+        curve's rows in the data (zero-weight points are never drawn). A replicate's parameters are the fit of
+        those rows repeated that many times (a weight multiplies the loss, so a count of k is k copies)."""
+        if self.method != "pairs":
+            raise ValueError(f"resample_counts: only pairs replicates resample points (this one is {self.method!r})")
+        B = self.fit.n_curves
+        if not is_int(curve) or not 0 <= int(curve) < B:
+            raise ValueError(f"curve must be an integer in [0, {B}), got {type(curve).__name__} {plain(curve)!r}")
+        reps = np.arange(self.n) if replicates is None else np.atleast_1d(np.asarray(replicates))
+        if reps.size and not (np.issubdtype(reps.dtype, np.integer) and reps.min() >= 0 and reps.max() < self.n):
+            raise ValueError(f"replicates must be integers in [0, {self.n})")
+        offsets, _, _, w = self.fit._batch
+        a, b = int(offsets[curve]), int(offsets[curve + 1])
+        used = np.ones(b - a, dtype=bool) if w is None else np.asarray(w[a:b]) > 0
+        key = int(curve_hashes(self.fit.keys, self.fit.by)[curve])
+        return _core.pairs_counts(used, key, int(self.seed), reps.astype(np.int64))
 
     def __repr__(self) -> str:
         return f"<BootstrapResult law={self.fit.law.name!r} curves={self.samples.shape[0]} n={self.n} method={self.method!r}>"

@@ -130,31 +130,112 @@ LAWFIT_HD void init_linear(const Model& m, const Curve& c, double* p, const doub
   for (int j = 0; j < np; ++j) p[j] = q[j];
 }
 
-// Covariance of the natural parameters at p: inv(J^T J) * s^2 with s^2 = 2 cost / (n - P); NaN when the
-// system is singular or there are no degrees of freedom.
+// Covariance of the natural parameters p (bounds lo, hi: natural, or null) of a fit with loss o.loss.
+// Parameters at a bound (a fixed parameter, lo == hi, included) are not free: their rows and columns are NaN
+// and the others' covariance is conditional on them (the inverse is taken over the free parameters only).
+//   l2: inv(J^T W J) s^2, s^2 = 2 cost / (n - k) with k free parameters (scipy's curve_fit);
+//   robust losses: the sandwich (Huber 1967, White 1980) H^-1 M H^-1 n / (n - k), with the bread
+//   H = sum w max(rho' + 2 rho'' z, 0) J J^T (the loss's curvature) and the meat M = sum w (rho' r)^2 J J^T
+//   (the spread of the gradient), so the standard errors follow the loss instead of treating it as l2; n counts
+//   the points with positive weight.
+// NaN where the system is singular or there are no degrees of freedom.
 template <class Model>
-LAWFIT_HD void covariance_from(const Model& m, const Normal<Model::PMAX>& ne, const double* p, i64 n_used, double* cov) {
+LAWFIT_HD int free_params(const Model& m, const double* p, const double* lo, const double* hi, int* idx) {
+  int nf = 0;
+  for (int j = 0; j < m.n_params(); ++j)
+    if (!lo || (p[j] > lo[j] && p[j] < hi[j])) idx[nf++] = j;
+  return nf;
+}
+
+// l2 from the normal equations of the fit (internal parameters).
+template <class Model>
+LAWFIT_HD void covariance_from(const Model& m, const Normal<Model::PMAX>& ne, const double* p, const double* lo,
+                               const double* hi, i64 n_used, double* cov) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   for (int k = 0; k < np * np; ++k) cov[k] = kNaN;
-  if (n_used <= np) return;
+  int idx[PMAX];
+  const int nf = free_params(m, p, lo, hi, idx);
+  if (nf == 0 || n_used <= nf) return;
   // Back to natural parameters: J_nat = J_int * diag(dtheta/dp), dtheta/dp = 1/p for LOG parameters.
   double dinv[PMAX], a[PMAX * PMAX], inv[PMAX * PMAX], work[PMAX * PMAX];
   for (int j = 0; j < np; ++j) dinv[j] = (m.scale(j) == LOG) ? 1.0 / p[j] : 1.0;
-  for (int j = 0; j < np; ++j)
-    for (int k = 0; k < np; ++k) a[j * PMAX + k] = ne.a[j * PMAX + k] * dinv[j] * dinv[k];
-  if (!spd_inverse(a, np, PMAX, inv, work)) return;
-  const double s2 = 2.0 * ne.cost / static_cast<double>(n_used - np);
-  for (int j = 0; j < np; ++j)
-    for (int k = 0; k < np; ++k) cov[j * np + k] = inv[j * PMAX + k] * s2;
+  for (int u = 0; u < nf; ++u)
+    for (int v = 0; v < nf; ++v) {
+      const int j = idx[u], k = idx[v];
+      a[u * PMAX + v] = ne.a[j * PMAX + k] * dinv[j] * dinv[k];
+    }
+  if (!spd_inverse(a, nf, PMAX, inv, work)) return;
+  const double s2 = 2.0 * ne.cost / static_cast<double>(n_used - nf);
+  for (int u = 0; u < nf; ++u)
+    for (int v = 0; v < nf; ++v) cov[idx[u] * np + idx[v]] = inv[u * PMAX + v] * s2;
 }
 
+// Robust losses: one pass over the points for the sandwich's bread and meat (natural parameters).
 template <class Model>
-LAWFIT_HD void covariance(const Model& m, const Curve& c, const double* p, const Options& o, i64 n_used, double* cov) {
+LAWFIT_HD void sandwich_covariance(const Model& m, const Curve& c, const double* p, const double* lo,
+                                   const double* hi, const Options& o, i64 n_used, double* cov) {
+  constexpr int PMAX = Model::PMAX;
+  const int np = m.n_params();
+  for (int k = 0; k < np * np; ++k) cov[k] = kNaN;
+  int idx[PMAX];
+  const int nf = free_params(m, p, lo, hi, idx);
+  if (nf == 0 || n_used <= nf) return;
+  double bread[PMAX * PMAX] = {}, meat[PMAX * PMAX] = {};
+  for (i64 i = 0; i < c.n; ++i) {
+    const double w = c.w ? c.w[i] : 1.0;
+    if (w == 0.0) continue;
+    double grad[PMAX];
+    const double f = m.eval(c.x + i * c.d, p, grad);
+    const Residual e = o.space == SPACE_LOG ? residual<SPACE_LOG>(c.y[i], f, 1.0) : residual<SPACE_LINEAR>(c.y[i], f, 1.0);
+    const double z = (e.r / o.delta) * (e.r / o.delta);
+    const Rho rho = robust_rho(o.loss, z);
+    // A weight w counts the point w times (w rho(r)): w in the bread and in the meat.
+    const double psi2 = w * (rho.d1 * e.r) * (rho.d1 * e.r), curv = w * std::fmax(rho.d1 + 2.0 * rho.d2 * z, 0.0);
+    double jr[PMAX];
+    for (int u = 0; u < nf; ++u) jr[u] = e.dr_df * grad[idx[u]];
+    for (int u = 0; u < nf; ++u)
+      for (int v = 0; v <= u; ++v) {
+        bread[u * PMAX + v] += curv * jr[u] * jr[v];
+        meat[u * PMAX + v] += psi2 * jr[u] * jr[v];
+      }
+  }
+  for (int u = 0; u < nf; ++u)
+    for (int v = 0; v < u; ++v) {
+      bread[v * PMAX + u] = bread[u * PMAX + v];
+      meat[v * PMAX + u] = meat[u * PMAX + v];
+    }
+  double inv[PMAX * PMAX], work[PMAX * PMAX];
+  if (!spd_inverse(bread, nf, PMAX, inv, work)) return;
+  const double scale = static_cast<double>(n_used) / static_cast<double>(n_used - nf);
+  for (int u = 0; u < nf; ++u)
+    for (int v = 0; v < nf; ++v) {
+      double s = 0.0;  // (H^-1 M H^-1)[u, v]
+      for (int k = 0; k < nf; ++k)
+        for (int l = 0; l < nf; ++l) s += inv[u * PMAX + k] * meat[k * PMAX + l] * inv[l * PMAX + v];
+      cov[idx[u] * np + idx[v]] = s * scale;
+    }
+  for (int k = 0; k < np * np; ++k)
+    if (!std::isfinite(cov[k])) cov[k] = kNaN;
+}
+
+// Covariance at p: l2 from fresh normal equations, robust losses by the sandwich.
+template <class Model>
+LAWFIT_HD void covariance(const Model& m, const Curve& c, const double* p, const double* lo, const double* hi,
+                          const Options& o, i64 n_used, double* cov) {
+  if (o.loss != L2) return sandwich_covariance(m, c, p, lo, hi, o, n_used, cov);
   Normal<Model::PMAX> ne;
   for (int k = 0; k < m.n_params() * m.n_params(); ++k) cov[k] = kNaN;
-  if (n_used <= m.n_params() || !accumulate(m, c, p, o, ne)) return;
-  covariance_from(m, ne, p, n_used, cov);
+  if (n_used <= 0 || !accumulate(m, c, p, o, ne)) return;
+  covariance_from(m, ne, p, lo, hi, n_used, cov);
+}
+
+// After a fit: l2 reuses the fit's final normal equations (no extra pass).
+template <class Model>
+LAWFIT_HD void fit_covariance(const Model& m, const Curve& c, const Normal<Model::PMAX>& ne, const double* p,
+                              const double* lo, const double* hi, const Options& o, i64 n_used, double* cov) {
+  if (o.loss != L2) return sandwich_covariance(m, c, p, lo, hi, o, n_used, cov);
+  covariance_from(m, ne, p, lo, hi, n_used, cov);
 }
 
 // Bounds of one curve are usable: lower <= upper and neither is NaN.
@@ -288,7 +369,7 @@ void fit_one(const Model& m, const Curve& c, const double* lo, const double* hi,
   out.iters[b] = best.iters;
   out.status[b] = best.status;
   out.best_start[b] = best_s;
-  if (out.cov) covariance_from(m, best_ne, best.p, out.n_points[b], out.cov + b * np * np);
+  if (out.cov) fit_covariance(m, c, best_ne, best.p, lo, hi, o, out.n_points[b], out.cov + b * np * np);
 }
 
 template <class Model>
@@ -418,8 +499,10 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
       out.status[b] = r.status;
       out.best_start[b] = best;
       if (out.cov) {
-        if (polished) covariance_from(m, ne, pb, out.n_points[b], out.cov + b * np * np);
-        else covariance(m, curve(b), pb, o, out.n_points[b], out.cov + b * np * np);
+        const double *lo, *hi;
+        bounds(b, &lo, &hi);
+        if (polished) fit_covariance(m, curve(b), ne, pb, lo, hi, o, out.n_points[b], out.cov + b * np * np);
+        else covariance(m, curve(b), pb, lo, hi, o, out.n_points[b], out.cov + b * np * np);
       }
     });
   }

@@ -40,6 +40,7 @@ struct Normal {
   double a[PMAX * PMAX];  // J^T J (internal parameters, robust-scaled)
   double g[PMAX];         // J^T r = gradient of the cost
   double cost;
+  double rr;              // r^T r of the (robust-scaled) residuals: the gtol test's residual norm
 };
 
 template <int PMAX>
@@ -73,12 +74,11 @@ LAWFIT_HD inline Residual residual(double y, double f, double sw) {
   return {sw * (y - f), -sw};
 }
 
-// Residual of point i (weight-scaled), without derivatives.
+// Residual of point i (not weight-scaled), without derivatives.
 template <class Model>
 LAWFIT_HD inline double point_residual(const Model& m, const Curve& c, i64 i, const double* p, Space space) {
   const double f = m.eval(c.x + i * c.d, p, nullptr);
-  const double sw = c.w ? std::sqrt(c.w[i]) : 1.0;
-  return space == SPACE_LOG ? residual<SPACE_LOG>(c.y[i], f, sw).r : residual<SPACE_LINEAR>(c.y[i], f, sw).r;
+  return space == SPACE_LOG ? residual<SPACE_LOG>(c.y[i], f, 1.0).r : residual<SPACE_LINEAR>(c.y[i], f, 1.0).r;
 }
 
 // accumulate() works on blocks of points: first the residuals and Jacobian rows of a block's points (one loop,
@@ -140,7 +140,7 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
   double a[PMAX * PMAX], g[PMAX];
   for (int k = 0; k < np * PMAX; ++k) a[k] = 0.0;
   for (int k = 0; k < np; ++k) g[k] = 0.0;
-  double cost = 0.0;
+  double cost = 0.0, rr = 0.0;
   for (i64 i0 = 0; i0 < c.n; i0 += kAccumBlock) {
     const int nb = static_cast<int>(c.n - i0 < kAccumBlock ? c.n - i0 : kAccumBlock);
     // 1. The block's points with positive weight (all of them without weights; otherwise listed in idx, with
@@ -183,11 +183,15 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
       for (int q = 0; q < nu; ++q) f[q] = m.eval(c.x + (c.w ? idx[q] : i0 + q) * c.d, p, jt + q * PMAX);
     }
     const double* y = c.w ? yb : c.y + i0;
+    // A weight multiplies the point's loss, w rho(r): for l2 that is the residual scaled by sqrt(w); a robust
+    // loss sees the unscaled residual and its terms are scaled by the weight below, so that a weight of k
+    // is k copies of the point (what the pairs bootstrap relies on).
+    const bool wr = c.w && o.loss == L2;
     if (o.space == SPACE_LOG) {
-      if (c.w) residual_rows<SPACE_LOG, true>(m, y, sw, f, jt, p, nu, rb, jb);
+      if (wr) residual_rows<SPACE_LOG, true>(m, y, sw, f, jt, p, nu, rb, jb);
       else residual_rows<SPACE_LOG, false>(m, y, sw, f, jt, p, nu, rb, jb);
     } else {
-      if (c.w) residual_rows<SPACE_LINEAR, true>(m, y, sw, f, jt, p, nu, rb, jb);
+      if (wr) residual_rows<SPACE_LINEAR, true>(m, y, sw, f, jt, p, nu, rb, jb);
       else residual_rows<SPACE_LINEAR, false>(m, y, sw, f, jt, p, nu, rb, jb);
     }
     for (int q = nu; q < nl; ++q) {
@@ -200,18 +204,22 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
         const double r = rb[q];
         const double z = (r / o.delta) * (r / o.delta);
         const Rho rho = robust_rho(o.loss, z);
-        cost += 0.5 * o.delta * o.delta * rho.v;
+        const double wq = c.w ? sw[q] : 1.0;  // root of the point's weight
+        cost += wq * wq * 0.5 * o.delta * o.delta * rho.v;
         // Rescale residual and Jacobian so that J^T r is the exact gradient. Where Triggs' second-order
         // correction (used by scipy) keeps a healthy positive curvature, use it; for outliers it tends to
         // zero or below (rho'' < 0), which stalls the solver, so there scale both by sqrt(rho') instead
         // (iteratively reweighted Gauss-Newton, as Ceres does).
         const double tr = rho.d1 + 2.0 * rho.d2 * z;  // Triggs' curvature of rho along the residual
         const double js = std::sqrt(tr > 0.25 * rho.d1 ? tr : rho.d1);
-        rb[q] = tr > 0.25 * rho.d1 ? r * (rho.d1 / js) : r * js;
-        for (int j = 0; j < np; ++j) jb[j][q] *= js;
+        rb[q] = wq * (tr > 0.25 * rho.d1 ? r * (rho.d1 / js) : r * js);
+        for (int j = 0; j < np; ++j) jb[j][q] *= wq * js;
       }
+      rr += lane_dot(rb, rb, nl);
     } else {
-      cost += 0.5 * lane_dot(rb, rb, nl);
+      const double s = lane_dot(rb, rb, nl);
+      cost += 0.5 * s;
+      rr += s;
     }
     // 3. The sums.
     for (int j = 0; j < np; ++j) {
@@ -231,6 +239,7 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
     for (int k = 0; k <= j; ++k) ne.a[j * PMAX + k] = ne.a[k * PMAX + j] = a[j * PMAX + k];
   }
   ne.cost = cost;
+  ne.rr = rr;
   return true;
 }
 
@@ -240,7 +249,7 @@ LAWFIT_HD double cost_at(const Model& m, const Curve& c, const double* p, const 
   double cost = 0.0;
   for (i64 i = 0; i < c.n; ++i) {
     if (c.w && c.w[i] == 0.0) continue;
-    cost += residual_cost(o.loss, o.delta, point_residual(m, c, i, p, o.space));
+    cost += (c.w ? c.w[i] : 1.0) * residual_cost(o.loss, o.delta, point_residual(m, c, i, p, o.space));
   }
   return std::isfinite(cost) ? cost : kInf;
 }
@@ -287,6 +296,30 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
 
   double dscale[PMAX];
   for (int j = 0; j < np; ++j) dscale[j] = ne.a[j * PMAX + j] > 1e-300 ? ne.a[j * PMAX + j] : 1e-300;
+  // Stationarity gate of the ftol and xtol exits, which a damped LM can meet far from a minimum while it crawls
+  // along a curved valley (e.g. a LOG amplitude sliding towards zero): the undamped Gauss-Newton step over the
+  // free parameters (those not held at a bound) must promise a relative decrease of at most 100 ftol, otherwise
+  // the iteration goes on (and ends as MAX_ITER if it never gets there).
+  // (A nearly singular J^T J gets a small Levenberg term, the smallest of 1e-12, 1e-9, 1e-6 x its diagonal
+  // that it can be factored with.)
+  auto stationary = [&]() -> bool {
+    bool fj[PMAX];
+    for (int j = 0; j < np; ++j) fj[j] = (th[j] <= lo[j] && ne.g[j] > 0.0) || (th[j] >= hi[j] && ne.g[j] < 0.0);
+    for (double reg = 1e-12; reg < 1e-5; reg *= 1e3) {
+      double l[PMAX * PMAX], h[PMAX];
+      for (int j = 0; j < np; ++j) {
+        for (int k = 0; k < np; ++k) l[j * PMAX + k] = (fj[j] || fj[k]) ? 0.0 : ne.a[j * PMAX + k];
+        l[j * PMAX + j] = fj[j] ? 1.0 : ne.a[j * PMAX + j] * (1.0 + reg) + 1e-300;
+        h[j] = fj[j] ? 0.0 : ne.g[j];
+      }
+      if (!ldlt(l, np, PMAX)) continue;
+      ldlt_solve(l, np, PMAX, h);
+      double pred = 0.0;
+      for (int j = 0; j < np; ++j) pred += fj[j] ? 0.0 : 0.5 * ne.g[j] * h[j];
+      return pred <= 100.0 * o.ftol * ne.cost;
+    }
+    return true;  // no usable quadratic model: nothing better to offer
+  };
   double lambda = 1e-3, nu = 2.0;
   Status status = MAX_ITER;
   bool singular_start = true;
@@ -294,14 +327,19 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
   for (int it = 0; it < o.max_iter; ++it) {
     res.iters = it + 1;
     // Active set: parameters at a bound whose descent direction points outward are held fixed.
+    // The gtol test is MINPACK's: the largest cosine between the residual vector and a free parameter's
+    // Jacobian column, |g_j| / (||J_j|| ||r||). Unlike a bound on |g| itself it does not depend on the units of
+    // the data or of the parameters: a LOG parameter collapsing towards zero (where its internal gradient
+    // p dC/dp vanishes with p while the natural one does not) is not taken for a stationary point.
     bool fixed[PMAX];
-    double gmax = 0.0;
+    double cmax = 0.0;
     for (int j = 0; j < np; ++j) {
       fixed[j] = (th[j] <= lo[j] && ne.g[j] > 0.0) || (th[j] >= hi[j] && ne.g[j] < 0.0);
-      if (!fixed[j]) gmax = std::max(gmax, std::fabs(ne.g[j]));
+      const double cn = ne.a[j * PMAX + j] * ne.rr;
+      if (!fixed[j] && cn > 0.0) cmax = std::max(cmax, std::fabs(ne.g[j]) / std::sqrt(cn));
       dscale[j] = std::max(dscale[j], ne.a[j * PMAX + j]);
     }
-    if (gmax <= o.gtol) {
+    if (cmax <= o.gtol) {
       status = CONVERGED;
       break;
     }
@@ -339,7 +377,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
       }
       hnorm = std::sqrt(hnorm);
       tnorm = std::sqrt(tnorm);
-      if (hnorm <= o.xtol * (o.xtol + tnorm)) {
+      if (hnorm <= o.xtol * (o.xtol + tnorm) && stationary()) {
         status = CONVERGED;
         done = true;
         break;
@@ -368,7 +406,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
         }
         ne = tn;
         accepted = true;
-        if (ftol_met || ne.cost == 0.0) {
+        if (ne.cost == 0.0 || (ftol_met && stationary())) {
           status = CONVERGED;
           done = true;
         }
