@@ -36,6 +36,7 @@ class FitResult:
         self._npts = np.asarray(native["n_points"], dtype=np.int64)
         self.bootstrap_samples = None  # filled by FitResult.bootstrap (lawfit.uncertainty)
         self._batch = None  # (offsets, X, y, w) as fitted; set by lawfit.fit, not saved
+        self._batch_perm = None  # when set, CSR curve i of _batch is curve _batch_perm[i] (see _fitted_batch)
         self._bounds = None  # (lower, upper) as fitted
         xr = native.get("x_range")  # [curves, d, 2]: observed min and max of each x column (from a saved fit)
         self._xrange_saved = np.asarray(xr, dtype=np.float64) if xr is not None else None
@@ -55,8 +56,20 @@ class FitResult:
                 with np.errstate(invalid="ignore"):
                     out[nz, :, 0] = np.fmin.reduceat(X, starts, axis=0)
                     out[nz, :, 1] = np.fmax.reduceat(X, starts, axis=0)
+            if self._batch_perm is not None:  # CSR order -> curve order
+                out[self._batch_perm] = out.copy()
             self._xrange_saved = out
         return self._xrange_saved
+
+    def _fitted_batch(self):
+        """(offsets, X, y, w) of the fitted data with the curves in this result's order, or None. A fit whose rows
+        were grouped by curve in another order kept them in place; they are gathered here (once, on demand)."""
+        if self._batch is not None and self._batch_perm is not None:
+            from ._data import csr_in_key_order
+
+            self._batch = csr_in_key_order(*self._batch, self._batch_perm)
+            self._batch_perm = None
+        return self._batch
 
     # ---- tables ----------------------------------------------------------------------------------
     @property
