@@ -178,7 +178,10 @@ def fit(
 
     Parameters
     ----------
-    data: pandas or polars DataFrame, pyarrow Table, dict of arrays, or a CSV/Parquet path.
+    data: pandas or polars DataFrame, pyarrow Table, dict of arrays, or a CSV/Parquet path. A dict's numpy arrays
+        and an Arrow table's numeric columns (no nulls, one chunk) are read in place, and rows grouped by curve
+        (in any curve order) are not reordered: a float64 column the law reads as is (one x, y, weight) is not
+        copied, and the result keeps a reference to it for :meth:`FitResult.bootstrap`.
     law: a catalogue name (see :func:`lawfit.laws`) or a :class:`lawfit.Law`.
     x: the input column(s), in the order of the law's inputs (e.g. ``["N", "D"]`` for chinchilla).
     y: the observed column.

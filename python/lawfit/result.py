@@ -56,18 +56,20 @@ class FitResult:
                 with np.errstate(invalid="ignore"):
                     out[nz, :, 0] = np.fmin.reduceat(X, starts, axis=0)
                     out[nz, :, 1] = np.fmax.reduceat(X, starts, axis=0)
-            if self._batch_perm is not None:  # CSR order -> curve order
-                out[self._batch_perm] = out.copy()
+            perm = getattr(self, "_batch_perm", None)
+            if perm is not None:  # CSR order -> curve order
+                out[perm] = out.copy()
             self._xrange_saved = out
         return self._xrange_saved
 
     def _fitted_batch(self):
         """(offsets, X, y, w) of the fitted data with the curves in this result's order, or None. A fit whose rows
         were grouped by curve in another order kept them in place; they are gathered here (once, on demand)."""
-        if self._batch is not None and self._batch_perm is not None:
+        perm = getattr(self, "_batch_perm", None)  # (absent from results pickled by earlier versions)
+        if self._batch is not None and perm is not None:
             from ._data import csr_in_key_order
 
-            self._batch = csr_in_key_order(*self._batch, self._batch_perm)
+            self._batch = csr_in_key_order(*self._batch, perm)
             self._batch_perm = None
         return self._batch
 
