@@ -31,6 +31,40 @@ def lc_row(lc: dict) -> tuple:
             "**" + " / ".join(f"{v['speedup_per_curve']:.0f}x" for v in e) + "**", verdict)
 
 
+def memory_rows() -> list:
+    """The peak-memory rows of the summary table (bench/bench_memory.py), before/after from the same file."""
+    path = res / "memory.json"
+    if not path.exists():
+        return []
+    mem = json.loads(path.read_text())
+    runs = mem["runs"]
+    after = runs.get("after", {})
+    before = next((v for k, v in runs.items() if k.startswith("before")), {})
+
+    def fit_ratio(run, kind):
+        r = next((c for c in run.get("cases", []) if c["kind"] == kind and c["layout"] == "sorted"), None)
+        return r["ratio"] if r else float("nan")
+
+    def cost_case(run, case):
+        return next((c for c in run.get("cost_cases", []) if c.get("case") == case and "error" not in c), None)
+
+    d, a = fit_ratio(after, "dict"), fit_ratio(after, "arrow")
+    rows = [("fit memory", f"{mem['curves']:,} power_law curves x 20 points ({mem['input_bytes'] / 1e6:.0f} MB) from a "
+             "dict of arrays / an Arrow table, peak RSS beyond the input, result included",
+             f"{d:.2f}x / {a:.2f}x the input", f"before: {fit_ratio(before, 'dict'):.2f}x / "
+             f"{fit_ratio(before, 'arrow'):.2f}x", "-",
+             "<= 1.5x: met" if max(d, a) <= 1.5 else "<= 1.5x: **not met**")]
+    ev, st = cost_case(after, "all_arrays"), cost_case(after, "stream")
+    ev0 = cost_case(before, "all_arrays")
+    if ev and st:
+        rows.append(("cost.evaluate memory", f"{ev['configurations']:,} configurations, every output; "
+                     f"iter_evaluate over {st['configurations']:,}",
+                     f"peak {ev['ratio']:.2f}x the output; stream peak {st['peak_extra_mb'] * 2**20 / 1e6:.0f} MB",
+                     f"before: {ev0['ratio']:.2f}x, no stream" if ev0 else "-", "-",
+                     "bounded by the output (one chunk more); a stream of any size: met"))
+    return rows
+
+
 def main():
     c = json.loads((res / "core.json").read_text())
     m, g = c["many_curves"], c["chinchilla_grid"]
@@ -80,6 +114,7 @@ def main():
          ">= 50x: met" if ir["speedup_vs_girth_jml"] >= 50 else ">= 50x: **not met**"),
         ("pass@k (issue 5)", f"{pk['problems']:,} problems x {pk['k_values']} k", f"{pk['lawfit_seconds'] * 1e3:.0f} ms",
          f"numpy per-problem loop {pk['numpy_loop_seconds']:.1f} s", f"**{pk['speedup']:.0f}x**", "reported"),
+        *memory_rows(),
         ("GPU (issue 6)", "many-curves 10^6 / 10^7, grid, cost", "not yet measured", "CPU path, torch batched LM",
          "not yet measured", "no GPU was available"),
     ]
@@ -114,6 +149,7 @@ python bench/bench_olmo.py           # OLMo ladder -> 7B / 13B                  
 python bench/calibration.py          # interval calibration                           -> docs/calibration.md
 python bench/bench_cost_grid.py      # planning grid vs chunked numpy                 -> bench/results/cost.json
 python bench/bench_irt.py            # IRT vs girth, pass@k vs numpy                  -> bench/results/irt.json
+python bench/bench_memory.py         # peak RSS of fit (10^6 curves) and cost.evaluate -> bench/results/memory.json
 python bench/bench_gpu.py            # GPU (needs a CUDA build and a device)          -> bench/results/gpu.json
 python bench/make_readme.py          # this page and the README table
 ```
@@ -141,7 +177,7 @@ python bench/make_readme.py          # this page and the README table
 """]
     for name, title in [("formula", "Formula laws"), ("uncertainty", "Uncertainty (issue 3)"),
                         ("cost", "Cost planning (issue 4)"), ("irt", "Evaluation sampling (issue 5)"),
-                        ("gpu", "GPU (issue 6)")]:
+                        ("memory", "Memory (`bench/bench_memory.py`)"), ("gpu", "GPU (issue 6)")]:
         body = (res / f"{name}.md").read_text().strip()
         body = body.replace("\n# ", "\n#### ").replace("\n## ", "\n#### ")
         if body.startswith("# "):

@@ -47,3 +47,110 @@ def test_row_order_does_not_change_the_fit():
     np.testing.assert_allclose(a.params.to_numpy(), c.params.to_numpy(), rtol=1e-6)
     p = c.predict(shuffled)
     np.testing.assert_array_equal(p["curve"].to_numpy(), shuffled["curve"].to_numpy())
+
+
+def _same_fit(a, b):
+    """Every per-curve output bit-identical, the same keys in the same order."""
+    pd.testing.assert_index_equal(a.index, b.index)
+    for k in ("_params", "_cost", "_cov", "_iters", "_status", "_best", "_npts", "_xrange"):
+        assert getattr(a, k).tobytes() == getattr(b, k).tobytes(), k
+
+
+def _blocks_shuffled(df, by, seed=0):
+    """df's rows grouped by curve, the curves in a random order (points kept in order within a curve)."""
+    codes = df.groupby(by, sort=False, dropna=False).ngroup().to_numpy()
+    perm = np.random.default_rng(seed).permutation(codes.max() + 1)
+    return df.iloc[np.argsort(perm[codes], kind="stable")].reset_index(drop=True)
+
+
+def test_dict_and_arrow_give_the_pandas_fit_bit_for_bit():
+    pa = pytest.importorskip("pyarrow")
+    df = lawfit.datasets.synthetic_power_law(40, noise=0.02, seed=4)
+    df.loc[5, "y"] = np.nan  # a NON_FINITE curve
+    for kw in ({}, {"starts": 3, "seed": 5}, {"loss": "huber", "space": "log"}):
+        ref = lawfit.fit(df, "power_law", x="x", y="y", by="curve", **kw)
+        cols = {k: df[k].to_numpy() for k in df.columns}
+        big = pa.Table.from_pandas(df)
+        for data in (cols, big, pa.table(cols), pa.table(cols).to_batches()[0],
+                     pa.Table.from_batches(pa.table(cols).to_batches(max_chunksize=77))):  # several chunks
+            _same_fit(lawfit.fit(data, "power_law", x="x", y="y", by="curve", **kw), ref)
+
+
+def test_dict_and_arrow_columns_are_used_in_place():
+    pa = pytest.importorskip("pyarrow")
+    df = lawfit.datasets.synthetic_power_law(10, seed=1)
+    cols = {k: df[k].to_numpy() for k in ("curve", "x", "y")}
+    for data in (cols, pa.table(cols)):
+        r = lawfit.fit(data, "power_law", x="x", y="y", by="curve")
+        offsets, X, y, w = r._batch
+        assert np.shares_memory(X, cols["x"]) and np.shares_memory(y, cols["y"])
+    # Only the columns a fit reads are converted (a struct column here is not).
+    t = pa.table({**cols, "blob": pa.array([{"a": 1}] * len(df))})
+    _same_fit(lawfit.fit(t, "power_law", x="x", y="y", by="curve"), lawfit.fit(df, "power_law", x="x", y="y", by="curve"))
+
+
+def test_arrow_non_numeric_and_nullable_key_columns_convert_as_to_pandas():
+    pa = pytest.importorskip("pyarrow")
+    df = lawfit.datasets.synthetic_power_law(12, seed=2)
+    df["name"] = np.array(["a", "b", "c"])[df["curve"].to_numpy() % 3]
+    df["k"] = (df["curve"] // 3).astype("Int64")  # nullable: pandas metadata in the table
+    df.loc[df["curve"] == 11, "k"] = pd.NA
+    for by in (["name", "k"], ["k"]):
+        t = pa.Table.from_pandas(df)
+        ref = lawfit.fit(t.to_pandas(), "power_law", x="x", y="y", by=by)
+        r = lawfit.fit(t, "power_law", x="x", y="y", by=by)
+        _same_fit(r, ref)
+        pd.testing.assert_frame_equal(r.keys, ref.keys)
+    plain_table = pa.table({c: df[c].to_numpy() for c in ("name", "curve", "x", "y")})
+    r = lawfit.fit(plain_table, "power_law", x="x", y="y", by=["name", "curve"])
+    _same_fit(r, lawfit.fit(plain_table.to_pandas(), "power_law", x="x", y="y", by=["name", "curve"]))
+
+
+@pytest.mark.parametrize("by", [["curve"], ["g", "curve"], ["name"], ["fkey"]])
+def test_rows_grouped_in_another_order_fit_in_place_bit_for_bit(by):
+    df = lawfit.datasets.synthetic_power_law(50, noise=0.02, seed=6)
+    df["g"] = df["curve"] % 4
+    df["name"] = "c" + (df["curve"] * 7 % 50).astype(str)
+    df["fkey"] = df["curve"].astype(float)
+    df.loc[df["curve"] == 3, "fkey"] = np.nan  # a NaN key: its curve last
+    df.loc[17, "x"] = np.inf
+    srt = df.sort_values(by, kind="stable", na_position="last").reset_index(drop=True)
+    grp = _blocks_shuffled(df, by)
+    assert not grp[by].equals(srt[by])
+    lo = srt.groupby(by, dropna=False, sort=True).size().reset_index()[by]
+    lo["alpha_lower"] = 0.1
+    for kw in ({}, {"starts": 4, "seed": 9}, {"bounds": lo}, {"weight": "E"}, {"nan_policy": "omit"}):
+        a = lawfit.fit(srt, "power_law", x="x", y="y", by=by, **kw)
+        b = lawfit.fit(grp, "power_law", x="x", y="y", by=by, **kw)
+        _same_fit(a, b)
+    # Per-curve starts, resampling and predictions on the in-place fit.
+    st = a.params.reset_index()
+    a = lawfit.fit(srt, "power_law", x="x", y="y", by=by, starts=st)
+    b = lawfit.fit(grp, "power_law", x="x", y="y", by=by, starts=st)
+    _same_fit(a, b)
+    assert b._batch_perm is not None and a._batch_perm is None
+    ba, bb = a.bootstrap(n=50, seed=2), b.bootstrap(n=50, seed=2)
+    assert ba.samples.tobytes() == bb.samples.tobytes()
+    pd.testing.assert_frame_equal(a.predict(grp), b.predict(grp))
+
+
+def test_grouped_batch_layout():
+    from lawfit._data import make_batch
+
+    df = pd.DataFrame({"k": [5, 5, 2, 2, 2, 9], "x": np.arange(6.0), "y": np.arange(6.0)})
+    b = make_batch(df, ["x"], "y", ["k"], permute=True)
+    np.testing.assert_array_equal(b.offsets, [0, 2, 5, 6])
+    np.testing.assert_array_equal(b.perm, [1, 0, 2])  # runs 5, 2, 9 are curves 1, 0, 2 of keys [2, 5, 9]
+    assert b.keys["k"].tolist() == [2, 5, 9]
+    s = b.in_key_order()
+    np.testing.assert_array_equal(s.offsets, [0, 3, 5, 6])
+    np.testing.assert_array_equal(s.X[:, 0], [2, 3, 4, 0, 1, 5])
+    s2 = make_batch(df, ["x"], "y", ["k"])  # without permute: gathered into key order
+    np.testing.assert_array_equal(s2.offsets, s.offsets)
+    np.testing.assert_array_equal(s2.X, s.X)
+    np.testing.assert_array_equal(s2.order, [2, 3, 4, 0, 1, 5])
+    # A key that comes back after another: not grouped, rows reordered.
+    df2 = pd.DataFrame({"k": [5, 2, 5, 2], "x": np.arange(4.0), "y": np.arange(4.0)})
+    b2 = make_batch(df2, ["x"], "y", ["k"], permute=True)
+    assert b2.perm is None
+    np.testing.assert_array_equal(b2.X[:, 0], [1, 3, 0, 2])

@@ -1,7 +1,10 @@
 """Input conversion: any table-like input -> a pandas DataFrame -> CSR arrays for the native core.
 
-Conversions build new arrays (a table's columns are gathered into one row-major float64 matrix), once
-per call, vectorised; nothing here loops over curves.
+Conversions copy only where the native core needs another layout, once per call, vectorised; nothing here loops
+over curves. A dict of numpy arrays becomes a DataFrame over the caller's arrays (no copy); an Arrow table gives
+the columns a call needs, numeric columns without nulls in one chunk read in place. Rows already grouped by curve
+(curves contiguous, in key order or not) are not reordered: the CSR offsets are the runs' boundaries, and a float64
+column (one x input, y, weight) is passed to the native core as the caller's own array.
 """
 from __future__ import annotations
 
@@ -13,8 +16,12 @@ import numpy as np
 import pandas as pd
 
 
-def to_pandas(data, *, name: str = "data") -> pd.DataFrame:
-    """pandas / polars DataFrame, pyarrow Table, dict of arrays, or a CSV / Parquet path -> pandas."""
+def to_pandas(data, *, name: str = "data", columns: Optional[Sequence] = None) -> pd.DataFrame:
+    """pandas / polars DataFrame, pyarrow Table, dict of arrays, or a CSV / Parquet path -> pandas.
+
+    A dict of arrays is wrapped without copying its arrays. ``columns``: the columns the caller reads; a pyarrow
+    Table or RecordBatch holding all of them converts only those (numeric columns without nulls, in one chunk,
+    without a copy); otherwise the whole table is converted."""
     if isinstance(data, pd.DataFrame):
         return data
     if isinstance(data, (str, os.PathLike)):
@@ -29,13 +36,19 @@ def to_pandas(data, *, name: str = "data") -> pd.DataFrame:
         raise ValueError(f"{name}: cannot tell the format of {path} (use .csv, .csv.gz, .tsv or .parquet)")
     if isinstance(data, dict):
         try:
-            return pd.DataFrame({k: np.asarray(v) for k, v in data.items()})
+            # copy=False: the frame's columns are the caller's arrays (pandas would otherwise copy them into
+            # 2-D blocks, one per dtype).
+            return pd.DataFrame({k: np.asarray(v) for k, v in data.items()}, copy=False)
         except ValueError as exc:
             raise ValueError(f"{name}: the arrays of the dict must all have the same length ({exc})") from None
     mod = type(data).__module__
     if mod.startswith("polars"):
         return data.to_pandas()
     if mod.startswith("pyarrow"):
+        if columns is not None and hasattr(data, "column_names") and hasattr(data, "column"):
+            df = _arrow_columns(data, columns)
+            if df is not None:
+                return df
         return data.to_pandas()
     if hasattr(data, "to_pandas"):
         return data.to_pandas()
@@ -43,6 +56,44 @@ def to_pandas(data, *, name: str = "data") -> pd.DataFrame:
         f"{name}: unsupported type {type(data).__name__}; pass a pandas or polars DataFrame, a pyarrow "
         "Table, a dict of arrays or a CSV/Parquet path"
     )
+
+
+def _arrow_numeric(col) -> Optional[np.ndarray]:
+    """An integer or float Arrow column without nulls as numpy: in place for one chunk (one copy, joining them,
+    for several); None for any other column."""
+    import pyarrow as pa
+
+    if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)) or col.null_count:
+        return None
+    chunks = col.chunks if hasattr(col, "chunks") else [col]
+    if len(chunks) == 1:
+        return chunks[0].to_numpy(zero_copy_only=True)
+    return col.to_numpy()
+
+
+def _arrow_columns(table, columns) -> Optional[pd.DataFrame]:
+    """The named columns of a pyarrow Table / RecordBatch as pandas, converted as ``table.to_pandas()`` would
+    convert them; None (convert the whole table) when a column is missing or when the table's pandas metadata
+    gives a column another dtype than its plain conversion."""
+    import pyarrow as pa
+
+    names = list(dict.fromkeys(columns))
+    have = set(table.column_names)
+    if any(not isinstance(c, str) or c not in have for c in names) or len(have) != len(table.column_names):
+        return None
+    meta = table.schema.pandas_metadata
+    numpy_type = {m.get("field_name", m.get("name")): m.get("numpy_type") for m in meta["columns"]} if meta else None
+    out = {}
+    for c in names:
+        col = table.column(c)
+        arr = _arrow_numeric(col)
+        if arr is not None and (numpy_type is None or numpy_type.get(c) == str(arr.dtype)):
+            out[c] = arr
+        elif numpy_type is None:
+            out[c] = pa.table({c: col}).to_pandas()[c]  # (a table of one column: no copy of the others)
+        else:
+            return None
+    return pd.DataFrame(out, copy=False)
 
 
 def plain(v):
@@ -78,7 +129,12 @@ def numeric_column(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
 
 @dataclass
 class Batch:
-    """A CSR batch: curve b owns rows offsets[b]:offsets[b+1] of X, y, w."""
+    """A CSR batch: CSR curve i owns rows offsets[i]:offsets[i+1] of X, y, w.
+
+    The curves are those of ``keys`` (one row per curve, in key order). Without ``perm`` the CSR curves are in key
+    order; with ``perm`` (make_batch(..., permute=True) on rows grouped by curve but not in key order) CSR curve i
+    is curve ``perm[i]`` of ``keys``: the rows stayed where they were and the caller reorders the per-curve results
+    (:meth:`in_key_order` gives the rows in key order, copying them)."""
 
     offsets: np.ndarray  # int64 [B+1]
     X: np.ndarray  # float64 [n, d] C-contiguous
@@ -87,6 +143,7 @@ class Batch:
     keys: pd.DataFrame  # one row per curve: the `by` columns (empty columns when by is None)
     by: list
     order: Optional[np.ndarray]  # rows of the input table, in batch order (None: the table's own order)
+    perm: Optional[np.ndarray] = None  # int64 [B]: the key-order index of each CSR curve (None: the identity)
 
     @property
     def n_curves(self) -> int:
@@ -94,11 +151,36 @@ class Batch:
 
     @property
     def hashes(self) -> np.ndarray:
-        """uint64 [B] random-stream keys of the curves (:func:`curve_hashes`), computed once."""
+        """uint64 [B] random-stream keys of the curves (:func:`curve_hashes`) in key order, computed once."""
         h = self.__dict__.get("_hashes")
         if h is None:
             h = self.__dict__["_hashes"] = curve_hashes(self.keys, self.by)
         return h
+
+    def in_key_order(self) -> "Batch":
+        """This batch with the CSR curves in key order (itself when they already are; else the rows gathered)."""
+        if self.perm is None:
+            return self
+        offsets, X, y, w = csr_in_key_order(self.offsets, self.X, self.y, self.w, self.perm)
+        return Batch(offsets, X, y, w, self.keys, self.by, None)
+
+
+def inverse_permutation(perm: np.ndarray) -> np.ndarray:
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm), dtype=perm.dtype)
+    return inv
+
+
+def csr_in_key_order(offsets, X, y, w, perm) -> tuple:
+    """(offsets, X, y, w) of a CSR batch whose curve i is curve perm[i], rearranged so that curve j comes j-th."""
+    inv = inverse_permutation(perm)  # inv[j]: the CSR position of curve j
+    counts = np.diff(offsets)[inv]
+    out = np.zeros(len(inv) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    rows = np.repeat(offsets[:-1][inv] - out[:-1], counts)
+    rows += np.arange(len(rows), dtype=np.int64)
+    take = lambda a: None if a is None else np.ascontiguousarray(a[rows])  # noqa: E731
+    return out, take(X), take(y), take(w)
 
 
 def _factorize_sorted(col: pd.Series) -> tuple:
@@ -151,6 +233,56 @@ def curve_codes(df: pd.DataFrame, by: Sequence[str]) -> tuple:
     return (_codes_from_runs(run_starts, len(df)) if codes is None else codes), keys
 
 
+def _key_changes(df: pd.DataFrame, by: Sequence[str]) -> Optional[np.ndarray]:
+    """bool [n-1]: whether row i+1 has another key than row i (NaN equal to NaN), from the ``by`` columns' values
+    in place; None when a ``by`` column is not a plain numpy int / float / bool column."""
+    change = None
+    for c in by:
+        dt = df[c].dtype
+        if not (isinstance(dt, np.dtype) and dt.kind in "biuf"):
+            return None
+        v = df[c].to_numpy()
+        d = v[1:] != v[:-1]
+        if dt.kind == "f":
+            d &= ~(np.isnan(v[1:]) & np.isnan(v[:-1]))
+        change = d if change is None else (change | d)
+    return change
+
+
+def _grouping(df: pd.DataFrame, by: Sequence[str]) -> tuple:
+    """(keys, run_starts, run_codes, codes): the key table (curves in key order, NaN keys last) and either the
+    runs of rows when every curve's rows are contiguous -- run_starts, the first row of every run but the first,
+    and run_codes, the curve of every run (None: run i is curve i) -- or else the curve of every row (codes).
+
+    Grouped rows never get per-row codes when the ``by`` columns are plain numeric: the runs come from comparing
+    neighbouring rows, and only one row per run is factorised."""
+    n = len(df)
+    for c in by:
+        if not has_column(df, c, "by"):
+            raise ValueError(f"by column {c!r} not found; columns are: {', '.join(map(str, df.columns))}")
+    change = _key_changes(df, by) if n >= 2 else None
+    if change is not None:
+        R = int(np.count_nonzero(change)) + 1
+        if 2 * R <= n:  # (mostly runs of one row: factorising the rows directly is cheaper)
+            run_starts = np.flatnonzero(change) + 1
+            del change
+            first = np.r_[0, run_starts]
+            rcodes, keys = curve_codes(df[list(by)].iloc[first].reset_index(drop=True), by)
+            if len(keys) == R:
+                sorted_ = bool(np.all(rcodes[1:] > rcodes[:-1]))
+                return keys, run_starts, (None if sorted_ else rcodes), None
+            return keys, None, None, np.repeat(rcodes, np.diff(np.r_[first, n]))
+    codes, keys = curve_codes(df, by)
+    if n >= 2:
+        change = codes[1:] != codes[:-1]
+        if int(np.count_nonzero(change)) + 1 == len(keys):
+            run_starts = np.flatnonzero(change) + 1
+            rcodes = codes[np.r_[0, run_starts]]
+            sorted_ = bool(np.all(rcodes[1:] > rcodes[:-1]))
+            return keys, run_starts, (None if sorted_ else rcodes), None
+    return keys, None, None, codes
+
+
 def make_batch(
     df: pd.DataFrame,
     x: Sequence[str],
@@ -158,7 +290,11 @@ def make_batch(
     by: Sequence[str],
     weight: Optional[str] = None,
     nan_policy: str = "status",
+    *,
+    permute: bool = False,
 ) -> Batch:
+    """The CSR batch of df's rows, curves by ``by``. ``permute``: rows grouped by curve but not in key order stay
+    where they are (Batch.perm says which curve each run is) instead of being gathered into key order."""
     if nan_policy not in ("status", "omit", "raise"):
         raise ValueError(f"nan_policy must be 'status', 'omit' or 'raise', got {nan_policy!r}")
     by = as_list(by)
@@ -168,7 +304,11 @@ def make_batch(
         X = np.column_stack([numeric_column(df, c, "x") for c in x]) if x else np.empty((len(df), 0))
     yv = numeric_column(df, y, "y") if y is not None else None
     wv = numeric_column(df, weight, "weight") if weight is not None else None
-    codes, keys, run_starts = curve_layout(df, by)
+    n = len(df)
+    if by:
+        keys, run_starts, run_codes, codes = _grouping(df, by)
+    else:
+        keys, run_starts, run_codes, codes = pd.DataFrame(index=pd.RangeIndex(1)), np.empty(0, np.int64), None, None
     B = len(keys)
     if nan_policy == "status":
         # Rows stay where they are: the native fit gives curves with non-finite values the status NON_FINITE.
@@ -180,17 +320,18 @@ def make_batch(
         if wv is not None:
             finite &= np.isfinite(wv)
         all_finite = bool(finite.all())
-    if run_starts is not None and all_finite:
-        # Rows grouped by a sorted key, nothing dropped: the offsets are the run boundaries.
-        offsets = np.empty(B + 1, dtype=np.int64)
-        offsets[0], offsets[-1] = 0, len(df)
+    if codes is None and all_finite and (run_codes is None or permute):
+        # Rows grouped by curve, nothing dropped: the offsets are the run boundaries, the columns used in place.
+        offsets = np.empty(len(run_starts) + 2, dtype=np.int64)
+        offsets[0], offsets[-1] = 0, n
         offsets[1:-1] = run_starts
         Xo = np.ascontiguousarray(X, dtype=np.float64)
         yo = np.ascontiguousarray(yv) if yv is not None else None
         wo = np.ascontiguousarray(wv) if wv is not None else None
-        return Batch(offsets, Xo, yo, wo, keys, by, None)
+        return Batch(offsets, Xo, yo, wo, keys, by, None, run_codes)
     if codes is None:
-        codes = _codes_from_runs(run_starts, len(df))
+        rc = run_codes if run_codes is not None else np.arange(B, dtype=np.int64)
+        codes = np.repeat(rc, np.diff(np.r_[0, run_starts, n]))
     rows = None
     if not all_finite:
         if nan_policy == "raise":
@@ -215,6 +356,7 @@ def make_batch(
     counts = np.bincount(codes, minlength=B)
     offsets = np.zeros(B + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
+    del counts
     if len(codes) < 2 or bool(np.all(codes[1:] >= codes[:-1])):
         # Rows already grouped in key order (the usual layout): no reordering, no gather copies.
         Xo = np.ascontiguousarray(X, dtype=np.float64)
@@ -222,6 +364,7 @@ def make_batch(
         wo = np.ascontiguousarray(wv) if wv is not None else None
         return Batch(offsets, Xo, yo, wo, keys.reset_index(drop=True), by, rows)
     order = np.argsort(codes, kind="stable")
+    del codes  # (the gathers below need only the order)
     Xo = np.ascontiguousarray(X[order], dtype=np.float64)
     yo = np.ascontiguousarray(yv[order]) if yv is not None else None
     wo = np.ascontiguousarray(wv[order]) if wv is not None else None

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import INT32_LIMIT, check_alloc, check_int, check_label, check_real, check_seed, resolve_threads
-from ._data import as_list, lookup_curves, make_batch, plain, to_pandas
+from ._data import as_list, inverse_permutation, lookup_curves, make_batch, plain, to_pandas
 from ._device import check_device
 from ._native import _core
 from .laws import LawSpec, get_law
@@ -178,7 +178,10 @@ def fit(
 
     Parameters
     ----------
-    data: pandas or polars DataFrame, pyarrow Table, dict of arrays, or a CSV/Parquet path.
+    data: pandas or polars DataFrame, pyarrow Table, dict of arrays, or a CSV/Parquet path. A dict's numpy arrays
+        and an Arrow table's numeric columns (no nulls, one chunk) are read in place, and rows grouped by curve
+        (in any curve order) are not reordered: a float64 column the law reads as is (one x, y, weight) is not
+        copied, and the result keeps a reference to it for :meth:`FitResult.bootstrap`.
     law: a catalogue name (see :func:`lawfit.laws`) or a :class:`lawfit.Law`.
     x: the input column(s), in the order of the law's inputs (e.g. ``["N", "D"]`` for chinchilla).
     y: the observed column.
@@ -234,10 +237,17 @@ def fit(
     seed = check_seed(seed)
     y = check_label("y", y)
     weight = check_label("weight", weight, optional=True)
-    df = to_pandas(data)
+    shared_names = as_list(shared)
+    # Only the columns the fit reads are converted (an Arrow table's others are left alone); a dict's arrays and
+    # an Arrow table's numeric columns are read in place.
+    df = to_pandas(data, columns=[*xs, y, *as_list(by), *([weight] if weight is not None else [])])
     if len(df) == 0:
         raise ValueError("data is empty: no rows to fit")
-    batch = make_batch(df, xs, y, as_list(by), weight, nan_policy)
+    # Rows grouped by curve in another order than the keys' are fitted where they are (permute), the per-curve
+    # results put in key order afterwards; joint fits and transformed inputs take the rows in key order.
+    permute = not shared_names and spec.transform is None
+    batch = make_batch(df, xs, y, as_list(by), weight, nan_policy, permute=permute)
+    del df
     X = batch.X
     if spec.transform is not None:
         X = np.ascontiguousarray(spec.transform(batch.offsets, X), dtype=np.float64)
@@ -254,7 +264,6 @@ def fit(
         threads=threads,
         seed=seed,
     )
-    shared_names = as_list(shared)
     for p in shared_names:
         if p not in spec.params:
             raise ValueError(f"shared: unknown parameter {p!r}; {spec.name} has {list(spec.params)}")
@@ -266,9 +275,18 @@ def fit(
         out = _fit_chunks(spec, batch, X, lo, hi, st, common, progress, device)
     options = dict(x=xs, y=y, by=batch.by, weight=weight, loss=loss, delta=float(delta), space=space,
                    shared=shared_names, max_iter=int(max_iter), ftol=ftol, xtol=xtol, gtol=gtol, seed=int(seed))
+    if batch.perm is not None:  # CSR order -> key order, one array at a time
+        inv = inverse_permutation(batch.perm)
+        for k, v in out.items():
+            if isinstance(v, np.ndarray) and v.ndim and len(v) == batch.n_curves:
+                out[k] = v[inv]
+                del v
     res = FitResult(spec, batch.keys, batch.by, out, options)
-    # Kept for resampling (FitResult.bootstrap): the CSR batch as fitted, and the bounds.
+    del out
+    # Kept for resampling (FitResult.bootstrap): the CSR batch as fitted (the caller's arrays where they were used
+    # in place), and the bounds.
     res._batch = (batch.offsets, X, batch.y, batch.w)
+    res._batch_perm = batch.perm
     res._bounds = (lo, hi)
     return res
 
@@ -284,6 +302,14 @@ def _fit_chunks(spec, batch, X, lo, hi, st, common, progress, device="cpu") -> d
         native = spec._fit
     chunks = _progress_chunks(B, progress)
     per_curve_bounds = np.ndim(lo) == 2
+    hashes, st = batch.hashes, dict(st)
+    if batch.perm is not None:  # per-curve inputs, given in key order, in CSR order
+        p = batch.perm
+        hashes = hashes[p]
+        if per_curve_bounds:
+            lo, hi = lo[p], hi[p]
+        if st.get("starts") is not None and st["starts"].ndim == 3:
+            st["starts"] = st["starts"][p]
     parts = []
     for a, b in chunks:
         off = batch.offsets[a : b + 1]
@@ -299,7 +325,7 @@ def _fit_chunks(spec, batch, X, lo, hi, st, common, progress, device="cpu") -> d
                 w=batch.w[r0:r1] if batch.w is not None else None,
                 lower=np.ascontiguousarray(lo[a:b]) if per_curve_bounds else lo,
                 upper=np.ascontiguousarray(hi[a:b]) if per_curve_bounds else hi,
-                keys=batch.hashes[a:b],
+                keys=np.ascontiguousarray(hashes[a:b]),
                 **kw,
                 **common,
             )

@@ -36,6 +36,7 @@ class FitResult:
         self._npts = np.asarray(native["n_points"], dtype=np.int64)
         self.bootstrap_samples = None  # filled by FitResult.bootstrap (lawfit.uncertainty)
         self._batch = None  # (offsets, X, y, w) as fitted; set by lawfit.fit, not saved
+        self._batch_perm = None  # when set, CSR curve i of _batch is curve _batch_perm[i] (see _fitted_batch)
         self._bounds = None  # (lower, upper) as fitted
         ab = native.get("at_bound")  # [curves, P] parameter at a bound of the fit (from a saved fit)
         self._at_bound = np.asarray(ab, dtype=bool) if ab is not None else None
@@ -57,8 +58,22 @@ class FitResult:
                 with np.errstate(invalid="ignore"):
                     out[nz, :, 0] = np.fmin.reduceat(X, starts, axis=0)
                     out[nz, :, 1] = np.fmax.reduceat(X, starts, axis=0)
+            perm = getattr(self, "_batch_perm", None)
+            if perm is not None:  # CSR order -> curve order
+                out[perm] = out.copy()
             self._xrange_saved = out
         return self._xrange_saved
+
+    def _fitted_batch(self):
+        """(offsets, X, y, w) of the fitted data with the curves in this result's order, or None. A fit whose rows
+        were grouped by curve in another order kept them in place; they are gathered here (once, on demand)."""
+        perm = getattr(self, "_batch_perm", None)  # (absent from results pickled by earlier versions)
+        if self._batch is not None and perm is not None:
+            from ._data import csr_in_key_order
+
+            self._batch = csr_in_key_order(*self._batch, perm)
+            self._batch_perm = None
+        return self._batch
 
     # ---- tables ----------------------------------------------------------------------------------
     @property

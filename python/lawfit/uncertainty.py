@@ -91,13 +91,13 @@ def sorted_quantile(s: np.ndarray, q, axis: int = 1) -> np.ndarray:
 
 # ---- the bootstrap ----------------------------------------------------------------------------------
 def _native_args(result) -> dict:
-    if result._batch is None or result._bounds is None:
+    if result._fitted_batch() is None or result._bounds is None:
         raise ValueError(
             "bootstrap needs the fitted data: this FitResult has none (it was loaded from a file or built by "
             "hand); refit with lawfit.fit"
         )
     shared = result.options.get("shared") or []
-    offsets, X, y, w = result._batch
+    offsets, X, y, w = result._fitted_batch()
     lo, hi = result._bounds
     o = result.options
     return dict(

@@ -9,6 +9,10 @@ One native call evaluates a table or a Cartesian grid of configurations (million
     )
     df.attrs["conventions"]  # what each output counts
 
+Big grids are evaluated in chunks of native calls written into the result's arrays, so the memory a call needs
+is its output (refused up front, with the bytes, when the output cannot fit); ``iter_evaluate`` streams a grid of
+any size as DataFrames of ``chunk_rows`` configurations.
+
 Formulas: REFERENCE.md section 4 (Kaplan et al. 2020; Hoffmann et al. 2022 appendix F; Korthikanti et al.
 2022; Rajbhandari et al. 2020; Li et al. 2023). Hardware figures come from ``hardware.json`` (shipped with the
 package), each with its source and whether a peak is dense or sparse.
@@ -39,6 +43,7 @@ __all__ = [
     "catalogue",
     "load_hardware",
     "evaluate",
+    "iter_evaluate",
 ]
 
 FIELDS: tuple = tuple(_core.cost_field_names())
@@ -466,47 +471,148 @@ _INT_FIELDS = ("n_layers", "d_model", "n_heads", "n_kv_heads", "d_ff", "vocab", 
                "active_experts")
 
 
-def _expand(v: np.ndarray, stride: int, n: int, mode: str) -> np.ndarray:
-    """Field values for configurations 0..n-1: a table column as is, a grid axis repeated in mixed-radix order
-    (one broadcast copy, no per-configuration index arithmetic), a scalar filled."""
+def _grid_view(out: np.ndarray, L: int, stride: int) -> np.ndarray:
+    """``out`` [n] as [n / (stride L), L, stride]: element [a, j, s] is a configuration whose digit is j."""
+    return out.reshape(len(out) // (stride * L), L, stride)
+
+
+def _fill(out: np.ndarray, v: np.ndarray, stride: int, mode: str) -> None:
+    """Write a field's values for configurations 0..len(out)-1 into ``out``: a scalar filled, a table column
+    copied, a grid axis broadcast in mixed-radix order (no temporary, no per-configuration index arithmetic)."""
     if len(v) == 1:
-        return np.full(n, v[0], dtype=v.dtype)
-    if mode != "grid":
-        return v
-    L = len(v)
-    return np.broadcast_to(v.reshape(1, L, 1), (n // (stride * L), L, stride)).reshape(n)
+        out.fill(v[0])
+    elif mode != "grid":
+        out[...] = v
+    else:
+        _grid_view(out, len(v), stride)[...] = v.reshape(1, -1, 1)
 
 
-def _config_columns(values, strides, n: int, mode: str, a: dict) -> dict:
-    """The configuration columns of an evaluate() frame: counts as int64 (derived n_kv_heads and d_ff resolved),
-    flags as bool, norm and position as categoricals. Dtypes are set on the values before expansion (a grid's
-    axes are short); every column is a fresh array (astype copies), so the frame can own it without a copy."""
+def _column_dtype(k: str):
+    """The dtype of field k's column in an evaluate() frame (norm and position: their int8 category codes)."""
+    if k in _CODES:
+        return np.int8
+    if k in ("gated_mlp", "tied_embeddings", "biases"):
+        return np.bool_
+    if k in _INT_FIELDS:
+        return np.int64
+    return np.float64
+
+
+def _config_arrays(values, strides, n: int, mode: str, a: dict) -> dict:
+    """The configuration columns of an evaluate() frame as fresh arrays (the frame owns them without a copy):
+    counts as int64 (derived n_kv_heads and d_ff resolved), flags as bool, norm and position as int8 category
+    codes. Dtypes are set on the values before expansion (a grid's axes are short); each column is written in
+    place, the derived ones with a mask of their zeros as the only temporary."""
     cols = {}
     for j, k in enumerate(FIELDS):
         v = values[j]
-        if k in _CODES:
-            dt = np.int8
-        elif k in ("gated_mlp", "tied_embeddings", "biases"):
-            dt = bool
-        elif k in _INT_FIELDS:
-            dt = np.int64
-        else:
-            dt = np.float64
-        derived = k in ("n_kv_heads", "d_ff") and bool((v == 0).any())
-        if derived:  # 0: n_kv_heads = n_heads, d_ff = round(ffn_mult * d_model), from the source field's values
+        dt = _column_dtype(k)
+        col = np.empty(n, dtype=dt)
+        _fill(col, v.astype(dt), int(strides[j]), mode)
+        if k in ("n_kv_heads", "d_ff") and bool((v == 0).any()):
+            # 0: n_kv_heads = n_heads, d_ff = round(ffn_mult * d_model), from the source field's values
             src = FIELDS.index("n_heads" if k == "n_kv_heads" else "d_model")
-            sv = values[src] if k == "n_kv_heads" else np.round(a.get("ffn_mult", 4.0) * values[src])
-            if len(v) == 1:  # the whole column is derived: expand the source's values with its stride
-                col = _expand(sv.astype(dt), int(strides[src]), n, mode)
+            sv = (values[src] if k == "n_kv_heads" else np.round(a.get("ffn_mult", 4.0) * values[src])).astype(dt)
+            if len(v) == 1:  # the whole column is derived
+                _fill(col, sv, int(strides[src]), mode)
+            elif len(sv) == 1:
+                col[col == 0] = sv[0]
+            elif mode != "grid":
+                np.copyto(col, sv, where=col == 0)
             else:
-                col = _expand(v.astype(dt), int(strides[j]), n, mode)
-                col = np.where(col == 0, _expand(sv.astype(dt), int(strides[src]), n, mode), col)
-        else:
-            col = _expand(v.astype(dt), int(strides[j]), n, mode)
-        if k in _CODES:
-            col = pd.Categorical.from_codes(col, categories=list(_CODES[k]))
+                L, st = len(sv), int(strides[src])
+                np.copyto(_grid_view(col, L, st), sv.reshape(1, L, 1), where=_grid_view(col == 0, L, st))
         cols[k] = col
     return cols
+
+
+def _categoricals(cols: dict) -> dict:
+    """norm and position codes as categoricals (in place in ``cols``)."""
+    for k in _CODES:
+        if k in cols:
+            cols[k] = pd.Categorical.from_codes(cols[k], categories=list(_CODES[k]))
+    return cols
+
+
+def _config_columns(values, strides, n: int, mode: str, a: dict) -> dict:
+    """The configuration columns of an evaluate() frame (see :func:`_config_arrays`), norm and position as
+    categoricals."""
+    return _categoricals(_config_arrays(values, strides, n, mode, a))
+
+
+# Configurations per native call when a table or grid is evaluated in chunks: the memory beyond the output is one
+# chunk's outputs and configuration columns (~250 bytes a configuration with every output, ~60 MB).
+_CHUNK_ROWS = 1 << 18
+
+
+def _bytes_per_config(outs: Sequence[str], with_config: bool) -> float:
+    """Bytes of one configuration's row of the result: 8 per output (1 for the boolean masks) and, with the
+    configuration columns, their dtypes' sizes."""
+    b = sum(1 if o in _BOOL_OUTPUTS else 8 for o in outs)
+    if with_config:
+        b += sum(np.dtype(_column_dtype(k)).itemsize for k in FIELDS)
+    return float(b)
+
+
+def _chunks(values, strides, n: int, mode: str, rows: int):
+    """(start, stop, values, strides) of consecutive runs of at most ``rows`` configurations (at least rows/2 but
+    for the last of a run), each a table or grid of its own: a table's rows sliced; a grid's outer axes fixed to
+    one value, the first axis whose inner block fits sliced, the inner axes whole. Chunks, not configurations,
+    are iterated."""
+    if n == 0:
+        return
+    if mode != "grid":
+        for s in range(0, n, rows):
+            e = min(n, s + rows)
+            yield s, e, [v if len(v) == 1 else v[s:e] for v in values], strides
+        return
+    lens = [len(v) for v in values]
+    k = next(j for j in range(len(lens)) if strides[j] <= rows)  # strides[-1] == 1
+    inner, L = int(strides[k]), lens[k]
+    m = max(1, rows // inner)
+    outer = lens[:k]
+    for p in range(math.prod(outer)):
+        digits = np.unravel_index(p, outer) if k else ()
+        head = [values[j][int(d):int(d) + 1] for j, d in zip(range(k), digits)]
+        for j0 in range(0, L, m):
+            j1 = min(L, j0 + m)
+            sub = head + [values[k][j0:j1]] + list(values[k + 1:])
+            st = np.ones(len(sub), dtype=np.int64)
+            acc = 1
+            for j in reversed(range(len(sub))):
+                st[j] = acc
+                acc *= len(sub[j])
+            s = (p * L + j0) * inner
+            yield s, s + (j1 - j0) * inner, sub, st
+
+
+def _native(values, strides, n: int, a: dict, outs: list, threads: int, device: str) -> dict:
+    if device == "cuda":
+        return _core.cost_evaluate_cuda(values, strides, n, a, outs)
+    return _core.cost_evaluate(values, strides, n, a, outs, int(threads))
+
+
+def _prepare(op: str, configs, hardware, dtype, outputs, threads, device, assumptions) -> tuple:
+    """Checked arguments of evaluate / iter_evaluate: (hardware, assumptions, outputs, threads, values, strides, n,
+    mode, meta)."""
+    from .._args import resolve_threads
+    from .._device import check_device
+
+    check_device(device, op)
+    threads = resolve_threads(threads, op=op, zero_ok=True)
+    hw = _hardware_arg(hardware, op)
+    a = _assumptions(hw, dtype, assumptions)
+    outs = list(DEFAULT_OUTPUTS if outputs is None else (OUTPUTS if outputs == "all" else outputs))
+    for o in outs:
+        if o not in OUTPUTS:
+            raise ValueError(f"outputs: unknown output {o!r}; known: {', '.join(OUTPUTS)}")
+    values, strides, n, mode = _fields(configs)
+    meta = {
+        "conventions": {k: CONVENTIONS[k] for k in CONVENTIONS if k in outs or k in ("params", "flops_train")},
+        "assumptions": a,
+        "hardware": {"key": hw.key, "name": hw.name, "dtype": dtype, "sources": hw.sources},
+    }
+    return hw, a, outs, threads, values, strides, n, mode, meta
 
 
 def evaluate(
@@ -540,45 +646,91 @@ def evaluate(
     ``fits_memory``, ``meets_slo``, ``within_budget`` as booleans) with ``attrs["conventions"]``,
     ``attrs["assumptions"]`` and ``attrs["hardware"]``; or a dict of arrays with as_frame=False.
 
+    Memory: the result takes 8 bytes a configuration per output (1 per mask) plus, with the configuration
+    columns, 85; a result larger than this machine's memory is refused before anything is built (stream it with
+    :func:`iter_evaluate`, or search the grid with :func:`lawfit.plan` / :func:`lawfit.pareto`). Tables and grids
+    of more than 2**18 configurations are evaluated in chunks written into the result's arrays: the call needs
+    its output plus one chunk.
+
     device: "cpu" (default) or "cuda": evaluate on the current CUDA device (the field arrays are copied to the
     device, the outputs copied back; bit-identical to the CPU). ValueError on a build without CUDA.
     """
-    from .._args import check_alloc, resolve_threads
-    from .._device import check_device
+    from .._args import check_alloc
 
-    check_device(device, "cost.evaluate")
-    threads = resolve_threads(threads, op="cost.evaluate", zero_ok=True)
-    hw = _hardware_arg(hardware, "cost.evaluate")
-    a = _assumptions(hw, dtype, assumptions)
-    outs = list(DEFAULT_OUTPUTS if outputs is None else (OUTPUTS if outputs == "all" else outputs))
-    for o in outs:
-        if o not in OUTPUTS:
-            raise ValueError(f"outputs: unknown output {o!r}; known: {', '.join(OUTPUTS)}")
-    values, strides, n, mode = _fields(configs)
-    # The result: one float64 array per output and, in a frame, one column per field (8 bytes or less each).
-    per_config = 8.0 * (len(outs) + (len(FIELDS) if include_config and as_frame else 0))
-    check_alloc("cost.evaluate", n * per_config, f"{n} configurations x {len(outs)} outputs",
-                "Evaluate the grid in chunks (split an axis), ask for fewer outputs, or search it with lawfit.plan "
-                "(grid=...), which never stores the grid.")
-    if device == "cuda":
-        res = _core.cost_evaluate_cuda(values, strides, n, a, outs)
+    hw, a, outs, threads, values, strides, n, mode, meta = _prepare(
+        "cost.evaluate", configs, hardware, dtype, outputs, threads, device, assumptions)
+    with_config = include_config and as_frame
+    cfg_bytes = _bytes_per_config([], True) if with_config else 0.0
+    check_alloc("cost.evaluate", n * _bytes_per_config(outs, with_config), f"{n} configurations x {len(outs)} outputs",
+                (f"(The configuration columns take {cfg_bytes:.0f} of the {_bytes_per_config(outs, with_config):.0f} "
+                 "bytes a configuration.) " if with_config else "")
+                + "Stream it in chunks with lawfit.cost.iter_evaluate(..., chunk_rows=...), ask for fewer outputs "
+                "or include_config=False, or search it with lawfit.plan / lawfit.pareto (grid=...), which never "
+                "store the grid.")
+    rows = _CHUNK_ROWS
+    if n <= rows:
+        res = _native(values, strides, n, a, outs, threads, device)
+        for o in _BOOL_OUTPUTS & set(outs):
+            res[o] = res[o].astype(bool)
+        cols = _config_columns(values, strides, n, mode, a) if with_config else {}
     else:
-        res = _core.cost_evaluate(values, strides, n, a, outs, int(threads))
-    for o in _BOOL_OUTPUTS & set(outs):
-        res[o] = res[o].astype(bool)
-    meta = {
-        "conventions": {k: CONVENTIONS[k] for k in CONVENTIONS if k in outs or k in ("params", "flops_train")},
-        "assumptions": a,
-        "hardware": {"key": hw.key, "name": hw.name, "dtype": dtype, "sources": hw.sources},
-    }
+        # In chunks, into the result's own arrays: the memory beyond the output is one chunk's. Every field value
+        # is checked first, so that an error names its position in the whole table.
+        _native(values, strides, 0, a, outs, threads, "cpu")
+        res = {o: np.empty(n, dtype=bool if o in _BOOL_OUTPUTS else np.float64) for o in outs}
+        for s0, s1, v, st in _chunks(values, strides, n, mode, rows):
+            part = _native(v, st, s1 - s0, a, outs, threads, device)
+            for o in outs:
+                res[o][s0:s1] = part[o]  # (the masks: nonzero -> True, as astype(bool))
+            del part
+        cols = _config_columns(values, strides, n, mode, a) if with_config else {}
     if not as_frame:
         res = dict(res)
         res["conventions"] = meta
         return res
-    cols = _config_columns(values, strides, n, mode, a) if include_config else {}
     cols.update(res)
     # The columns are fresh arrays owned by this frame: no copy, no consolidation into 2-D blocks (which
     # copied every column once more and dominated the time on 10^7 configurations).
     df = pd.DataFrame(cols, copy=False)
     df.attrs.update(meta)
     return df
+
+
+def iter_evaluate(
+    configs,
+    hardware: Union[str, Mapping, Hardware] = "h100-sxm",
+    *,
+    chunk_rows: int = 1 << 20,
+    dtype: str = "bf16",
+    outputs: Optional[Sequence[str]] = None,
+    include_config: bool = True,
+    threads: int = 0,
+    device: str = "cpu",
+    **assumptions,
+):
+    """:func:`evaluate` in chunks of at most ``chunk_rows`` configurations: an iterator of DataFrames, each
+    indexed by its configurations' positions in the whole table or grid (a RangeIndex), with the columns and
+    values of the matching rows of ``evaluate(...)``; memory holds one chunk whatever the grid's size. A grid's
+    chunks hold at least chunk_rows / 2 configurations but at the end of an axis. The arguments and every field
+    value are checked when it is called, before the first chunk."""
+    from .._args import check_alloc, check_int
+
+    chunk_rows = check_int("chunk_rows", chunk_rows, 1, op="cost.iter_evaluate")
+    hw, a, outs, threads, values, strides, n, mode, meta = _prepare(
+        "cost.iter_evaluate", configs, hardware, dtype, outputs, threads, device, assumptions)
+    check_alloc("cost.iter_evaluate", min(n, chunk_rows) * (8.0 * len(outs) + _bytes_per_config(outs, include_config)),
+                f"chunk_rows={chunk_rows} configurations x {len(outs)} outputs", "Use a smaller chunk_rows.")
+    _native(values, strides, 0, a, outs, threads, "cpu")  # every field value checked up front
+
+    def chunks():
+        for s0, s1, v, st in _chunks(values, strides, n, mode, chunk_rows):
+            res = _native(v, st, s1 - s0, a, outs, threads, device)
+            for o in _BOOL_OUTPUTS & set(outs):
+                res[o] = res[o].astype(bool)
+            cols = _config_columns(v, st, s1 - s0, mode, a) if include_config else {}
+            cols.update(res)
+            df = pd.DataFrame(cols, copy=False, index=pd.RangeIndex(s0, s1))
+            df.attrs.update(meta)
+            yield df
+
+    return chunks()
