@@ -11,6 +11,31 @@ std::vector<RegisterFn>& registry() {
   static std::vector<RegisterFn> fns;
   return fns;
 }
+
+namespace {
+// The Python exception that stopped a native loop (fetched by the poll hook, restored by the translator), and
+// the progress callback of the calling thread (set by lawfit._progress around a call).
+PyObject *g_exc_type = nullptr, *g_exc_value = nullptr, *g_exc_tb = nullptr;
+thread_local PyObject* t_progress = nullptr;
+
+// core/common.hpp poll_hook: deliver pending signals (Ctrl-C) and report progress; true stops the loop.
+bool poll_python(i64 done, i64 total) {
+  pybind11::gil_scoped_acquire gil;
+  bool stop = PyErr_CheckSignals() != 0;  // runs the Python signal handlers (main thread only)
+  if (!stop && t_progress) {
+    PyObject* r = PyObject_CallFunction(t_progress, "LL", static_cast<long long>(done), static_cast<long long>(total));
+    stop = r == nullptr;  // an exception raised by the callback stops the call too
+    Py_XDECREF(r);
+  }
+  if (stop) {
+    Py_XDECREF(g_exc_type);
+    Py_XDECREF(g_exc_value);
+    Py_XDECREF(g_exc_tb);
+    PyErr_Fetch(&g_exc_type, &g_exc_value, &g_exc_tb);
+  }
+  return stop;
+}
+}  // namespace
 }  // namespace lawfit::bindings
 
 #ifndef LAWFIT_VERSION
@@ -64,5 +89,28 @@ PYBIND11_MODULE(_core, m) {
     d["parallel"] = "std::thread pool";
     return d;
   });
+  lawfit::poll_hook() = &lawfit::bindings::poll_python;
+  py::register_exception_translator([](std::exception_ptr p) {
+    using namespace lawfit::bindings;
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const lawfit::Interrupted&) {
+      if (g_exc_type) {
+        PyErr_Restore(g_exc_type, g_exc_value, g_exc_tb);  // steals the references
+        g_exc_type = g_exc_value = g_exc_tb = nullptr;
+      } else {
+        PyErr_SetNone(PyExc_KeyboardInterrupt);
+      }
+    }
+  });
+  m.def(
+      "_set_progress",
+      [](py::object cb) {
+        using lawfit::bindings::t_progress;
+        Py_XDECREF(t_progress);
+        t_progress = cb.is_none() ? nullptr : cb.inc_ref().ptr();
+      },
+      py::arg("callback"),
+      "Progress callback (done, total) of native loops started by this thread, or None.");
   for (auto fn : lawfit::bindings::registry()) fn(m);
 }

@@ -3,9 +3,12 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <limits>
+#include <mutex>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -51,26 +54,84 @@ inline int effective_threads(int threads) {
   return std::min(threads, kThreadsPerCore * hw);
 }
 
+// Interruption and progress of long native loops. The Python bindings install poll_hook(); parallel_for calls it
+// from the thread that entered the native call (never from its own worker threads), at most every ~50 ms, with
+// the items started so far and the loop's size. A true return stops the loop: workers take no new items, all
+// are joined, and parallel_for throws Interrupted (the bindings re-raise the pending Python exception, e.g. the
+// KeyboardInterrupt of a Ctrl-C). Without a hook (plain C++ use) nothing is polled.
+struct Interrupted : std::exception {
+  const char* what() const noexcept override { return "lawfit: native loop interrupted"; }
+};
+using PollHook = bool (*)(i64 done, i64 total);
+inline std::atomic<PollHook>& poll_hook() {
+  static std::atomic<PollHook> hook{nullptr};
+  return hook;
+}
+// Is this thread one of parallel_for's workers? (They never poll.)
+inline bool& in_worker_thread() {
+  thread_local bool worker = false;
+  return worker;
+}
+
+// Rate-limited poll of one loop (on the calling thread only).
+class Poller {
+ public:
+  explicit Poller(i64 total) : total_(total), hook_(in_worker_thread() ? nullptr : poll_hook().load()) {}
+  bool active() const { return hook_ != nullptr; }
+  // Call after each item; true means stop.
+  bool operator()(i64 done) {
+    if (!hook_ || (++calls_ & 7) != 0) return false;
+    const auto t = std::chrono::steady_clock::now();
+    if (t - last_ < std::chrono::milliseconds(50)) return false;
+    last_ = t;
+    return hook_(done, total_);
+  }
+
+ private:
+  i64 total_;
+  PollHook hook_;
+  unsigned calls_ = 0;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 // Run fn(i) for i in [0, n) on `threads` worker threads (effective_threads) in dynamic chunks. Results must
 // not depend on which thread runs which index (every caller writes to index-owned slots only), so output is
 // identical for any thread count. If the system refuses to create a thread, the threads already running
-// (and the caller's) do the remaining chunks.
+// (and the caller's) do the remaining chunks. An exception thrown by fn on any thread (or an interruption, see
+// Poller) stops the loop: the other threads take no new items, all are joined, and the first exception is
+// rethrown on the calling thread.
 template <class Fn>
 void parallel_for(i64 n, int threads, Fn&& fn, i64 chunk = 0) {
   if (n <= 0) return;
   threads = effective_threads(threads);
   if (chunk <= 0) chunk = std::max<i64>(1, std::min<i64>(256, n / (8 * threads) + 1));
+  Poller poll(n);
   if (threads == 1 || n <= chunk) {
-    for (i64 i = 0; i < n; ++i) fn(i);
+    for (i64 i = 0; i < n; ++i) {
+      fn(i);
+      if (poll(i + 1)) throw Interrupted();
+    }
     return;
   }
   std::atomic<i64> next{0};
-  auto worker = [&]() {
-    for (;;) {
-      i64 begin = next.fetch_add(chunk);
-      if (begin >= n) break;
-      i64 end = std::min(n, begin + chunk);
-      for (i64 i = begin; i < end; ++i) fn(i);
+  std::atomic<bool> stop{false};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto run = [&](bool caller) {
+    try {
+      while (!stop.load(std::memory_order_relaxed)) {
+        const i64 begin = next.fetch_add(chunk);
+        if (begin >= n) break;
+        const i64 end = std::min(n, begin + chunk);
+        for (i64 i = begin; i < end && !stop.load(std::memory_order_relaxed); ++i) {
+          fn(i);
+          if (caller && poll(std::min(next.load(std::memory_order_relaxed), n))) throw Interrupted();
+        }
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+      stop = true;
     }
   };
   const int nt = static_cast<int>(std::min<i64>(threads, (n + chunk - 1) / chunk));
@@ -78,13 +139,17 @@ void parallel_for(i64 n, int threads, Fn&& fn, i64 chunk = 0) {
   pool.reserve(nt - 1);
   for (int t = 1; t < nt; ++t) {
     try {
-      pool.emplace_back(worker);
+      pool.emplace_back([&run] {
+        in_worker_thread() = true;
+        run(false);
+      });
     } catch (const std::system_error&) {
       break;  // out of threads: fewer workers, same result
     }
   }
-  worker();
+  run(true);
   for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
 }
 
 // The stream key of curve b: keys[b] (a stable hash of the curve's `by` values, computed by the caller) or,

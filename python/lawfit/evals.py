@@ -26,6 +26,7 @@ from ._args import (COUNT_LIMIT, INT32_LIMIT, check_alloc, check_int, check_prob
                     resolve_threads)
 from ._data import curve_hashes
 from ._native import _core
+from ._progress import with_progress
 from ._status import Status
 
 __all__ = [
@@ -943,6 +944,7 @@ def _row_means(Y: np.ndarray) -> np.ndarray:
         return np.where(seen, Y, 0).sum(axis=1) / seen.sum(axis=1)
 
 
+@with_progress("lawfit fit_irt")
 def fit_irt(
     responses,
     model: str = "2pl",

@@ -25,6 +25,7 @@ from ._args import (INT32_LIMIT, check_alloc, check_int, check_label, check_prob
                     resolve_threads)
 from ._data import as_list, has_column, key_index, make_batch, plain, to_pandas
 from ._native import _core
+from ._progress import with_progress
 from ._status import Status
 from .laws import get_law
 from .uncertainty import norm_cdf, sorted_quantile
@@ -341,6 +342,7 @@ def _metric_range(ymin: np.ndarray, ymax: np.ndarray, is_max: np.ndarray, bounds
     return lo, hi
 
 
+@with_progress("lawfit extrapolate")
 def extrapolate(
     data,
     *,
@@ -578,6 +580,7 @@ def extrapolate(
     return ex
 
 
+@with_progress("lawfit should_stop")
 def should_stop(
     data,
     *,

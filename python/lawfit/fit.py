@@ -1,7 +1,6 @@
 """lawfit.fit: fit one law to many curves at once (one native call, GIL released, all cores)."""
 from __future__ import annotations
 
-import sys
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -11,6 +10,7 @@ from ._args import INT32_LIMIT, check_alloc, check_int, check_label, check_real,
 from ._data import as_list, inverse_permutation, lookup_curves, make_batch, plain, to_pandas
 from ._device import check_device
 from ._native import _core
+from ._progress import check_progress, progress_bar
 from .laws import LawSpec, get_law
 from .result import FitResult
 
@@ -133,23 +133,6 @@ def _starts(spec: LawSpec, starts, keys: pd.DataFrame, by: list, lo, hi) -> dict
     return {"starts": np.ascontiguousarray(arr), "project_linear": False}
 
 
-def _progress_chunks(B: int, progress: bool):
-    if not progress or B < 20000:
-        return [(0, B)]
-    n = 50
-    edges = np.linspace(0, B, n + 1).astype(np.int64)
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-
-
-def _bar(done: int, total: int) -> None:
-    width = 40
-    k = int(width * done / max(total, 1))
-    sys.stderr.write(f"\r  fitting [{'#' * k}{'.' * (width - k)}] {done}/{total} curves")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
 def fit(
     data,
     law: Union[str, LawSpec],
@@ -201,7 +184,8 @@ def fit(
     threads: worker threads (default: all cores; at most 4 x the cores are used).
     seed: the random starts' seed, an integer in [0, 2**64).
     nan_policy: "status" (curves with NaN/inf get status NON_FINITE), "omit" (drop those rows), "raise".
-    progress: show a progress bar on stderr for long batches.
+    progress: show a progress bar over the native loops (tqdm when installed, else a plain stderr bar).
+        Ctrl-C interrupts the fit within ~50 ms whether or not a bar is shown.
     device: "cpu" (default) or "cuda": run the solver on the current CUDA device (built-in laws, no ``shared``).
         The CSR arrays built from ``data`` (host memory) are copied to the device for the call and the results
         copied back; ``threads`` is ignored. Same starts (Philox streams), statuses and best start as on the CPU;
@@ -267,12 +251,13 @@ def fit(
     for p in shared_names:
         if p not in spec.params:
             raise ValueError(f"shared: unknown parameter {p!r}; {spec.name} has {list(spec.params)}")
-    if shared_names:
-        from .shared import fit_shared
+    with progress_bar(check_progress(progress), f"lawfit fit {spec.name}"):
+        if shared_names:
+            from .shared import fit_shared
 
-        out = fit_shared(spec, batch, X, lo, hi, st, shared_names, common)
-    else:
-        out = _fit_chunks(spec, batch, X, lo, hi, st, common, progress, device)
+            out = fit_shared(spec, batch, X, lo, hi, st, shared_names, common)
+        else:
+            out = _fit_native(spec, batch, X, lo, hi, st, common, device)
     options = dict(x=xs, y=y, by=batch.by, weight=weight, loss=loss, delta=float(delta), space=space,
                    shared=shared_names, max_iter=int(max_iter), ftol=ftol, xtol=xtol, gtol=gtol, seed=int(seed))
     if batch.perm is not None:  # CSR order -> key order, one array at a time
@@ -291,8 +276,8 @@ def fit(
     return res
 
 
-def _fit_chunks(spec, batch, X, lo, hi, st, common, progress, device="cpu") -> dict:
-    B = batch.n_curves
+def _fit_native(spec, batch, X, lo, hi, st, common, device="cpu") -> dict:
+    """One native call over the whole batch (the CSR order of the batch; per-curve inputs reordered to it)."""
     if device == "cuda":
         common = {k: v for k, v in common.items() if k != "threads"}
 
@@ -300,7 +285,6 @@ def _fit_chunks(spec, batch, X, lo, hi, st, common, progress, device="cpu") -> d
             return _core.fit_law_cuda(spec.name, **kw)
     else:
         native = spec._fit
-    chunks = _progress_chunks(B, progress)
     per_curve_bounds = np.ndim(lo) == 2
     hashes, st = batch.hashes, dict(st)
     if batch.perm is not None:  # per-curve inputs, given in key order, in CSR order
@@ -310,28 +294,16 @@ def _fit_chunks(spec, batch, X, lo, hi, st, common, progress, device="cpu") -> d
             lo, hi = lo[p], hi[p]
         if st.get("starts") is not None and st["starts"].ndim == 3:
             st["starts"] = st["starts"][p]
-    parts = []
-    for a, b in chunks:
-        off = batch.offsets[a : b + 1]
-        r0, r1 = int(off[0]), int(off[-1])
-        kw = dict(st)
-        if kw.get("starts") is not None and kw["starts"].ndim == 3:
-            kw["starts"] = np.ascontiguousarray(kw["starts"][a:b])
-        parts.append(
-            native(
-                offsets=np.ascontiguousarray(off - off[0]),
-                x=X[r0:r1],
-                y=batch.y[r0:r1],
-                w=batch.w[r0:r1] if batch.w is not None else None,
-                lower=np.ascontiguousarray(lo[a:b]) if per_curve_bounds else lo,
-                upper=np.ascontiguousarray(hi[a:b]) if per_curve_bounds else hi,
-                keys=np.ascontiguousarray(hashes[a:b]),
-                **kw,
-                **common,
-            )
-        )
-        if len(chunks) > 1:
-            _bar(b, B)
-    if len(parts) == 1:
-        return parts[0]
-    return {k: (np.concatenate([p[k] for p in parts]) if parts[0][k] is not None else None) for k in parts[0]}
+    if st.get("starts") is not None:
+        st["starts"] = np.ascontiguousarray(st["starts"])
+    return native(
+        offsets=np.ascontiguousarray(batch.offsets),
+        x=X,
+        y=batch.y,
+        w=batch.w,
+        lower=np.ascontiguousarray(lo),
+        upper=np.ascontiguousarray(hi),
+        keys=np.ascontiguousarray(hashes),
+        **st,
+        **common,
+    )

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ._args import check_prob, resolve_threads
 from ._native import _core
+from ._progress import with_progress
 from .laws import LawSpec
 
 __all__ = ["optimal", "iso_flop", "frontier", "plan", "pareto", "plot_frontier"]
@@ -323,6 +324,7 @@ def _plan_rows(law, P, budget, d_inf, kt, ki, objective, target):
     return N, D, L, T
 
 
+@with_progress("lawfit plan")
 def plan(
     fit,
     budget,
@@ -515,6 +517,7 @@ def _plan_grid(fit, law, grid, budget, d_inf, hw, objective, target, S, price, m
                        index="row of the configuration table / flat index of the grid (last field fastest)")
 
 
+@with_progress("lawfit pareto")
 def pareto(fit, grid, *, inference_tokens: float = 0.0, hardware=None, unit: str = "flops", samples=None,
            price: Optional[float] = None, dtype: str = "bf16", prune: bool = True, threads: int = 0,
            device: str = "cpu", **assumptions) -> pd.DataFrame:

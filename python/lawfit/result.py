@@ -245,12 +245,13 @@ class FitResult:
         return optimal(self, compute, **kw)
 
     # ---- uncertainty -----------------------------------------------------------------------------
-    def bootstrap(self, n: int = 4000, method: str = "pairs", seed: int = 0, threads: Optional[int] = None):
+    def bootstrap(self, n: int = 4000, method: str = "pairs", seed: int = 0, threads: Optional[int] = None,
+                  progress: bool = False):
         """Bootstrap every curve (see :func:`lawfit.uncertainty.bootstrap`); keeps the samples so that
         ``predict(..., interval=level)`` uses them. Returns a :class:`lawfit.uncertainty.BootstrapResult`."""
         from .uncertainty import bootstrap
 
-        res = bootstrap(self, n=n, method=method, seed=seed, threads=threads)
+        res = bootstrap(self, n=n, method=method, seed=seed, threads=threads, progress=progress)
         self.bootstrap_samples = res.samples
         return res
 

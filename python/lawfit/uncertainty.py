@@ -19,6 +19,7 @@ import pandas as pd
 
 from ._args import check_alloc, check_prob, check_seed, is_int, resolve_threads
 from ._native import _core
+from ._progress import with_progress
 from ._data import curve_hashes, plain
 
 METHODS = {"pairs": 0, "residual": 1}
@@ -232,6 +233,7 @@ class BootstrapResult:
             self.fit.bootstrap_samples = saved
 
 
+@with_progress("lawfit bootstrap")
 def bootstrap(result, n: int = 4000, method: str = "pairs", seed: int = 0, threads: Optional[int] = None) -> BootstrapResult:
     """Bootstrap every curve of a fit: ``n`` replicates per curve, each refitted from the full fit.
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .._native import _core
+from .._progress import with_progress
 
 __all__ = [
     "FIELDS",
@@ -615,6 +616,7 @@ def _prepare(op: str, configs, hardware, dtype, outputs, threads, device, assump
     return hw, a, outs, threads, values, strides, n, mode, meta
 
 
+@with_progress("lawfit cost.evaluate")
 def evaluate(
     configs,
     hardware: Union[str, Mapping, Hardware] = "h100-sxm",
