@@ -112,3 +112,62 @@ def test_at_bound_parameter_has_nan_se_and_round_trips(tmp_path):
     r.save(tmp_path / "r.json")
     back = lawfit.load_result(tmp_path / "r.json")
     pd.testing.assert_frame_equal(back.at_bound, r.at_bound)
+
+
+def _ladder(C, seed, bend):
+    """C ladders of 7 rungs (x = 1..1000, 3 runs each, 1% log-normal noise) and a new run at x = 10^4 per ladder.
+    bend=0: a power law (the fitted law is right); bend>0: the slope steepens past x ~ 100 (the law is wrong, and
+    the top rung shows it)."""
+    rng = np.random.default_rng(seed)
+    x = np.repeat(np.geomspace(1, 1000, 7), 3)
+    E, A, al = rng.uniform(0.5, 2, C), rng.uniform(1, 10, C), rng.uniform(0.2, 0.8, C)
+
+    def f(xx, c):
+        return E[c] + A[c] * xx ** -al[c] * (1 + xx / 100) ** -bend
+
+    c = np.repeat(np.arange(C), len(x))
+    xx = np.tile(x, C)
+    df = pd.DataFrame({"curve": c, "x": xx, "y": f(xx, c) * np.exp(0.01 * rng.standard_normal(len(xx)))})
+    new = pd.DataFrame({"curve": np.arange(C), "x": 1e4})
+    return df, new, f(1e4, np.arange(C)) * np.exp(0.01 * rng.standard_normal(C))
+
+
+def test_holdout_calibrated_interval_covers_new_runs_10x_past_the_ladder():
+    """A power law fitted to 300 ladders, each extrapolated 10x past its largest rung: the ladder-calibrated 90%
+    prediction interval covers the next run 0.85-0.95 of the time. The delta-method interval (for the mean) does
+    not (it leaves out the noise of a single run)."""
+    df, new, y_new = _ladder(300, 1, bend=0.0)
+    r = lawfit.fit(df, "power_law", x="x", y="y", by="curve", space="log")
+    cal = r.predict(new, interval=0.9, calibrate="holdout")
+    inside = (cal.y_low <= y_new) & (y_new <= cal.y_high)
+    assert 0.85 <= inside.mean() <= 0.95, inside.mean()
+    assert (cal.k >= 1).all()
+    mean_iv = r.predict(new, interval=0.9)
+    assert ((mean_iv.y_low <= y_new) & (y_new <= mean_iv.y_high)).mean() < 0.75
+
+
+def test_holdout_calibration_widens_where_the_top_rung_was_missed():
+    """Where the law is wrong and the top rung shows it, k > 1 for most ladders and coverage of the next run rises
+    from ~0.1 to ~0.75 (misfit that only appears beyond the ladder cannot be seen: docs/forecasting.md)."""
+    df, new, y_new = _ladder(300, 3, bend=0.3)
+    r = lawfit.fit(df, "power_law", x="x", y="y", by="curve", space="log")
+    from lawfit.uncertainty import holdout_factors
+
+    hf = holdout_factors(r)
+    assert (hf.k > 1).mean() > 0.7 and (hf.n_holdout == 3).all()
+    before = r.predict(new, interval=0.9)
+    after = r.predict(new, interval=0.9, calibrate="holdout")
+    cov_before = ((before.y_low <= y_new) & (y_new <= before.y_high)).mean()
+    cov_after = ((after.y_low <= y_new) & (y_new <= after.y_high)).mean()
+    assert cov_before < 0.3 and cov_after > 0.65, (cov_before, cov_after)
+
+
+def test_holdout_calibration_checks_its_arguments():
+    df, new, _ = _ladder(2, 0, 0.0)
+    r = lawfit.fit(df, "power_law", x="x", y="y", by="curve")
+    with pytest.raises(ValueError, match="interval"):
+        r.predict(new, calibrate="holdout")
+    with pytest.raises(ValueError, match="calibrate"):
+        r.predict(new, interval=0.9, calibrate="ladder")
+    with pytest.raises(ValueError, match="rungs"):
+        r.predict(new, interval=0.9, calibrate="holdout", rungs=0)

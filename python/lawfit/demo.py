@@ -33,11 +33,14 @@ def run(plot: str | None = None, threads: int | None = None) -> int:
     print(f"    Huber(1e-3) on log loss from Hoffmann's 4,500-start grid: {dt * 1e3:.0f} ms")
     print("    " + ", ".join(f"{k}={v:.4g}" for k, v in p.items()))
     targets = datasets.olmo_targets().sort_values("step").groupby("run").tail(1)
-    pred = res.predict(targets[["N", "D"]], interval=0.9)
+    # A 90% interval for a new run, calibrated on the ladder: the fit is repeated without the 3B rung, and the
+    # interval widens by how far that extrapolation missed (k >= 1).
+    pred = res.predict(targets[["N", "D"]], interval=0.9, calibrate="holdout")
     for (_, t), (_, q) in zip(targets.iterrows(), pred.iterrows()):
         err = (q["y_pred"] - t["c4_loss"]) / t["c4_loss"]
         print(f"    {t['run']:>11} (N={t['N']:.3g}, D={t['D']:.3g}): predicted {q['y_pred']:.3f} "
-              f"[90% {q['y_low']:.3f}, {q['y_high']:.3f}], actual {t['c4_loss']:.3f} ({err:+.1%})")
+              f"[90% {q['y_low']:.3f}, {q['y_high']:.3f}, ladder-calibrated k={q['k']:.2f}], "
+              f"actual {t['c4_loss']:.3f} ({err:+.1%})")
 
     # 2. Many learning curves at once: every LCBench run (accuracy in percent, so c is bounded by 100).
     lc = datasets.lcbench()

@@ -205,19 +205,55 @@ class FitResult:
             X[order] = Xt
         return df, idx, np.ascontiguousarray(X, dtype=np.float64)
 
-    def predict(self, new_data, interval: Optional[float] = None) -> pd.DataFrame:
+    def predict(self, new_data, interval: Optional[float] = None, calibrate: Optional[str] = None,
+                rungs: int = 1) -> pd.DataFrame:
         """Predict y for each row of ``new_data`` (the ``by`` column(s) pick the curve; the x columns are
         those used in the fit). Returns the ``by`` and x columns and ``y_pred``; with ``interval=level``
         also ``y_low``/``y_high``: from bootstrap samples when :meth:`bootstrap` was run, otherwise from the
-        covariance by the delta method (normal approximation)."""
+        covariance by the delta method (normal approximation; parameters at a bound held fixed). Both are
+        intervals for the law's value (the mean), not for a new observation.
+
+        calibrate="holdout" (with ``interval``): a ladder-calibrated prediction interval for a new run, for
+        scaling-law extrapolation. The fit is repeated without the largest rung of the ladder (the rows with the
+        largest value of the first input, e.g. N); the factor k >= 1 by which that extrapolation missed the
+        held-out rows beyond its own predictive spread (:func:`lawfit.uncertainty.holdout_factors`) widens the
+        interval of a new observation at the requested rows: half-width z k sqrt(var f + sigma^2) in the fit's
+        space (sigma: robust noise scale of the residuals). Adds the column ``k``."""
         x_cols = list(self.options["x"])
         df, idx, X = self._rows(new_data, x_cols)
         P = np.ascontiguousarray(self._params[idx])
         out = df[[*self.by, *x_cols]].copy() if len(df) else pd.DataFrame(columns=[*self.by, *x_cols])
+        if calibrate is not None and calibrate != "holdout":
+            raise ValueError(f"calibrate must be None or 'holdout', got {calibrate!r}")
         if interval is None:
+            if calibrate is not None:
+                raise ValueError("calibrate='holdout' calibrates an interval: give interval=level as well")
             out["y_pred"] = self.law._eval(X, P) if len(df) else np.empty(0)
             return out.reset_index(drop=True)
         interval = check_prob("interval", interval)
+        z = NormalDist().inv_cdf(0.5 + interval / 2)
+        if calibrate == "holdout":
+            from .uncertainty import _fit_space, _noise_sd, holdout_factors, predictive_spread
+
+            hf = holdout_factors(self, rungs)
+            # The excess miss (k - 1) grows with the distance of the extrapolation, measured in units of the
+            # held-out rung's distance (log of the first input beyond the largest fitted value; at least 1).
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = np.log(X[:, 0] / hf["x_top"].to_numpy()[idx]) / hf["log_distance"].to_numpy()[idx]
+            d = np.where(np.isfinite(d), np.maximum(d, 1.0), 1.0)
+            k = 1.0 + (hf["k"].to_numpy()[idx] - 1.0) * d
+            offsets, Xb, yb, wb = self._fitted_batch()
+            used = np.ones(len(yb), dtype=bool) if wb is None else np.asarray(wb) > 0
+            sigma = _noise_sd(self, self._params, offsets, Xb, yb, used)
+            f, sd = predictive_spread(self, X, idx, self._params, self._cov, self.at_bound.to_numpy(), sigma)
+            half = z * k * sd
+            out["y_pred"] = f
+            if self.options.get("space", "linear") == "log":
+                out["y_low"], out["y_high"] = f * np.exp(-half), f * np.exp(half)
+            else:
+                out["y_low"], out["y_high"] = f - half, f + half
+            out["k"] = k
+            return out.reset_index(drop=True)
         if self.bootstrap_samples is not None:
             from .uncertainty import bootstrap_predict
 
@@ -227,8 +263,10 @@ class FitResult:
             return out.reset_index(drop=True)
         vg = self.law._eval(X, P, True)
         g = vg[:, 1:]
-        var = np.einsum("ni,nij,nj->n", g, self._cov[idx], g)
-        z = NormalDist().inv_cdf(0.5 + interval / 2)
+        c = self._cov[idx]
+        ab = self.at_bound.to_numpy()[idx]
+        c = np.where(ab[:, :, None] | ab[:, None, :], 0.0, c)  # a parameter on a bound is held fixed
+        var = np.einsum("ni,nij,nj->n", g, c, g)
         se = np.sqrt(np.clip(var, 0, None))
         out["y_pred"] = vg[:, 0]
         out["y_low"] = vg[:, 0] - z * se

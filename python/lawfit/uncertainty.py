@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import check_alloc, check_prob, check_seed, is_int, resolve_threads
+from ._status import Status
 from ._native import _core
 from ._progress import with_progress
 from ._data import curve_hashes, plain
@@ -164,7 +165,7 @@ class BootstrapResult:
         reps = np.arange(self.n) if replicates is None else np.atleast_1d(np.asarray(replicates))
         if reps.size and not (np.issubdtype(reps.dtype, np.integer) and reps.min() >= 0 and reps.max() < self.n):
             raise ValueError(f"replicates must be integers in [0, {self.n})")
-        offsets, _, _, w = self.fit._batch
+        offsets, _, _, w = self.fit._fitted_batch()
         a, b = int(offsets[curve]), int(offsets[curve + 1])
         used = np.ones(b - a, dtype=bool) if w is None else np.asarray(w[a:b]) > 0
         key = int(curve_hashes(self.fit.keys, self.fit.by)[curve])
@@ -288,3 +289,134 @@ def bootstrap_predict(result, X: np.ndarray, idx: np.ndarray, level: float) -> t
 
 
 __all__ = ["bootstrap", "BootstrapResult", "bootstrap_predict", "METHODS", "norm_cdf", "norm_ppf"]
+
+
+# ---- ladder-calibrated prediction intervals -----------------------------------------------------------------
+def _segment_median(values: np.ndarray, seg: np.ndarray, n_seg: int) -> np.ndarray:
+    """Median of values per segment id (NaN for empty segments), vectorised: one lexsort."""
+    order = np.lexsort((values, seg))
+    v, s = values[order], seg[order]
+    counts = np.bincount(s, minlength=n_seg)
+    first = np.zeros(n_seg, dtype=np.int64)
+    np.cumsum(counts[:-1], out=first[1:])
+    out = np.full(n_seg, np.nan)
+    has = counts > 0
+    lo = first[has] + (counts[has] - 1) // 2
+    hi = first[has] + counts[has] // 2
+    out[has] = 0.5 * (v[lo] + v[hi])
+    return out
+
+
+def _fit_space(y: np.ndarray, space: str) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(y) if space == "log" else y
+
+
+def predictive_spread(result, X: np.ndarray, idx: np.ndarray, params: np.ndarray, cov: np.ndarray,
+                      at_bound: np.ndarray, sigma: np.ndarray) -> tuple:
+    """(f, sd) at rows X of curves idx: the law's value and the sd of a new observation in the fit's space
+    (delta-method variance of the fitted value, parameters at a bound held fixed, plus the noise variance
+    sigma[curve]^2)."""
+    space = result.options.get("space", "linear")
+    vg = result.law._eval(X, np.ascontiguousarray(params[idx]), True)
+    f, g = vg[:, 0], vg[:, 1:]
+    if space == "log":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = g / f[:, None]
+    c = cov[idx]
+    ab = at_bound[idx]
+    c = np.where(ab[:, :, None] | ab[:, None, :], 0.0, c)
+    var = np.einsum("ni,nij,nj->n", g, c, g)
+    return f, np.sqrt(np.clip(var, 0, None) + sigma[idx] ** 2)
+
+
+def _noise_sd(result, params, offsets, X, y, used) -> np.ndarray:
+    """Robust noise scale per curve in the fit's space: 1.4826 x the median absolute residual of the used rows."""
+    B = len(offsets) - 1
+    seg = np.repeat(np.arange(B), np.diff(offsets))
+    space = result.options.get("space", "linear")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.abs(_fit_space(y, space) - _fit_space(result.law._eval(X, np.ascontiguousarray(params[seg])), space))
+    return 1.4826 * _segment_median(r[used], seg[used], B)
+
+
+def holdout_factors(result, rungs: int = 1) -> pd.DataFrame:
+    """Ladder calibration of a fitted law (``FitResult.predict(..., calibrate="holdout")``).
+
+    Per curve: the rows of the ``rungs`` largest rungs (the largest values of the law's first input, e.g. N) are
+    left out,
+    the law is refitted on the other rows (one batched native fit, weights 0 on the held-out rows, started at
+    the full fit), and the held-out rows are predicted as new observations. The factor is
+    k = max(1, sqrt(mean(z^2))) with z = (observed - predicted) / predictive sd in the fit's space: how much further
+    off the extrapolation to the top rung was than its own interval allowed (misfit of the law, not only noise).
+    Returns a frame per curve: ``k``, ``n_holdout`` (rows held out), ``rms_z``; k is NaN where fewer than two rungs
+    or too few points remain."""
+    if not is_int(rungs) or rungs < 1:
+        raise ValueError(f"rungs must be a positive integer, got {type(rungs).__name__} {plain(rungs)!r}")
+    if result.law.transform is not None or result.options.get("shared"):
+        raise ValueError("calibrate='holdout' needs a law without an input transform and a fit without shared parameters")
+    batch = result._fitted_batch()
+    if batch is None or result._bounds is None:
+        raise ValueError("calibrate='holdout' needs the fitted data: refit with lawfit.fit (a loaded result has none)")
+    offsets, X, y, w = batch
+    B, P = result.n_curves, result.law.n_params
+    n = np.diff(offsets)
+    seg = np.repeat(np.arange(B), n)
+    used = np.ones(len(y), dtype=bool) if w is None else np.asarray(w) > 0
+    # Rung rank from the top per curve: distinct values of the first input among the used rows.
+    ur = np.flatnonzero(used)
+    pairs, inv = np.unique(np.column_stack([seg[ur].astype(np.float64), X[ur, 0]]), axis=0, return_inverse=True)
+    inv = np.asarray(inv).reshape(-1)
+    last = np.searchsorted(pairs[:, 0], np.arange(B), side="right") - 1  # last distinct pair of each curve
+    rank = np.full(len(y), np.iinfo(np.int64).max)
+    rank[ur] = last[seg[ur]] - inv
+    held = used & (rank < rungs)
+    remain = np.bincount(seg[used & ~held], minlength=B)
+    ok = result.ok & (remain > P) & (np.bincount(seg[held], minlength=B) > 0)
+    w_hold = np.where(held, 0.0, 1.0 if w is None else np.asarray(w, dtype=np.float64))
+    a = _native_args(result)
+    lo, hi = result._bounds
+    start = np.where(np.isfinite(result._params), result._params, np.nan)[:, None, :]
+    hold = result.law._fit(
+        offsets=a["offsets"], x=a["x"], y=a["y"], w=np.ascontiguousarray(w_hold),
+        lower=a["lower"], upper=a["upper"], keys=a["keys"], starts=np.ascontiguousarray(start),
+        project_linear=False, loss=a["loss"], delta=a["delta"], space=a["space"], ftol=a["ftol"], xtol=a["xtol"],
+        gtol=a["gtol"], max_iter=a["max_iter"], threads=0, seed=0,
+    )
+    hp = np.asarray(hold["params"], dtype=np.float64)
+    hst = np.asarray(hold["status"])
+    ok &= (hst == Status.CONVERGED) | (hst == Status.MAX_ITER)
+    hcov = np.asarray(hold["cov"], dtype=np.float64)
+    lo2 = np.broadcast_to(np.asarray(lo, dtype=np.float64), hp.shape)
+    hi2 = np.broadcast_to(np.asarray(hi, dtype=np.float64), hp.shape)
+    h_ab = np.isfinite(hp) & ((hp <= lo2) | (hp >= hi2))
+    sigma = _noise_sd(result, hp, offsets, X, y, used & ~held)
+    rows = np.flatnonzero(held & ok[seg])
+    f, sd = predictive_spread(result, np.ascontiguousarray(X[rows]), seg[rows], hp, hcov, h_ab, sigma)
+    space = result.options.get("space", "linear")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z2 = ((_fit_space(y[rows], space) - _fit_space(f, space)) / sd) ** 2
+    good = np.isfinite(z2)
+    cnt = np.bincount(seg[rows][good], minlength=B)
+    ssum = np.bincount(seg[rows][good], weights=z2[good], minlength=B)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rms = np.where(ok & (cnt > 0), np.sqrt(ssum / np.maximum(cnt, 1)), np.nan)
+    k = np.where(np.isfinite(rms), np.maximum(rms, 1.0), np.nan)
+    # How far the held-out rung lies beyond the rows that remained (log of the first input): the reference
+    # distance at which k was measured.
+    x1 = X[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        top_all = _segment_max(np.where(used, x1, -np.inf), offsets)
+        top_fit = _segment_max(np.where(used & ~held, x1, -np.inf), offsets)
+        dist = np.where(ok, np.log(top_all / top_fit), np.nan)
+    return pd.DataFrame({"k": k, "n_holdout": np.bincount(seg[held], minlength=B), "rms_z": rms,
+                         "x_top": top_all, "log_distance": dist}, index=result.index)
+
+
+def _segment_max(v: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    B = len(offsets) - 1
+    out = np.full(B, -np.inf)
+    nz = np.diff(offsets) > 0
+    if nz.any():
+        out[nz] = np.maximum.reduceat(v, offsets[:-1][nz])
+    return out
