@@ -84,7 +84,7 @@ def test_should_stop_rule():
     for seed in range(8):
         d = lawfit.should_stop(obs, x="step", y="v", by="run", horizon=50, best=best, mode="max", samples=500,
                                seed=seed)
-        assert list(d.columns) == ["stop", "p_better", "predicted", "low", "high", "status"]
+        assert list(d.columns) == ["stop", "reason", "p_better", "predicted", "low", "high", "sd", "status"]
         assert ((d["p_better"] >= 0) & (d["p_better"] <= 1)).all()
         assert not d.loc[final.idxmax(), "stop"]  # the best run is kept
         p_best.append(d.loc[final.idxmax(), "p_better"])

@@ -21,7 +21,7 @@ from . import datasets
 from . import cost
 from .planning import plan
 from . import evals
-from .extrapolate import extrapolate, should_stop
+from .extrapolate import decide, extrapolate, should_stop
 
 __all__ = [
     "__version__",
@@ -40,5 +40,6 @@ __all__ = [
     "plan",
     "evals",
     "extrapolate",
+    "decide",
     "should_stop",
 ]

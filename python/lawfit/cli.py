@@ -159,9 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extensions() -> list:
     """Modules that add subcommands with add_parsers(subparsers): plan/cost, evals, extrapolation."""
-    from . import cost_cli, evals_cli
+    from . import cost_cli, evals_cli, extrapolate_cli
 
-    return [cost_cli, evals_cli]
+    return [cost_cli, evals_cli, extrapolate_cli]
 
 
 def main(argv=None) -> int:
@@ -180,6 +180,12 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f"lawfit {a.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`lawfit ... | head`): stop quietly, as Unix tools do
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that Python's final flush does not fail again
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -592,45 +592,112 @@ def should_stop(
     mode: str = "max",
     threshold: float = 0.05,
     level: float = 0.9,
+    criterion: str = "conservative",
+    std_threshold: Optional[float] = None,
+    reference=None,
     **kwargs,
 ) -> pd.DataFrame:
-    """Domhan et al. 2015's early-stopping rule for every curve: stop when
-    P(y(horizon) beats ``best``) = mean_s [1 - Phi((best - f_s(horizon)) / sigma_s)] < ``threshold``.
+    """Domhan et al. 2015's early-stopping rule for every curve: stop when P(y(horizon) beats ``best``) <
+    ``threshold`` (see :func:`decide` for the full criterion: no best yet, optimistic / conservative, the
+    predictive-sd threshold). Without ``reference`` the probability comes from the single-curve ensemble,
+    mean_s [1 - Phi((best - f_s(horizon)) / sigma_s)]; with ``reference`` (finished runs of the same sweep) from
+    the sweep-aware, calibrated forecast (``extrapolate(..., reference=)``).
 
-    Returns a DataFrame indexed by curve: ``stop`` (bool; a curve whose extrapolation failed never stops),
-    ``p_better``, ``predicted`` (posterior predictive mean at the horizon), ``low``/``high`` (central ``level``
-    interval) and ``status``. Extra keyword arguments go to :func:`extrapolate`."""
+    Returns a DataFrame indexed by curve: ``stop`` (bool; a curve whose forecast failed never stops), ``reason``,
+    ``p_better``, ``predicted``, ``low``/``high`` (central ``level`` interval), ``sd`` and ``status``. Extra keyword
+    arguments go to :func:`extrapolate`."""
     if mode not in ("max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
     threshold, level = check_prob("threshold", threshold), check_prob("level", level)
-    ex = extrapolate(data, x=x, y=y, by=by, horizon=horizon, mode=mode, **kwargs)
-    return decide(ex, best, threshold=threshold, level=level)
+    ex = extrapolate(data, x=x, y=y, by=by, horizon=horizon, mode=mode, reference=reference, **kwargs)
+    return decide(ex, best, threshold=threshold, level=level, criterion=criterion, std_threshold=std_threshold)
 
 
-def decide(ex: Extrapolation, best, threshold: float = 0.05, level: float = 0.9) -> pd.DataFrame:
-    """The stop/continue decision of :func:`should_stop` from an existing :class:`Extrapolation`."""
+CRITERIA = ("conservative", "optimistic")
+
+
+def decide(ex, best, threshold: float = 0.05, level: float = 0.9, criterion: str = "conservative",
+           std_threshold: Optional[float] = None) -> pd.DataFrame:
+    """The stop/continue decision of :func:`should_stop` from an existing forecast: an :class:`Extrapolation`
+    (single-curve ensemble) or a :class:`lawfit.reference.ReferenceForecast` (``extrapolate(..., reference=)``),
+    so that one forecast serves many decisions (a pruner, several thresholds).
+
+    Domhan et al. 2015's criterion: with p = P(value at the horizon beats ``best``),
+      * no best yet (``best`` None or NaN for the curve): continue;
+      * p < ``threshold``: stop (the run is unlikely to become the best);
+      * criterion="optimistic" also stops a run whose outcome is already known: predictive sd at the horizon
+        (central ``level`` interval width / (2 z)) below ``std_threshold`` (in y units; Domhan: 0.005 on a 0-1
+        accuracy); "conservative" (default) only stops on p.
+    Returns ``stop``, ``reason`` (continue / no best yet / unlikely to beat best / outcome known / forecast
+    failed), ``p_better``, ``predicted``, ``low``/``high`` (central ``level`` interval), ``sd`` and ``status``."""
+    from statistics import NormalDist
+
+    from .reference import ReferenceForecast
+
     threshold, level = check_prob("threshold", threshold), check_prob("level", level)
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {list(CRITERIA)}, got {criterion!r}")
+    if criterion == "optimistic":
+        if std_threshold is None:
+            raise ValueError("criterion='optimistic' needs std_threshold (the predictive sd, in y units, below which "
+                             "a run's outcome counts as known; Domhan et al. used 0.005 on accuracy in [0, 1])")
+        std_threshold = check_real("std_threshold", std_threshold)
+        if not std_threshold >= 0:
+            raise ValueError(f"std_threshold must be >= 0, got {std_threshold!r}")
+    if not isinstance(ex, (Extrapolation, ReferenceForecast)):
+        raise TypeError(f"decide: ex must be an Extrapolation or a ReferenceForecast, got {type(ex).__name__}")
     C = ex.n_curves
-    bst = _per_curve(best, C, "best", ex.index)
-    mu = ex.mean_samples(ex.horizon[:, None], normalised=True)[:, :, 0]  # [C, S]
-    sig = ex.samples[:, :, -1]
-    bz = ex._to_norm(bst.reshape(C, 1))  # [C, 1]: larger is better on this scale
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pb = 1.0 - norm_cdf((bz - mu) / sig)
-    k = np.sum(np.isfinite(pb), axis=1)
-    p = np.where(k > 0, np.nansum(np.where(np.isfinite(pb), pb, 0.0), axis=1) / np.maximum(k, 1), np.nan)
-    pred = ex.predict(quantiles=((1 - level) / 2, 1 - (1 - level) / 2))
-    qcols = [c for c in pred.columns if c.startswith("q")]
-    ok = ex.ok & np.isfinite(p)
-    out = pd.DataFrame({
-        "stop": ok & (p < threshold),
-        "p_better": p,
-        "predicted": pred["mean"].to_numpy(),
-        "low": pred[qcols[0]].to_numpy(),
-        "high": pred[qcols[-1]].to_numpy(),
+    if best is None:
+        bst = np.full(C, np.nan)
+    else:
+        bst = _per_curve(best, C, "best", ex.index)
+    q = ((1 - level) / 2, 1 - (1 - level) / 2)
+    if isinstance(ex, ReferenceForecast):
+        p = ex.prob_better(bst)
+        pred = _reference_quantiles(ex, q)
+        predicted, low, high = pred
+    else:
+        mu = ex.mean_samples(ex.horizon[:, None], normalised=True)[:, :, 0]  # [C, S]
+        sig = ex.samples[:, :, -1]
+        bz = ex._to_norm(bst.reshape(C, 1))  # [C, 1]: larger is better on this scale
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pbs = 1.0 - norm_cdf((bz - mu) / sig)
+        k = np.sum(np.isfinite(pbs), axis=1)
+        p = np.where(k > 0, np.nansum(np.where(np.isfinite(pbs), pbs, 0.0), axis=1) / np.maximum(k, 1), np.nan)
+        pr = ex.predict(quantiles=q)
+        qcols = [c for c in pr.columns if c.startswith("q")]
+        predicted, low, high = pr["mean"].to_numpy(), pr[qcols[0]].to_numpy(), pr[qcols[-1]].to_numpy()
+    sd = (high - low) / (2.0 * NormalDist().inv_cdf(q[1]))
+    has_best = np.isfinite(bst)
+    ok = ex.ok & np.isfinite(predicted)
+    unlikely = ok & has_best & np.isfinite(p) & (p < threshold)
+    known = ok & (criterion == "optimistic") & np.isfinite(sd) & (sd < (std_threshold or 0.0)) & ~unlikely
+    reason = np.where(~ok, "forecast failed", np.where(unlikely, "unlikely to beat best",
+                      np.where(known, "outcome known", np.where(has_best, "continue", "no best yet"))))
+    return pd.DataFrame({
+        "stop": unlikely | known,
+        "reason": reason,
+        "p_better": np.where(has_best, p, np.nan),
+        "predicted": predicted,
+        "low": low,
+        "high": high,
+        "sd": sd,
         "status": ex.status.to_numpy(),
     }, index=ex.index)
-    return out
+
+
+def _reference_quantiles(ex, q) -> tuple:
+    """(median, low, high) of a ReferenceForecast at the central interval q (from its calibrated scores)."""
+    from .reference import _conformal_quantile
+
+    lo, hi = np.full(ex.n_curves, np.nan), np.full(ex.n_curves, np.nan)
+    for g, z in enumerate(ex.calibration):  # one pass per calibration bucket (distinct cut), not per curve
+        m = ex._zcal == g
+        if not m.any() or len(z) == 0:
+            continue
+        lo[m] = ex.median[m] + _conformal_quantile(z, q[0]) * ex.scale[m]
+        hi[m] = ex.median[m] + _conformal_quantile(z, q[1]) * ex.scale[m]
+    return ex.median.copy(), lo, hi
 
 
 # ---- chained forecasts -----------------------------------------------------------------------------
@@ -690,4 +757,4 @@ def chain_predict(first, second, new_data, *, level: float = 0.9, samples: int =
     return out
 
 
-__all__ = ["extrapolate", "should_stop", "decide", "chain_predict", "Extrapolation", "FAMILY_SETS"]
+__all__ = ["extrapolate", "should_stop", "decide", "chain_predict", "Extrapolation", "FAMILY_SETS", "CRITERIA"]

@@ -151,6 +151,7 @@ class ReferenceForecast:
         self.last, self.best = last, best
         self._zcal = zcal  # [C] index into self.calibration (sorted scores per bucket)
         self.calibration = []
+        self.mode = "max"  # larger is better (set by forecast_from_reference)
 
     @property
     def index(self) -> pd.Index:
@@ -192,18 +193,26 @@ class ReferenceForecast:
         p["status"] = self.status.to_numpy()
         return pd.concat([p, self.baselines], axis=1)
 
-    def prob_better(self, best) -> np.ndarray:
-        """P(value at the horizon > ``best``) per curve (``best``: scalar or [C]) from the calibrated predictive
-        (the empirical distribution of median + z scale over the curve's calibration scores)."""
+    def prob_better(self, best, mode: Optional[str] = None) -> np.ndarray:
+        """P(the value at the horizon is better than ``best``) per curve (``best``: scalar or [C]) from the calibrated
+        predictive (the empirical distribution of median + z scale over the curve's calibration scores). Better is
+        strictly larger for mode "max", strictly smaller for "min" (default: the forecast's mode)."""
+        mode = self.mode if mode is None else mode
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         bst = np.broadcast_to(np.asarray(best, dtype=np.float64), (self.n_curves,))
         out = np.full(self.n_curves, np.nan)
-        for g, z in enumerate(self.calibration):
+        for g, z in enumerate(self.calibration):  # one pass per calibration bucket (distinct cut), not per curve
             m = (self._zcal == g) & self.ok
             if not m.any() or len(z) == 0:
                 continue
             with np.errstate(invalid="ignore", divide="ignore"):
                 zt = (bst[m] - self.median[m]) / self.scale[m]
-            out[m] = 1.0 - np.searchsorted(z, zt, side="right") / len(z)
+            if mode == "max":
+                out[m] = 1.0 - np.searchsorted(z, zt, side="right") / len(z)
+            else:
+                out[m] = np.searchsorted(z, zt, side="left") / len(z)
+            out[m & ~np.isfinite(bst)] = np.nan
         return out
 
     def skill(self, truth) -> pd.DataFrame:
@@ -315,6 +324,7 @@ def forecast_from_reference(data, reference, *, x: str, y: str, by, horizon, mod
     out = ReferenceForecast(b.keys, b.by, x, hz, last_x, median, scale, qz, quantiles, status, method, last, best,
                             zcal)
     out.calibration = cal_sets
+    out.mode = "min" if mode == "min" else "max"
     return out
 
 

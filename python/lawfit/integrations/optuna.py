@@ -37,16 +37,29 @@ class ExtrapolationPruner(BasePruner):
     min_steps: do not prune before this many reported steps.
     interval: only decide every ``interval`` steps (decisions in between reuse the last one: continue).
     min_completed: completed trials needed before anything is pruned.
-    families, samples, steps, seed, threads: passed to :func:`lawfit.extrapolate`.
+    reference: "auto" (default): once ``min_reference`` completed trials have reported up to ``max_steps``, their
+        curves are the reference of a sweep-aware, calibrated forecast (``lawfit.extrapolate(..., reference=)``);
+        before that, and with "none", each running trial is extrapolated alone (the Bayesian ensemble).
+    min_reference: completed full-length trials needed for the sweep-aware forecast (at least 4).
+    criterion, std_threshold: Domhan et al.'s conservative / optimistic criterion (:func:`lawfit.decide`).
+    families, samples, steps, seed, threads: passed to :func:`lawfit.extrapolate` (ensemble path).
     """
 
     def __init__(self, max_steps: int, *, threshold: float = 0.05, min_steps: int = 5, interval: int = 1,
-                 min_completed: int = 1, families="domhan", samples: int = 500, steps: int = 600,
-                 seed: int = 0, threads: Optional[int] = None):
+                 min_completed: int = 1, reference: str = "auto", min_reference: int = 8,
+                 criterion: str = "conservative", std_threshold: Optional[float] = None, families="domhan",
+                 samples: int = 500, steps: int = 600, seed: int = 0, threads: Optional[int] = None):
         if max_steps < 1 or min_steps < 1 or interval < 1 or min_completed < 1:
             raise ValueError("max_steps, min_steps, interval and min_completed must be >= 1")
         if not 0 < threshold < 1:
             raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+        if reference not in ("auto", "none"):
+            raise ValueError(f"reference must be 'auto' or 'none', got {reference!r}")
+        if min_reference < 4:
+            raise ValueError(f"min_reference must be >= 4, got {min_reference!r}")
+        self.reference = reference
+        self.min_reference = int(min_reference)
+        self._decide_kw = dict(criterion=criterion, std_threshold=std_threshold)
         self.max_steps = int(max_steps)
         self.threshold = float(threshold)
         self.min_steps = int(min_steps)
@@ -55,6 +68,16 @@ class ExtrapolationPruner(BasePruner):
         self._kw = dict(families=families, samples=int(samples), steps=int(steps), seed=int(seed), threads=threads)
         self._cache: dict = {}  # (trial number, step) -> (prune, p_better)
         self.n_batches = 0  # batched extrapolation calls made (for inspection)
+        self.n_reference_batches = 0  # of which sweep-aware (completed trials as the reference)
+
+    def _reference(self, done) -> Optional[pd.DataFrame]:
+        """The completed trials that reported up to max_steps, as a long table, or None if too few."""
+        full = [t for t in done if t.intermediate_values and max(t.intermediate_values) >= self.max_steps]
+        if len(full) < self.min_reference:
+            return None
+        rows = [(t.number, s, v) for t in full for s, v in t.intermediate_values.items() if np.isfinite(v)]
+        ref = pd.DataFrame(rows, columns=["trial", "step", "value"])
+        return ref[ref["step"] >= 1]
 
     def _due(self, t) -> Optional[int]:
         step = t.last_step
@@ -85,10 +108,13 @@ class ExtrapolationPruner(BasePruner):
         df = df[df["step"] >= 1]
         if df.empty:
             return False
+        ref = self._reference(done) if self.reference == "auto" else None
+        kw = self._kw if ref is None else dict(threads=self._kw["threads"])
         ex = extrapolate(df, x="step", y="value", by="trial", horizon=self.max_steps,
-                         mode="max" if maximize else "min", **self._kw)
+                         mode="max" if maximize else "min", reference=ref, **kw)
         self.n_batches += 1
-        dec = decide(ex, best, threshold=self.threshold)
+        self.n_reference_batches += ref is not None
+        dec = decide(ex, best, threshold=self.threshold, **self._decide_kw)
         for t in todo:
             if t.number in dec.index:
                 self._cache[(t.number, t.last_step)] = (bool(dec.loc[t.number, "stop"]),
