@@ -64,3 +64,29 @@ def test_deterministic_and_isolated(lcbench):
     with pytest.raises(ValueError, match="reference"):
         lawfit.extrapolate(tgt, x="epoch", y="val_accuracy", by="trial", horizon=50,
                            reference=ref.rename(columns={"val_accuracy": "acc"}))
+
+
+def test_self_reference_calibrates_the_ensemble_by_backtest():
+    """No finished runs: reference="self" backtests the single-curve ensemble on the call's own curves (cut at half
+    their prefix) and learns a shrinkage toward the last value and conformal scores. On 400 LCBench curves cut at
+    epoch 10 the median is no worse than the last value and the 90% interval covers 0.8-0.95 of the finals."""
+    lc = lawfit.datasets.lcbench()
+    lc = lc[lc.epoch.between(1, 50) & (lc.trial % 5 == 0)]
+    truth = lc[lc.epoch == 50].set_index("trial")["val_accuracy"]
+    early = lc[lc.epoch <= 10]
+    f = lawfit.extrapolate(early, x="epoch", y="val_accuracy", by="trial", horizon=50, reference="self",
+                           samples=300, steps=150)
+    sk = f.skill(truth).iloc[0]
+    assert sk["ratio_to_last"] <= 1.0, sk.to_dict()
+    assert 0.8 <= sk["coverage_90"] <= 0.95, sk.to_dict()
+    assert 0.0 <= f.shrink <= 1.0 and f.ok.all()
+    # A curve that has not moved keeps its last value (no predicted rise), with an interval around it.
+    flat = f.summary[f.summary.method.str.startswith("backtest: flat")]
+    assert len(flat) > 0
+    np.testing.assert_array_equal(flat["q50"].to_numpy(), flat["last"].to_numpy())
+    assert (flat["q05"] <= flat["q50"]).all() and (flat["q50"] <= flat["q95"]).all()
+    # A curve that cannot be used (no finite value) gets a status and the others' forecasts stay finite.
+    bad = pd.DataFrame({"trial": [-1] * 3, "epoch": [1.0, 2.0, 3.0], "val_accuracy": [np.nan] * 3})
+    g = lawfit.extrapolate(pd.concat([bad, early]), x="epoch", y="val_accuracy", by="trial", horizon=50,
+                           reference="self", samples=300, steps=150)
+    assert not g.ok[0] and g.ok[1:].all()

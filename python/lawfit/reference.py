@@ -339,3 +339,134 @@ def _take(tg, idx):
 
 
 __all__ = ["ReferenceForecast", "forecast_from_reference", "skill_table"]
+
+
+# ---- no reference: the call's own curves, cut earlier, calibrate the single-curve ensemble ------------------
+_SHRINK = np.linspace(0.0, 1.0, 21)
+
+
+def _flat(off, t, v, frac: float = 0.5) -> np.ndarray:
+    """Curves whose values did not move over the last ``frac`` of their observed steps (quantised metrics that
+    plateaued): max == min there."""
+    C = len(off) - 1
+    seg = np.repeat(np.arange(C), np.diff(off))
+    n = np.diff(off)
+    last = np.where(n > 0, t[np.maximum(off[1:] - 1, 0)], np.nan)
+    first = np.where(n > 0, t[np.minimum(off[:-1], max(len(t) - 1, 0))], np.nan)
+    tail = t >= (last - frac * (last - first))[seg]
+    hi = np.full(C, -np.inf)
+    lo = np.full(C, np.inf)
+    np.maximum.at(hi, seg[tail], v[tail])
+    np.minimum.at(lo, seg[tail], v[tail])
+    return (n >= 3) & (hi == lo)
+
+
+def _ensemble_at(extrapolate, off, t, v, keys, by, x, y, horizon, mode, kw) -> tuple:
+    """(q05, q50, q95, status) of the single-curve ensemble for CSR curves (keys: the batch's key frame)."""
+    C = len(off) - 1
+    n = np.diff(off)
+    cols = {c: np.repeat(keys[c].to_numpy(), n) for c in by} if by else {}
+    df = pd.DataFrame({**cols, x: t, y: v})
+    hz = pd.Series(horizon, index=key_index(keys, by)) if by else float(horizon[0])
+    ex = extrapolate(df, x=x, y=y, by=by or None, horizon=hz, mode=mode, quantiles=(0.05, 0.5, 0.95), **kw)
+    # Curves without points are absent from ex: align by key.
+    idx = key_index(keys, by)
+    s = ex.summary.reindex(idx)
+    st = ex.status.reindex(idx)
+    ok = (st == "CONVERGED").to_numpy() | (st == "MAX_ITER").to_numpy()
+    return (s["q05"].to_numpy(dtype=np.float64), s["q50"].to_numpy(dtype=np.float64),
+            s["q95"].to_numpy(dtype=np.float64), ok & (n > 0) if C else ok)
+
+
+def forecast_backtest(data, *, x: str, y: str, by, horizon, mode: Optional[str], quantiles: Sequence[float],
+                      per_curve, ensemble_kw: dict) -> ReferenceForecast:
+    """``extrapolate(..., reference="self")``: no finished runs, so the curves of the call are their own reference.
+
+    1. The single-curve ensemble forecasts every curve to the horizon (median m, central 90% half-width s).
+    2. Backtest: every curve cut earlier (at last^2 / horizon, which keeps the real forecast's horizon ratio, and at
+       least at its 4th step) is forecast, by the same ensemble, to its last observed step, where the truth is
+       known.
+    3. From the backtest, one shrinkage w toward the last observed value (median = last + w (m - last), w on a
+       grid in [0, 1]: the smallest whose absolute error pooled over curves is within 1% of the least; a curve whose values have not moved over the second
+       half of its prefix keeps its last value) and split-conformal scores z = (truth - median) / s, separately for
+       flat and moving curves.
+    4. The forecast: median = last + w (m - last) (last for flat curves), quantile q = median + z_q s.
+    The backtest's horizon ratio (2x) is shorter than most real ones; the ensemble's own spread grows with the
+    horizon and carries the rest (docs/forecasting.md measures the coverage that results)."""
+    from .extrapolate import extrapolate
+
+    df = to_pandas(data)
+    b, off, t, v = _series(df, x, y, by, "data")
+    by = b.by
+    C = b.n_curves
+    hz = per_curve(horizon, C, "horizon", key_index(b.keys, by))
+    n = np.diff(off)
+    nz = n > 0
+    last_x = np.where(nz, t[np.maximum(off[1:] - 1, 0)], np.nan)
+    last = np.where(nz, v[np.maximum(off[1:] - 1, 0)], np.nan)
+    sign = -1.0 if mode == "min" else 1.0
+    best = np.full(C, np.nan)
+    if nz.any():
+        best[nz] = sign * np.maximum.reduceat(sign * v, off[:-1][nz])
+    # 1. The forecast to the horizon.
+    q05, m, q95, ok = _ensemble_at(extrapolate, off, t, v, b.keys, by, x, y, hz, mode, ensemble_kw)
+    # 2. The backtest: half of each prefix, forecast to its last step.
+    # The backtest's cut keeps the real forecast's horizon ratio where the prefix allows (last^2 / horizon, e.g.
+    # 8 -> 20 for 20 -> 50), and at least 4 points (the 4th step).
+    fourth = np.where(n >= 4, t[np.minimum(off[:-1] + 3, max(len(t) - 1, 0))], np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cut = np.fmax(last_x * last_x / hz, fourth)
+    seg = np.repeat(np.arange(C), n)
+    boff, bt, bv = _truncate_each(off, t, v, cut[seg] if len(seg) else cut)
+    bn = np.diff(boff)
+    blast = np.where(bn > 0, bv[np.maximum(boff[1:] - 1, 0)], np.nan)
+    b05, bm, b95, bok = _ensemble_at(extrapolate, boff, bt, bv, b.keys, by, x, y, last_x, mode, ensemble_kw)
+    bok &= (bn >= 3) & (last_x > cut)
+    # 3. Shrinkage and scores.
+    bflat = _flat(boff, bt, bv)
+    flat = _flat(off, t, v)
+    use = bok & np.isfinite(bm) & np.isfinite(blast) & ~bflat
+    errs = [np.abs(blast[use] + w * (bm[use] - blast[use]) - last[use]).sum() for w in _SHRINK]
+    # The backtest's error is flat near its minimum, and the backtest horizon is not the real one: take the
+    # smallest shrinkage within 1% of the best (the conservative end, nearer the last value).
+    errs = np.asarray(errs)
+    w = float(_SHRINK[int(np.flatnonzero(errs <= 1.01 * errs.min())[0])]) if use.any() else 0.0
+    spread_all = np.nanmedian(np.concatenate([(q95 - q05)[ok], (b95 - b05)[bok]])) if (ok.any() or bok.any()) else 1.0
+    floor = max(0.01 * float(spread_all if np.isfinite(spread_all) else 1.0), 1e-12)
+    bmed = np.where(bflat, blast, blast + w * (bm - blast))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (last - bmed) / (0.5 * (b95 - b05) + floor)
+    cal_sets = [np.sort(z[bok & ~bflat & np.isfinite(z)]), np.sort(z[bok & bflat & np.isfinite(z)])]
+    if len(cal_sets[1]) < 20:  # too few flat curves to calibrate them apart
+        cal_sets[1] = np.sort(z[bok & np.isfinite(z)])
+    # 4. The forecast.
+    median = np.where(flat, last, last + w * (m - last))
+    scale = 0.5 * (q95 - q05) + floor
+    zcal = np.where(flat, 1, 0)
+    Q = len(quantiles)
+    qz = np.full((C, Q), np.nan)
+    for g in (0, 1):  # two calibration sets (moving, flat), not a loop over curves
+        sel = zcal == g
+        # The median stays the shrunk forecast: the backtest's median score (a bias at the backtest's horizon)
+        # does not carry over to the real horizon; the other quantiles are the scores' (split-conformal).
+        zq = [_conformal_quantile(cal_sets[g], q) for q in quantiles]
+        qz[sel] = [0.0 if q == 0.5 else (min(v, 0.0) if q < 0.5 else max(v, 0.0)) for q, v in zip(quantiles, zq)]
+    good = ok & nz & np.isfinite(median) & np.isfinite(scale)
+    status = np.where(good, int(Status.CONVERGED), np.where(nz, int(Status.NOT_RUN), int(Status.TOO_FEW_POINTS)))
+    method = np.where(flat, "backtest: flat, last value", f"backtest: ensemble shrunk w={w:g}").astype(object)
+    out = ReferenceForecast(b.keys, by, x, hz, last_x, np.where(good, median, np.nan), scale, qz, quantiles, status,
+                            method, last, best, zcal)
+    out.calibration = cal_sets
+    out.mode = "min" if mode == "min" else "max"
+    out.shrink = w
+    return out
+
+
+def _truncate_each(offsets, t, v, cut_rows: np.ndarray):
+    """The curves' points with step <= their own cut (cut_rows: the cut of each row's curve), as CSR."""
+    keep = t <= cut_rows
+    seg = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    counts = np.bincount(seg[keep], minlength=len(offsets) - 1)
+    off = np.zeros(len(offsets), dtype=np.int64)
+    np.cumsum(counts, out=off[1:])
+    return off, np.ascontiguousarray(t[keep]), np.ascontiguousarray(v[keep])
