@@ -90,3 +90,23 @@ def test_self_reference_calibrates_the_ensemble_by_backtest():
     g = lawfit.extrapolate(pd.concat([bad, early]), x="epoch", y="val_accuracy", by="trial", horizon=50,
                            reference="self", samples=300, steps=150)
     assert not g.ok[0] and g.ok[1:].all()
+
+
+def test_self_reference_uses_the_finished_curves_of_the_call():
+    """One call holding finished runs and running ones: the finished ones are the reference of the others (same
+    forecasts as passing them as reference=), and their own forecast is their observed value."""
+    lc = lawfit.datasets.lcbench()
+    lc = lc[lc.epoch.between(1, 50) & (lc.trial % 4 == 0)]
+    done, running = lc[lc.trial < 1000], lc[(lc.trial >= 1000) & (lc.epoch <= 10)]
+    kw = dict(x="epoch", y="val_accuracy", by="trial", horizon=50, mode="max")
+    mixed = lawfit.extrapolate(pd.concat([running, done]), reference="self", **kw)
+    apart = lawfit.extrapolate(running, reference=done, **kw)
+    s = mixed.summary
+    pd.testing.assert_frame_equal(s.loc[apart.index], apart.summary)
+    fin = done[done.epoch == 50].set_index("trial")["val_accuracy"]
+    np.testing.assert_array_equal(s.loc[fin.index, "q50"].to_numpy(), fin.to_numpy())
+    assert (s.loc[fin.index, "method"] == "observed").all()
+    best = float(fin.median())
+    p = mixed.prob_better(best)
+    obs = np.isin(s.index, fin.index)
+    np.testing.assert_array_equal(p[obs], (s["q50"].to_numpy()[obs] > best).astype(float))

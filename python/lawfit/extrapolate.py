@@ -404,7 +404,9 @@ def extrapolate(
         quantiles are calibrated on the reference (split-conformal), and a :class:`lawfit.reference.
         ReferenceForecast` is returned (``summary``, ``predict()``, ``baselines``, ``skill(truth)``,
         ``prob_better(best)``); the sampler settings are not used. See docs/forecasting.md.
-        ``reference="self"``: no finished runs; the curves of this call, cut earlier, are their own reference.
+        ``reference="self"``: the curves of this call are the reference. Curves observed to the horizon (at
+        least 8) serve as the reference for the shorter ones. If there are fewer, every curve is cut earlier and
+        the cut curves are their own reference.
         The ensemble is backtested on them, which gives a shrinkage toward the last value and split-conformal
         quantiles; a curve that has not moved keeps its last value. This costs about twice the plain call. It
         returns a ReferenceForecast, whose forecasts depend on the batch as a whole, by design.
@@ -427,13 +429,13 @@ def extrapolate(
     quantiles = _quantiles(quantiles)
     x, y = check_label("x", x), check_label("y", y)
     if isinstance(reference, str) and reference == "self":
-        from .reference import forecast_backtest
+        from .reference import forecast_self
 
         kw = dict(families=families, samples=samples, seed=seed, bounds=bounds, walkers=walkers, steps=steps,
                   burn=burn, de_fraction=de_fraction, init_spread=init_spread, init_sigma=init_sigma,
                   threads=threads or None)
-        return forecast_backtest(data, x=x, y=y, by=as_list(by), horizon=horizon, mode=mode, quantiles=quantiles,
-                                 per_curve=_per_curve, ensemble_kw=kw)
+        return forecast_self(data, x=x, y=y, by=as_list(by), horizon=horizon, mode=mode, quantiles=quantiles,
+                             threads=threads, per_curve=_per_curve, ensemble_kw=kw)
     if reference is not None:
         from .reference import forecast_from_reference
 

@@ -470,3 +470,70 @@ def _truncate_each(offsets, t, v, cut_rows: np.ndarray):
     off = np.zeros(len(offsets), dtype=np.int64)
     np.cumsum(counts, out=off[1:])
     return off, np.ascontiguousarray(t[keep]), np.ascontiguousarray(v[keep])
+
+
+_MIN_SELF_REFERENCE = 8  # curves of the call observed to the horizon needed to serve as the others' reference
+
+
+def _csr_frame(keys: pd.DataFrame, by, off, t, v, x: str, y: str, sel: np.ndarray) -> pd.DataFrame:
+    """The long table of the selected CSR curves (their keys repeated per point)."""
+    n = np.diff(off)
+    mask = np.zeros(len(n), dtype=bool)
+    mask[sel] = True
+    rows = np.repeat(mask, n)
+    cols = {c: np.repeat(keys[c].to_numpy(), n)[rows] for c in by}
+    return pd.DataFrame({**cols, x: t[rows], y: v[rows]})
+
+
+def forecast_self(data, *, x: str, y: str, by, horizon, mode: Optional[str], quantiles: Sequence[float],
+                  threads: int, per_curve, ensemble_kw: dict) -> ReferenceForecast:
+    """``extrapolate(..., reference="self")``. Curves of the call observed to the horizon (at least 8) are the
+    reference of the others (the sweep-aware forecast); their own forecast is their observed value there.
+    Otherwise (all curves cut) the ensemble is calibrated by a backtest on the batch (:func:`forecast_backtest`)."""
+    df = to_pandas(data)
+    b, off, t, v = _series(df, x, y, by, "data")
+    by = b.by
+    C = b.n_curves
+    hz = per_curve(horizon, C, "horizon", key_index(b.keys, by))
+    n = np.diff(off)
+    nz = n > 0
+    last_x = np.where(nz, t[np.maximum(off[1:] - 1, 0)], np.nan)
+    done = nz & (last_x >= hz)
+    todo = np.flatnonzero(nz & ~done)
+    if not by or done.sum() < _MIN_SELF_REFERENCE or todo.size == 0:
+        return forecast_backtest(df, x=x, y=y, by=by, horizon=horizon, mode=mode, quantiles=quantiles,
+                                 per_curve=per_curve, ensemble_kw=ensemble_kw)
+    ref = _csr_frame(b.keys, by, off, t, v, x, y, np.flatnonzero(done))
+    tgt = _csr_frame(b.keys, by, off, t, v, x, y, todo)
+    fr = forecast_from_reference(tgt, ref, x=x, y=y, by=by, horizon=pd.Series(hz[todo], index=key_index(
+        b.keys.iloc[todo], by)), mode=mode, quantiles=quantiles, threads=threads, per_curve=per_curve)
+    Q = len(quantiles)
+    last = np.where(nz, v[np.maximum(off[1:] - 1, 0)], np.nan)
+    sign = -1.0 if mode == "min" else 1.0
+    best = np.full(C, np.nan)
+    if nz.any():
+        best[nz] = sign * np.maximum.reduceat(sign * v, off[:-1][nz])
+    median, scale = np.full(C, np.nan), np.full(C, np.nan)
+    qz = np.full((C, Q), np.nan)
+    status = np.where(nz, int(Status.NOT_RUN), int(Status.TOO_FEW_POINTS))
+    method = np.full(C, "", dtype=object)
+    zcal = np.full(C, -1)
+    median[todo], scale[todo], qz[todo] = fr.median, fr.scale, fr._qz
+    status[todo], method[todo], zcal[todo] = fr._status, fr.method, fr._zcal
+    # The finished curves: their observed value at the horizon (one pass per distinct horizon).
+    di = np.flatnonzero(done)
+    sub_off = np.zeros(di.size + 1, dtype=np.int64)
+    np.cumsum(n[di], out=sub_off[1:])
+    rows = np.repeat(done, n)
+    st, sv = t[rows], v[rows]
+    for h in np.unique(hz[di]):
+        m = hz[di] == h
+        median[di[m]] = _interp_at(sub_off, st, sv, float(h))[m]
+    scale[di], qz[di] = 0.0, 0.0
+    status[di] = np.where(np.isfinite(median[di]), int(Status.CONVERGED), int(Status.NOT_RUN))
+    method[di] = "observed"
+    zcal[di] = len(fr.calibration)
+    out = ReferenceForecast(b.keys, by, x, hz, last_x, median, scale, qz, quantiles, status, method, last, best, zcal)
+    out.calibration = list(fr.calibration) + [np.zeros(1)]
+    out.mode = fr.mode
+    return out
