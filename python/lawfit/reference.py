@@ -53,6 +53,18 @@ def _series(df: pd.DataFrame, x: str, y: str, by, name: str):
     return b, offsets, np.ascontiguousarray(t), np.ascontiguousarray(v)
 
 
+def _ends(off, t, v, mode: Optional[str]) -> tuple:
+    """Per CSR curve (NaN when empty): last observed step, last value, best value so far (by mode)."""
+    nz = np.diff(off) > 0
+    last_x = np.where(nz, t[np.maximum(off[1:] - 1, 0)], np.nan)
+    last = np.where(nz, v[np.maximum(off[1:] - 1, 0)], np.nan)
+    sign = -1.0 if mode == "min" else 1.0
+    best = np.full(len(nz), np.nan)
+    if nz.any():
+        best[nz] = sign * np.maximum.reduceat(sign * v, off[:-1][nz])
+    return last_x, last, best
+
+
 def _truncate(offsets, t, v, cut: float):
     """The curves' points with step <= cut, as CSR."""
     keep = t <= cut
@@ -262,12 +274,7 @@ def forecast_from_reference(data, reference, *, x: str, y: str, by, horizon, mod
     hz = per_curve(horizon, C, "horizon", key_index(b.keys, b.by))
     n = np.diff(off)
     nz = n > 0
-    last_x = np.where(nz, t[np.maximum(off[1:] - 1, 0)], np.nan)
-    last = np.where(nz, v[np.maximum(off[1:] - 1, 0)], np.nan)
-    sign = -1.0 if mode == "min" else 1.0
-    best = np.full(C, np.nan)
-    if nz.any():
-        best[nz] = sign * np.maximum.reduceat(sign * v, off[:-1][nz])
+    last_x, last, best = _ends(off, t, v, mode)
     # Calibration buckets: distinct (last step, horizon); too many: grouped by last step (lower edge of a bin).
     cut = np.where(nz, last_x, np.nan)
     if len(np.unique(np.column_stack([cut, hz])[nz], axis=0)) > _MAX_BUCKETS:
@@ -402,12 +409,7 @@ def forecast_backtest(data, *, x: str, y: str, by, horizon, mode: Optional[str],
     hz = per_curve(horizon, C, "horizon", key_index(b.keys, by))
     n = np.diff(off)
     nz = n > 0
-    last_x = np.where(nz, t[np.maximum(off[1:] - 1, 0)], np.nan)
-    last = np.where(nz, v[np.maximum(off[1:] - 1, 0)], np.nan)
-    sign = -1.0 if mode == "min" else 1.0
-    best = np.full(C, np.nan)
-    if nz.any():
-        best[nz] = sign * np.maximum.reduceat(sign * v, off[:-1][nz])
+    last_x, last, best = _ends(off, t, v, mode)
     # 1. The forecast to the horizon.
     q05, m, q95, ok = _ensemble_at(extrapolate, off, t, v, b.keys, by, x, y, hz, mode, ensemble_kw)
     # 2. The backtest: half of each prefix, forecast to its last step.
@@ -508,11 +510,7 @@ def forecast_self(data, *, x: str, y: str, by, horizon, mode: Optional[str], qua
     fr = forecast_from_reference(tgt, ref, x=x, y=y, by=by, horizon=pd.Series(hz[todo], index=key_index(
         b.keys.iloc[todo], by)), mode=mode, quantiles=quantiles, threads=threads, per_curve=per_curve)
     Q = len(quantiles)
-    last = np.where(nz, v[np.maximum(off[1:] - 1, 0)], np.nan)
-    sign = -1.0 if mode == "min" else 1.0
-    best = np.full(C, np.nan)
-    if nz.any():
-        best[nz] = sign * np.maximum.reduceat(sign * v, off[:-1][nz])
+    _, last, best = _ends(off, t, v, mode)
     median, scale = np.full(C, np.nan), np.full(C, np.nan)
     qz = np.full((C, Q), np.nan)
     status = np.where(nz, int(Status.NOT_RUN), int(Status.TOO_FEW_POINTS))
