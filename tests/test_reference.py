@@ -110,3 +110,39 @@ def test_self_reference_uses_the_finished_curves_of_the_call():
     p = mixed.prob_better(best)
     obs = np.isin(s.index, fin.index)
     np.testing.assert_array_equal(p[obs], (s["q50"].to_numpy()[obs] > best).astype(float))
+
+
+def test_small_reference_calibrates_on_all_scores_or_refuses():
+    """A reference too small for a held-out calibration half (q95 needs 19 scores) calibrates on every leave-one-out
+    score instead of returning infinite quantiles under a CONVERGED status; one too small for that is refused."""
+    rng = np.random.default_rng(0)
+    x = np.arange(1, 51.0)
+
+    def curves(n, first):
+        a = rng.uniform(1, 2, n)
+        return pd.DataFrame({"run": np.repeat(np.arange(first, first + n), 50), "x": np.tile(x, n),
+                             "y": np.repeat(a, 50) * (1 + np.tile(x, n) ** -0.5) + 0.01 * rng.standard_normal(50 * n)})
+
+    tg = curves(5, 1000).query("x <= 10")
+    ex = lawfit.extrapolate(tg, x="x", y="y", by="run", horizon=50, reference=curves(24, 0), mode="min")
+    p = ex.predict()
+    assert np.isfinite(p[["q05", "q95"]].to_numpy()).all() and ex.ok.all()
+    with pytest.raises(ValueError, match="reference: .* cannot calibrate"):
+        lawfit.extrapolate(tg, x="x", y="y", by="run", horizon=50, reference=curves(10, 0), mode="min")
+
+
+def test_log_likelihood_of_the_calibrated_predictive_beats_the_ensemble():
+    """Mean log predictive density of the final values (LCBench, cut at epoch 10, a quarter of the trials): the
+    sweep-aware forecast's calibrated predictive is better than the single-curve ensemble's, and finite even for
+    truths far outside the calibration scores (the conformal tail mass)."""
+    lc = lawfit.datasets.lcbench()
+    lc = lc[lc.epoch.between(1, 50) & (lc.trial % 4 == 0)]
+    ref, tgt = lc[lc.trial < 1000], lc[lc.trial >= 1000]
+    truth = tgt[tgt.epoch == 50].set_index("trial")["val_accuracy"]
+    obs = tgt[tgt.epoch <= 10]
+    kw = dict(x="epoch", y="val_accuracy", by="trial", horizon=50, mode="max")
+    ll_ref = lawfit.extrapolate(obs, reference=ref, **kw).log_likelihood(truth)
+    ex = lawfit.extrapolate(obs, samples=300, steps=150, **kw)
+    ll_ens = ex.log_likelihood(ex.horizon[:, None], truth.reindex(ex.index).to_numpy()[:, None]).reshape(-1)
+    assert np.isfinite(ll_ref).all()
+    assert np.mean(ll_ref) > np.nanmean(ll_ens) + 0.5, (np.mean(ll_ref), np.nanmean(ll_ens))

@@ -227,6 +227,39 @@ class ReferenceForecast:
             out[m & ~np.isfinite(bst)] = np.nan
         return out
 
+    def log_likelihood(self, truth) -> np.ndarray:
+        """Log predictive density of the true values at the horizon, per curve (a Series indexed by curve key, or
+        an array in curve order). The predictive is the calibrated one: median + z scale with z distributed like
+        the curve's calibration scores, smoothed by a Gaussian kernel (Silverman's bandwidth h), with the mass
+        1/(n+1) that split-conformal leaves beyond the n scores on a Cauchy component (scale: the scores' IQR):
+        log p(y) = log[(1 - e) mean_i N(z_y - z_i; 0, h^2) + e Cauchy(z_y)] - log scale, z_y = (y - median) / scale.
+        NaN for failed curves and for curves forecast as observed (zero scale)."""
+        tr = truth.reindex(self.index).to_numpy(dtype=np.float64) if isinstance(truth, pd.Series) else np.asarray(
+            truth, dtype=np.float64).reshape(-1)
+        out = np.full(self.n_curves, np.nan)
+        for g, z in enumerate(self.calibration):  # one pass per calibration bucket, vectorised over its curves
+            m = (self._zcal == g) & self.ok & (self.scale > 0) & np.isfinite(tr)
+            z = z[np.isfinite(z)]
+            if not m.any() or len(z) < 2:
+                continue
+            sd = float(np.std(z, ddof=1))
+            iqr = float(np.subtract(*np.percentile(z, [75, 25])))
+            h = 0.9 * min(sd, iqr / 1.34 if iqr > 0 else sd) * len(z) ** -0.2
+            if not h > 0:
+                continue
+            zt = (tr[m] - self.median[m]) / self.scale[m]
+            e = -0.5 * ((zt[:, None] - z[None, :]) / h) ** 2
+            top = e.max(axis=1)  # log-sum-exp: finite far in the tails too
+            log_kde = top + np.log(np.exp(e - top[:, None]).mean(axis=1)) - np.log(h * np.sqrt(2 * np.pi))
+            # Split-conformal leaves mass 1/(n+1) beyond the observed scores: a Cauchy component of that weight
+            # (scale: the scores' interquartile range) carries it, so a truth far outside costs a finite amount.
+            eps = 1.0 / (len(z) + 1)
+            sc = max(iqr, h)
+            log_tail = -np.log(np.pi * sc * (1.0 + (zt / sc) ** 2))
+            logdens = np.logaddexp(np.log1p(-eps) + log_kde, np.log(eps) + log_tail)
+            out[m] = logdens - np.log(self.scale[m])
+        return out
+
     def skill(self, truth) -> pd.DataFrame:
         """Mean absolute error of the forecast (q50) and of the baselines against the true values at the
         horizon (a Series indexed by curve key, or an array in curve order), the ratios to the last-value
@@ -316,7 +349,17 @@ def forecast_from_reference(data, reference, *, x: str, y: str, by, horizon, mod
         floor = max(0.01 * float(spread_all), 1e-12)
         with np.errstate(invalid="ignore", divide="ignore"):
             z = (truth_r - med_r) / (spr_r + floor)
+        zall = np.sort(z[np.isfinite(z)])
         z = np.sort(z[~sel & np.isfinite(z)])
+        if not all(np.isfinite(_conformal_quantile(z, q)) for q in quantiles):
+            # Too few held-out scores for the outer quantiles (q = 0.95 needs 19): calibrate on every reference
+            # curve's leave-one-out score, the even half included (slightly optimistic: that half chose the method).
+            z = zall
+            if not all(np.isfinite(_conformal_quantile(z, q)) for q in quantiles):
+                need = int(np.ceil(1.0 / min(min(quantiles), 1 - max(quantiles)))) - 1
+                raise ValueError(f"reference: {len(z)} usable reference curve(s) cannot calibrate the quantiles "
+                                 f"{[float(q) for q in quantiles]}; they need at least {need} (or ask for less "
+                                 "extreme quantiles)")
         cal_sets.append(z)
         idx = np.flatnonzero(members)
         sub = _take(tg, idx)
