@@ -113,7 +113,7 @@ py::dict fit_law_cuda(const std::string& law, py::object offsets, py::object x, 
     fi.B = n_off - 1;
     fi.offsets = host_off.data();
     fi.n_total = n_total;
-    check_offsets(fi.offsets, fi.B, n_total);
+    check_csr(fi.offsets, fi.B, n_total, op, "offsets", "y");
     fi.x = cuda_array_ptr<double>(x, op, "x", "<f8", n_total * D);
     fi.y = dy;
     fi.w = w.is_none() ? nullptr : cuda_array_ptr<double>(w, op, "w", "<f8", n_total);

@@ -48,16 +48,12 @@ py::dict mcmc_domhan(py::array offsets, py::array t, py::array y, py::array t_ma
                      int burn, py::ssize_t samples, std::uint64_t seed, int threads, double de_frac,
                      py::object init_chol, double init_spread, double init_sigma, double stretch, py::object keys) {
   const char* op = "mcmc";
-  const py::ssize_t C = offsets.size() - 1;
-  if (C < 0) throw py::value_error("mcmc: 'offsets' must have at least one element");
   if (walkers < 4 || walkers % 2) throw py::value_error("mcmc: 'walkers' must be an even number >= 4");
   if (steps < 1 || burn < 0 || burn >= steps) throw py::value_error("mcmc: need steps >= 1 and 0 <= burn < steps");
   if (samples < 1) throw py::value_error("mcmc: 'samples' must be >= 1");
-  const i64* off = in_ptr<i64>(offsets, op, "offsets");
   const py::ssize_t n_total = y.size();
-  if (off[0] != 0 || off[C] != n_total) throw py::value_error("mcmc: 'offsets' must start at 0 and end at len(y)");
-  for (py::ssize_t c = 0; c < C; ++c)
-    if (off[c + 1] < off[c]) throw py::value_error("mcmc: 'offsets' must be non-decreasing");
+  py::ssize_t C = 0;
+  const i64* off = csr_offsets(offsets, op, "offsets", n_total, "y", &C);
   sample::McmcInput in;
   in.offsets = off;
   in.C = C;
@@ -124,14 +120,9 @@ py::array_t<double> ensemble_eval(py::array samples, py::array active, py::array
 sample::SeriesBatch series_batch(const char* op, const char* what, const py::array& offsets, const py::array& t,
                                  const py::array& y) {
   const std::string w(what);
-  const py::ssize_t C = offsets.size() - 1;
-  if (C < 0) throw py::value_error(std::string(op) + ": '" + w + "_offsets' must have at least one element");
-  const i64* off = in_ptr<i64>(offsets, op, (w + "_offsets").c_str());
   const py::ssize_t n = y.size();
-  if (off[0] != 0 || off[C] != n)
-    throw py::value_error(std::string(op) + ": '" + w + "_offsets' must start at 0 and end at len(" + w + "_y)");
-  for (py::ssize_t c = 0; c < C; ++c)
-    if (off[c + 1] < off[c]) throw py::value_error(std::string(op) + ": '" + w + "_offsets' must be non-decreasing");
+  py::ssize_t C = 0;
+  const i64* off = csr_offsets(offsets, op, w + "_offsets", n, w + "_y", &C);
   return sample::SeriesBatch{off, C, in_ptr<double>(t, op, (w + "_t").c_str(), n),
                              in_ptr<double>(y, op, (w + "_y").c_str(), n)};
 }

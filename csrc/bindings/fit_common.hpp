@@ -52,12 +52,6 @@ inline fit::Options fit_options(const FitArgs& a) {
   return solver_options("fit", a.loss, a.delta, a.space, a.ftol, a.xtol, a.gtol, a.max_iter);
 }
 
-inline void check_offsets(const i64* off, py::ssize_t B, py::ssize_t n_total) {
-  if (off[0] != 0 || off[B] != n_total) throw py::value_error("fit: 'offsets' must start at 0 and end at len(y)");
-  for (py::ssize_t b = 0; b < B; ++b)
-    if (off[b + 1] < off[b]) throw py::value_error("fit: 'offsets' must be non-decreasing");
-}
-
 // The CSR inputs of a fit: offsets readable on the host (validated here); x, y, w host or device pointers.
 struct FitInputs {
   const i64* offsets;  // [B+1] host
@@ -70,13 +64,11 @@ struct FitInputs {
 
 inline FitInputs host_fit_inputs(const FitArgs& a, int d) {
   const char* op = "fit";
-  const py::ssize_t B = a.offsets.size() - 1;
-  if (B < 0) throw py::value_error("fit: 'offsets' must have at least one element");
   FitInputs fi;
-  fi.B = B;
-  fi.offsets = in_ptr<i64>(a.offsets, op, "offsets");
   fi.n_total = a.y.size();
-  check_offsets(fi.offsets, B, fi.n_total);
+  py::ssize_t B = 0;
+  fi.offsets = csr_offsets(a.offsets, op, "offsets", fi.n_total, "y", &B);
+  fi.B = B;
   fi.x = in_ptr<double>(a.x, op, "x", fi.n_total * d);
   fi.y = in_ptr<double>(a.y, op, "y", fi.n_total);
   fi.w = opt_ptr<double>(a.w, op, "w", fi.n_total);

@@ -20,6 +20,7 @@ Targets are calibrated per distinct (last step, horizon); more than 32 distinct 
 """
 from __future__ import annotations
 
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
@@ -36,7 +37,7 @@ _KINDS = ("raw", "anchor", "mean")
 _MAX_BUCKETS = 32
 
 
-def _series(df: pd.DataFrame, x: str, y: str, by, name: str):
+def _series(df: pd.DataFrame, x: str, y: str, by):
     """(batch, offsets, t, v): the curves of df as CSR (step, value) sorted by step; non-finite rows dropped."""
     tcol = pd.to_numeric(df[x], errors="coerce").to_numpy(dtype=np.float64)
     ycol = pd.to_numeric(df[y], errors="coerce").to_numpy(dtype=np.float64)
@@ -110,24 +111,11 @@ def _combine(nb: dict, kind: str, k: int) -> tuple:
     """(median, spread) of the k nearest neighbours' forecasts of one kind; spread = q80 - q20."""
     f = nb["raw"] if kind == "raw" else nb["anchor"] if kind == "anchor" else 0.5 * (nb["raw"] + nb["anchor"])
     f = f[:, :k]
-    with np.errstate(invalid="ignore"), _quiet():
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows (no neighbours) are NaN by design
         med = np.nanmedian(f, axis=1)
         spread = np.nanquantile(f, 0.8, axis=1) - np.nanquantile(f, 0.2, axis=1)
     return med, spread
-
-
-class _quiet:
-    """Silences numpy's all-NaN-slice RuntimeWarning (rows without neighbours are NaN by design)."""
-
-    def __enter__(self):
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *a):
-        return self._w.__exit__(*a)
 
 
 def _conformal_quantile(z: np.ndarray, q: float) -> float:
@@ -299,8 +287,8 @@ def forecast_from_reference(data, reference, *, x: str, y: str, by, horizon, mod
         if c not in rf.columns:
             raise ValueError(f"reference: column {c!r} not found; it needs the same columns as data "
                              f"({', '.join(map(str, rf.columns))})")
-    b, off, t, v = _series(df, x, y, by, "data")
-    rb, roff, rt, rv = _series(rf, x, y, by, "reference")
+    b, off, t, v = _series(df, x, y, by)
+    rb, roff, rt, rv = _series(rf, x, y, by)
     C = b.n_curves
     if rb.n_curves < 4:
         raise ValueError(f"reference: needs at least 4 curves observed to the horizon, got {rb.n_curves}")
@@ -446,7 +434,7 @@ def forecast_backtest(data, *, x: str, y: str, by, horizon, mode: Optional[str],
     from .extrapolate import extrapolate
 
     df = to_pandas(data)
-    b, off, t, v = _series(df, x, y, by, "data")
+    b, off, t, v = _series(df, x, y, by)
     by = b.by
     C = b.n_curves
     hz = per_curve(horizon, C, "horizon", key_index(b.keys, by))
@@ -536,7 +524,7 @@ def forecast_self(data, *, x: str, y: str, by, horizon, mode: Optional[str], qua
     reference of the others (the sweep-aware forecast); their own forecast is their observed value there.
     Otherwise (all curves cut) the ensemble is calibrated by a backtest on the batch (:func:`forecast_backtest`)."""
     df = to_pandas(data)
-    b, off, t, v = _series(df, x, y, by, "data")
+    b, off, t, v = _series(df, x, y, by)
     by = b.by
     C = b.n_curves
     hz = per_curve(horizon, C, "horizon", key_index(b.keys, by))
