@@ -272,9 +272,9 @@ def test_memory_limit_comes_from_the_machine(monkeypatch, res):
     (dict(y=None), r"y must name one column, got NoneType None"),
     (dict(y=["y"]), r"y must name one column"),
     (dict(weight=["w"]), r"weight must name one column"),
-    (dict(threads="2"), r"threads must be an integer >= 1, got str '2'"),
-    (dict(threads=2.0), r"threads must be an integer >= 1, got float 2.0"),
-    (dict(threads=0), r"threads must be >= 1"),
+    (dict(threads="2"), r"threads must be an integer >= 0, got str '2'"),
+    (dict(threads=2.0), r"threads must be an integer >= 0, got float 2.0"),
+    (dict(threads=-1), r"threads must be >= 0, got -1"),
     (dict(max_iter=2.5), r"max_iter must be an integer >= 1, got float 2.5"),
     (dict(max_iter=True), r"max_iter must be an integer"),
     (dict(delta="1"), r"delta must be a number"),
@@ -316,7 +316,7 @@ def test_every_entry_point_checks_seeds(res, curves, seed):
 
 def test_other_argument_types(res):
     _raises(r"n must be a positive integer, got float 2.5", res.bootstrap, n=2.5)
-    _raises(r"threads must be an integer >= 1, got str '2'", res.bootstrap, n=10, threads="2")
+    _raises(r"threads must be an integer >= 0, got str '2'", res.bootstrap, n=10, threads="2")
     _raises(r"level must be a number in \(0, 1\)", evals.pass_curve, [10], [3], [1], level="high")
     _raises(r"n_boot must be an integer >= 2", evals.pass_curve, [10], [3], [1], n_boot=2.5)
     _raises(r"max_iter must be an integer >= 1", evals.fit_irt, np.eye(4), max_iter=2.5)
@@ -406,8 +406,8 @@ def test_resolve_threads_caps_and_validates():
     assert cap >= 4
     assert _args.resolve_threads(None) == 0
     assert _args.resolve_threads(10**6) == cap
-    assert _args.resolve_threads(0, zero_ok=True) == 0
-    _raises("threads must be >= 1", _args.resolve_threads, 0)
+    assert _args.resolve_threads(0) == 0
+    _raises("threads must be >= 0", _args.resolve_threads, -1)
     _raises("threads must be an integer", _args.resolve_threads, True)
 
 
@@ -426,4 +426,20 @@ def test_lr_annealing_features_threads_checked_and_capped():
 
     off, X = np.array([0, 3]), np.array([[1, 1e-3], [2, 1e-3], [3, 5e-4]])
     np.testing.assert_array_equal(lr_annealing_features(off, X, threads=10**6), lr_annealing_features(off, X))
-    _raises(r"lr_annealing: threads must be an integer >= 1, got str '2'", lr_annealing_features, off, X, threads="2")
+    _raises(r"lr_annealing: threads must be an integer >= 0, got str '2'", lr_annealing_features, off, X, threads="2")
+
+
+def test_threads_zero_means_all_cores_everywhere(curves, res):
+    """threads=0 (like None) is all cores at every entry point: fit used to refuse it while evals, cost and plan
+    took it."""
+    r0 = lawfit.fit(curves, "power_law", x="x", y="y", by="curve", threads=0)
+    pd.testing.assert_frame_equal(r0.to_frame(), res.to_frame(), check_exact=True)
+    b0, b1 = res.bootstrap(n=20, threads=0), res.bootstrap(n=20, threads=1)
+    np.testing.assert_array_equal(b0.samples, b1.samples)
+    e0 = extrapolate(curves, x="x", y="y", by="curve", horizon=2000, threads=0, **FAST)
+    e1 = extrapolate(curves, x="x", y="y", by="curve", horizon=2000, threads=1, **FAST)
+    np.testing.assert_array_equal(e0.samples, e1.samples)
+    assert evals.pass_at_k(10, 3, 2, threads=0) == evals.pass_at_k(10, 3, 2, threads=1)
+    assert _args.resolve_threads(None) == _args.resolve_threads(0) == 0
+    for bad in (-1, 1.0, "0", True):
+        _raises("threads must be", lawfit.fit, curves, "power_law", x="x", y="y", by="curve", threads=bad)

@@ -49,7 +49,7 @@ _KINDS = {"pass@k": 0, "pass^k": 1}
 
 def _threads(threads: Optional[int]) -> int:
     """None or 0: all cores; at most 4 x the cores are used (lawfit._args.resolve_threads)."""
-    return resolve_threads(threads, zero_ok=True)
+    return resolve_threads(threads)
 
 
 def _int_array(v, name: str) -> np.ndarray:

@@ -378,7 +378,7 @@ def extrapolate(
         ValueError before anything is allocated). seed: chains are keyed by (seed, hash of the curve's key,
         step); an integer in [0, 2**64).
     quantiles: levels in (0, 1) of the quantile columns of :meth:`Extrapolation.predict` (checked here).
-    threads: worker threads (default: all cores; at most 4 x the cores are used).
+    threads: worker threads (None or 0, the default: all cores; at most 4 x the cores are used).
     mode: "max" (accuracy-like) or "min" (loss-like) for every curve; default: inferred per curve from its own
         trend (the mean of its last third of points against its first third; ties give "max"), reported in
         ``Extrapolation.mode``. Give it when known: a short noisy curve can look like the opposite.

@@ -195,7 +195,7 @@ def fit(
         ``<param>_lower`` / ``<param>_upper`` columns for per-curve bounds.
     shared: parameter name(s) to share across all curves (one value fitted jointly), the others per curve.
     max_iter, ftol, xtol, gtol: solver limits (scipy conventions); max_iter defaults to 200.
-    threads: worker threads (default: all cores; at most 4 x the cores are used).
+    threads: worker threads (None or 0, the default: all cores; at most 4 x the cores are used).
     seed: the random starts' seed, an integer in [0, 2**64).
     nan_policy: "status" (curves with NaN/inf get status NON_FINITE), "omit" (drop those rows), "raise".
     progress: show a progress bar on stderr for long batches.

@@ -384,7 +384,7 @@ def plan(
     if target_loss is not None and not np.isfinite(float(target_loss)):
         raise ValueError(f"target_loss must be finite, got {target_loss!r}")
     interval = check_prob("interval", interval, op="plan")
-    threads = resolve_threads(threads, op="plan", zero_ok=True)
+    threads = resolve_threads(threads, op="plan")
     S = _samples(fit, samples)
     ok, status = _usable(fit, "plan")
     hw = None
@@ -530,7 +530,7 @@ def pareto(fit, grid, *, inference_tokens: float = 0.0, hardware=None, unit: str
         raise ValueError("pareto: planning runs on the CPU in this version (device='cpu'); device='cuda' applies "
                          "to lawfit.fit and lawfit.cost.evaluate")
     d_inf = _nonneg(inference_tokens, "inference_tokens")
-    threads = resolve_threads(threads, op="pareto", zero_ok=True)
+    threads = resolve_threads(threads, op="pareto")
     S = _samples(fit, samples)
     hw = None
     if hardware is not None:

@@ -547,7 +547,7 @@ def evaluate(
     from .._device import check_device
 
     check_device(device, "cost.evaluate")
-    threads = resolve_threads(threads, op="cost.evaluate", zero_ok=True)
+    threads = resolve_threads(threads, op="cost.evaluate")
     hw = _hardware_arg(hardware, "cost.evaluate")
     a = _assumptions(hw, dtype, assumptions)
     outs = list(DEFAULT_OUTPUTS if outputs is None else (OUTPUTS if outputs == "all" else outputs))
