@@ -443,3 +443,16 @@ def test_threads_zero_means_all_cores_everywhere(curves, res):
     assert _args.resolve_threads(None) == _args.resolve_threads(0) == 0
     for bad in (-1, 1.0, "0", True):
         _raises("threads must be", lawfit.fit, curves, "power_law", x="x", y="y", by="curve", threads=bad)
+
+
+# ---- 10. regressions found by tests/test_fuzz.py and review --------------------------------------------------------
+def test_cost_outputs_string_is_one_output_name():
+    """outputs="params" is the output 'params', not the outputs 'p', 'a', 'r', ..."""
+    one = cost.evaluate(CFG, outputs="params", include_config=False)
+    assert list(one.columns) == ["params"]
+    pd.testing.assert_frame_equal(one, cost.evaluate(CFG, outputs=["params"], include_config=False))
+    assert set(cost.evaluate(CFG, outputs="all", include_config=False).columns) == set(cost.OUTPUTS)
+    _raises(r"outputs: unknown output 'parms'", cost.evaluate, CFG, outputs="parms")
+    _raises(r"outputs must be an output name, 'all' or a list of output names, got int 5", cost.evaluate, CFG,
+            outputs=5)
+    _raises(r"outputs: unknown output 5", cost.evaluate, CFG, outputs=["params", 5])

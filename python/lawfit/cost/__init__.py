@@ -509,6 +509,26 @@ def _config_columns(values, strides, n: int, mode: str, a: dict) -> dict:
     return cols
 
 
+def _outputs(outputs) -> list:
+    """The ``outputs`` argument as a list of output names: None (the defaults), "all", one name, or a sequence of
+    names (a string is one name, never a sequence of characters)."""
+    if outputs is None:
+        return list(DEFAULT_OUTPUTS)
+    if isinstance(outputs, str) and outputs == "all":
+        return list(OUTPUTS)
+    if isinstance(outputs, str):
+        outs = [outputs]
+    elif isinstance(outputs, (Mapping, set, frozenset, bytes)) or not hasattr(outputs, "__iter__"):
+        raise ValueError(f"outputs must be an output name, 'all' or a list of output names, got "
+                         f"{type(outputs).__name__} {outputs!r}")
+    else:
+        outs = list(outputs)
+    for o in outs:
+        if not isinstance(o, str) or o not in OUTPUTS:
+            raise ValueError(f"outputs: unknown output {o!r}; known: {', '.join(OUTPUTS)}")
+    return list(dict.fromkeys(outs))
+
+
 def evaluate(
     configs,
     hardware: Union[str, Mapping, Hardware] = "h100-sxm",
@@ -536,6 +556,8 @@ def evaluate(
     six_nd_train (time from 6ND instead of the appendix-F count), weight_bytes (2), kv_bytes (2), infer_batch (1),
     infer_context (seq_len), inference_tokens (0), latency_slo (s per decode step), budget (USD).
 
+    outputs: None (the default outputs), "all", one output name (e.g. "params") or a list of names (see ``OUTPUTS``).
+
     Returns a DataFrame (configuration columns unless include_config=False, then the outputs; constraint masks
     ``fits_memory``, ``meets_slo``, ``within_budget`` as booleans) with ``attrs["conventions"]``,
     ``attrs["assumptions"]`` and ``attrs["hardware"]``; or a dict of arrays with as_frame=False.
@@ -550,10 +572,7 @@ def evaluate(
     threads = resolve_threads(threads, op="cost.evaluate")
     hw = _hardware_arg(hardware, "cost.evaluate")
     a = _assumptions(hw, dtype, assumptions)
-    outs = list(DEFAULT_OUTPUTS if outputs is None else (OUTPUTS if outputs == "all" else outputs))
-    for o in outs:
-        if o not in OUTPUTS:
-            raise ValueError(f"outputs: unknown output {o!r}; known: {', '.join(OUTPUTS)}")
+    outs = _outputs(outputs)
     values, strides, n, mode = _fields(configs)
     # The result: one float64 array per output and, in a frame, one column per field (8 bytes or less each).
     per_config = 8.0 * (len(outs) + (len(FIELDS) if include_config and as_frame else 0))
