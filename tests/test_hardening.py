@@ -456,3 +456,19 @@ def test_cost_outputs_string_is_one_output_name():
     _raises(r"outputs must be an output name, 'all' or a list of output names, got int 5", cost.evaluate, CFG,
             outputs=5)
     _raises(r"outputs: unknown output 5", cost.evaluate, CFG, outputs=["params", 5])
+
+
+def test_fit_starts_dict_of_scalars_is_one_start_for_all_curves(curves):
+    """starts={"E": 2, "A": 100, "alpha": 0.3} used to fail with pandas' 'If using all scalar values, you must pass
+    an index'."""
+    kw = dict(x="x", y="y", by="curve")
+    a = lawfit.fit(curves, "power_law", starts={"E": 2, "A": 100, "alpha": 0.3}, **kw)
+    b = lawfit.fit(curves, "power_law", starts=pd.DataFrame({"E": [2.0], "A": [100.0], "alpha": [0.3]}), **kw)
+    pd.testing.assert_frame_equal(a.to_frame(), b.to_frame(), check_exact=True)
+    assert (a.status == "CONVERGED").all()
+    one = lawfit.fit(curves, "power_law", starts={"curve": 3, "E": 2.0, "A": 100.0, "alpha": 0.3}, **kw)
+    assert (one.status == "CONVERGED").all()  # a start for curve 3; the others fall back to the default start
+    _raises(r"starts: entry 'E' of the dict must be a scalar or a 1-D array, got shape \(1, 2\)", lawfit.fit,
+            curves, "power_law", starts={"E": [[1, 2]], "A": 1.0, "alpha": 0.3}, **kw)
+    _raises(r"starts: missing column\(s\) for parameter\(s\) \['alpha'\]", lawfit.fit, curves, "power_law",
+            starts={"E": 2, "A": 100}, **kw)

@@ -14,7 +14,8 @@ import pandas as pd
 
 
 def to_pandas(data, *, name: str = "data") -> pd.DataFrame:
-    """pandas / polars DataFrame, pyarrow Table, dict of arrays, or a CSV / Parquet path -> pandas."""
+    """pandas / polars DataFrame, pyarrow Table, dict of arrays (scalars broadcast; a dict of scalars is one row),
+    or a CSV / Parquet path -> pandas."""
     if isinstance(data, pd.DataFrame):
         return data
     if isinstance(data, (str, os.PathLike)):
@@ -28,8 +29,21 @@ def to_pandas(data, *, name: str = "data") -> pd.DataFrame:
             return pd.read_csv(path, sep="\t" if low.endswith(".tsv") else ",")
         raise ValueError(f"{name}: cannot tell the format of {path} (use .csv, .csv.gz, .tsv or .parquet)")
     if isinstance(data, dict):
+        cols = {}
+        for k, v in data.items():
+            try:
+                a = np.asarray(v)
+            except ValueError:  # ragged nested lists
+                raise ValueError(f"{name}: entry {k!r} of the dict must be a scalar or a 1-D array, got a ragged "
+                                 "nested list") from None
+            if a.ndim > 1:
+                raise ValueError(f"{name}: entry {k!r} of the dict must be a scalar or a 1-D array, got shape "
+                                 f"{a.shape}")
+            cols[k] = a
+        if cols and all(a.ndim == 0 for a in cols.values()):
+            cols = {k: a.reshape(1) for k, a in cols.items()}  # a dict of scalars: one row
         try:
-            return pd.DataFrame({k: np.asarray(v) for k, v in data.items()})
+            return pd.DataFrame(cols)
         except ValueError as exc:
             raise ValueError(f"{name}: the arrays of the dict must all have the same length ({exc})") from None
     mod = type(data).__module__

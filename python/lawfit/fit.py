@@ -190,7 +190,8 @@ def fit(
     starts: None (the law's default grid, linear parameters solved exactly), an int n (n random starts per
         curve inside the bounds, drawn from the Philox stream of (``seed``, the curve's key hash), so a curve's
         starts do not depend on the other curves), or a DataFrame / dict with a column per parameter (a grid tried
-        on every curve; with the ``by`` column(s) present, starts per curve). The best start wins per curve.
+        on every curve; a dict of scalars, e.g. ``{"E": 2, "A": 100, "alpha": 0.3}``, is one start for every curve;
+        with the ``by`` column(s) present, starts per curve). The best start wins per curve.
     bounds: {param: (lower, upper)} for all curves, or a DataFrame with the ``by`` columns and
         ``<param>_lower`` / ``<param>_upper`` columns for per-curve bounds.
     shared: parameter name(s) to share across all curves (one value fitted jointly), the others per curve.
