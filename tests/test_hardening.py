@@ -472,3 +472,17 @@ def test_fit_starts_dict_of_scalars_is_one_start_for_all_curves(curves):
             curves, "power_law", starts={"E": [[1, 2]], "A": 1.0, "alpha": 0.3}, **kw)
     _raises(r"starts: missing column\(s\) for parameter\(s\) \['alpha'\]", lawfit.fit, curves, "power_law",
             starts={"E": 2, "A": 100}, **kw)
+
+
+@pytest.mark.parametrize("method,n", [("beta", [1, 1, 1]), ("beta", 1), ("scaled_beta", [2, 2, 1]),
+                                      ("scaled_beta", [1, 1])])
+def test_beta_coverage_without_enough_samples_is_too_few_points(method, n):
+    """With n = 1 sample per problem only the mean rate is identified (any concentration fits as well): the
+    beta-binomial fit used to report CONVERGED with arbitrary (alpha, beta). scaled_beta needs n >= 3."""
+    c = [0, 1, 1][: np.size(n)] if np.ndim(n) else [0, 1, 1]
+    r = evals.coverage(n, c, method=method, n_boot=10)
+    assert r.status == "TOO_FEW_POINTS"
+    assert r.params["estimate"].isna().all() and (r.params["status"] == "TOO_FEW_POINTS").all()
+    assert (r.predict([1, 10])["status"] == "TOO_FEW_POINTS").all()
+    ok = evals.coverage([2, 1, 1] if method == "beta" else [3, 1, 1], [1, 1, 0], method=method, n_boot=10)
+    assert ok.status in ("CONVERGED", "MAX_ITER") and np.isfinite(ok.params["estimate"]).all()

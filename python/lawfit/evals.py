@@ -437,7 +437,8 @@ def coverage(
     as another curve of the same batched fit. ``"beta"``: beta-binomial maximum likelihood for the
     distribution of per-problem rates (scale fixed at 1), bootstrapped over problems in C++. ``"scaled_beta"``:
     the same with the Beta's upper end s fitted (rates p = s u, u ~ Beta; REFERENCE.md section 3), for problem
-    sets whose rates stay below 1.
+    sets whose rates stay below 1. The beta-binomial needs a problem with n >= 2 samples (n >= 3 for
+    "scaled_beta"): with fewer, only the mean rate is identified and the result has the status TOO_FEW_POINTS.
     """
     nn, cc = _broadcast_nc(n, c)
     _check_counts(nn, cc, None)
@@ -474,6 +475,16 @@ def coverage(
         return CoverageResult("aggregate", reps, observed, lv)
     if method in ("beta", "scaled_beta"):
         scaled = method == "scaled_beta"
+        names = ["alpha", "beta"] + (["s"] if scaled else [])
+        # The counts of problems sampled n times reveal the first n moments of the rate distribution only: with
+        # every n = 1 the data fix the mean rate alone (alpha / (alpha + beta) for any concentration), and the
+        # scaled Beta's three parameters need n >= 3 for some problem. Unidentified: status TOO_FEW_POINTS, NaN
+        # parameters (the fit would otherwise stop anywhere along the flat ridge and report CONVERGED).
+        if int(nn.max()) < len(names):
+            R = n_boot + 1
+            reps = pd.DataFrame({"replicate": np.arange(R), **{p: np.full(R, np.nan) for p in names},
+                                 "status": np.full(R, int(Status.TOO_FEW_POINTS))})
+            return CoverageResult(method, reps, observed, lv)
         pairs, group_of = np.unique(np.stack([nn, cc], axis=1), axis=0, return_inverse=True)
         gn = np.ascontiguousarray(pairs[:, 0])
         gc = np.ascontiguousarray(pairs[:, 1])
