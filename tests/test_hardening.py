@@ -486,3 +486,26 @@ def test_beta_coverage_without_enough_samples_is_too_few_points(method, n):
     assert (r.predict([1, 10])["status"] == "TOO_FEW_POINTS").all()
     ok = evals.coverage([2, 1, 1] if method == "beta" else [3, 1, 1], [1, 1, 0], method=method, n_boot=10)
     assert ok.status in ("CONVERGED", "MAX_ITER") and np.isfinite(ok.params["estimate"]).all()
+
+
+def test_aggregate_coverage_interval_contains_its_estimate():
+    """c = [0, 0, 10] of n = 10: about 30% of the bootstrap resamples solve no problem. They used to be dropped
+    (nothing to fit in log space), which cut the bootstrap distribution off at its low end, exactly at the point
+    estimate (the resamples with one solved problem reproduce the data), so the interval started at the estimate
+    and could exclude it after rounding. They now count as the curve c(k) = 0 (a = -inf)."""
+    r = evals.coverage(10, [0, 0, 10], n_boot=200, seed=0)
+    reps = r.replicates
+    zero = reps["zero"].to_numpy()
+    assert 0.15 < zero[1:].mean() < 0.45 and not zero[0]
+    assert np.all(reps.loc[zero, "a"] == -np.inf) and (reps.loc[zero, "status"] == int(lawfit.Status.TOO_FEW_POINTS)).all()
+    p = r.params.set_index("param")
+    assert p.loc["a", "low"] < p.loc["a", "estimate"] <= p.loc["a", "high"]
+    assert p.loc["a", "low"] == -np.inf
+    pr = r.predict([1, 10, 1000])
+    assert (pr["low"] <= pr["coverage"]).all() and (pr["coverage"] <= pr["high"]).all() and (pr["low"] == 0).all()
+    sf = r.samples_for([0.2, 0.5])  # c(k) = 1/3 at every k: 0.2 is reached at once, 0.5 never
+    assert list(sf["k"]) == [0.0, np.inf]
+    assert (sf["low"] <= sf["k"]).all() and (sf["k"] <= sf["high"]).all()
+    c = r.cost_per_solved([1, 10], 1.0)
+    assert (c["low"] <= c["cost_per_solved"]).all() and (c["cost_per_solved"] <= c["high"]).all()
+    _raises(r"argument 'c' is 0 for every problem", evals.coverage, 10, [0, 0, 0])

@@ -240,6 +240,17 @@ def pass_posterior(
 # ---- coverage extrapolation -----------------------------------------------------------------------------
 
 
+def _quantiles(v: np.ndarray, q) -> tuple:
+    """np.quantile(v, q, axis=0) (linear interpolation) for values that may be infinite: between two equal values
+    (inf and inf included) the quantile is that value, not inf - inf = NaN."""
+    with np.errstate(invalid="ignore"):
+        lin = np.quantile(v, q, axis=0)
+    lo = np.quantile(v, q, axis=0, method="lower")
+    hi = np.quantile(v, q, axis=0, method="higher")
+    out = np.where(lo == hi, lo, lin)
+    return out[0], out[1]
+
+
 def _fit_k_grid(nmin: int, n_points: int = 24) -> np.ndarray:
     return np.unique(np.round(np.geomspace(1, nmin, n_points)).astype(np.int64))
 
@@ -270,13 +281,13 @@ class CoverageResult:
         rows = []
         for p in names:
             v = self.replicates[p].to_numpy()
-            lo, hi = np.quantile(v[ok], q) if ok.sum() > 1 else (np.nan, np.nan)
+            lo, hi = _quantiles(v[ok], q) if ok.sum() > 1 else (np.nan, np.nan)
             rows.append({"param": p, "estimate": v[0], "low": lo, "high": hi})
         out = pd.DataFrame(rows)
         if self.method != "aggregate":
             # The large-k exponent of -log coverage ~ failure ~ k^-alpha.
             v = self.replicates["alpha"].to_numpy()
-            lo, hi = np.quantile(v[ok], q) if ok.sum() > 1 else (np.nan, np.nan)
+            lo, hi = _quantiles(v[ok], q) if ok.sum() > 1 else (np.nan, np.nan)
             out = pd.concat([out, pd.DataFrame([{"param": "exponent", "estimate": v[0], "low": lo, "high": hi}])])
         out = out.reset_index(drop=True)
         out["status"] = self.status
@@ -287,9 +298,12 @@ class CoverageResult:
         return Status(int(self.replicates["status"].iloc[0])).name
 
     def _ok(self) -> np.ndarray:
-        """Bootstrap replicates (row 0, the fit to the data, excluded) whose fit succeeded."""
+        """Bootstrap replicates (row 0, the fit to the data, excluded) that enter the intervals: those whose fit
+        succeeded, and (aggregate) those whose resample solved no problem at all (coverage 0 at every k)."""
         st = self.replicates["status"].to_numpy()
         ok = (st == int(Status.CONVERGED)) | (st == int(Status.MAX_ITER))
+        if "zero" in self.replicates:
+            ok |= self.replicates["zero"].to_numpy(dtype=bool)
         ok[0] = False
         return ok
 
@@ -314,7 +328,7 @@ class CoverageResult:
         C = self._curves(kf)
         ok = self._ok()
         q = [0.5 - self.level / 2, 0.5 + self.level / 2]
-        lo, hi = np.quantile(C[ok], q, axis=0) if ok.sum() > 1 else (np.full(kf.size, np.nan),) * 2
+        lo, hi = _quantiles(C[ok], q) if ok.sum() > 1 else (np.full(kf.size, np.nan),) * 2
         return pd.DataFrame({"k": kf, "coverage": C[0], "low": lo, "high": hi, "status": self.status})
 
     def samples_for(self, target) -> pd.DataFrame:
@@ -326,6 +340,9 @@ class CoverageResult:
         if self.method == "aggregate":
             a = self.replicates["a"].to_numpy()[:, None]
             b = self.replicates["b"].to_numpy()[:, None]
+            # b = 0 (the bound: a constant curve exp(a)) as -0.0, the limit b -> 0- of k = (log t / a)^(1/b): 0 when
+            # exp(a) >= t (reached at once), inf when exp(a) < t (never); a = -inf (coverage 0) gives inf.
+            b = np.where(b == 0, -0.0, b)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 K = (np.log(t)[None, :] / a) ** (1.0 / b)
             K = np.where(np.isfinite(K), K, np.inf)
@@ -344,7 +361,7 @@ class CoverageResult:
             K = np.where(idx >= grid.size, np.inf, np.where(idx == 0, 1.0, K))
         ok = self._ok()
         q = [0.5 - self.level / 2, 0.5 + self.level / 2]
-        lo, hi = np.quantile(K[ok], q, axis=0) if ok.sum() > 1 else (np.full(t.size, np.nan),) * 2
+        lo, hi = _quantiles(K[ok], q) if ok.sum() > 1 else (np.full(t.size, np.nan),) * 2
         return pd.DataFrame({"target": t, "k": K[0], "low": lo, "high": hi, "status": self.status})
 
     def cost_per_solved(
@@ -464,14 +481,21 @@ def coverage(
         df = pd.DataFrame({"replicate": np.repeat(np.arange(R), kk.size), "k": np.tile(kk, R).astype(float),
                            "coverage": Y.ravel()})
         # Points with zero coverage carry no information in log space; drop them.
-        df = df[df["coverage"] > 0]
-        if df.empty:
+        # Coverage is 0 at every k or at none (pass@k > 0 for every k once a problem was solved): a replicate whose
+        # resample solved no problem has nothing to fit in log space. It is no failed fit but the curve c(k) = 0
+        # (a = -inf, b = 0; status TOO_FEW_POINTS, column ``zero``) and it counts in the intervals: leaving those
+        # replicates out truncated the bootstrap distribution at its low end, so that for c = [0, 0, 10] the
+        # interval started exactly at the point estimate (and excluded it after rounding).
+        zero = ~(Y > 0).any(axis=1)
+        if zero[0]:
             raise ValueError("coverage: argument 'c' is 0 for every problem (none was ever solved); nothing to fit")
+        df = df[df["coverage"] > 0]
         res = _fit(df, "coverage", x="k", y="coverage", by="replicate", space="log", threads=threads, seed=seed)
         p = res.params.reindex(np.arange(R))
-        st = res.status_code.reindex(np.arange(R)).fillna(int(Status.NOT_RUN)).astype(int)
-        reps = pd.DataFrame({"replicate": np.arange(R), "a": p["a"].to_numpy(), "b": p["b"].to_numpy(),
-                             "status": st.to_numpy()})
+        st = res.status_code.reindex(np.arange(R)).fillna(int(Status.NOT_RUN)).astype(int).to_numpy()
+        a, b = p["a"].to_numpy(), p["b"].to_numpy()
+        a, b, st = np.where(zero, -np.inf, a), np.where(zero, 0.0, b), np.where(zero, int(Status.TOO_FEW_POINTS), st)
+        reps = pd.DataFrame({"replicate": np.arange(R), "a": a, "b": b, "status": st, "zero": zero})
         return CoverageResult("aggregate", reps, observed, lv)
     if method in ("beta", "scaled_beta"):
         scaled = method == "scaled_beta"
