@@ -509,3 +509,26 @@ def test_aggregate_coverage_interval_contains_its_estimate():
     c = r.cost_per_solved([1, 10], 1.0)
     assert (c["low"] <= c["cost_per_solved"]).all() and (c["cost_per_solved"] <= c["high"]).all()
     _raises(r"argument 'c' is 0 for every problem", evals.coverage, 10, [0, 0, 0])
+
+
+def test_plan_and_pareto_refuse_grids_whose_tables_do_not_fit(monkeypatch):
+    """The planner's per-model table and candidate lists are sized up front (they used to be allocated unchecked:
+    std::bad_alloc or the OOM killer on a huge grid)."""
+    from lawfit.planning import pareto
+
+    df = lawfit.datasets.synthetic_chinchilla(n=80, noise=0.0)
+    f = lawfit.fit(df, "chinchilla", x=["N", "D"], y="loss", space="log")
+    huge = cost.grid(n_layers=np.arange(1, 2001), d_model=np.arange(64, 64 * 2001, 64), n_heads=np.arange(1, 2001),
+                     tokens=np.geomspace(1e9, 1e13, 2000))
+    _raises(r"pareto: a grid of 16000000000000 configurations \(8000000000 models\) would need .* PB", pareto, f, huge)
+    _raises(r"plan: a grid of 16000000000000 configurations .* would need", lawfit.plan, f, 1e21, grid=huge)
+    _raises(r"plan: a grid of 16000000000000 configurations .* would need", lawfit.plan, f, 1e21, grid=huge,
+            objective="cost")
+    # A grid of few models and a long (sorted) tokens axis: the loss objective scans each model's run of tokens
+    # and never lists the configurations, so it fits where the cost objective's list would not.
+    g = cost.grid(n_layers=[2, 4], d_model=[256, 512], n_heads=4, tokens=np.geomspace(1e9, 1e12, 10**5))
+    monkeypatch.setattr(_args, "memory_limit", lambda: 10**6)
+    out = lawfit.plan(f, 1e21, grid=g)
+    assert out.loc[0, "index"] >= 0
+    _raises(r"plan: a grid of 400000 configurations \(4 models\) would need 32 MB; this machine has 1 MB", lawfit.plan,
+            f, 1e21, grid=g, objective="cost")

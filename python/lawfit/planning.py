@@ -450,8 +450,61 @@ def _price(out, hw, price, mfu, dtype):
 
 
 # ---- grid planning: fused samples x grid kernel --------------------------------------------------------
+# Bytes the native planner (csrc/core/cost/plan.hpp) allocates, at most, per model (the law's N, the cost
+# coefficients, the constraint flag and the per-model optimum) and per configuration in a candidate list (the list
+# itself, the cost-order sort records, the scan list's indices and inputs), and per admissible run of a model
+# (the separable scan of a factored grid).
+_PLAN_BYTES_PER_MODEL = 96.0
+_PLAN_BYTES_PER_CONFIG = 80.0
+_PLAN_BYTES_PER_RUN = 40.0
+
+
+def _grid_models(values, strides, n: int) -> tuple:
+    """(models M, tokens per model T, factored) of the planner's model x tokens factorisation of a grid
+    (ModelTokens in csrc/core/cost/evaluate.hpp): the tokens axis varies inside a model when no other field's
+    digit is interleaved with it; otherwise every configuration is its own model."""
+    from .cost import FIELDS
+
+    j = FIELDS.index("tokens")
+    st, L = int(strides[j]), len(values[j])
+    factored = n > 0 and st >= 1 and L >= 1 and n % (st * L) == 0
+    for k in range(len(FIELDS)):
+        if not factored:
+            break
+        if k == j or len(values[k]) == 1:
+            continue
+        lo, hi = int(strides[k]), int(strides[k]) * len(values[k])
+        factored = (hi <= st and st % hi == 0) or (lo >= st * L and lo % (st * L) == 0)
+    return (n // L, L, True) if factored else (n, 1, False)
+
+
+def _check_grid_memory(op: str, law, values, strides, n: int, objective: str, pareto: bool, n_samples: int) -> None:
+    """Refuse (ValueError, before the native call) a grid whose planner tables would not fit in memory: the
+    per-model table always; a list of the admissible configurations (worst case: all of them) for the cost
+    objective and Pareto sets, and for the loss objective unless the grid factors into models x tokens and the
+    law is separable (chinchilla), where the scan runs over each model's admissible runs of tokens instead."""
+    from ._args import check_alloc
+
+    M, T, factored = _grid_models(values, strides, n)
+    need = M * _PLAN_BYTES_PER_MODEL + 48.0 * n_samples
+    if pareto or objective == "cost" or not (factored and law.name == "chinchilla"):
+        need += n * _PLAN_BYTES_PER_CONFIG
+        what = f"a grid of {n} configurations ({M} models)"
+    else:
+        from .cost import FIELDS
+
+        tok = np.asarray(values[FIELDS.index("tokens")], dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            breaks = int(np.sum(tok[1:] < tok[:-1])) + int(np.sum(~(tok > 0)))
+        runs = M * min((T + 1) // 2, 1 + breaks)
+        need += runs * _PLAN_BYTES_PER_RUN
+        what = f"a grid of {n} configurations ({M} models x {T} token counts)"
+    check_alloc(op, need, what, "Plan over fewer configurations (shorter axes, or split the grid into chunks and "
+                "keep the best of each).")
+
+
 def _grid_call(law, S2, grid, hw, unit, objective, budget, target, d_inf, price, dtype, prune, threads, assumptions,
-               pareto=False):
+               pareto=False, op="plan"):
     from . import cost as _cost
 
     hw = hw if hw is not None else _cost.hardware("h100-sxm")
@@ -464,13 +517,14 @@ def _grid_call(law, S2, grid, hw, unit, objective, budget, target, d_inf, price,
     if unit not in ("flops", "usd"):
         raise ValueError(f"unit must be 'flops' or 'usd', got {unit!r}")
     values, strides, n, _ = _cost._fields(grid)
+    S2 = np.ascontiguousarray(S2, dtype=np.float64)
+    _check_grid_memory(op, law, values, strides, n, objective, pareto, len(S2))
     o = {"objective": 0 if objective == "loss" else 1, "unit": 0 if unit == "flops" else 1,
          "budget": budget, "n_convention": a.get("n_convention", 0), "prune": 1.0 if prune else 0.0,
          "require_fit": float(bool(opts.get("require_fit", False))),
          "require_slo": float(bool(opts.get("require_slo", False)))}
     if target is not None:
         o["target"] = float(target)
-    S2 = np.ascontiguousarray(S2, dtype=np.float64)
     return _core.cost_plan_grid(law.name, S2, values, strides, n, a, o, int(threads), bool(pareto))
 
 
@@ -541,7 +595,7 @@ def pareto(fit, grid, *, inference_tokens: float = 0.0, hardware=None, unit: str
     for b in range(fit.n_curves):  # a call per fitted curve
         P = S[b] if S is not None else fit._params[b : b + 1]
         r = _grid_call(law, P, grid, hw, unit, "cost", np.inf, None, d_inf, price, dtype, prune, threads,
-                       assumptions, pareto=True)
+                       assumptions, pareto=True, op="pareto")
         off = r["offsets"]
         df = pd.DataFrame({"curve": b, "sample": np.repeat(np.arange(len(off) - 1), np.diff(off)), "index": r["index"],
                            "N": r["N"], "D": r["D"], "cost": r["cost"], "loss": r["loss"]})
