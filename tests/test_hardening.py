@@ -532,3 +532,34 @@ def test_plan_and_pareto_refuse_grids_whose_tables_do_not_fit(monkeypatch):
     assert out.loc[0, "index"] >= 0
     _raises(r"plan: a grid of 400000 configurations \(4 models\) would need 32 MB; this machine has 1 MB", lawfit.plan,
             f, 1e21, grid=g, objective="cost")
+
+
+def test_messages_show_numpy_values_as_python_values():
+    """Values the user passed as numpy scalars are shown as plain values in messages (fuzzer finds)."""
+    df = lawfit.datasets.synthetic_chinchilla(n=40, noise=0.0)
+    f = lawfit.fit(df, "chinchilla", x=["N", "D"], y="loss", space="log")
+    _raises(r"budget must be positive and finite, got 0.0$", lawfit.plan, f, 0)
+    _raises(r"budget must be positive and finite, got -1.0$", lawfit.plan, f, np.float64(-1))
+    _raises(r"inference_tokens must be >= 0 and finite, got -2.0", lawfit.plan, f, 1e21,
+            inference_tokens=np.float64(-2))
+    Y = np.array([[1.0, 0.0], [0.0, np.inf]])
+    _raises(r"entry \(1, 1\) is inf$", evals.fit_irt, Y)
+    _raises(r"prior parameters must be > 0, got \(0.0, 1.0\)", evals.pass_posterior, 10, 3,
+            1, prior=(np.float64(0), np.float64(1)))
+    _raises(r"assumption 'pue' must be >= 1, got 0.5", cost.evaluate, CFG, pue=np.float64(0.5))
+    _raises(r"assumption 'pue' must be a number, got str '1.2'", cost.evaluate, CFG, pue="1.2")
+    _raises(r"n_convention must be one of .*, got \['total'\]", cost.evaluate, CFG, n_convention=["total"])
+    assert _args.show(np.float32(1.5)) == "1.5" and _args.show((np.int64(2), [np.uint8(3)])) == "(2, [3])"
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(prior_a=(0, 0)), r"prior_a must be a \(mean, sd\) pair with a finite mean and sd > 0, got \(0, 0\)"),
+    (dict(prior_a=(1.0, np.nan)), r"prior_a must be a \(mean, sd\) pair with a finite mean and sd > 0"),
+    (dict(prior_a="x"), r"prior_a must be a \(mean, sd\) pair of numbers, got 'x'"),
+    (dict(prior_a=(1.0,)), r"prior_a must be a \(mean, sd\) pair of numbers"),
+    (dict(prior_b_sd=0.0), r"prior_b_sd must be a finite number > 0, got 0.0"),
+    (dict(prior_b_sd="3"), r"prior_b_sd must be a number, got str '3'"),
+])
+def test_fit_irt_priors_name_the_argument(kw, match):
+    """'prior standard deviations must be > 0' did not say which prior."""
+    _raises(match, evals.fit_irt, np.eye(4), **kw)

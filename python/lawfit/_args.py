@@ -33,8 +33,29 @@ def _num(v) -> str:
 
 
 def _got(value) -> str:
-    v = value.item() if isinstance(value, np.generic) else value
-    return f"{type(value).__name__} {v!r}"
+    return f"{type(value).__name__} {show(value)}"
+
+
+def show(value, limit: int = 80) -> str:
+    """repr() of a value for a message, with numpy scalars as the Python values they hold (3.0, not
+    np.float64(3.0)), also inside a tuple or list, and numpy arrays as lists; cut at ``limit`` characters."""
+
+    def conv(v):
+        if isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, np.ndarray):
+            return v.tolist()
+        if isinstance(v, tuple):
+            return tuple(conv(x) for x in v)
+        if isinstance(v, list):
+            return [conv(x) for x in v]
+        return v
+
+    try:
+        r = repr(conv(value))
+    except Exception:  # noqa: BLE001 - a value whose repr fails is shown by its type
+        r = f"<{type(value).__name__}>"
+    return r if len(r) <= limit else r[: limit - 3] + "..."
 
 
 def _pre(op: Optional[str]) -> str:

@@ -12,6 +12,8 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from ._args import show
+
 
 def to_pandas(data, *, name: str = "data") -> pd.DataFrame:
     """pandas / polars DataFrame, pyarrow Table, dict of arrays (scalars broadcast; a dict of scalars is one row),
@@ -174,7 +176,7 @@ def make_batch(
     nan_policy: str = "status",
 ) -> Batch:
     if nan_policy not in ("status", "omit", "raise"):
-        raise ValueError(f"nan_policy must be 'status', 'omit' or 'raise', got {nan_policy!r}")
+        raise ValueError(f"nan_policy must be 'status', 'omit' or 'raise', got {show(nan_policy)}")
     by = as_list(by)
     if len(x) == 1:
         X = numeric_column(df, x[0], "x").reshape(-1, 1)  # a view: no copy of the column

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import (COUNT_LIMIT, INT32_LIMIT, check_alloc, check_int, check_prob, check_real, check_seed,
-                    resolve_threads)
+                    resolve_threads, show)
 from ._data import curve_hashes
 from ._native import _core
 from ._status import Status
@@ -147,14 +147,14 @@ def _prior(prior) -> tuple:
     if isinstance(prior, str):
         table = {"jeffreys": (0.5, 0.5), "uniform": (1.0, 1.0)}
         if prior not in table:
-            raise ValueError(f"prior must be 'jeffreys', 'uniform' or a pair (a0, b0), got {prior!r}")
+            raise ValueError(f"prior must be 'jeffreys', 'uniform' or a pair (a0, b0), got {show(prior)}")
         return table[prior]
     try:
         a0, b0 = (float(v) for v in prior)
     except (TypeError, ValueError):
-        raise ValueError(f"prior must be 'jeffreys', 'uniform' or a pair (a0, b0), got {prior!r}") from None
+        raise ValueError(f"prior must be 'jeffreys', 'uniform' or a pair (a0, b0), got {show(prior)}") from None
     if not (a0 > 0 and b0 > 0):
-        raise ValueError(f"prior parameters must be > 0, got {prior!r}")
+        raise ValueError(f"prior parameters must be > 0, got {show(prior)}")
     return a0, b0
 
 
@@ -209,7 +209,7 @@ def pass_curve(
         pm, _, _, draws = _core.evals_pass_posterior(kd, nn, cc, kk, a0, b0, lv, n_boot, seed, th)
         out["estimate"] = pm.mean(axis=0)
     else:
-        raise ValueError(f"interval must be 'bootstrap', 'beta' or None, got {interval!r}")
+        raise ValueError(f"interval must be 'bootstrap', 'beta' or None, got {show(interval)}")
     lo, hi = np.quantile(draws, q, axis=0)
     out["low"], out["high"] = lo, hi
     return out
@@ -427,7 +427,7 @@ def sample_cost(model: Mapping, tokens_per_sample, *, hardware="h100-sxm", **ass
         raise ValueError("tokens_per_sample is required to price a sample with the cost model")
     t = float(tokens_per_sample)
     if not (np.isfinite(t) and t > 0):
-        raise ValueError(f"tokens_per_sample must be a positive number, got {tokens_per_sample!r}")
+        raise ValueError(f"tokens_per_sample must be a positive number, got {show(tokens_per_sample)}")
     if "inference_tokens" in assumptions:
         raise ValueError("inference_tokens is set by tokens_per_sample")
     cfg = {"tokens": 1.0, **dict(model)}  # training tokens do not enter the inference cost
@@ -646,7 +646,7 @@ def _responses(responses, name: str = "responses") -> tuple:
             bad = np.argwhere(~good)[0]
             raise ValueError(
                 f"argument {name!r} must hold only 0, 1 or missing (NaN or -1); entry {tuple(int(v) for v in bad)} "
-                f"is {arr[tuple(bad)]!r}"
+                f"is {show(arr[tuple(bad)])}"
             )
         Y = np.where(miss, -1, f).astype(np.int8)
     if Y.dtype == np.int8 and (np.any(Y < -1) or np.any(Y > 1)):
@@ -1016,14 +1016,19 @@ def fit_irt(
     if code != 2 and dim != 1:
         raise ValueError(f"dim applies to model='mirt' only (got dim={dim} with model={model!r})")
     try:
-        a_mean, a_sd = (float(v) for v in prior_a)
+        if isinstance(prior_a, (str, bytes)):
+            raise TypeError
+        a_mean, a_sd = (check_real("prior_a", v) for v in prior_a)
     except (TypeError, ValueError):
-        raise ValueError(f"prior_a must be a (mean, sd) pair, got {prior_a!r}") from None
-    if not (a_sd > 0 and prior_b_sd > 0):
-        raise ValueError("prior standard deviations must be > 0")
+        raise ValueError(f"prior_a must be a (mean, sd) pair of numbers, got {show(prior_a)}") from None
+    if not (np.isfinite(a_mean) and np.isfinite(a_sd) and a_sd > 0):
+        raise ValueError(f"prior_a must be a (mean, sd) pair with a finite mean and sd > 0, got {show(prior_a)}")
+    prior_b_sd = check_real("prior_b_sd", prior_b_sd)
+    if not (np.isfinite(prior_b_sd) and prior_b_sd > 0):
+        raise ValueError(f"prior_b_sd must be a finite number > 0, got {prior_b_sd!r}")
     max_iter = min(check_int("max_iter", max_iter, 1), INT32_LIMIT - 1)
     if not check_real("tol", tol) > 0:
-        raise ValueError(f"tol must be > 0, got {tol!r}")
+        raise ValueError(f"tol must be > 0, got {show(tol)}")
     if method not in ("jmap", "mml"):
         raise ValueError(f"method must be 'jmap' or 'mml', got {method!r}")
     if method == "mml" and code != 1:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import (INT32_LIMIT, check_alloc, check_int, check_label, check_prob, check_real, check_seed,
-                    resolve_threads)
+                    resolve_threads, show)
 from ._data import as_list, has_column, key_index, make_batch, plain, to_pandas
 from ._native import _core
 from ._status import Status
@@ -66,7 +66,7 @@ def _families(families) -> np.ndarray:
             if families in _FAMS:
                 names = (families,)
             else:
-                raise ValueError(f"families: unknown set or family {families!r}; sets {sorted(FAMILY_SETS)}, "
+                raise ValueError(f"families: unknown set or family {show(families)}; sets {sorted(FAMILY_SETS)}, "
                                  f"families {_FAMS}")
         else:
             names = tuple(families)
@@ -293,7 +293,7 @@ def _per_curve(v, C: int, name: str, index: Optional[pd.Index] = None) -> np.nda
     if isinstance(v, pd.Series) and index is not None:
         r = v.reindex(index)
         if r.isna().any():
-            raise ValueError(f"{name}: no value for curve {r.index[np.flatnonzero(r.isna().to_numpy())[0]]!r}")
+            raise ValueError(f"{name}: no value for curve {show(r.index[np.flatnonzero(r.isna().to_numpy())[0]])}")
         try:
             return r.to_numpy(dtype=np.float64)
         except (TypeError, ValueError):
@@ -331,7 +331,7 @@ def _metric_range(ymin: np.ndarray, ymax: np.ndarray, is_max: np.ndarray, bounds
         lo, hi = (float(bounds[0]) if bounds[0] is not None else -np.inf,
                   float(bounds[1]) if bounds[1] is not None else np.inf)
         if not lo < hi:
-            raise ValueError(f"bounds: lower must be < upper, got {bounds!r}")
+            raise ValueError(f"bounds: lower must be < upper, got {show(bounds)}")
         return np.full(C, lo), np.full(C, hi)
     with np.errstate(invalid="ignore"):
         nonneg = ymin >= 0

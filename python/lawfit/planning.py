@@ -15,7 +15,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from ._args import check_prob, resolve_threads
+from ._args import check_prob, resolve_threads, show
 from ._native import _core
 from .laws import LawSpec
 
@@ -53,7 +53,7 @@ def _positive_array(v, name: str) -> np.ndarray:
     if np.isnan(a).any():
         raise ValueError(f"{name} contains NaN")
     if (a <= 0).any() or not np.isfinite(a).all():
-        raise ValueError(f"{name} must be positive and finite, got {a[(a <= 0) | ~np.isfinite(a)][0]!r}")
+        raise ValueError(f"{name} must be positive and finite, got {float(a[(a <= 0) | ~np.isfinite(a)][0])!r}")
     return a
 
 
@@ -61,9 +61,9 @@ def _nonneg(v, name: str) -> float:
     try:
         x = float(v)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {v!r}") from None
+        raise ValueError(f"{name} must be a number, got {show(v)}") from None
     if np.isnan(x) or x < 0 or not np.isfinite(x):
-        raise ValueError(f"{name} must be >= 0 and finite, got {v!r}")
+        raise ValueError(f"{name} must be >= 0 and finite, got {show(v)}")
     return x
 
 
@@ -374,7 +374,7 @@ def plan(
         raise ValueError("plan: planning runs on the CPU in this version (device='cpu'); device='cuda' applies to "
                          "lawfit.fit and lawfit.cost.evaluate")
     if objective not in ("loss", "cost"):
-        raise ValueError(f"objective must be 'loss' or 'cost', got {objective!r}")
+        raise ValueError(f"objective must be 'loss' or 'cost', got {show(objective)}")
     if np.ndim(budget) != 0:
         raise ValueError("budget must be a single number (FLOPs, or USD with unit='usd')")
     budget = float(_positive_array(budget, "budget")[0])
@@ -382,7 +382,7 @@ def plan(
     kt = float(_positive_array(k_train, "k_train")[0])
     ki = float(_positive_array(k_infer, "k_infer")[0])
     if target_loss is not None and not np.isfinite(float(target_loss)):
-        raise ValueError(f"target_loss must be finite, got {target_loss!r}")
+        raise ValueError(f"target_loss must be finite, got {show(target_loss)}")
     interval = check_prob("interval", interval, op="plan")
     threads = resolve_threads(threads, op="plan")
     S = _samples(fit, samples)
@@ -442,7 +442,7 @@ def _add_intervals(out, per, cols, B, interval):
 
 def _price(out, hw, price, mfu, dtype):
     if not 0 < mfu <= 1:
-        raise ValueError(f"mfu must be in (0, 1], got {mfu!r}")
+        raise ValueError(f"mfu must be in (0, 1], got {show(mfu)}")
     p = hw.price_per_hour if price is None else _nonneg(price, "price")
     out["gpu_hours"] = out["flops_total"] / (hw.peak(dtype) * mfu) / 3600.0
     out["cost_usd"] = out["gpu_hours"] * p
@@ -515,7 +515,7 @@ def _grid_call(law, S2, grid, hw, unit, objective, budget, target, d_inf, price,
     opts = {k: kw.pop(k) for k in ("require_fit", "require_slo") if k in kw}
     a = _cost._assumptions(hw, dtype, kw)
     if unit not in ("flops", "usd"):
-        raise ValueError(f"unit must be 'flops' or 'usd', got {unit!r}")
+        raise ValueError(f"unit must be 'flops' or 'usd', got {show(unit)}")
     values, strides, n, _ = _cost._fields(grid)
     S2 = np.ascontiguousarray(S2, dtype=np.float64)
     _check_grid_memory(op, law, values, strides, n, objective, pareto, len(S2))

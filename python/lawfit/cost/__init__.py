@@ -26,6 +26,7 @@ from typing import Mapping, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from .._args import show
 from .._native import _core
 
 __all__ = [
@@ -126,7 +127,7 @@ class Hardware:
 
     def peak(self, dtype: str) -> float:
         if dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+            raise ValueError(f"dtype must be one of {DTYPES}, got {show(dtype)}")
         v = self.peak_flops.get(dtype)
         if v is None:
             raise ValueError(f"hardware {self.key!r} has no {dtype} peak in the catalogue")
@@ -149,9 +150,9 @@ def _positive(v, what: str) -> float:
     try:
         x = float(v)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {v!r}") from None
+        raise ValueError(f"{what} must be a number, got {show(v)}") from None
     if not (x > 0 and math.isfinite(x)):
-        raise ValueError(f"{what} must be positive and finite, got {v!r}")
+        raise ValueError(f"{what} must be positive and finite, got {show(v)}")
     return x
 
 
@@ -437,27 +438,29 @@ def _assumptions(hw: Hardware, dtype: str, kw: dict) -> tuple:
         if k not in known:
             raise ValueError(f"unknown assumption {k!r}; known: {', '.join(sorted(known | {'price', 'mfu', 'budget'}))}")
         if k == "n_convention":
-            if v not in _N_CONVENTIONS:
-                raise ValueError(f"n_convention must be one of {list(_N_CONVENTIONS)}, got {v!r}")
+            if not isinstance(v, str) or v not in _N_CONVENTIONS:
+                raise ValueError(f"n_convention must be one of {list(_N_CONVENTIONS)}, got {show(v)}")
             v = _N_CONVENTIONS[v]
         elif k == "recompute":
-            if v not in _RECOMPUTE:
-                raise ValueError(f"recompute must be one of {list(_RECOMPUTE)}, got {v!r}")
+            if not isinstance(v, str) or v not in _RECOMPUTE:
+                raise ValueError(f"recompute must be one of {list(_RECOMPUTE)}, got {show(v)}")
             v = _RECOMPUTE[v]
         try:
+            if isinstance(v, (str, bytes)):
+                raise TypeError
             x = float(v)
         except (TypeError, ValueError):
-            raise ValueError(f"assumption {k!r} must be a number, got {v!r}") from None
+            raise ValueError(f"assumption {k!r} must be a number, got {type(v).__name__} {show(v)}") from None
         if math.isnan(x):
             raise ValueError(f"assumption {k!r} is NaN")
         if k in ("utilisation", "efficiency_compute", "efficiency_memory") and not (0 < x <= 1):
-            raise ValueError(f"assumption {k!r} must be in (0, 1], got {v!r}")
+            raise ValueError(f"assumption {k!r} must be in (0, 1], got {show(v)}")
         if k == "pue" and not (x >= 1):
-            raise ValueError(f"assumption 'pue' must be >= 1, got {v!r}")
+            raise ValueError(f"assumption 'pue' must be >= 1, got {show(v)}")
         if k in ("grid_kg_per_kwh", "wue_onsite", "wue_offsite", "price_per_hour", "inference_tokens", "budget_usd") and x < 0:
-            raise ValueError(f"assumption {k!r} must be >= 0, got {v!r}")
+            raise ValueError(f"assumption {k!r} must be >= 0, got {show(v)}")
         if k == "latency_slo" and not x > 0:
-            raise ValueError(f"assumption 'latency_slo' must be positive, got {v!r}")
+            raise ValueError(f"assumption 'latency_slo' must be positive, got {show(v)}")
         a[k] = x
     return a
 
@@ -520,7 +523,7 @@ def _outputs(outputs) -> list:
         outs = [outputs]
     elif isinstance(outputs, (Mapping, set, frozenset, bytes)) or not hasattr(outputs, "__iter__"):
         raise ValueError(f"outputs must be an output name, 'all' or a list of output names, got "
-                         f"{type(outputs).__name__} {outputs!r}")
+                         f"{type(outputs).__name__} {show(outputs)}")
     else:
         outs = list(outputs)
     for o in outs:
