@@ -563,3 +563,26 @@ def test_messages_show_numpy_values_as_python_values():
 def test_fit_irt_priors_name_the_argument(kw, match):
     """'prior standard deviations must be > 0' did not say which prior."""
     _raises(match, evals.fit_irt, np.eye(4), **kw)
+
+
+@pytest.mark.parametrize("fn", [evals.pass_at_k, evals.pass_hat_k, evals.pass_curve, evals.pass_posterior])
+@pytest.mark.parametrize("n,match", [
+    ([[1], [2, 3]], r"argument 'n' must be a scalar or a 1-D array of counts, got a ragged nested list"),
+    ("10", r"argument 'n' must hold integer counts, got <U2 values '10'"),
+    ([1 + 1j], r"argument 'n' must hold integer counts, got complex128"),
+    ([None, 3], r"argument 'n' must hold integer counts, got object"),
+])
+def test_counts_of_the_wrong_kind_name_the_argument(fn, n, match):
+    """Ragged lists gave numpy's 'setting an array element with a sequence'; strings were parsed as numbers."""
+    _raises(match, fn, n, [0, 0], [1])
+
+
+@pytest.mark.parametrize("fam,match", [
+    (5, r"families must be a set name \(all, domhan, lcpfn\), a family name or a list of family names, got int 5"),
+    (None, r"families must be a set name .* got NoneType None"),
+    ([], r"families must name at least one family"),
+    (["pow3", 3], r"families: unknown family name\(s\) 3; choose from"),
+])
+def test_extrapolate_families_of_the_wrong_type_name_the_argument(curves, fam, match):
+    """families=5 raised TypeError: 'int' object is not iterable."""
+    _raises(match, extrapolate, curves, x="x", y="y", by="curve", horizon=2000, families=fam, **FAST)

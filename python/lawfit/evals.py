@@ -54,7 +54,14 @@ def _threads(threads: Optional[int]) -> int:
 
 def _int_array(v, name: str) -> np.ndarray:
     """Integer counts as a C-contiguous int64 vector; floats must be whole numbers."""
-    a = np.asarray(v)
+    try:
+        a = np.asarray(v)
+    except (ValueError, TypeError):  # ragged nested lists
+        raise ValueError(f"argument {name!r} must be a scalar or a 1-D array of counts, got a ragged nested list") from None
+    if a.dtype.kind in "USVcmMO" and not (a.dtype.kind == "O" and all(
+            isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+            for x in np.atleast_1d(a).ravel())):
+        raise ValueError(f"argument {name!r} must hold integer counts, got {a.dtype} values {show(v, 60)}")
     if a.dtype == bool:
         a = a.astype(np.int64)
     if a.ndim > 1:
@@ -115,9 +122,9 @@ def _broadcast_nc(n, c) -> tuple:
 
 
 def _grid(kind: int, n, c, k, threads) -> np.ndarray:
+    (nn, cc), kk = _broadcast_nc(n, c), _int_array(k, "k")  # (checks the arguments first)
     scalar_p = np.ndim(n) == 0 and np.ndim(c) == 0
     scalar_k = np.ndim(k) == 0
-    (nn, cc), kk = _broadcast_nc(n, c), _int_array(k, "k")
     _check_counts(nn, cc, kk)
     g, _ = _core.evals_pass_grid(kind, nn, cc, kk, True, _threads(threads))
     if scalar_p and scalar_k:

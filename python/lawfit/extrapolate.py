@@ -69,10 +69,15 @@ def _families(families) -> np.ndarray:
                 raise ValueError(f"families: unknown set or family {show(families)}; sets {sorted(FAMILY_SETS)}, "
                                  f"families {_FAMS}")
         else:
+            if isinstance(families, (bytes, dict)) or not hasattr(families, "__iter__"):
+                raise ValueError(f"families must be a set name ({', '.join(sorted(FAMILY_SETS))}), a family name or a "
+                                 f"list of family names, got {type(families).__name__} {show(families)}")
             names = tuple(families)
-    bad = [f for f in names if f not in _FAMS]
-    if bad or not names:
-        raise ValueError(f"families: unknown family name(s) {bad}; choose from {_FAMS}")
+    bad = [show(f) for f in names if not isinstance(f, str) or f not in _FAMS]
+    if not names:
+        raise ValueError(f"families must name at least one family; choose from {_FAMS}")
+    if bad:
+        raise ValueError(f"families: unknown family name(s) {', '.join(bad)}; choose from {_FAMS}")
     return np.array([f in names for f in _FAMS])
 
 
