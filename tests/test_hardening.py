@@ -586,3 +586,34 @@ def test_counts_of_the_wrong_kind_name_the_argument(fn, n, match):
 def test_extrapolate_families_of_the_wrong_type_name_the_argument(curves, fam, match):
     """families=5 raised TypeError: 'int' object is not iterable."""
     _raises(match, extrapolate, curves, x="x", y="y", by="curve", horizon=2000, families=fam, **FAST)
+
+
+def test_lr_annealing_bad_curves_get_a_status_not_an_error():
+    """lr_annealing's per-curve transform: a non-finite lr (lr=-inf in the first row) gave finite features and a
+    CONVERGED curve, and one curve with unsorted steps made the whole fit raise. Now NON_FINITE / INVALID_INPUT for
+    those curves, the others bit-identical."""
+    from strategies import wsd_rows
+    from lawfit._transforms import lr_annealing_features
+
+    def curve(run, total=2000):
+        df = pd.DataFrame(wsd_rows(total, 1e-3, every=50)).assign(run=run)
+        S = lr_annealing_features(np.array([0, len(df)]), df[["step", "lr"]].to_numpy())
+        df["loss"] = lawfit.get_law("lr_annealing")._eval(S, np.array([2.6, 0.7, 0.5, 0.45]))
+        return df
+
+    good = pd.concat([curve("a"), curve("b", 3000)], ignore_index=True)
+    inf_lr = curve("c")
+    inf_lr.loc[inf_lr.index[0], "lr"] = -np.inf
+    unsorted = curve("d")
+    unsorted["step"] = unsorted["step"].to_numpy()[::-1]
+    fractional = curve("e")
+    fractional.loc[fractional.index[3], "step"] = 2.5
+    kw = dict(x=["step", "lr"], y="loss", by="run")
+    ref = lawfit.fit(good, "lr_annealing", **kw)
+    mix = lawfit.fit(pd.concat([inf_lr, good, unsorted, fractional], ignore_index=True), "lr_annealing", **kw)
+    assert mix.status.to_dict() == {"a": "CONVERGED", "b": "CONVERGED", "c": "NON_FINITE", "d": "INVALID_INPUT",
+                                    "e": "INVALID_INPUT"}
+    assert mix.params.loc[["c", "d", "e"]].isna().all().all()
+    pd.testing.assert_frame_equal(mix.to_frame().loc[["a", "b"]], ref.to_frame(), check_exact=True)
+    _raises(r"lr_annealing: column 'step' must be strictly increasing within each curve; curve 3", mix.predict,
+            unsorted)

@@ -11,6 +11,7 @@ from ._args import INT32_LIMIT, check_alloc, check_int, check_label, check_real,
 from ._data import as_list, lookup_curves, make_batch, plain, to_pandas
 from ._device import check_device
 from ._native import _core
+from ._status import Status
 from .laws import LawSpec, get_law
 from .result import FitResult
 
@@ -133,6 +134,24 @@ def _starts(spec: LawSpec, starts, keys: pd.DataFrame, by: list, lo, hi) -> dict
     return {"starts": np.ascontiguousarray(arr), "project_linear": False}
 
 
+def _transformed(spec: LawSpec, batch) -> tuple:
+    """(the law's inputs from the raw x rows, refused [B]) for a law with a per-curve transform (lr_annealing).
+
+    One curve never spoils the others: a curve with a non-finite raw value gets NaN inputs (status NON_FINITE,
+    whatever the transform would make of it), and a curve the transform cannot take (e.g. steps that do not
+    increase) gets NaN inputs and, after the fit, the status INVALID_INPUT (``refused``), instead of an error for
+    the whole batch."""
+    raw = batch.X
+    Xt = np.array(spec.transform(batch.offsets, raw, invalid="nan"), dtype=np.float64)
+    raw_ok = np.isfinite(raw).all(axis=1)
+    Xt[~raw_ok] = np.nan
+    seg = np.repeat(np.arange(batch.n_curves), np.diff(batch.offsets))
+    B = batch.n_curves
+    nonfinite = np.bincount(seg[~raw_ok], minlength=B) > 0
+    refused = (np.bincount(seg[raw_ok & ~np.isfinite(Xt).all(axis=1)], minlength=B) > 0) & ~nonfinite
+    return np.ascontiguousarray(Xt), refused
+
+
 def _progress_chunks(B: int, progress: bool):
     if not progress or B < 20000:
         return [(0, B)]
@@ -240,8 +259,9 @@ def fit(
         raise ValueError("data is empty: no rows to fit")
     batch = make_batch(df, xs, y, as_list(by), weight, nan_policy)
     X = batch.X
+    refused = None
     if spec.transform is not None:
-        X = np.ascontiguousarray(spec.transform(batch.offsets, X), dtype=np.float64)
+        X, refused = _transformed(spec, batch)
     lo, hi = _bounds(spec, bounds, batch.keys, batch.by)
     st = _starts(spec, starts, batch.keys, batch.by, lo, hi)
     common = dict(
@@ -265,6 +285,11 @@ def fit(
         out = fit_shared(spec, batch, X, lo, hi, st, shared_names, common)
     else:
         out = _fit_chunks(spec, batch, X, lo, hi, st, common, progress, device)
+    if refused is not None and refused.any():
+        out = dict(out)
+        out["status"] = np.where(refused, int(Status.INVALID_INPUT), np.asarray(out["status"])).astype(
+            np.asarray(out["status"]).dtype)
+        out["params"] = np.where(refused[:, None], np.nan, np.asarray(out["params"], dtype=np.float64))
     options = dict(x=xs, y=y, by=batch.by, weight=weight, loss=loss, delta=float(delta), space=space,
                    shared=shared_names, max_iter=int(max_iter), ftol=ftol, xtol=xtol, gtol=gtol, seed=int(seed))
     res = FitResult(spec, batch.keys, batch.by, out, options)
