@@ -475,10 +475,11 @@ def test_fit_starts_dict_of_scalars_is_one_start_for_all_curves(curves):
 
 
 @pytest.mark.parametrize("method,n", [("beta", [1, 1, 1]), ("beta", 1), ("scaled_beta", [2, 2, 1]),
-                                      ("scaled_beta", [1, 1])])
+                                      ("scaled_beta", [1, 1]), ("beta", [50]), ("scaled_beta", [50, 40])])
 def test_beta_coverage_without_enough_samples_is_too_few_points(method, n):
     """With n = 1 sample per problem only the mean rate is identified (any concentration fits as well): the
-    beta-binomial fit used to report CONVERGED with arbitrary (alpha, beta). scaled_beta needs n >= 3."""
+    beta-binomial fit used to report CONVERGED with arbitrary (alpha, beta). scaled_beta needs n >= 3. A single
+    problem (two for scaled_beta) cannot determine a distribution of rates either."""
     c = [0, 1, 1][: np.size(n)] if np.ndim(n) else [0, 1, 1]
     r = evals.coverage(n, c, method=method, n_boot=10)
     assert r.status == "TOO_FEW_POINTS"
@@ -617,3 +618,35 @@ def test_lr_annealing_bad_curves_get_a_status_not_an_error():
     pd.testing.assert_frame_equal(mix.to_frame().loc[["a", "b"]], ref.to_frame(), check_exact=True)
     _raises(r"lr_annealing: column 'step' must be strictly increasing within each curve; curve 3", mix.predict,
             unsorted)
+
+
+def test_beta_coverage_is_never_negative():
+    """1 - failure(k) from log-gammas rounded to -7e-15 for a rate of ~0 (fuzzer: n = 2**62, c = 1)."""
+    r = evals.coverage([2**62, 2**62], [1, 0], method="beta", n_boot=5, seed=120)
+    c = r.predict([1, 10, 1000])
+    assert (c[["coverage", "low", "high"]].fillna(0) >= 0).all().all()
+    assert not np.signbit(c["coverage"].to_numpy()).any()
+
+
+def test_extrapolate_values_near_the_largest_double_are_non_finite_not_converged():
+    """A curve reaching 1e308 normalises with a scale of ~1e308: its forecast overflowed to inf/NaN while its
+    status said CONVERGED (fuzzer). It now gets NON_FINITE and is not sampled; other curves are unaffected."""
+    t = np.arange(1.0, 9.0)
+    good = pd.DataFrame({"k": 0, "step": t, "v": 0.8 - 0.3 * t ** -0.5})
+    bad = pd.concat([pd.DataFrame({"k": 1, "step": t[:4], "v": [0.1, 0.65, 1e308, 1e308]}),
+                     pd.DataFrame({"k": 2, "step": t[:5], "v": [0.1, -1e308, 0.3, 0.2, 0.5]})])
+    kw = dict(x="step", y="v", by="k", horizon=30, samples=20, steps=30)
+    ref = extrapolate(good, **kw)
+    ex = extrapolate(pd.concat([bad, good], ignore_index=True), **kw)
+    assert list(ex.status) == ["CONVERGED", "NON_FINITE", "NON_FINITE"]
+    assert np.isnan(ex.summary.loc[[1, 2], "mean"]).all()
+    np.testing.assert_array_equal(ex.samples[0], ref.samples[0])
+    big = extrapolate(pd.DataFrame({"k": 3, "step": t[:4], "v": [0.1, 0.2, 1e300, 1e300]}), **kw)
+    assert list(big.status) == ["CONVERGED"] and np.isfinite(big.summary["mean"]).all()
+
+
+@pytest.mark.parametrize("inputs", [None, 5, b"x", {"x": 1}])
+def test_law_inputs_of_the_wrong_type_name_the_argument(inputs):
+    """Law("a*x", None) raised TypeError: 'NoneType' object is not iterable."""
+    _raises(r"inputs must be a name or a list of names of the formula's input variables", lawfit.Law, "a*x", inputs)
+    _raises(r"params must be a name or a list of parameter names, got int 5", lawfit.Law, "a*x", "x", params=5)

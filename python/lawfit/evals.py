@@ -325,7 +325,8 @@ class CoverageResult:
         be = np.ascontiguousarray(self.replicates["beta"].to_numpy(dtype=np.float64))
         sc = (np.ascontiguousarray(self.replicates["s"].to_numpy(dtype=np.float64))
               if self.method == "scaled_beta" else None)
-        return _core.evals_betabinom_coverage(al, be, kf, sc)
+        # 1 - failure(k), with failure(k) from log-gammas: rounding can give -1e-15 for a coverage of 0
+        return np.clip(_core.evals_betabinom_coverage(al, be, kf, sc), 0.0, 1.0) + 0.0  # (+ 0.0: no -0.0)
 
     def predict(self, k) -> pd.DataFrame:
         """Coverage at k (any positive values, extrapolation included): columns k, coverage, low, high."""
@@ -461,8 +462,8 @@ def coverage(
     as another curve of the same batched fit. ``"beta"``: beta-binomial maximum likelihood for the
     distribution of per-problem rates (scale fixed at 1), bootstrapped over problems in C++. ``"scaled_beta"``:
     the same with the Beta's upper end s fitted (rates p = s u, u ~ Beta; REFERENCE.md section 3), for problem
-    sets whose rates stay below 1. The beta-binomial needs a problem with n >= 2 samples (n >= 3 for
-    "scaled_beta"): with fewer, only the mean rate is identified and the result has the status TOO_FEW_POINTS.
+    sets whose rates stay below 1. The beta-binomial needs a problem with n >= 2 samples and at least 2 problems
+    (n >= 3 and 3 problems for "scaled_beta"): with fewer, the result has the status TOO_FEW_POINTS.
     """
     nn, cc = _broadcast_nc(n, c)
     _check_counts(nn, cc, None)
@@ -509,9 +510,10 @@ def coverage(
         names = ["alpha", "beta"] + (["s"] if scaled else [])
         # The counts of problems sampled n times reveal the first n moments of the rate distribution only: with
         # every n = 1 the data fix the mean rate alone (alpha / (alpha + beta) for any concentration), and the
-        # scaled Beta's three parameters need n >= 3 for some problem. Unidentified: status TOO_FEW_POINTS, NaN
-        # parameters (the fit would otherwise stop anywhere along the flat ridge and report CONVERGED).
-        if int(nn.max()) < len(names):
+        # scaled Beta's three parameters need n >= 3 for some problem; and a distribution of rates needs at least as
+        # many problems as it has parameters. Unidentified: status TOO_FEW_POINTS, NaN parameters (the fit would
+        # otherwise stop anywhere along the flat ridge and report CONVERGED).
+        if int(nn.max()) < len(names) or nn.size < len(names):
             R = n_boot + 1
             reps = pd.DataFrame({"replicate": np.arange(R), **{p: np.full(R, np.nan) for p in names},
                                  "status": np.full(R, int(Status.TOO_FEW_POINTS))})

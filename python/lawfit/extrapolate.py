@@ -42,6 +42,7 @@ FAMILY_SETS = {
     "all": tuple(_FAMS),
 }
 _LO, _HI = 0.2, 0.8  # observed values span this range on the normalised scale
+_OVERFLOW_SPAN = 1e3  # normalised units the forecast must be able to reach without overflow in the user's units
 _SIGMA_MIN_REL = 1e-3  # noise floor, relative to the metric's unit
 _CHOL_OFF = np.concatenate([[0], np.cumsum(np.square(_NP))]).astype(int)  # packed P x P start factors
 _RIDGE_REL, _RIDGE_ABS = 0.1, 0.1
@@ -251,9 +252,13 @@ class Extrapolation:
         C, S, T = d.shape
         ds = np.sort(np.where(np.isfinite(d), d, np.nan), axis=1)
         k = np.sum(~np.isnan(ds), axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             mean = np.nansum(ds, axis=1) / k
-            std = np.sqrt(np.nansum((ds - mean[:, None, :]) ** 2, axis=1) / np.maximum(k - 1, 1))
+            dev = ds - mean[:, None, :]
+            # scaled by the largest deviation, so that values of ~1e300 do not overflow when squared
+            m = np.max(np.where(np.isnan(dev), 0.0, np.abs(dev)), axis=1)
+            ms = np.where(m > 0, m, 1.0)
+            std = m * np.sqrt(np.nansum((dev / ms[:, None, :]) ** 2, axis=1) / np.maximum(k - 1, 1))
         out = self.keys.loc[np.repeat(np.arange(C), T)].reset_index(drop=True) if self.by else pd.DataFrame(
             {"curve": np.repeat(np.arange(C), T)})
         out[self.x] = t.reshape(-1)
@@ -376,7 +381,9 @@ def extrapolate(
     horizon: the step to extrapolate to: a scalar, an array in curve order, or a Series indexed by the curve
         keys; also the t_max of the improvement prior. It must exceed each curve's last observed step: a curve
         observed at or beyond its horizon is not sampled and gets the status INVALID_INPUT (NaN samples and
-        predictions), like any other curve that cannot be extrapolated; the other curves are unaffected.
+        predictions), like any other curve that cannot be extrapolated; the other curves are unaffected. A curve
+        whose values come within a factor ~1e3 of the largest double (e.g. 1e308), so that its forecast would
+        overflow, gets the status NON_FINITE.
     families: "domhan" (the 11 families of Domhan et al. 2015), "lcpfn" (pow3, ilog2, janoschek), "all", or a
         list of family names.
     samples: posterior draws kept per curve (curves x samples x dim x 8 bytes must fit in memory, else
@@ -498,6 +505,11 @@ def extrapolate(
     # A horizon at or before a curve's last observed step is no extrapolation: that curve gets the status
     # INVALID_INPUT (NaN samples) and is not sampled; the other curves are not affected.
     in_sample = nz & ~(hz > last_x)
+    # A curve whose values span or reach nearly the largest double (e.g. 1e308) cannot be mapped back from the
+    # normalised scale without overflowing (its forecast would be inf or NaN): it is not sampled either and gets
+    # the status NON_FINITE.
+    with np.errstate(over="ignore", invalid="ignore"):
+        overflow = nz & ~np.isfinite(np.abs(worst) + _OVERFLOW_SPAN * scale / (_HI - _LO))
     # The sampler's output: samples [C, samples, dim] and the trace [C, steps - burn], float64.
     check_alloc("extrapolate", float(C) * (samples * _DIM + (steps - burn)) * 8.0,
                 f"samples={samples} draws x {C} curve(s) x {_DIM} coordinates",
@@ -557,7 +569,7 @@ def extrapolate(
     init[:, -1] = np.clip(np.where(np.isfinite(rms), rms, 0.01), 2 * sigma_min, 1.0)
 
     chol = _start_factors(t, seg, offsets, init, active, active_fams) if init_spread > 0 else None
-    active[in_sample] = False  # not sampled (the sampler fails a curve without families at once)
+    active[in_sample | overflow] = False  # not sampled (the sampler fails a curve without families at once)
 
     # 2. The sampler, all curves at once.
     dim_act = (active * (np.array(_NP) + 1)).sum(axis=1) + 1
@@ -572,6 +584,7 @@ def extrapolate(
                             keys=b.hashes)
     status = np.asarray(out["status"]).astype(np.int64)
     status[in_sample] = int(Status.INVALID_INPUT)
+    status[overflow & ~in_sample] = int(Status.NON_FINITE)
     tau = _autocorr_time(np.asarray(out["trace"]))
     last_y = np.where(nz, yv[np.maximum(offsets[1:] - 1, 0)] if len(yv) else np.nan, np.nan)
     ex = Extrapolation(b.keys, b.by, x, y, hz, active, np.asarray(out["samples"]), status,
