@@ -284,6 +284,10 @@ def test_memory_limit_comes_from_the_machine(monkeypatch, res):
     (dict(seed=np.float64(3.0)), r"seed must be an integer in \[0, 2\*\*64\), got float64 3.0"),
     (dict(seed="7"), r"seed must be an integer"),
     (dict(starts=2.5), r"starts must be None, an integer"),
+    (dict(ftol=None), r"ftol must be a number, got NoneType None"),
+    (dict(xtol="1e-8"), r"xtol must be a number, got str '1e-8'"),
+    (dict(gtol=np.nan), r"gtol must be a number >= 0, got nan"),
+    (dict(ftol=-1.0), r"ftol must be a number >= 0, got -1.0"),
 ])
 def test_fit_argument_errors_name_the_argument(curves, kw, match):
     args = dict(x="x", y="y", by="curve")

@@ -250,6 +250,13 @@ def fit(
     if not (np.isfinite(delta) and delta > 0):
         raise ValueError(f"delta must be a positive number, got {delta!r}")
     max_iter = 200 if max_iter is None else check_int("max_iter", max_iter, 1)
+    tols = {}
+    for name, v in (("ftol", ftol), ("xtol", xtol), ("gtol", gtol)):
+        t = check_real(name, v)
+        if not t >= 0:
+            raise ValueError(f"{name} must be a number >= 0, got {t!r}")
+        tols[name] = t
+    ftol, xtol, gtol = tols["ftol"], tols["xtol"], tols["gtol"]
     threads = resolve_threads(threads)
     seed = check_seed(seed)
     y = check_label("y", y)
