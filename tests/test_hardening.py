@@ -620,8 +620,12 @@ def test_lr_annealing_bad_curves_get_a_status_not_an_error():
                                     "e": "INVALID_INPUT"}
     assert mix.params.loc[["c", "d", "e"]].isna().all().all()
     pd.testing.assert_frame_equal(mix.to_frame().loc[["a", "b"]], ref.to_frame(), check_exact=True)
-    _raises(r"lr_annealing: column 'step' must be strictly increasing within each curve; curve 3", mix.predict,
-            unsorted)
+    _raises(r"new_data: the rows of curve run='d': lr_annealing: column 'step' must be strictly increasing within "
+            r"each curve$", mix.predict, unsorted)
+    _raises(r"new_data: the rows of curve run='e': lr_annealing: column 'step' must hold non-negative integers$",
+            mix.predict, fractional)
+    nan_lr = curve("a").assign(lr=np.nan)
+    assert mix.predict(nan_lr)["y_pred"].isna().all()  # non-finite inputs: NaN predictions, as for any law
 
 
 def test_beta_coverage_is_never_negative():
