@@ -658,3 +658,12 @@ def test_law_inputs_of_the_wrong_type_name_the_argument(inputs):
     """Law("a*x", None) raised TypeError: 'NoneType' object is not iterable."""
     _raises(r"inputs must be a name or a list of names of the formula's input variables", lawfit.Law, "a*x", inputs)
     _raises(r"params must be a name or a list of parameter names, got int 5", lawfit.Law, "a*x", "x", params=5)
+
+
+@pytest.mark.parametrize("walkers", [1, 2])
+def test_extrapolate_too_few_walkers_is_refused_up_front(curves, walkers):
+    """walkers=2 passed the Python check and failed in C++ with "mcmc: 'walkers' must be an even number >= 4"."""
+    _raises(rf"walkers must be an integer in \[3, 2147483647\), got {walkers}", extrapolate, curves, x="x", y="y",
+            by="curve", horizon=2000, walkers=walkers, **FAST)
+    ex = extrapolate(curves, x="x", y="y", by="curve", horizon=2000, walkers=3, **FAST)
+    assert ex.problem["walkers"] == 4

@@ -399,7 +399,8 @@ def extrapolate(
     Each curve is normalised, ranged and sampled on its own (random streams keyed by the hash of its key), so
     adding or removing other curves never changes its forecast.
     walkers, steps, burn: sampler settings (defaults: walkers 2 * dim + 2, where dim counts the parameters,
-        weights and sigma of the families in use (98 for "domhan"); 200 steps; burn steps // 2).
+        weights and sigma of the families in use (98 for "domhan"); 200 steps; burn steps // 2). walkers >= 3; an odd
+        count is rounded up to the next even one (the stretch move updates two halves of the ensemble in turn).
     de_fraction: fraction of steps (default 0.2) that use the differential-evolution move (ter Braak 2006)
         instead of the stretch move (Goodman & Weare 2010); both are affine-invariant ensemble moves.
     init_spread, init_sigma: where the walkers start. Each walker draws sigma log-normally around the
@@ -423,7 +424,7 @@ def extrapolate(
     steps = check_int("steps", steps, 1, INT32_LIMIT)
     burn = steps // 2 if burn is None else check_int("burn", burn, 0, steps)
     if walkers is not None:
-        walkers = check_int("walkers", walkers, 1, INT32_LIMIT - 1)
+        walkers = check_int("walkers", walkers, 3, INT32_LIMIT - 1)  # (an odd count is rounded up: at least 4)
     de_fraction = check_real("de_fraction", de_fraction)
     if not 0.0 <= de_fraction <= 1.0:
         raise ValueError(f"de_fraction must be in [0, 1], got {de_fraction!r}")
