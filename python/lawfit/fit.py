@@ -12,7 +12,7 @@ from ._data import as_list, lookup_curves, make_batch, plain, to_pandas
 from ._device import check_device
 from ._native import _core
 from ._status import Status
-from .laws import LawSpec, get_law
+from .laws import LawSpec, apply_transform, get_law
 from .result import FitResult
 
 LOSSES = {"l2": 0, "linear": 0, "huber": 1, "soft_l1": 2, "cauchy": 3}
@@ -142,7 +142,7 @@ def _transformed(spec: LawSpec, batch) -> tuple:
     increase) gets NaN inputs and, after the fit, the status INVALID_INPUT (``refused``), instead of an error for
     the whole batch."""
     raw = batch.X
-    Xt = np.array(spec.transform(batch.offsets, raw, invalid="nan"), dtype=np.float64)
+    Xt = np.array(apply_transform(spec, batch.offsets, raw, invalid="nan"), dtype=np.float64)
     raw_ok = np.isfinite(raw).all(axis=1)
     Xt[~raw_ok] = np.nan
     seg = np.repeat(np.arange(batch.n_curves), np.diff(batch.offsets))

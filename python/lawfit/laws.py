@@ -113,6 +113,18 @@ def register_transform(name: str, fn: Callable, raw_inputs: tuple) -> None:
     _CATALOGUE[name] = LawSpec(**{**spec.__dict__, "transform": fn, "raw_inputs": tuple(raw_inputs)})
 
 
+def apply_transform(spec: LawSpec, offsets, X, invalid: str = "raise"):
+    """``spec.transform(offsets, X, invalid=invalid)``; a transform registered without the ``invalid`` keyword
+    always raises on a curve it cannot take."""
+    import inspect
+
+    try:
+        takes = "invalid" in inspect.signature(spec.transform).parameters
+    except (TypeError, ValueError):
+        takes = False
+    return spec.transform(offsets, X, invalid=invalid) if takes else spec.transform(offsets, X)
+
+
 def get_law(law) -> LawSpec:
     """A LawSpec from a catalogue name or a user-written :class:`lawfit.Law` (returned as is)."""
     if isinstance(law, LawSpec):

@@ -12,7 +12,7 @@ from ._args import check_prob
 from ._data import key_index, lookup_curves, numeric_column, plain, to_pandas
 from ._schema import FORMAT, SCHEMA_VERSION
 from ._status import STATUS_NAMES, Status
-from .laws import LawSpec
+from .laws import LawSpec, apply_transform
 
 
 class FitResult:
@@ -162,7 +162,7 @@ class FitResult:
             offsets = np.zeros(self.n_curves + 1, dtype=np.int64)
             np.cumsum(counts, out=offsets[1:])
             raw = np.ascontiguousarray(X[order])
-            Xt = np.array(self.law.transform(offsets, raw, invalid="nan"), dtype=np.float64)
+            Xt = np.array(apply_transform(self.law, offsets, raw, invalid="nan"), dtype=np.float64)
             raw_ok = np.isfinite(raw).all(axis=1)
             Xt[~raw_ok] = np.nan  # a non-finite input gives a NaN prediction, as for any law
             refused = np.flatnonzero(raw_ok & ~np.isfinite(Xt).all(axis=1))
