@@ -667,3 +667,19 @@ def test_extrapolate_too_few_walkers_is_refused_up_front(curves, walkers):
             by="curve", horizon=2000, walkers=walkers, **FAST)
     ex = extrapolate(curves, x="x", y="y", by="curve", horizon=2000, walkers=3, **FAST)
     assert ex.problem["walkers"] == 4
+
+
+def test_reference_forecast_overflow_is_non_finite():
+    """extrapolate(reference=...) on curves and references with values near +-1e308 (a fuzzer case): the point
+    forecast overflowed to inf while the status said CONVERGED. Now NON_FINITE."""
+    import pathlib
+
+    case = json.loads((pathlib.Path(__file__).parent / "fuzz_cases" / "reference_overflow.json").read_text())
+
+    def frame(cols):
+        return pd.DataFrame({c: [float(v) if isinstance(v, str) else v for v in vals] for c, vals in cols.items()})
+
+    ex = extrapolate(frame(case["data"]), reference=frame(case["reference"]), **case["kw"])
+    s = ex.summary
+    assert not ((s["status"] == "CONVERGED") & ~np.isfinite(s["q50"])).any()
+    assert (s["status"] == "NON_FINITE").any()
