@@ -368,7 +368,10 @@ def ex_bootstrap(d, tmp):
     check_bootstrap(b, res, d["kw"].get("n", 4000))
     if d.get("predict"):
         df = _frame(data)
-        check_predict(res.predict(df, interval=0.8), df, 0.8)
+        stage("call2")  # predicting at the fitted rows may be refused (e.g. lr_annealing rows out of step order)
+        out = res.predict(df, interval=0.8)
+        stage("check")
+        check_predict(out, df, 0.8)
     return {"curves": res.n_curves}
 
 
@@ -853,5 +856,25 @@ def main() -> None:
         send((call_id, out))
 
 
+def replay(report: str, ep=None) -> None:
+    """Rerun the failing calls of a LAWFIT_FUZZ_REPORT file in this process, printing each outcome."""
+    import base64
+
+    with open(report) as f:
+        calls = json.load(f).get("failed_calls", {})
+    for name, descs in calls.items():
+        if ep is not None and name != ep:
+            continue
+        for b in descs:
+            desc = pickle.loads(base64.b64decode(b))
+            print(f"=== {name}: {describe(desc)[:2000]}")
+            with tempfile.TemporaryDirectory(prefix="lawfit-fuzz-") as tmp:
+                out = execute(desc, tmp)
+            print(f"--> {out['kind']}: {out.get('type', '')} {out.get('msg', out.get('info'))}\n{out.get('tb', '')}")
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 2 and sys.argv[1] == "--replay":
+        replay(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
+    else:
+        main()

@@ -22,11 +22,13 @@ half a minute on two cores; ``LAWFIT_FUZZ=long`` runs about 11,000 (``LAWFIT_FUZ
 0) in about six minutes. ``LAWFIT_FUZZ_FACTOR`` scales the number of calls, ``LAWFIT_FUZZ_TIMEOUT`` the per-call
 timeout (s). Every test prints the calls and outcomes of its entry point; the last one prints the table of all of
 them, and writes it (with the failures and the refusals' messages) as JSON to ``LAWFIT_FUZZ_REPORT`` when that is
-set. ``LAWFIT_FUZZ_SHRINK=1`` raises at the first failure instead of collecting them, so that hypothesis shrinks it
+set (``python tests/fuzz_worker.py --replay REPORT.json [ENTRY_POINT]`` reruns its failing calls in-process, with
+their tracebacks). ``LAWFIT_FUZZ_SHRINK=1`` raises at the first failure instead of collecting them, so that hypothesis shrinks it
 to a small example. Calls are collected, not raised, by default: one run lists every failure it finds.
 """
 from __future__ import annotations
 
+import base64
 import collections
 import inspect
 import json
@@ -80,6 +82,15 @@ KNOWN_NATIVE: list = [
      "3001-point grid of samples_for takes about a minute per 20 replicates. The terms are log-concave from j = 0 "
      "when beta >= 1 (the ratio t_{j+1}/t_j is then decreasing), so J0 only needs to cover j < "
      "sqrt((1 - beta) (alpha + beta)) for beta < 1."),
+    ("beta_posterior_mean_cancellation",
+     lambda d, o: d["ep"] in ("pass_posterior", "pass_curve") and o["kind"] == "wrong" and "outside [0, 1]" in o["msg"]
+     and float(np.max(np.asarray(d["args"][0], dtype=float))) >= 1e6,
+     "evals.pass_posterior (mean) and pass_curve(interval='beta') (estimate): csrc/core/evals/passk.hpp "
+     "beta_posterior_grid computes the posterior mean 1 - B(a, b+k)/B(a, b) (pass@k) and B(a+k, b)/B(a, b) (pass^k) "
+     "as exp(log_beta(...) - log_beta(a, b)), four lgammas of size ~n log n that cancel: with n = 1e12 samples the "
+     "mean is off by ~4e-3 (e.g. -0.0039 for a rate of 2e-11). Use log E[(1-p)^k] = lgamma_diff(b, k, 0) - "
+     "lgamma_diff(a + b, k, 0) (the stable difference already in passk.hpp), or sum_{j<k} log1p(-a / (a + b + j)) for "
+     "small k; the same for pass^k with a and b swapped."),
 ]
 
 NUMPY_REPR = re.compile(r"np\.(float|int|uint|bool|str|complex)\w*\(")
@@ -205,11 +216,23 @@ def worker() -> Worker:
     return _WORKER[0]
 
 
+def write_report() -> None:
+    """The statistics, failures (with their pickled calls) and refusal messages as JSON to LAWFIT_FUZZ_REPORT."""
+    path = os.environ.get("LAWFIT_FUZZ_REPORT")
+    if path:
+        with open(path, "w") as f:
+            json.dump({"profile": PROFILE, "stats": {k: dict(v) for k, v in STATS.items()},
+                       "seconds": dict(TIMES), "failures": {k: v for k, v in FAILURES.items()},
+                       "messages": {k: dict(v.most_common()) for k, v in MESSAGES.items()},
+                       "failed_calls": dict(FAILED_CALLS)}, f, indent=1, default=str)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _worker_lifetime():
     yield
     if _WORKER:
         _WORKER[0].stop()
+    write_report()  # (also when only some of the tests ran)
 
 
 # ---- the oracle ------------------------------------------------------------------------------------------------
@@ -222,7 +245,7 @@ def _sig_names(*fns) -> set:
 
 NAMES = {
     "fit": _sig_names(lawfit.fit) | {"law", "data"},
-    "bootstrap": _sig_names(lawfit.FitResult.bootstrap),
+    "bootstrap": _sig_names(lawfit.FitResult.bootstrap) | {"new_data"},
     "predict": _sig_names(lawfit.FitResult.predict) | {"new_data"},
     "extrapolate": _sig_names(lawfit.extrapolate),
     "should_stop": _sig_names(lawfit.should_stop, lawfit.extrapolate),
@@ -231,8 +254,8 @@ NAMES = {
     "cost.grid": set(cost.FIELDS) | {"grid"},
     "plan": _sig_names(lawfit.plan) | {"planning", "samples", "grid", "configs"} | set(cost.FIELDS),
     "pareto": _sig_names(pareto) | {"planning", "samples", "grid", "configs"} | set(cost.FIELDS),
-    "load_result": {"path", "load_result"},
-    "save_load": {"path"},
+    "load_result": {"path", "load_result", "new_data"},
+    "save_load": {"path", "new_data"},
 }
 for _fn in ("pass_at_k", "pass_hat_k", "pass_curve", "pass_posterior", "coverage", "passuntil", "fit_irt"):
     NAMES[_fn] = _sig_names(getattr(evals, _fn)) | {"responses", "target", "k", "items", "n_items", "theta"}
@@ -296,6 +319,7 @@ STATS: dict = collections.defaultdict(collections.Counter)
 FAILURES: dict = collections.defaultdict(list)
 TIMES: dict = collections.defaultdict(float)
 MESSAGES: dict = collections.defaultdict(collections.Counter)  # the refusals, for tuning the strategies
+FAILED_CALLS: dict = collections.defaultdict(list)  # pickled descriptions (base64) of the failing calls
 
 
 def short(desc: dict, n: int = 1500) -> str:
@@ -325,6 +349,7 @@ def run_call(desc: dict) -> None:
         if out.get("log"):
             extra += "\nworker log:\n" + out["log"][-1500:]
         FAILURES[ep].append(f"[{cat}] {problem}\n  call: {short(desc)}{extra}")
+        FAILED_CALLS[ep].append(base64.b64encode(pickle.dumps(desc, protocol=4)).decode())
         if SHRINK:
             raise AssertionError(FAILURES[ep][-1])
 
@@ -1302,12 +1327,6 @@ def test_fuzz_summary(capsys):
                  f"{_WORKER[0].starts if _WORKER else 0}; known native issues: {[k[0] for k in KNOWN_NATIVE]}")
     with capsys.disabled():
         print(f"\n[fuzz {PROFILE}] summary\n" + "\n".join(lines))
-    path = os.environ.get("LAWFIT_FUZZ_REPORT")
-    if path:
-        with open(path, "w") as f:
-            json.dump({"profile": PROFILE, "stats": {k: dict(v) for k, v in STATS.items()},
-                       "seconds": dict(TIMES), "failures": {k: v for k, v in FAILURES.items()},
-                       "messages": {k: dict(v.most_common()) for k, v in MESSAGES.items()}}, f, indent=1,
-                      default=str)
+    write_report()
     if len(STATS) == len(STRATEGIES):  # the whole file ran (not a -k selection)
         assert total >= (10_000 if LONG else 500), f"only {total} calls"
