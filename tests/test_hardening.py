@@ -683,3 +683,18 @@ def test_reference_forecast_overflow_is_non_finite():
     s = ex.summary
     assert not ((s["status"] == "CONVERGED") & ~np.isfinite(s["q50"])).any()
     assert (s["status"] == "NON_FINITE").any()
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(x=5), r"x column 5 not found; columns are: curve, x, y"),
+    (dict(y="loss"), r"y column 'loss' not found"),
+    (dict(by="run"), r"by column 'run' not found"),
+])
+@pytest.mark.parametrize("with_reference", [False, True])
+def test_extrapolate_missing_columns_name_the_argument(curves, kw, match, with_reference):
+    """'column(s) [5] not found' did not say which argument; with reference=, a data column missing raised KeyError."""
+    args = dict(x="x", y="y", by="curve", horizon=2000, **FAST)
+    args.update(kw)
+    if with_reference:
+        args["reference"] = curves
+    _raises(match, extrapolate, curves, **args)

@@ -433,16 +433,16 @@ def extrapolate(
         raise ValueError(f"init_spread and init_sigma must be >= 0, got {init_spread!r}, {init_sigma!r}")
     quantiles = _quantiles(quantiles)
     x, y = check_label("x", x), check_label("y", y)
+    df = to_pandas(data)
+    for c, role in [(x, "x"), (y, "y")] + [(c, "by") for c in as_list(by)]:
+        if not has_column(df, c, role):
+            raise ValueError(f"{role} column {show(c)} not found; columns are: {', '.join(map(str, df.columns))}")
     if reference is not None:
         from .reference import forecast_from_reference
 
-        return forecast_from_reference(data, reference, x=x, y=y, by=as_list(by), horizon=horizon, mode=mode,
+        return forecast_from_reference(df, reference, x=x, y=y, by=as_list(by), horizon=horizon, mode=mode,
                                        quantiles=quantiles, threads=threads, per_curve=_per_curve)
     active_fams = _families(families)
-    df = to_pandas(data)
-    if not has_column(df, x, "x") or not has_column(df, y, "y"):
-        missing = [c for c in (x, y) if c not in df.columns]
-        raise ValueError(f"column(s) {missing} not found; columns are: {', '.join(map(str, df.columns))}")
     tcol = pd.to_numeric(df[x], errors="coerce").to_numpy(dtype=np.float64)
     ycol = pd.to_numeric(df[y], errors="coerce").to_numpy(dtype=np.float64)
     keep = np.isfinite(tcol) & (tcol >= 1) & np.isfinite(ycol)
