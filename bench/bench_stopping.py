@@ -12,7 +12,7 @@ Rules:
   P(acc@50 > best completed) < 0.05.
 * domhan+reference: the same criterion (lawfit.decide) on the sweep-aware forecast: the configurations completed so
   far (trained to epoch 50) are the reference. Arrivals are processed in blocks of 100: a block's forecasts use the
-  runs completed before the block (at least 8; before that, no stopping).
+  runs completed before the block (at least 20; before that, no stopping).
 * median: the median-stopping rule (Golovin et al. 2017): stop at a checkpoint when the configuration's best value
   so far is below the median, over completed configurations, of their running mean up to that epoch.
 * asha: asynchronous successive halving (Li et al. 2020) with rungs at the checkpoints and reduction factor 3: a
@@ -93,7 +93,7 @@ def main():
         block = trials[b0:b0 + BLOCK]
         done = [t for t, e in stop.items() if e == H]
         fc = {}
-        if len(done) >= 8:
+        if len(done) >= 20:
             ref = lc[lc.trial.isin(done)]
             for c in CUTS:
                 part = lc[lc.trial.isin(block) & (lc.epoch <= c)]

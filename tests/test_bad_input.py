@@ -104,7 +104,7 @@ def test_negative_weight_is_invalid(clean):
         (dict(space="sqrt"), r"unknown space 'sqrt'"),
         (dict(delta=-1.0), r"delta must be a positive"),
         (dict(max_iter=0), r"max_iter must be >= 1"),
-        (dict(threads=0), r"threads must be >= 1"),
+        (dict(threads=-1), r"threads must be >= 0"),
         (dict(bounds={"gamma": (0, 1)}), r"unknown parameter 'gamma'"),
         (dict(bounds={"E": (2, 1)}), r"lower > upper for parameter 'E'"),
         (dict(bounds={"A": (-2, -1)}), r"'A' is positive by definition"),

@@ -83,10 +83,10 @@ def test_optuna_pruner_uses_completed_trials_as_reference():
                 raise optuna.TrialPruned()
         return v
 
-    pruner = ExtrapolationPruner(max_steps=T, min_steps=6, interval=3, min_completed=8, min_reference=8,
+    pruner = ExtrapolationPruner(max_steps=T, min_steps=6, interval=3, min_completed=20, min_reference=20,
                                  samples=100, steps=150)
     study = optuna.create_study(direction="maximize", pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=1))
-    study.optimize(objective, n_trials=24)
+    study.optimize(objective, n_trials=32)
     assert pruner.n_reference_batches >= 1
     pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
     assert pruned and study.best_trial.state == optuna.trial.TrialState.COMPLETE

@@ -186,11 +186,14 @@ def test_lr_annealing_many_curves_and_bad_rows():
     Xbad[3, 0] += 0.5
     with pytest.raises(ValueError, match="curve 0"):
         lr_annealing_features(off, Xbad)
-    # Through lawfit.fit: rows of one curve out of step order.
+    # Through lawfit.fit: rows of one curve out of step order give that curve the status INVALID_INPUT (one bad
+    # curve never spoils the batch); the other curve is fitted as alone.
     df = pd.DataFrame({"step": X[:, 0], "lr": X[:, 1], "loss": 3.0 - 0.1 * np.log(X[:, 0]), "run": [0] * off[1] + [1] * (len(X) - off[1])})
     df = pd.concat([df[df.run == 0], df[df.run == 1].iloc[::-1]])
-    with pytest.raises(ValueError, match="curve 1"):
-        lawfit.fit(df, "lr_annealing", x=["step", "lr"], y="loss", by="run")
+    res = lawfit.fit(df, "lr_annealing", x=["step", "lr"], y="loss", by="run")
+    alone = lawfit.fit(df[df.run == 0], "lr_annealing", x=["step", "lr"], y="loss", by="run")
+    assert list(res.status) == [alone.status.iloc[0], "INVALID_INPUT"]
+    np.testing.assert_array_equal(res.params.iloc[[0]].to_numpy(), alone.params.to_numpy())
 
 
 def test_lr_annealing_fit_and_predict_on_raw_columns():

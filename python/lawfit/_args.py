@@ -5,7 +5,7 @@ and returns the value as the native core takes it. Integers must be integers: 2.
 not rounded or parsed.
 
 Threads: ``resolve_threads`` caps a request at ``4 x os.cpu_count()`` (``THREADS_PER_CORE``) so that the value
-passed to the native core stays small; None (and 0 where allowed) means all cores.
+passed to the native core stays small; None and 0 mean all cores, for every entry point.
 
 Memory: ``check_alloc`` refuses an output that would not fit in this machine's physical memory
 (``os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')``), before anything is allocated.
@@ -33,8 +33,29 @@ def _num(v) -> str:
 
 
 def _got(value) -> str:
-    v = value.item() if isinstance(value, np.generic) else value
-    return f"{type(value).__name__} {v!r}"
+    return f"{type(value).__name__} {show(value)}"
+
+
+def show(value, limit: int = 80) -> str:
+    """repr() of a value for a message, with numpy scalars as the Python values they hold (3.0, not
+    np.float64(3.0)), also inside a tuple or list, and numpy arrays as lists; cut at ``limit`` characters."""
+
+    def conv(v):
+        if isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, np.ndarray):
+            return v.tolist()
+        if isinstance(v, tuple):
+            return tuple(conv(x) for x in v)
+        if isinstance(v, list):
+            return [conv(x) for x in v]
+        return v
+
+    try:
+        r = repr(conv(value))
+    except Exception:  # noqa: BLE001 - a value whose repr fails is shown by its type
+        r = f"<{type(value).__name__}>"
+    return r if len(r) <= limit else r[: limit - 3] + "..."
 
 
 def _pre(op: Optional[str]) -> str:
@@ -106,12 +127,12 @@ def max_threads() -> int:
     return max(os.cpu_count() or 1, 1) * THREADS_PER_CORE
 
 
-def resolve_threads(threads, *, op: Optional[str] = None, zero_ok: bool = False) -> int:
-    """``threads`` as the native core takes it: 0 (all cores) for None, else an integer >= 1 (>= 0 with zero_ok,
-    0 meaning all cores) capped at :func:`max_threads`."""
+def resolve_threads(threads, *, op: Optional[str] = None) -> int:
+    """``threads`` as the native core takes it: None or 0 mean all cores (0), else an integer >= 1 capped at
+    :func:`max_threads`. The same rule for every entry point (fit, bootstrap, extrapolate, evals, cost, plan)."""
     if threads is None:
         return 0
-    t = check_int("threads", threads, 0 if zero_ok else 1, op=op)
+    t = check_int("threads", threads, 0, op=op)
     return min(t, max_threads())
 
 

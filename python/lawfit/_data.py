@@ -15,9 +15,12 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from ._args import show
+
 
 def to_pandas(data, *, name: str = "data", columns: Optional[Sequence] = None) -> pd.DataFrame:
-    """pandas / polars DataFrame, pyarrow Table, dict of arrays, or a CSV / Parquet path -> pandas.
+    """pandas / polars DataFrame, pyarrow Table, dict of arrays (scalars broadcast; a dict of scalars is one row),
+    or a CSV / Parquet path -> pandas.
 
     A dict of arrays is wrapped without copying its arrays. ``columns``: the columns the caller reads; a pyarrow
     Table or RecordBatch holding all of them converts only those (numeric columns without nulls, in one chunk,
@@ -35,10 +38,23 @@ def to_pandas(data, *, name: str = "data", columns: Optional[Sequence] = None) -
             return pd.read_csv(path, sep="\t" if low.endswith(".tsv") else ",")
         raise ValueError(f"{name}: cannot tell the format of {path} (use .csv, .csv.gz, .tsv or .parquet)")
     if isinstance(data, dict):
+        cols = {}
+        for k, v in data.items():
+            try:
+                a = np.asarray(v)
+            except ValueError:  # ragged nested lists
+                raise ValueError(f"{name}: entry {k!r} of the dict must be a scalar or a 1-D array, got a ragged "
+                                 "nested list") from None
+            if a.ndim > 1:
+                raise ValueError(f"{name}: entry {k!r} of the dict must be a scalar or a 1-D array, got shape "
+                                 f"{a.shape}")
+            cols[k] = a
+        if cols and all(a.ndim == 0 for a in cols.values()):
+            cols = {k: a.reshape(1) for k, a in cols.items()}  # a dict of scalars: one row
         try:
             # copy=False: the frame's columns are the caller's arrays (pandas would otherwise copy them into
             # 2-D blocks, one per dtype).
-            return pd.DataFrame({k: np.asarray(v) for k, v in data.items()}, copy=False)
+            return pd.DataFrame(cols, copy=False)
         except ValueError as exc:
             raise ValueError(f"{name}: the arrays of the dict must all have the same length ({exc})") from None
     mod = type(data).__module__
@@ -296,7 +312,7 @@ def make_batch(
     """The CSR batch of df's rows, curves by ``by``. ``permute``: rows grouped by curve but not in key order stay
     where they are (Batch.perm says which curve each run is) instead of being gathered into key order."""
     if nan_policy not in ("status", "omit", "raise"):
-        raise ValueError(f"nan_policy must be 'status', 'omit' or 'raise', got {nan_policy!r}")
+        raise ValueError(f"nan_policy must be 'status', 'omit' or 'raise', got {show(nan_policy)}")
     by = as_list(by)
     if len(x) == 1:
         X = numeric_column(df, x[0], "x").reshape(-1, 1)  # a view: no copy of the column

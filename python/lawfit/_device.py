@@ -2,6 +2,7 @@
 the CUDA backend raises ValueError, and on a CUDA build without a usable device raises RuntimeError."""
 from __future__ import annotations
 
+from ._args import show
 from ._native import _core
 
 DEVICES = ("cpu", "cuda")
@@ -20,7 +21,7 @@ def cuda_available() -> bool:
 def check_device(device, op: str) -> str:
     """Validate ``device`` for operation ``op``; for "cuda", check the build and the device."""
     if not isinstance(device, str) or device not in DEVICES:
-        raise ValueError(f"{op}: device must be 'cpu' or 'cuda', got {device!r}")
+        raise ValueError(f"{op}: device must be 'cpu' or 'cuda', got {show(device)}")
     if device == "cuda":
         status = _core.cuda_status()
         if not status["built"]:

@@ -16,7 +16,8 @@ from ._native import _core
 LR_ANNEALING_LAMBDA = 0.999
 
 
-def lr_annealing_features(offsets, X, lam: float = LR_ANNEALING_LAMBDA, threads: Optional[int] = None) -> np.ndarray:
+def lr_annealing_features(offsets, X, lam: float = LR_ANNEALING_LAMBDA, threads: Optional[int] = None, *,
+                          invalid: str = "raise") -> np.ndarray:
     """(S1, S2) per row for lr_annealing from raw (step, lr) rows of a CSR batch.
 
     Parameters
@@ -27,6 +28,8 @@ def lr_annealing_features(offsets, X, lam: float = LR_ANNEALING_LAMBDA, threads:
         schedule from step 1, with the LR held constant between observed rows and warmup counted as the
         maximum LR.
     lam: the momentum decay of the annealing area (0.999 in the paper).
+    invalid: "raise" (ValueError naming the first curve whose steps are not increasing non-negative integers) or
+        "nan" (that curve's rows get NaN features; lawfit.fit uses this to give the curve a status).
 
     Returns float64 [n, 2]: S1 (forward area) and S2 (annealing area) at each row's step.
     """
@@ -36,6 +39,11 @@ def lr_annealing_features(offsets, X, lam: float = LR_ANNEALING_LAMBDA, threads:
         raise ValueError(f"lr_annealing: x must have two columns (step, lr), got shape {Xa.shape}")
     out, err = _core.lr_annealing_features(off, Xa, float(lam), resolve_threads(threads, op="lr_annealing"))
     bad = np.flatnonzero(err)
+    if bad.size and invalid == "nan":
+        rows = np.repeat(np.asarray(err) != 0, np.diff(off))
+        out = np.array(out, dtype=np.float64, copy=True)
+        out[rows] = np.nan
+        return out
     if bad.size:
         b = int(bad[0])
         if err[b] == 1:
@@ -47,8 +55,8 @@ def lr_annealing_features(offsets, X, lam: float = LR_ANNEALING_LAMBDA, threads:
     return out
 
 
-def _lr_annealing_transform(offsets, X) -> np.ndarray:
-    return lr_annealing_features(offsets, X)
+def _lr_annealing_transform(offsets, X, invalid: str = "raise") -> np.ndarray:
+    return lr_annealing_features(offsets, X, invalid=invalid)
 
 
 register_transform("lr_annealing", _lr_annealing_transform, raw_inputs=("step", "lr"))

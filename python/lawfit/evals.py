@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import (COUNT_LIMIT, INT32_LIMIT, check_alloc, check_int, check_prob, check_real, check_seed,
-                    resolve_threads)
+                    resolve_threads, show)
 from ._data import curve_hashes
 from ._native import _core
 from ._progress import with_progress
@@ -50,12 +50,19 @@ _KINDS = {"pass@k": 0, "pass^k": 1}
 
 def _threads(threads: Optional[int]) -> int:
     """None or 0: all cores; at most 4 x the cores are used (lawfit._args.resolve_threads)."""
-    return resolve_threads(threads, zero_ok=True)
+    return resolve_threads(threads)
 
 
 def _int_array(v, name: str) -> np.ndarray:
     """Integer counts as a C-contiguous int64 vector; floats must be whole numbers."""
-    a = np.asarray(v)
+    try:
+        a = np.asarray(v)
+    except (ValueError, TypeError):  # ragged nested lists
+        raise ValueError(f"argument {name!r} must be a scalar or a 1-D array of counts, got a ragged nested list") from None
+    if a.dtype.kind in "USVcmMO" and not (a.dtype.kind == "O" and all(
+            isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+            for x in np.atleast_1d(a).ravel())):
+        raise ValueError(f"argument {name!r} must hold integer counts, got {a.dtype} values {show(v, 60)}")
     if a.dtype == bool:
         a = a.astype(np.int64)
     if a.ndim > 1:
@@ -116,9 +123,9 @@ def _broadcast_nc(n, c) -> tuple:
 
 
 def _grid(kind: int, n, c, k, threads) -> np.ndarray:
+    (nn, cc), kk = _broadcast_nc(n, c), _int_array(k, "k")  # (checks the arguments first)
     scalar_p = np.ndim(n) == 0 and np.ndim(c) == 0
     scalar_k = np.ndim(k) == 0
-    (nn, cc), kk = _broadcast_nc(n, c), _int_array(k, "k")
     _check_counts(nn, cc, kk)
     g, _ = _core.evals_pass_grid(kind, nn, cc, kk, True, _threads(threads))
     if scalar_p and scalar_k:
@@ -148,14 +155,14 @@ def _prior(prior) -> tuple:
     if isinstance(prior, str):
         table = {"jeffreys": (0.5, 0.5), "uniform": (1.0, 1.0)}
         if prior not in table:
-            raise ValueError(f"prior must be 'jeffreys', 'uniform' or a pair (a0, b0), got {prior!r}")
+            raise ValueError(f"prior must be 'jeffreys', 'uniform' or a pair (a0, b0), got {show(prior)}")
         return table[prior]
     try:
         a0, b0 = (float(v) for v in prior)
     except (TypeError, ValueError):
-        raise ValueError(f"prior must be 'jeffreys', 'uniform' or a pair (a0, b0), got {prior!r}") from None
+        raise ValueError(f"prior must be 'jeffreys', 'uniform' or a pair (a0, b0), got {show(prior)}") from None
     if not (a0 > 0 and b0 > 0):
-        raise ValueError(f"prior parameters must be > 0, got {prior!r}")
+        raise ValueError(f"prior parameters must be > 0, got {show(prior)}")
     return a0, b0
 
 
@@ -210,7 +217,7 @@ def pass_curve(
         pm, _, _, draws = _core.evals_pass_posterior(kd, nn, cc, kk, a0, b0, lv, n_boot, seed, th)
         out["estimate"] = pm.mean(axis=0)
     else:
-        raise ValueError(f"interval must be 'bootstrap', 'beta' or None, got {interval!r}")
+        raise ValueError(f"interval must be 'bootstrap', 'beta' or None, got {show(interval)}")
     lo, hi = np.quantile(draws, q, axis=0)
     out["low"], out["high"] = lo, hi
     return out
@@ -239,6 +246,17 @@ def pass_posterior(
 
 
 # ---- coverage extrapolation -----------------------------------------------------------------------------
+
+
+def _quantiles(v: np.ndarray, q) -> tuple:
+    """np.quantile(v, q, axis=0) (linear interpolation) for values that may be infinite: between two equal values
+    (inf and inf included) the quantile is that value, not inf - inf = NaN."""
+    with np.errstate(invalid="ignore"):
+        lin = np.quantile(v, q, axis=0)
+    lo = np.quantile(v, q, axis=0, method="lower")
+    hi = np.quantile(v, q, axis=0, method="higher")
+    out = np.where(lo == hi, lo, lin)
+    return out[0], out[1]
 
 
 def _fit_k_grid(nmin: int, n_points: int = 24) -> np.ndarray:
@@ -271,13 +289,13 @@ class CoverageResult:
         rows = []
         for p in names:
             v = self.replicates[p].to_numpy()
-            lo, hi = np.quantile(v[ok], q) if ok.sum() > 1 else (np.nan, np.nan)
+            lo, hi = _quantiles(v[ok], q) if ok.sum() > 1 else (np.nan, np.nan)
             rows.append({"param": p, "estimate": v[0], "low": lo, "high": hi})
         out = pd.DataFrame(rows)
         if self.method != "aggregate":
             # The large-k exponent of -log coverage ~ failure ~ k^-alpha.
             v = self.replicates["alpha"].to_numpy()
-            lo, hi = np.quantile(v[ok], q) if ok.sum() > 1 else (np.nan, np.nan)
+            lo, hi = _quantiles(v[ok], q) if ok.sum() > 1 else (np.nan, np.nan)
             out = pd.concat([out, pd.DataFrame([{"param": "exponent", "estimate": v[0], "low": lo, "high": hi}])])
         out = out.reset_index(drop=True)
         out["status"] = self.status
@@ -288,9 +306,12 @@ class CoverageResult:
         return Status(int(self.replicates["status"].iloc[0])).name
 
     def _ok(self) -> np.ndarray:
-        """Bootstrap replicates (row 0, the fit to the data, excluded) whose fit succeeded."""
+        """Bootstrap replicates (row 0, the fit to the data, excluded) that enter the intervals: those whose fit
+        succeeded, and (aggregate) those whose resample solved no problem at all (coverage 0 at every k)."""
         st = self.replicates["status"].to_numpy()
         ok = (st == int(Status.CONVERGED)) | (st == int(Status.MAX_ITER))
+        if "zero" in self.replicates:
+            ok |= self.replicates["zero"].to_numpy(dtype=bool)
         ok[0] = False
         return ok
 
@@ -305,7 +326,8 @@ class CoverageResult:
         be = np.ascontiguousarray(self.replicates["beta"].to_numpy(dtype=np.float64))
         sc = (np.ascontiguousarray(self.replicates["s"].to_numpy(dtype=np.float64))
               if self.method == "scaled_beta" else None)
-        return _core.evals_betabinom_coverage(al, be, kf, sc)
+        # 1 - failure(k), with failure(k) from log-gammas: rounding can give -1e-15 for a coverage of 0
+        return np.clip(_core.evals_betabinom_coverage(al, be, kf, sc), 0.0, 1.0) + 0.0  # (+ 0.0: no -0.0)
 
     def predict(self, k) -> pd.DataFrame:
         """Coverage at k (any positive values, extrapolation included): columns k, coverage, low, high."""
@@ -315,7 +337,7 @@ class CoverageResult:
         C = self._curves(kf)
         ok = self._ok()
         q = [0.5 - self.level / 2, 0.5 + self.level / 2]
-        lo, hi = np.quantile(C[ok], q, axis=0) if ok.sum() > 1 else (np.full(kf.size, np.nan),) * 2
+        lo, hi = _quantiles(C[ok], q) if ok.sum() > 1 else (np.full(kf.size, np.nan),) * 2
         return pd.DataFrame({"k": kf, "coverage": C[0], "low": lo, "high": hi, "status": self.status})
 
     def samples_for(self, target) -> pd.DataFrame:
@@ -327,6 +349,9 @@ class CoverageResult:
         if self.method == "aggregate":
             a = self.replicates["a"].to_numpy()[:, None]
             b = self.replicates["b"].to_numpy()[:, None]
+            # b = 0 (the bound: a constant curve exp(a)) as -0.0, the limit b -> 0- of k = (log t / a)^(1/b): 0 when
+            # exp(a) >= t (reached at once), inf when exp(a) < t (never); a = -inf (coverage 0) gives inf.
+            b = np.where(b == 0, -0.0, b)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 K = (np.log(t)[None, :] / a) ** (1.0 / b)
             K = np.where(np.isfinite(K), K, np.inf)
@@ -345,7 +370,7 @@ class CoverageResult:
             K = np.where(idx >= grid.size, np.inf, np.where(idx == 0, 1.0, K))
         ok = self._ok()
         q = [0.5 - self.level / 2, 0.5 + self.level / 2]
-        lo, hi = np.quantile(K[ok], q, axis=0) if ok.sum() > 1 else (np.full(t.size, np.nan),) * 2
+        lo, hi = _quantiles(K[ok], q) if ok.sum() > 1 else (np.full(t.size, np.nan),) * 2
         return pd.DataFrame({"target": t, "k": K[0], "low": lo, "high": hi, "status": self.status})
 
     def cost_per_solved(
@@ -411,7 +436,7 @@ def sample_cost(model: Mapping, tokens_per_sample, *, hardware="h100-sxm", **ass
         raise ValueError("tokens_per_sample is required to price a sample with the cost model")
     t = float(tokens_per_sample)
     if not (np.isfinite(t) and t > 0):
-        raise ValueError(f"tokens_per_sample must be a positive number, got {tokens_per_sample!r}")
+        raise ValueError(f"tokens_per_sample must be a positive number, got {show(tokens_per_sample)}")
     if "inference_tokens" in assumptions:
         raise ValueError("inference_tokens is set by tokens_per_sample")
     cfg = {"tokens": 1.0, **dict(model)}  # training tokens do not enter the inference cost
@@ -438,7 +463,8 @@ def coverage(
     as another curve of the same batched fit. ``"beta"``: beta-binomial maximum likelihood for the
     distribution of per-problem rates (scale fixed at 1), bootstrapped over problems in C++. ``"scaled_beta"``:
     the same with the Beta's upper end s fitted (rates p = s u, u ~ Beta; REFERENCE.md section 3), for problem
-    sets whose rates stay below 1.
+    sets whose rates stay below 1. The beta-binomial needs a problem with n >= 2 samples and at least 2 problems
+    (n >= 3 and 3 problems for "scaled_beta"): with fewer, the result has the status TOO_FEW_POINTS.
     """
     nn, cc = _broadcast_nc(n, c)
     _check_counts(nn, cc, None)
@@ -464,17 +490,35 @@ def coverage(
         df = pd.DataFrame({"replicate": np.repeat(np.arange(R), kk.size), "k": np.tile(kk, R).astype(float),
                            "coverage": Y.ravel()})
         # Points with zero coverage carry no information in log space; drop them.
-        df = df[df["coverage"] > 0]
-        if df.empty:
+        # Coverage is 0 at every k or at none (pass@k > 0 for every k once a problem was solved): a replicate whose
+        # resample solved no problem has nothing to fit in log space. It is no failed fit but the curve c(k) = 0
+        # (a = -inf, b = 0; status TOO_FEW_POINTS, column ``zero``) and it counts in the intervals: leaving those
+        # replicates out truncated the bootstrap distribution at its low end, so that for c = [0, 0, 10] the
+        # interval started exactly at the point estimate (and excluded it after rounding).
+        zero = ~(Y > 0).any(axis=1)
+        if zero[0]:
             raise ValueError("coverage: argument 'c' is 0 for every problem (none was ever solved); nothing to fit")
+        df = df[df["coverage"] > 0]
         res = _fit(df, "coverage", x="k", y="coverage", by="replicate", space="log", threads=threads, seed=seed)
         p = res.params.reindex(np.arange(R))
-        st = res.status_code.reindex(np.arange(R)).fillna(int(Status.NOT_RUN)).astype(int)
-        reps = pd.DataFrame({"replicate": np.arange(R), "a": p["a"].to_numpy(), "b": p["b"].to_numpy(),
-                             "status": st.to_numpy()})
+        st = res.status_code.reindex(np.arange(R)).fillna(int(Status.NOT_RUN)).astype(int).to_numpy()
+        a, b = p["a"].to_numpy(), p["b"].to_numpy()
+        a, b, st = np.where(zero, -np.inf, a), np.where(zero, 0.0, b), np.where(zero, int(Status.TOO_FEW_POINTS), st)
+        reps = pd.DataFrame({"replicate": np.arange(R), "a": a, "b": b, "status": st, "zero": zero})
         return CoverageResult("aggregate", reps, observed, lv)
     if method in ("beta", "scaled_beta"):
         scaled = method == "scaled_beta"
+        names = ["alpha", "beta"] + (["s"] if scaled else [])
+        # The counts of problems sampled n times reveal the first n moments of the rate distribution only: with
+        # every n = 1 the data fix the mean rate alone (alpha / (alpha + beta) for any concentration), and the
+        # scaled Beta's three parameters need n >= 3 for some problem; and a distribution of rates needs at least as
+        # many problems as it has parameters. Unidentified: status TOO_FEW_POINTS, NaN parameters (the fit would
+        # otherwise stop anywhere along the flat ridge and report CONVERGED).
+        if int(nn.max()) < len(names) or nn.size < len(names):
+            R = n_boot + 1
+            reps = pd.DataFrame({"replicate": np.arange(R), **{p: np.full(R, np.nan) for p in names},
+                                 "status": np.full(R, int(Status.TOO_FEW_POINTS))})
+            return CoverageResult(method, reps, observed, lv)
         pairs, group_of = np.unique(np.stack([nn, cc], axis=1), axis=0, return_inverse=True)
         gn = np.ascontiguousarray(pairs[:, 0])
         gc = np.ascontiguousarray(pairs[:, 1])
@@ -612,7 +656,7 @@ def _responses(responses, name: str = "responses") -> tuple:
             bad = np.argwhere(~good)[0]
             raise ValueError(
                 f"argument {name!r} must hold only 0, 1 or missing (NaN or -1); entry {tuple(int(v) for v in bad)} "
-                f"is {arr[tuple(bad)]!r}"
+                f"is {show(arr[tuple(bad)])}"
             )
         Y = np.where(miss, -1, f).astype(np.int8)
     if Y.dtype == np.int8 and (np.any(Y < -1) or np.any(Y > 1)):
@@ -983,14 +1027,19 @@ def fit_irt(
     if code != 2 and dim != 1:
         raise ValueError(f"dim applies to model='mirt' only (got dim={dim} with model={model!r})")
     try:
-        a_mean, a_sd = (float(v) for v in prior_a)
+        if isinstance(prior_a, (str, bytes)):
+            raise TypeError
+        a_mean, a_sd = (check_real("prior_a", v) for v in prior_a)
     except (TypeError, ValueError):
-        raise ValueError(f"prior_a must be a (mean, sd) pair, got {prior_a!r}") from None
-    if not (a_sd > 0 and prior_b_sd > 0):
-        raise ValueError("prior standard deviations must be > 0")
+        raise ValueError(f"prior_a must be a (mean, sd) pair of numbers, got {show(prior_a)}") from None
+    if not (np.isfinite(a_mean) and np.isfinite(a_sd) and a_sd > 0):
+        raise ValueError(f"prior_a must be a (mean, sd) pair with a finite mean and sd > 0, got {show(prior_a)}")
+    prior_b_sd = check_real("prior_b_sd", prior_b_sd)
+    if not (np.isfinite(prior_b_sd) and prior_b_sd > 0):
+        raise ValueError(f"prior_b_sd must be a finite number > 0, got {prior_b_sd!r}")
     max_iter = min(check_int("max_iter", max_iter, 1), INT32_LIMIT - 1)
     if not check_real("tol", tol) > 0:
-        raise ValueError(f"tol must be > 0, got {tol!r}")
+        raise ValueError(f"tol must be > 0, got {show(tol)}")
     if method not in ("jmap", "mml"):
         raise ValueError(f"method must be 'jmap' or 'mml', got {method!r}")
     if method == "mml" and code != 1:

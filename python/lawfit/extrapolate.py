@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import (INT32_LIMIT, check_alloc, check_int, check_label, check_prob, check_real, check_seed,
-                    resolve_threads)
+                    resolve_threads, show)
 from ._data import as_list, has_column, key_index, make_batch, plain, to_pandas
 from ._native import _core
 from ._progress import with_progress
@@ -43,6 +43,7 @@ FAMILY_SETS = {
     "all": tuple(_FAMS),
 }
 _LO, _HI = 0.2, 0.8  # observed values span this range on the normalised scale
+_OVERFLOW_SPAN = 1e3  # normalised units the forecast must be able to reach without overflow in the user's units
 _SIGMA_MIN_REL = 1e-3  # noise floor, relative to the metric's unit
 _CHOL_OFF = np.concatenate([[0], np.cumsum(np.square(_NP))]).astype(int)  # packed P x P start factors
 _RIDGE_REL, _RIDGE_ABS = 0.1, 0.1
@@ -67,13 +68,18 @@ def _families(families) -> np.ndarray:
             if families in _FAMS:
                 names = (families,)
             else:
-                raise ValueError(f"families: unknown set or family {families!r}; sets {sorted(FAMILY_SETS)}, "
+                raise ValueError(f"families: unknown set or family {show(families)}; sets {sorted(FAMILY_SETS)}, "
                                  f"families {_FAMS}")
         else:
+            if isinstance(families, (bytes, dict)) or not hasattr(families, "__iter__"):
+                raise ValueError(f"families must be a set name ({', '.join(sorted(FAMILY_SETS))}), a family name or a "
+                                 f"list of family names, got {type(families).__name__} {show(families)}")
             names = tuple(families)
-    bad = [f for f in names if f not in _FAMS]
-    if bad or not names:
-        raise ValueError(f"families: unknown family name(s) {bad}; choose from {_FAMS}")
+    bad = [show(f) for f in names if not isinstance(f, str) or f not in _FAMS]
+    if not names:
+        raise ValueError(f"families must name at least one family; choose from {_FAMS}")
+    if bad:
+        raise ValueError(f"families: unknown family name(s) {', '.join(bad)}; choose from {_FAMS}")
     return np.array([f in names for f in _FAMS])
 
 
@@ -247,9 +253,13 @@ class Extrapolation:
         C, S, T = d.shape
         ds = np.sort(np.where(np.isfinite(d), d, np.nan), axis=1)
         k = np.sum(~np.isnan(ds), axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             mean = np.nansum(ds, axis=1) / k
-            std = np.sqrt(np.nansum((ds - mean[:, None, :]) ** 2, axis=1) / np.maximum(k - 1, 1))
+            dev = ds - mean[:, None, :]
+            # scaled by the largest deviation, so that values of ~1e300 do not overflow when squared
+            m = np.max(np.where(np.isnan(dev), 0.0, np.abs(dev)), axis=1)
+            ms = np.where(m > 0, m, 1.0)
+            std = m * np.sqrt(np.nansum((dev / ms[:, None, :]) ** 2, axis=1) / np.maximum(k - 1, 1))
         out = self.keys.loc[np.repeat(np.arange(C), T)].reset_index(drop=True) if self.by else pd.DataFrame(
             {"curve": np.repeat(np.arange(C), T)})
         out[self.x] = t.reshape(-1)
@@ -294,7 +304,7 @@ def _per_curve(v, C: int, name: str, index: Optional[pd.Index] = None) -> np.nda
     if isinstance(v, pd.Series) and index is not None:
         r = v.reindex(index)
         if r.isna().any():
-            raise ValueError(f"{name}: no value for curve {r.index[np.flatnonzero(r.isna().to_numpy())[0]]!r}")
+            raise ValueError(f"{name}: no value for curve {show(r.index[np.flatnonzero(r.isna().to_numpy())[0]])}")
         try:
             return r.to_numpy(dtype=np.float64)
         except (TypeError, ValueError):
@@ -332,7 +342,7 @@ def _metric_range(ymin: np.ndarray, ymax: np.ndarray, is_max: np.ndarray, bounds
         lo, hi = (float(bounds[0]) if bounds[0] is not None else -np.inf,
                   float(bounds[1]) if bounds[1] is not None else np.inf)
         if not lo < hi:
-            raise ValueError(f"bounds: lower must be < upper, got {bounds!r}")
+            raise ValueError(f"bounds: lower must be < upper, got {show(bounds)}")
         return np.full(C, lo), np.full(C, hi)
     with np.errstate(invalid="ignore"):
         nonneg = ymin >= 0
@@ -373,14 +383,16 @@ def extrapolate(
     horizon: the step to extrapolate to: a scalar, an array in curve order, or a Series indexed by the curve
         keys; also the t_max of the improvement prior. It must exceed each curve's last observed step: a curve
         observed at or beyond its horizon is not sampled and gets the status INVALID_INPUT (NaN samples and
-        predictions), like any other curve that cannot be extrapolated; the other curves are unaffected.
+        predictions), like any other curve that cannot be extrapolated; the other curves are unaffected. A curve
+        whose values come within a factor ~1e3 of the largest double (e.g. 1e308), so that its forecast would
+        overflow, gets the status NON_FINITE.
     families: "domhan" (the 11 families of Domhan et al. 2015), "lcpfn" (pow3, ilog2, janoschek), "all", or a
         list of family names.
     samples: posterior draws kept per curve (curves x samples x dim x 8 bytes must fit in memory, else
         ValueError before anything is allocated). seed: chains are keyed by (seed, hash of the curve's key,
         step); an integer in [0, 2**64).
     quantiles: levels in (0, 1) of the quantile columns of :meth:`Extrapolation.predict` (checked here).
-    threads: worker threads (default: all cores; at most 4 x the cores are used).
+    threads: worker threads (None or 0, the default: all cores; at most 4 x the cores are used).
     mode: "max" (accuracy-like) or "min" (loss-like) for every curve; default: inferred per curve from its own
         trend (the mean of its last third of points against its first third; ties give "max"), reported in
         ``Extrapolation.mode``. Give it when known: a short noisy curve can look like the opposite.
@@ -389,7 +401,8 @@ def extrapolate(
     Each curve is normalised, ranged and sampled on its own (random streams keyed by the hash of its key), so
     adding or removing other curves never changes its forecast.
     walkers, steps, burn: sampler settings (defaults: walkers 2 * dim + 2, where dim counts the parameters,
-        weights and sigma of the families in use (98 for "domhan"); 200 steps; burn steps // 2).
+        weights and sigma of the families in use (98 for "domhan"); 200 steps; burn steps // 2). walkers >= 3; an odd
+        count is rounded up to the next even one (the stretch move updates two halves of the ensemble in turn).
     de_fraction: fraction of steps (default 0.2) that use the differential-evolution move (ter Braak 2006)
         instead of the stretch move (Goodman & Weare 2010); both are affine-invariant ensemble moves.
     init_spread, init_sigma: where the walkers start. Each walker draws sigma log-normally around the
@@ -405,7 +418,7 @@ def extrapolate(
         ReferenceForecast` is returned (``summary``, ``predict()``, ``baselines``, ``skill(truth)``,
         ``prob_better(best)``); the sampler settings are not used. See docs/forecasting.md.
         ``reference="self"``: the curves of this call are the reference. Curves observed to the horizon (at
-        least 8) serve as the reference for the shorter ones. If there are fewer, every curve is cut earlier and
+        least 20) serve as the reference for the shorter ones. If there are fewer, every curve is cut earlier and
         the cut curves are their own reference.
         The ensemble is backtested on them, which gives a shrinkage toward the last value and split-conformal
         quantiles; a curve that has not moved keeps its last value. This costs about twice the plain call. It
@@ -419,7 +432,7 @@ def extrapolate(
     steps = check_int("steps", steps, 1, INT32_LIMIT)
     burn = steps // 2 if burn is None else check_int("burn", burn, 0, steps)
     if walkers is not None:
-        walkers = check_int("walkers", walkers, 1, INT32_LIMIT - 1)
+        walkers = check_int("walkers", walkers, 3, INT32_LIMIT - 1)  # (an odd count is rounded up: at least 4)
     de_fraction = check_real("de_fraction", de_fraction)
     if not 0.0 <= de_fraction <= 1.0:
         raise ValueError(f"de_fraction must be in [0, 1], got {de_fraction!r}")
@@ -428,24 +441,24 @@ def extrapolate(
         raise ValueError(f"init_spread and init_sigma must be >= 0, got {init_spread!r}, {init_sigma!r}")
     quantiles = _quantiles(quantiles)
     x, y = check_label("x", x), check_label("y", y)
+    df = to_pandas(data)
+    for c, role in [(x, "x"), (y, "y")] + [(c, "by") for c in as_list(by)]:
+        if not has_column(df, c, role):
+            raise ValueError(f"{role} column {show(c)} not found; columns are: {', '.join(map(str, df.columns))}")
     if isinstance(reference, str) and reference == "self":
         from .reference import forecast_self
 
         kw = dict(families=families, samples=samples, seed=seed, bounds=bounds, walkers=walkers, steps=steps,
                   burn=burn, de_fraction=de_fraction, init_spread=init_spread, init_sigma=init_sigma,
                   threads=threads or None)
-        return forecast_self(data, x=x, y=y, by=as_list(by), horizon=horizon, mode=mode, quantiles=quantiles,
+        return forecast_self(df, x=x, y=y, by=as_list(by), horizon=horizon, mode=mode, quantiles=quantiles,
                              threads=threads, per_curve=_per_curve, ensemble_kw=kw)
     if reference is not None:
         from .reference import forecast_from_reference
 
-        return forecast_from_reference(data, reference, x=x, y=y, by=as_list(by), horizon=horizon, mode=mode,
+        return forecast_from_reference(df, reference, x=x, y=y, by=as_list(by), horizon=horizon, mode=mode,
                                        quantiles=quantiles, threads=threads, per_curve=_per_curve)
     active_fams = _families(families)
-    df = to_pandas(data)
-    if not has_column(df, x, "x") or not has_column(df, y, "y"):
-        missing = [c for c in (x, y) if c not in df.columns]
-        raise ValueError(f"column(s) {missing} not found; columns are: {', '.join(map(str, df.columns))}")
     tcol = pd.to_numeric(df[x], errors="coerce").to_numpy(dtype=np.float64)
     ycol = pd.to_numeric(df[y], errors="coerce").to_numpy(dtype=np.float64)
     keep = np.isfinite(tcol) & (tcol >= 1) & np.isfinite(ycol)
@@ -509,6 +522,11 @@ def extrapolate(
     # A horizon at or before a curve's last observed step is no extrapolation: that curve gets the status
     # INVALID_INPUT (NaN samples) and is not sampled; the other curves are not affected.
     in_sample = nz & ~(hz > last_x)
+    # A curve whose values span or reach nearly the largest double (e.g. 1e308) cannot be mapped back from the
+    # normalised scale without overflowing (its forecast would be inf or NaN): it is not sampled either and gets
+    # the status NON_FINITE.
+    with np.errstate(over="ignore", invalid="ignore"):
+        overflow = nz & ~np.isfinite(np.abs(worst) + _OVERFLOW_SPAN * scale / (_HI - _LO))
     # The sampler's output: samples [C, samples, dim] and the trace [C, steps - burn], float64.
     check_alloc("extrapolate", float(C) * (samples * _DIM + (steps - burn)) * 8.0,
                 f"samples={samples} draws x {C} curve(s) x {_DIM} coordinates",
@@ -568,7 +586,7 @@ def extrapolate(
     init[:, -1] = np.clip(np.where(np.isfinite(rms), rms, 0.01), 2 * sigma_min, 1.0)
 
     chol = _start_factors(t, seg, offsets, init, active, active_fams) if init_spread > 0 else None
-    active[in_sample] = False  # not sampled (the sampler fails a curve without families at once)
+    active[in_sample | overflow] = False  # not sampled (the sampler fails a curve without families at once)
 
     # 2. The sampler, all curves at once.
     dim_act = (active * (np.array(_NP) + 1)).sum(axis=1) + 1
@@ -583,6 +601,7 @@ def extrapolate(
                             keys=b.hashes)
     status = np.asarray(out["status"]).astype(np.int64)
     status[in_sample] = int(Status.INVALID_INPUT)
+    status[overflow & ~in_sample] = int(Status.NON_FINITE)
     tau = _autocorr_time(np.asarray(out["trace"]))
     last_y = np.where(nz, yv[np.maximum(offsets[1:] - 1, 0)] if len(yv) else np.nan, np.nan)
     ex = Extrapolation(b.keys, b.by, x, y, hz, active, np.asarray(out["samples"]), status,

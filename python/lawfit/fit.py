@@ -11,7 +11,8 @@ from ._data import as_list, inverse_permutation, lookup_curves, make_batch, plai
 from ._device import check_device
 from ._native import _core
 from ._progress import check_progress, progress_bar
-from .laws import LawSpec, get_law
+from ._status import Status
+from .laws import LawSpec, apply_transform, get_law
 from .result import FitResult
 
 LOSSES = {"l2": 0, "linear": 0, "huber": 1, "soft_l1": 2, "cauchy": 3}
@@ -133,6 +134,24 @@ def _starts(spec: LawSpec, starts, keys: pd.DataFrame, by: list, lo, hi) -> dict
     return {"starts": np.ascontiguousarray(arr), "project_linear": False}
 
 
+def _transformed(spec: LawSpec, batch) -> tuple:
+    """(the law's inputs from the raw x rows, refused [B]) for a law with a per-curve transform (lr_annealing).
+
+    One curve never spoils the others: a curve with a non-finite raw value gets NaN inputs (status NON_FINITE,
+    whatever the transform would make of it), and a curve the transform cannot take (e.g. steps that do not
+    increase) gets NaN inputs and, after the fit, the status INVALID_INPUT (``refused``), instead of an error for
+    the whole batch."""
+    raw = batch.X
+    Xt = np.array(apply_transform(spec, batch.offsets, raw, invalid="nan"), dtype=np.float64)
+    raw_ok = np.isfinite(raw).all(axis=1)
+    Xt[~raw_ok] = np.nan
+    seg = np.repeat(np.arange(batch.n_curves), np.diff(batch.offsets))
+    B = batch.n_curves
+    nonfinite = np.bincount(seg[~raw_ok], minlength=B) > 0
+    refused = (np.bincount(seg[raw_ok & ~np.isfinite(Xt).all(axis=1)], minlength=B) > 0) & ~nonfinite
+    return np.ascontiguousarray(Xt), refused
+
+
 def fit(
     data,
     law: Union[str, LawSpec],
@@ -176,12 +195,13 @@ def fit(
     starts: None (the law's default grid, linear parameters solved exactly), an int n (n random starts per
         curve inside the bounds, drawn from the Philox stream of (``seed``, the curve's key hash), so a curve's
         starts do not depend on the other curves), or a DataFrame / dict with a column per parameter (a grid tried
-        on every curve; with the ``by`` column(s) present, starts per curve). The best start wins per curve.
+        on every curve; a dict of scalars, e.g. ``{"E": 2, "A": 100, "alpha": 0.3}``, is one start for every curve;
+        with the ``by`` column(s) present, starts per curve). The best start wins per curve.
     bounds: {param: (lower, upper)} for all curves, or a DataFrame with the ``by`` columns and
         ``<param>_lower`` / ``<param>_upper`` columns for per-curve bounds.
     shared: parameter name(s) to share across all curves (one value fitted jointly), the others per curve.
     max_iter, ftol, xtol, gtol: solver limits (scipy conventions); max_iter defaults to 200.
-    threads: worker threads (default: all cores; at most 4 x the cores are used).
+    threads: worker threads (None or 0, the default: all cores; at most 4 x the cores are used).
     seed: the random starts' seed, an integer in [0, 2**64).
     nan_policy: "status" (curves with NaN/inf get status NON_FINITE), "omit" (drop those rows), "raise".
     progress: show a progress bar over the native loops (tqdm when installed, else a plain stderr bar).
@@ -217,6 +237,13 @@ def fit(
     if not (np.isfinite(delta) and delta > 0):
         raise ValueError(f"delta must be a positive number, got {delta!r}")
     max_iter = 200 if max_iter is None else check_int("max_iter", max_iter, 1)
+    tols = {}
+    for name, v in (("ftol", ftol), ("xtol", xtol), ("gtol", gtol)):
+        t = check_real(name, v)
+        if not t >= 0:
+            raise ValueError(f"{name} must be a number >= 0, got {t!r}")
+        tols[name] = t
+    ftol, xtol, gtol = tols["ftol"], tols["xtol"], tols["gtol"]
     threads = resolve_threads(threads)
     seed = check_seed(seed)
     y = check_label("y", y)
@@ -233,8 +260,9 @@ def fit(
     batch = make_batch(df, xs, y, as_list(by), weight, nan_policy, permute=permute)
     del df
     X = batch.X
+    refused = None
     if spec.transform is not None:
-        X = np.ascontiguousarray(spec.transform(batch.offsets, X), dtype=np.float64)
+        X, refused = _transformed(spec, batch)
     lo, hi = _bounds(spec, bounds, batch.keys, batch.by)
     st = _starts(spec, starts, batch.keys, batch.by, lo, hi)
     common = dict(
@@ -258,6 +286,11 @@ def fit(
             out = fit_shared(spec, batch, X, lo, hi, st, shared_names, common)
         else:
             out = _fit_native(spec, batch, X, lo, hi, st, common, device)
+    if refused is not None and refused.any():
+        out = dict(out)
+        out["status"] = np.where(refused, int(Status.INVALID_INPUT), np.asarray(out["status"])).astype(
+            np.asarray(out["status"]).dtype)
+        out["params"] = np.where(refused[:, None], np.nan, np.asarray(out["params"], dtype=np.float64))
     options = dict(x=xs, y=y, by=batch.by, weight=weight, loss=loss, delta=float(delta), space=space,
                    shared=shared_names, max_iter=int(max_iter), ftol=ftol, xtol=xtol, gtol=gtol, seed=int(seed))
     if batch.perm is not None:  # CSR order -> key order, one array at a time

@@ -546,6 +546,12 @@ class Law(LawSpec):
     ):
         if isinstance(inputs, str):
             inputs = [inputs]
+        if isinstance(inputs, (bytes, dict)) or not hasattr(inputs, "__iter__"):
+            raise ValueError(f"inputs must be a name or a list of names of the formula's input variables, got "
+                             f"{type(inputs).__name__} {inputs!r}")
+        if params is not None and (isinstance(params, (bytes, dict)) or not hasattr(params, "__iter__")):
+            raise ValueError(f"params must be a name or a list of parameter names, got {type(params).__name__} "
+                             f"{params!r}")
         inputs = _check_names("inputs", inputs)
         if not inputs:
             raise ValueError("inputs: a formula needs at least one input variable")

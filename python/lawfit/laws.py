@@ -104,9 +104,25 @@ _CATALOGUE: dict = {d["name"]: _from_native(d) for d in _core.law_catalogue()}
 
 
 def register_transform(name: str, fn: Callable, raw_inputs: tuple) -> None:
-    """Attach an input transform to a catalogue law (used by laws whose inputs are derived per curve)."""
+    """Attach an input transform to a catalogue law (used by laws whose inputs are derived per curve).
+
+    ``fn(offsets, X, invalid="raise")`` maps a CSR batch of raw input rows to the law's inputs; with
+    ``invalid="nan"`` it gives the rows of a curve it cannot transform NaN instead of raising (lawfit.fit then
+    gives that curve the status INVALID_INPUT)."""
     spec = _CATALOGUE[name]
     _CATALOGUE[name] = LawSpec(**{**spec.__dict__, "transform": fn, "raw_inputs": tuple(raw_inputs)})
+
+
+def apply_transform(spec: LawSpec, offsets, X, invalid: str = "raise"):
+    """``spec.transform(offsets, X, invalid=invalid)``; a transform registered without the ``invalid`` keyword
+    always raises on a curve it cannot take."""
+    import inspect
+
+    try:
+        takes = "invalid" in inspect.signature(spec.transform).parameters
+    except (TypeError, ValueError):
+        takes = False
+    return spec.transform(offsets, X, invalid=invalid) if takes else spec.transform(offsets, X)
 
 
 def get_law(law) -> LawSpec:

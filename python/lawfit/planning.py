@@ -15,7 +15,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from ._args import check_prob, resolve_threads
+from ._args import check_prob, resolve_threads, show
 from ._native import _core
 from ._progress import with_progress
 from .laws import LawSpec
@@ -54,7 +54,7 @@ def _positive_array(v, name: str) -> np.ndarray:
     if np.isnan(a).any():
         raise ValueError(f"{name} contains NaN")
     if (a <= 0).any() or not np.isfinite(a).all():
-        raise ValueError(f"{name} must be positive and finite, got {a[(a <= 0) | ~np.isfinite(a)][0]!r}")
+        raise ValueError(f"{name} must be positive and finite, got {float(a[(a <= 0) | ~np.isfinite(a)][0])!r}")
     return a
 
 
@@ -62,9 +62,9 @@ def _nonneg(v, name: str) -> float:
     try:
         x = float(v)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {v!r}") from None
+        raise ValueError(f"{name} must be a number, got {show(v)}") from None
     if np.isnan(x) or x < 0 or not np.isfinite(x):
-        raise ValueError(f"{name} must be >= 0 and finite, got {v!r}")
+        raise ValueError(f"{name} must be >= 0 and finite, got {show(v)}")
     return x
 
 
@@ -376,7 +376,7 @@ def plan(
         raise ValueError("plan: planning runs on the CPU in this version (device='cpu'); device='cuda' applies to "
                          "lawfit.fit and lawfit.cost.evaluate")
     if objective not in ("loss", "cost"):
-        raise ValueError(f"objective must be 'loss' or 'cost', got {objective!r}")
+        raise ValueError(f"objective must be 'loss' or 'cost', got {show(objective)}")
     if np.ndim(budget) != 0:
         raise ValueError("budget must be a single number (FLOPs, or USD with unit='usd')")
     budget = float(_positive_array(budget, "budget")[0])
@@ -384,9 +384,9 @@ def plan(
     kt = float(_positive_array(k_train, "k_train")[0])
     ki = float(_positive_array(k_infer, "k_infer")[0])
     if target_loss is not None and not np.isfinite(float(target_loss)):
-        raise ValueError(f"target_loss must be finite, got {target_loss!r}")
+        raise ValueError(f"target_loss must be finite, got {show(target_loss)}")
     interval = check_prob("interval", interval, op="plan")
-    threads = resolve_threads(threads, op="plan", zero_ok=True)
+    threads = resolve_threads(threads, op="plan")
     S = _samples(fit, samples)
     ok, status = _usable(fit, "plan")
     hw = None
@@ -444,7 +444,7 @@ def _add_intervals(out, per, cols, B, interval):
 
 def _price(out, hw, price, mfu, dtype):
     if not 0 < mfu <= 1:
-        raise ValueError(f"mfu must be in (0, 1], got {mfu!r}")
+        raise ValueError(f"mfu must be in (0, 1], got {show(mfu)}")
     p = hw.price_per_hour if price is None else _nonneg(price, "price")
     out["gpu_hours"] = out["flops_total"] / (hw.peak(dtype) * mfu) / 3600.0
     out["cost_usd"] = out["gpu_hours"] * p
@@ -452,8 +452,61 @@ def _price(out, hw, price, mfu, dtype):
 
 
 # ---- grid planning: fused samples x grid kernel --------------------------------------------------------
+# Bytes the native planner (csrc/core/cost/plan.hpp) allocates, at most, per model (the law's N, the cost
+# coefficients, the constraint flag and the per-model optimum) and per configuration in a candidate list (the list
+# itself, the cost-order sort records, the scan list's indices and inputs), and per admissible run of a model
+# (the separable scan of a factored grid).
+_PLAN_BYTES_PER_MODEL = 96.0
+_PLAN_BYTES_PER_CONFIG = 80.0
+_PLAN_BYTES_PER_RUN = 40.0
+
+
+def _grid_models(values, strides, n: int) -> tuple:
+    """(models M, tokens per model T, factored) of the planner's model x tokens factorisation of a grid
+    (ModelTokens in csrc/core/cost/evaluate.hpp): the tokens axis varies inside a model when no other field's
+    digit is interleaved with it; otherwise every configuration is its own model."""
+    from .cost import FIELDS
+
+    j = FIELDS.index("tokens")
+    st, L = int(strides[j]), len(values[j])
+    factored = n > 0 and st >= 1 and L >= 1 and n % (st * L) == 0
+    for k in range(len(FIELDS)):
+        if not factored:
+            break
+        if k == j or len(values[k]) == 1:
+            continue
+        lo, hi = int(strides[k]), int(strides[k]) * len(values[k])
+        factored = (hi <= st and st % hi == 0) or (lo >= st * L and lo % (st * L) == 0)
+    return (n // L, L, True) if factored else (n, 1, False)
+
+
+def _check_grid_memory(op: str, law, values, strides, n: int, objective: str, pareto: bool, n_samples: int) -> None:
+    """Refuse (ValueError, before the native call) a grid whose planner tables would not fit in memory: the
+    per-model table always; a list of the admissible configurations (worst case: all of them) for the cost
+    objective and Pareto sets, and for the loss objective unless the grid factors into models x tokens and the
+    law is separable (chinchilla), where the scan runs over each model's admissible runs of tokens instead."""
+    from ._args import check_alloc
+
+    M, T, factored = _grid_models(values, strides, n)
+    need = M * _PLAN_BYTES_PER_MODEL + 48.0 * n_samples
+    if pareto or objective == "cost" or not (factored and law.name == "chinchilla"):
+        need += n * _PLAN_BYTES_PER_CONFIG
+        what = f"a grid of {n} configurations ({M} models)"
+    else:
+        from .cost import FIELDS
+
+        tok = np.asarray(values[FIELDS.index("tokens")], dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            breaks = int(np.sum(tok[1:] < tok[:-1])) + int(np.sum(~(tok > 0)))
+        runs = M * min((T + 1) // 2, 1 + breaks)
+        need += runs * _PLAN_BYTES_PER_RUN
+        what = f"a grid of {n} configurations ({M} models x {T} token counts)"
+    check_alloc(op, need, what, "Plan over fewer configurations (shorter axes, or split the grid into chunks and "
+                "keep the best of each).")
+
+
 def _grid_call(law, S2, grid, hw, unit, objective, budget, target, d_inf, price, dtype, prune, threads, assumptions,
-               pareto=False):
+               pareto=False, op="plan"):
     from . import cost as _cost
 
     hw = hw if hw is not None else _cost.hardware("h100-sxm")
@@ -464,15 +517,16 @@ def _grid_call(law, S2, grid, hw, unit, objective, budget, target, d_inf, price,
     opts = {k: kw.pop(k) for k in ("require_fit", "require_slo") if k in kw}
     a = _cost._assumptions(hw, dtype, kw)
     if unit not in ("flops", "usd"):
-        raise ValueError(f"unit must be 'flops' or 'usd', got {unit!r}")
+        raise ValueError(f"unit must be 'flops' or 'usd', got {show(unit)}")
     values, strides, n, _ = _cost._fields(grid)
+    S2 = np.ascontiguousarray(S2, dtype=np.float64)
+    _check_grid_memory(op, law, values, strides, n, objective, pareto, len(S2))
     o = {"objective": 0 if objective == "loss" else 1, "unit": 0 if unit == "flops" else 1,
          "budget": budget, "n_convention": a.get("n_convention", 0), "prune": 1.0 if prune else 0.0,
          "require_fit": float(bool(opts.get("require_fit", False))),
          "require_slo": float(bool(opts.get("require_slo", False)))}
     if target is not None:
         o["target"] = float(target)
-    S2 = np.ascontiguousarray(S2, dtype=np.float64)
     return _core.cost_plan_grid(law.name, S2, values, strides, n, a, o, int(threads), bool(pareto))
 
 
@@ -533,7 +587,7 @@ def pareto(fit, grid, *, inference_tokens: float = 0.0, hardware=None, unit: str
         raise ValueError("pareto: planning runs on the CPU in this version (device='cpu'); device='cuda' applies "
                          "to lawfit.fit and lawfit.cost.evaluate")
     d_inf = _nonneg(inference_tokens, "inference_tokens")
-    threads = resolve_threads(threads, op="pareto", zero_ok=True)
+    threads = resolve_threads(threads, op="pareto")
     S = _samples(fit, samples)
     hw = None
     if hardware is not None:
@@ -544,7 +598,7 @@ def pareto(fit, grid, *, inference_tokens: float = 0.0, hardware=None, unit: str
     for b in range(fit.n_curves):  # a call per fitted curve
         P = S[b] if S is not None else fit._params[b : b + 1]
         r = _grid_call(law, P, grid, hw, unit, "cost", np.inf, None, d_inf, price, dtype, prune, threads,
-                       assumptions, pareto=True)
+                       assumptions, pareto=True, op="pareto")
         off = r["offsets"]
         df = pd.DataFrame({"curve": b, "sample": np.repeat(np.arange(len(off) - 1), np.diff(off)), "index": r["index"],
                            "N": r["N"], "D": r["D"], "cost": r["cost"], "loss": r["loss"]})

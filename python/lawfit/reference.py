@@ -137,7 +137,9 @@ class ReferenceForecast:
 
     ``summary``: one row per curve with the forecast (``q50``), the quantiles, the method chosen for the curve's
     cut, and the baselines ``last`` (last observed value) and ``best_so_far`` (best observed value, by ``mode``).
-    ``z``: the calibration scores of each cut (dict), for :meth:`prob_better`."""
+    ``z``: the calibration scores of each cut (dict), for :meth:`prob_better`. Status per curve: CONVERGED, NOT_RUN
+    (no neighbours or calibration scores), TOO_FEW_POINTS (no observed point), NON_FINITE (the point forecast
+    overflows, e.g. values near 1e308)."""
 
     def __init__(self, keys, by, x, horizon, last_x, median, scale, qz, quantiles, status, method, last, best,
                  zcal):
@@ -174,7 +176,8 @@ class ReferenceForecast:
         out = self.keys.reset_index(drop=True).copy() if self.by else pd.DataFrame({"curve": np.arange(self.n_curves)})
         out[self.x] = self.horizon
         for j, q in enumerate(self.quantiles):
-            out[f"q{round(100 * q):02d}"] = self.median + self._qz[:, j] * self.scale
+            with np.errstate(over="ignore", invalid="ignore"):  # (a NON_FINITE curve's forecast overflows)
+                out[f"q{round(100 * q):02d}"] = self.median + self._qz[:, j] * self.scale
         if "q50" not in out.columns:
             out["q50"] = self.median
         return out
@@ -358,7 +361,13 @@ def forecast_from_reference(data, reference, *, x: str, y: str, by, horizon, mod
         qz[idx] = [_conformal_quantile(z, q) for q in quantiles]
         method[idx] = f"{kind} k={k} recency={rec:g}"
         zcal[idx] = g
-        status[idx] = np.where(np.isfinite(med_t) & (len(z) > 0), int(Status.CONVERGED), int(Status.NOT_RUN))
+        # The reported quantiles (and the median): values near the largest double overflow there (e.g. a last
+        # value of 1e300 and a spread of the same size): NON_FINITE, not CONVERGED.
+        with np.errstate(invalid="ignore", over="ignore"):
+            reported = np.column_stack([med_t[:, None], med_t[:, None] + qz[idx] * scale[idx][:, None]])
+        status[idx] = np.where(~np.isfinite(med_t) | (len(z) == 0), int(Status.NOT_RUN),
+                               np.where(np.isfinite(reported).all(axis=1), int(Status.CONVERGED),
+                                        int(Status.NON_FINITE)))
     out = ReferenceForecast(b.keys, b.by, x, hz, last_x, median, scale, qz, quantiles, status, method, last, best,
                             zcal)
     out.calibration = cal_sets
@@ -505,7 +514,7 @@ def _truncate_each(offsets, t, v, cut_rows: np.ndarray):
     return off, np.ascontiguousarray(t[keep]), np.ascontiguousarray(v[keep])
 
 
-_MIN_SELF_REFERENCE = 8  # curves of the call observed to the horizon needed to serve as the others' reference
+_MIN_SELF_REFERENCE = 20  # curves of the call observed to the horizon needed to serve as the others' reference
 
 
 def _csr_frame(keys: pd.DataFrame, by, off, t, v, x: str, y: str, sel: np.ndarray) -> pd.DataFrame:
@@ -520,7 +529,7 @@ def _csr_frame(keys: pd.DataFrame, by, off, t, v, x: str, y: str, sel: np.ndarra
 
 def forecast_self(data, *, x: str, y: str, by, horizon, mode: Optional[str], quantiles: Sequence[float],
                   threads: int, per_curve, ensemble_kw: dict) -> ReferenceForecast:
-    """``extrapolate(..., reference="self")``. Curves of the call observed to the horizon (at least 8) are the
+    """``extrapolate(..., reference="self")``. Curves of the call observed to the horizon (at least 20) are the
     reference of the others (the sweep-aware forecast); their own forecast is their observed value there.
     Otherwise (all curves cut) the ensemble is calibrated by a backtest on the batch (:func:`forecast_backtest`)."""
     df = to_pandas(data)

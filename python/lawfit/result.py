@@ -12,7 +12,7 @@ from ._args import check_prob
 from ._data import key_index, lookup_curves, numeric_column, plain, to_pandas
 from ._schema import FORMAT, SCHEMA_VERSION
 from ._status import STATUS_NAMES, Status
-from .laws import LawSpec
+from .laws import LawSpec, apply_transform
 
 
 class FitResult:
@@ -200,7 +200,23 @@ class FitResult:
             counts = np.bincount(idx, minlength=self.n_curves)
             offsets = np.zeros(self.n_curves + 1, dtype=np.int64)
             np.cumsum(counts, out=offsets[1:])
-            Xt = np.asarray(self.law.transform(offsets, np.ascontiguousarray(X[order])))
+            raw = np.ascontiguousarray(X[order])
+            Xt = np.array(apply_transform(self.law, offsets, raw, invalid="nan"), dtype=np.float64)
+            raw_ok = np.isfinite(raw).all(axis=1)
+            Xt[~raw_ok] = np.nan  # a non-finite input gives a NaN prediction, as for any law
+            refused = np.flatnonzero(raw_ok & ~np.isfinite(Xt).all(axis=1))
+            if refused.size:
+                # The transform cannot take this curve's rows (e.g. lr_annealing's steps out of order): its reason,
+                # from the curve's rows alone, with the curve named by its key.
+                b = int(np.searchsorted(offsets, refused[0], side="right") - 1)
+                key = ", ".join(f"{c}={plain(self.keys[c].iloc[b])!r}" for c in self.by) or "the single curve"
+                rows = raw[offsets[b]:offsets[b + 1]]
+                try:
+                    self.law.transform(np.array([0, len(rows)], dtype=np.int64), rows)
+                    reason = "its rows cannot be transformed"
+                except ValueError as exc:
+                    reason = str(exc).split("; curve")[0]
+                raise ValueError(f"new_data: the rows of curve {key}: {reason}") from None
             X = np.empty_like(Xt)
             X[order] = Xt
         return df, idx, np.ascontiguousarray(X, dtype=np.float64)

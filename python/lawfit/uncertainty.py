@@ -242,7 +242,7 @@ def bootstrap(result, n: int = 4000, method: str = "pairs", seed: int = 0, threa
         "residual" (keep x, add resampled residuals of the full fit to the fitted values, in the fit's space).
     seed: replicate r of a curve uses the Philox stream (seed, hash of the curve's key, r): results depend neither
         on ``threads`` nor on the other curves of the fit. An integer in [0, 2**64).
-    threads: worker threads (default: all cores; at most 4 x the cores are used).
+    threads: worker threads (None or 0, the default: all cores; at most 4 x the cores are used).
     Memory: the samples take curves x n x params x 8 bytes; an ``n`` whose output would not fit in this machine's
     memory raises ValueError before anything is allocated.
     A fit with ``shared`` parameters is bootstrapped jointly: replicate r resamples every curve and refits them

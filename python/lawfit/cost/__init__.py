@@ -30,6 +30,7 @@ from typing import Mapping, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from .._args import show
 from .._native import _core
 from .._progress import with_progress
 
@@ -132,7 +133,7 @@ class Hardware:
 
     def peak(self, dtype: str) -> float:
         if dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+            raise ValueError(f"dtype must be one of {DTYPES}, got {show(dtype)}")
         v = self.peak_flops.get(dtype)
         if v is None:
             raise ValueError(f"hardware {self.key!r} has no {dtype} peak in the catalogue")
@@ -155,9 +156,9 @@ def _positive(v, what: str) -> float:
     try:
         x = float(v)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {v!r}") from None
+        raise ValueError(f"{what} must be a number, got {show(v)}") from None
     if not (x > 0 and math.isfinite(x)):
-        raise ValueError(f"{what} must be positive and finite, got {v!r}")
+        raise ValueError(f"{what} must be positive and finite, got {show(v)}")
     return x
 
 
@@ -443,27 +444,29 @@ def _assumptions(hw: Hardware, dtype: str, kw: dict) -> tuple:
         if k not in known:
             raise ValueError(f"unknown assumption {k!r}; known: {', '.join(sorted(known | {'price', 'mfu', 'budget'}))}")
         if k == "n_convention":
-            if v not in _N_CONVENTIONS:
-                raise ValueError(f"n_convention must be one of {list(_N_CONVENTIONS)}, got {v!r}")
+            if not isinstance(v, str) or v not in _N_CONVENTIONS:
+                raise ValueError(f"n_convention must be one of {list(_N_CONVENTIONS)}, got {show(v)}")
             v = _N_CONVENTIONS[v]
         elif k == "recompute":
-            if v not in _RECOMPUTE:
-                raise ValueError(f"recompute must be one of {list(_RECOMPUTE)}, got {v!r}")
+            if not isinstance(v, str) or v not in _RECOMPUTE:
+                raise ValueError(f"recompute must be one of {list(_RECOMPUTE)}, got {show(v)}")
             v = _RECOMPUTE[v]
         try:
+            if isinstance(v, (str, bytes)):
+                raise TypeError
             x = float(v)
         except (TypeError, ValueError):
-            raise ValueError(f"assumption {k!r} must be a number, got {v!r}") from None
+            raise ValueError(f"assumption {k!r} must be a number, got {type(v).__name__} {show(v)}") from None
         if math.isnan(x):
             raise ValueError(f"assumption {k!r} is NaN")
         if k in ("utilisation", "efficiency_compute", "efficiency_memory") and not (0 < x <= 1):
-            raise ValueError(f"assumption {k!r} must be in (0, 1], got {v!r}")
+            raise ValueError(f"assumption {k!r} must be in (0, 1], got {show(v)}")
         if k == "pue" and not (x >= 1):
-            raise ValueError(f"assumption 'pue' must be >= 1, got {v!r}")
+            raise ValueError(f"assumption 'pue' must be >= 1, got {show(v)}")
         if k in ("grid_kg_per_kwh", "wue_onsite", "wue_offsite", "price_per_hour", "inference_tokens", "budget_usd") and x < 0:
-            raise ValueError(f"assumption {k!r} must be >= 0, got {v!r}")
+            raise ValueError(f"assumption {k!r} must be >= 0, got {show(v)}")
         if k == "latency_slo" and not x > 0:
-            raise ValueError(f"assumption 'latency_slo' must be positive, got {v!r}")
+            raise ValueError(f"assumption 'latency_slo' must be positive, got {show(v)}")
         a[k] = x
     return a
 
@@ -600,13 +603,10 @@ def _prepare(op: str, configs, hardware, dtype, outputs, threads, device, assump
     from .._device import check_device
 
     check_device(device, op)
-    threads = resolve_threads(threads, op=op, zero_ok=True)
+    threads = resolve_threads(threads, op=op)
     hw = _hardware_arg(hardware, op)
     a = _assumptions(hw, dtype, assumptions)
-    outs = list(DEFAULT_OUTPUTS if outputs is None else (OUTPUTS if outputs == "all" else outputs))
-    for o in outs:
-        if o not in OUTPUTS:
-            raise ValueError(f"outputs: unknown output {o!r}; known: {', '.join(OUTPUTS)}")
+    outs = _outputs(outputs)
     values, strides, n, mode = _fields(configs)
     meta = {
         "conventions": {k: CONVENTIONS[k] for k in CONVENTIONS if k in outs or k in ("params", "flops_train")},
@@ -614,6 +614,26 @@ def _prepare(op: str, configs, hardware, dtype, outputs, threads, device, assump
         "hardware": {"key": hw.key, "name": hw.name, "dtype": dtype, "sources": hw.sources},
     }
     return hw, a, outs, threads, values, strides, n, mode, meta
+
+
+def _outputs(outputs) -> list:
+    """The ``outputs`` argument as a list of output names: None (the defaults), "all", one name, or a sequence of
+    names (a string is one name, never a sequence of characters)."""
+    if outputs is None:
+        return list(DEFAULT_OUTPUTS)
+    if isinstance(outputs, str) and outputs == "all":
+        return list(OUTPUTS)
+    if isinstance(outputs, str):
+        outs = [outputs]
+    elif isinstance(outputs, (Mapping, set, frozenset, bytes)) or not hasattr(outputs, "__iter__"):
+        raise ValueError(f"outputs must be an output name, 'all' or a list of output names, got "
+                         f"{type(outputs).__name__} {show(outputs)}")
+    else:
+        outs = list(outputs)
+    for o in outs:
+        if not isinstance(o, str) or o not in OUTPUTS:
+            raise ValueError(f"outputs: unknown output {o!r}; known: {', '.join(OUTPUTS)}")
+    return list(dict.fromkeys(outs))
 
 
 @with_progress("lawfit cost.evaluate")
@@ -643,6 +663,8 @@ def evaluate(
     causal (False), vocab_flops (True), n_convention ("non_embedding" | "with_head" | "total", the N of 6ND),
     six_nd_train (time from 6ND instead of the appendix-F count), weight_bytes (2), kv_bytes (2), infer_batch (1),
     infer_context (seq_len), inference_tokens (0), latency_slo (s per decode step), budget (USD).
+
+    outputs: None (the default outputs), "all", one output name (e.g. "params") or a list of names (see ``OUTPUTS``).
 
     Returns a DataFrame (configuration columns unless include_config=False, then the outputs; constraint masks
     ``fits_memory``, ``meets_slo``, ``within_budget`` as booleans) with ``attrs["conventions"]``,

@@ -40,13 +40,14 @@ class ExtrapolationPruner(BasePruner):
     reference: "auto" (default): once ``min_reference`` completed trials have reported up to ``max_steps``, their
         curves are the reference of a sweep-aware, calibrated forecast (``lawfit.extrapolate(..., reference=)``);
         before that, and with "none", each running trial is extrapolated alone (the Bayesian ensemble).
-    min_reference: completed full-length trials needed for the sweep-aware forecast (at least 4).
+    min_reference: completed full-length trials needed for the sweep-aware forecast (at least 19: the split-
+        conformal calibration of a central 90% interval needs 19 scores).
     criterion, std_threshold: Domhan et al.'s conservative / optimistic criterion (:func:`lawfit.decide`).
     families, samples, steps, seed, threads: passed to :func:`lawfit.extrapolate` (ensemble path).
     """
 
     def __init__(self, max_steps: int, *, threshold: float = 0.05, min_steps: int = 5, interval: int = 1,
-                 min_completed: int = 1, reference: str = "auto", min_reference: int = 8,
+                 min_completed: int = 1, reference: str = "auto", min_reference: int = 20,
                  criterion: str = "conservative", std_threshold: Optional[float] = None, families="domhan",
                  samples: int = 500, steps: int = 600, seed: int = 0, threads: Optional[int] = None):
         if max_steps < 1 or min_steps < 1 or interval < 1 or min_completed < 1:
@@ -55,8 +56,9 @@ class ExtrapolationPruner(BasePruner):
             raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
         if reference not in ("auto", "none"):
             raise ValueError(f"reference must be 'auto' or 'none', got {reference!r}")
-        if min_reference < 4:
-            raise ValueError(f"min_reference must be >= 4, got {min_reference!r}")
+        if min_reference < 19:
+            raise ValueError(f"min_reference must be >= 19 (the calibration of a 90% interval needs 19 curves), "
+                             f"got {min_reference!r}")
         self.reference = reference
         self.min_reference = int(min_reference)
         self._decide_kw = dict(criterion=criterion, std_threshold=std_threshold)
