@@ -702,3 +702,11 @@ def test_extrapolate_missing_columns_name_the_argument(curves, kw, match, with_r
     if with_reference:
         args["reference"] = curves
     _raises(match, extrapolate, curves, **args)
+
+
+def test_by_naming_a_column_twice_is_refused():
+    """by=['k', 'k'] (found by the fuzzer): the grouping read a two-column frame where it expected a column and raised
+    AttributeError; now a ValueError names the column."""
+    data = {"k": [1.0, 1, 1, 1], "x": [1.0, 2, 3, 4], "y": [3.0, 2, 1.5, 1.2]}
+    with pytest.raises(ValueError, match="by names column 'k' twice"):
+        lawfit.fit(data, "power_law", x="x", y="y", by=["k", "k"])

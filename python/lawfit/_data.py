@@ -311,6 +311,11 @@ def make_batch(
 ) -> Batch:
     """The CSR batch of df's rows, curves by ``by``. ``permute``: rows grouped by curve but not in key order stay
     where they are (Batch.perm says which curve each run is) instead of being gathered into key order."""
+    seen = []
+    for c in by or ():
+        if any(c is s or (type(c) is type(s) and c == s) for s in seen):  # (labels may be unhashable: checked later)
+            raise ValueError(f"by names column {show(c)} twice")
+        seen.append(c)
     if nan_policy not in ("status", "omit", "raise"):
         raise ValueError(f"nan_policy must be 'status', 'omit' or 'raise', got {show(nan_policy)}")
     by = as_list(by)
