@@ -73,24 +73,8 @@ FACTOR = float(os.environ.get("LAWFIT_FUZZ_FACTOR", LONG_FACTOR if LONG else 1))
 
 # Failures that only the native core can fix, left out of the oracle (and reported): (name, predicate on the call
 # description and its outcome, explanation). Keep this list empty unless the fix has to be in C++.
-KNOWN_NATIVE: list = [
-    ("scaled_beta_coverage_slow",
-     lambda d, o: d["ep"] == "coverage" and d["kw"].get("method") == "scaled_beta" and o["kind"] == "hang",
-     "evals.coverage(method='scaled_beta'): CoverageResult.samples_for / predict evaluate c(k) with "
-     "csrc/core/evals/passk.hpp scaled_betabinom_logp, whose exact head sums J0 = ceil(sqrt(alpha + beta)) + 1 terms "
-     "per point; small problem sets (e.g. n=[3, 3], c=[1, 0]) fit concentrations alpha + beta ~ 1e8, so the "
-     "3001-point grid of samples_for takes about a minute per 20 replicates. The terms are log-concave from j = 0 "
-     "when beta >= 1 (the ratio t_{j+1}/t_j is then decreasing), so J0 only needs to cover j < "
-     "sqrt((1 - beta) (alpha + beta)) for beta < 1."),
-    ("beta_posterior_mean_cancellation",
-     lambda d, o: d["ep"] in ("pass_posterior", "pass_curve") and o["kind"] == "wrong" and "outside [0, 1]" in o["msg"]
-     and float(np.max(np.asarray(d["args"][0], dtype=float))) >= 1e6,
-     "evals.pass_posterior (mean) and pass_curve(interval='beta') (estimate): csrc/core/evals/passk.hpp "
-     "beta_posterior_grid computes the posterior mean 1 - B(a, b+k)/B(a, b) (pass@k) and B(a+k, b)/B(a, b) (pass^k) "
-     "as exp(log_beta(...) - log_beta(a, b)), four lgammas of size ~n log n that cancel: with n = 1e12 samples the "
-     "mean is off by ~4e-3 (e.g. -0.0039 for a rate of 2e-11). Use log E[(1-p)^k] = lgamma_diff(b, k, 0) - "
-     "lgamma_diff(a + b, k, 0) (the stable difference already in passk.hpp), or sum_{j<k} log1p(-a / (a + b + j)) for "
-     "small k; the same for pass^k with a and b swapped."),
+KNOWN_NATIVE: list = [  # (name, predicate(desc, outcome), why): failures that only a change in C++ can fix
+    # (empty: the slow scaled-beta head sum and the Beta posterior mean's cancellation were fixed in passk.hpp)
 ]
 
 NUMPY_REPR = re.compile(r"np\.(float|int|uint|bool|str|complex)\w*\(")

@@ -710,3 +710,15 @@ def test_by_naming_a_column_twice_is_refused():
     data = {"k": [1.0, 1, 1, 1], "x": [1.0, 2, 3, 4], "y": [3.0, 2, 1.5, 1.2]}
     with pytest.raises(ValueError, match="by names column 'k' twice"):
         lawfit.fit(data, "power_law", x="x", y="y", by=["k", "k"])
+
+
+def test_beta_coverage_replicates_without_a_group_of_two_are_not_converged():
+    """A bootstrap replicate of beta coverage that drew only problems with one sample cannot identify the spread of
+    the rates: it was CONVERGED with alpha anywhere in 2e-4..1.8e8; now TOO_FEW_POINTS, and the others fit."""
+    from lawfit import evals
+
+    r = evals.coverage([1, 1, 1, 1, 5], [0, 1, 1, 0, 3], method="beta", n_boot=200, seed=0).replicates
+    only_ones = r["status"] == int(lawfit.Status.TOO_FEW_POINTS)
+    assert only_ones.any() and (~only_ones).any()
+    assert r.loc[only_ones, ["alpha", "beta"]].isna().all().all()
+    assert (r.loc[~only_ones, "status"] == int(lawfit.Status.CONVERGED)).mean() > 0.9

@@ -123,6 +123,27 @@ inline void bootstrap_means(i64 P, i64 K, const double* g, i64 R, std::uint64_t 
   }, 1);
 }
 
+// Stirling's remainder lgamma(y) - [(y - 1/2) log y - y + log(2 pi)/2]: its series for y >= 10, else directly.
+inline double lgamma_rem(double y) {
+  if (y < 10.0) return std::lgamma(y) - ((y - 0.5) * std::log(y) - y + 0.91893853320467274178);
+  const double r = 1.0 / y, r2 = r * r;
+  return r * (1.0 / 12 - r2 * (1.0 / 360 - r2 * (1.0 / 1260 - r2 * (1.0 / 1680))));
+}
+
+// lgamma(x + p) - lgamma(x + q) for x >= 0, without subtracting two large lgammas.
+inline double lgamma_diff(double x, double p, double q) {
+  const double yp = x + p, yq = x + q;
+  if (yp < 10.0 || yq < 10.0) return std::lgamma(yp) - std::lgamma(yq);
+  return (yq - 0.5) * std::log1p((p - q) / yq) + (p - q) * std::log(yp) - (p - q) + lgamma_rem(yp) -
+         lgamma_rem(yq);
+}
+
+// log B(a, b + k) - log B(a, b) = [lgamma(b + k) - lgamma(b)] - [lgamma(a + b + k) - lgamma(a + b)], by differences
+// that do not cancel (the lgammas themselves are ~n log n: at n = 1e12 their difference loses every digit).
+inline double log_beta_shift(double a, double b, double k) {
+  return lgamma_diff(b, k, 0.0) - lgamma_diff(a + b, k, 0.0);
+}
+
 // Beta posterior per problem: p_i ~ Beta(c_i + a0, n_i - c_i + b0).
 // Per problem and k: posterior mean of 1-(1-p)^k (kind 0) or p^k (kind 1) in closed form, and the
 // equal-tailed interval at `level` (monotone transform of the Beta quantiles). Outputs [P, K] each.
@@ -131,15 +152,14 @@ inline void beta_posterior_grid(int kind, i64 P, const i64* n, const i64* c, i64
   parallel_for(P, threads, [&](i64 i) {
     const double a = static_cast<double>(c[i]) + a0, b = static_cast<double>(n[i] - c[i]) + b0;
     const double ql = beta_quantile(0.5 - level / 2, a, b), qh = beta_quantile(0.5 + level / 2, a, b);
-    const double lb = log_beta(a, b);
     for (i64 t = 0; t < K; ++t) {
       const double kk = static_cast<double>(k[t]);
       if (kind == 0) {  // E[1-(1-p)^k] = 1 - B(a, b+k)/B(a, b)
-        mean[i * K + t] = -std::expm1(log_beta(a, b + kk) - lb);
+        mean[i * K + t] = -std::expm1(log_beta_shift(a, b, kk));
         lo[i * K + t] = -std::expm1(kk * std::log1p(-ql));
         hi[i * K + t] = -std::expm1(kk * std::log1p(-qh));
       } else {  // E[p^k] = B(a+k, b)/B(a, b)
-        mean[i * K + t] = std::exp(log_beta(a + kk, b) - lb);
+        mean[i * K + t] = std::exp(log_beta_shift(b, a, kk));
         lo[i * K + t] = std::pow(ql, kk);
         hi[i * K + t] = std::pow(qh, kk);
       }
@@ -215,18 +235,22 @@ struct RateMoments {
   double mean = 0.0, var = 0.0, max = 0.0;
   Status status = CONVERGED;
 };
-inline RateMoments rate_moments(i64 G, const i64* n, const i64* c, const double* w) {
+// min_n: a group with at least this many samples (and positive weight) must exist, else TOO_FEW_POINTS: groups of
+// one sample say nothing about the spread of the rates (the beta-binomial's dispersion is not identified).
+inline RateMoments rate_moments(i64 G, const i64* n, const i64* c, const double* w, i64 min_n = 2) {
   RateMoments r;
   double sw = 0, m1 = 0, m2 = 0;
+  bool enough = false;
   for (i64 g = 0; g < G; ++g) {
     if (w[g] == 0.0) continue;
+    enough |= n[g] >= min_n;
     const double p = static_cast<double>(c[g]) / static_cast<double>(n[g]);
     r.max = std::fmax(r.max, p);
     sw += w[g];
     m1 += w[g] * p;
     m2 += w[g] * p * p;
   }
-  if (!(sw > 0)) {
+  if (!(sw > 0) || !enough) {
     r.status = TOO_FEW_POINTS;
     return r;
   }
@@ -329,7 +353,7 @@ inline void betabinom_bootstrap(i64 P, const i64* group_of, i64 G, const i64* n,
 
 // log failure(k) = log B(alpha, beta + k) - log B(alpha, beta).
 LAWFIT_HD inline double betabinom_log_fail(double alpha, double beta, double k) {
-  return log_beta(alpha, beta + k) - log_beta(alpha, beta);
+  return log_beta_shift(alpha, beta, k);
 }
 
 // ---- scaled beta-binomial coverage model ------------------------------------------------------------------
@@ -340,25 +364,11 @@ LAWFIT_HD inline double betabinom_log_fail(double alpha, double beta, double k) 
 // m = n - c; and failure(k) = E[(1 - s u)^k] is the same sum with c = 0, m = k. At s = 1 only j = m remains:
 // the beta-binomial above.
 // The terms t_j have ratio t_{j+1}/t_j = (m-j)/(j+1) * (beta+j)/(A+j) * s/(1-s), A = alpha + beta + c, which
-// decreases in j from J0 = ceil(sqrt(A)) + 1 on (the terms are log-concave there). So the first J0 terms are
+// decreases in j from J0 = 1 (beta >= 1) or ceil(sqrt((1 - beta) A)) + 1 on (the terms are log-concave there). So
+// the first J0 terms are
 // summed exactly and the rest outward from their mode, found from the quadratic ratio = 1, until the terms fall
 // below 1e-17 of the sum: O(J0 + width) work per group instead of O(m) (O(J0) plus a few hundred terms when the
 // width is large, see below).
-
-// Stirling's remainder lgamma(y) - [(y - 1/2) log y - y + log(2 pi)/2]: its series for y >= 10, else directly.
-inline double lgamma_rem(double y) {
-  if (y < 10.0) return std::lgamma(y) - ((y - 0.5) * std::log(y) - y + 0.91893853320467274178);
-  const double r = 1.0 / y, r2 = r * r;
-  return r * (1.0 / 12 - r2 * (1.0 / 360 - r2 * (1.0 / 1260 - r2 * (1.0 / 1680))));
-}
-
-// lgamma(x + p) - lgamma(x + q) for x >= 0, without subtracting two large lgammas.
-inline double lgamma_diff(double x, double p, double q) {
-  const double yp = x + p, yq = x + q;
-  if (yp < 10.0 || yq < 10.0) return std::lgamma(yp) - std::lgamma(yq);
-  return (yq - 0.5) * std::log1p((p - q) / yq) + (p - q) * std::log(yp) - (p - q) + lgamma_rem(yp) -
-         lgamma_rem(yq);
-}
 
 // x log(x / M) + M - x, accurate when x is close to M (Loader 2000, "Fast and accurate computation of binomial
 // probabilities").
@@ -404,7 +414,10 @@ inline double scaled_betabinom_logp(double n, double c, double a, double b, doub
   auto logterm = [&](double j) {
     return log_binom_pmf(j, m, s, ls, l1s) + c * ls + lgac - lgamma_diff(j, A, b) - lbab;
   };
-  const double J0 = std::fmin(m + 1.0, std::ceil(std::sqrt(A)) + 1.0);
+  // Log-concavity from J0 on: d/dj log t_j < 0 once (1 - b) / ((b + j)(j + 1)) < 1 / (A + j), i.e. for every j
+  // when b >= 1 and for j >= sqrt((1 - b) A) + 1 otherwise (was sqrt(A) + 1: ~1e4 head terms per point when a
+  // small problem set fits alpha + beta ~ 1e8).
+  const double J0 = std::fmin(m + 1.0, b >= 1.0 ? 1.0 : std::ceil(std::sqrt((1.0 - b) * A)) + 1.0);
   double mx = -kInf, hs = 0.0;  // head: log-sum-exp of terms 0 .. J0-1, online (hs relative to mx)
   for (double j = 0.0; j < J0; j += 1.0) {
     const double lt = logterm(j);
@@ -490,7 +503,7 @@ inline double scaled_betabinom_ll(i64 G, const i64* n, const i64* c, const doubl
 inline ScaledBetaBinomFit fit_scaled_betabinom(i64 G, const i64* n, const i64* c, const double* w, int max_iter,
                                                double tol, const double* warm = nullptr) {
   ScaledBetaBinomFit best;
-  const RateMoments mo = rate_moments(G, n, c, w);
+  const RateMoments mo = rate_moments(G, n, c, w, 3);
   if (mo.status != CONVERGED) {
     best.status = mo.status;
     return best;
