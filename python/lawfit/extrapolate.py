@@ -687,8 +687,8 @@ def decide(ex, best, threshold: float = 0.05, level: float = 0.9, criterion: str
     q = ((1 - level) / 2, 1 - (1 - level) / 2)
     if isinstance(ex, ReferenceForecast):
         p = ex.prob_better(bst)
-        pred = _reference_quantiles(ex, q)
-        predicted, low, high = pred
+        predicted = ex.median.copy()
+        low, high = ex.quantiles_at(q).T
     else:
         mu = ex.mean_samples(ex.horizon[:, None], normalised=True)[:, :, 0]  # [C, S]
         sig = ex.samples[:, :, -1]
@@ -717,20 +717,6 @@ def decide(ex, best, threshold: float = 0.05, level: float = 0.9, criterion: str
         "sd": sd,
         "status": ex.status.to_numpy(),
     }, index=ex.index)
-
-
-def _reference_quantiles(ex, q) -> tuple:
-    """(median, low, high) of a ReferenceForecast at the central interval q (from its calibrated scores)."""
-    from .reference import _conformal_quantile
-
-    lo, hi = np.full(ex.n_curves, np.nan), np.full(ex.n_curves, np.nan)
-    for g, z in enumerate(ex.calibration):  # one pass per calibration bucket (distinct cut), not per curve
-        m = ex._zcal == g
-        if not m.any() or len(z) == 0:
-            continue
-        lo[m] = ex.median[m] + _conformal_quantile(z, q[0]) * ex.scale[m]
-        hi[m] = ex.median[m] + _conformal_quantile(z, q[1]) * ex.scale[m]
-    return ex.median.copy(), lo, hi
 
 
 # ---- chained forecasts -----------------------------------------------------------------------------

@@ -196,6 +196,17 @@ class ReferenceForecast:
         p["status"] = self.status.to_numpy()
         return pd.concat([p, self.baselines], axis=1)
 
+    def quantiles_at(self, levels: Sequence[float]) -> np.ndarray:
+        """[C, L] the calibrated predictive's quantiles at any levels (median + z_q scale, z_q the split-conformal
+        quantile of the curve's calibration scores), not only the forecast's own ``quantiles``."""
+        out = np.full((self.n_curves, len(levels)), np.nan)
+        for g, z in enumerate(self.calibration):  # one pass per calibration bucket (distinct cut), not per curve
+            m = self._zcal == g
+            if m.any() and len(z):
+                zq = np.array([_conformal_quantile(z, q) for q in levels])
+                out[m] = self.median[m, None] + zq[None, :] * self.scale[m, None]
+        return out
+
     def prob_better(self, best, mode: Optional[str] = None) -> np.ndarray:
         """P(the value at the horizon is better than ``best``) per curve (``best``: scalar or [C]) from the calibrated
         predictive (the empirical distribution of median + z scale over the curve's calibration scores). Better is
@@ -425,28 +436,26 @@ def _ensemble_at(extrapolate, off, t, v, keys, by, x, y, horizon, mode, kw) -> t
             s["q95"].to_numpy(dtype=np.float64), ok & (n > 0) if C else ok)
 
 
-def forecast_backtest(data, *, x: str, y: str, by, horizon, mode: Optional[str], quantiles: Sequence[float],
-                      per_curve, ensemble_kw: dict) -> ReferenceForecast:
-    """``extrapolate(..., reference="self")``: no finished runs, so the curves of the call are their own reference.
+def forecast_backtest(b, off, t, v, hz, *, x: str, y: str, mode: Optional[str], quantiles: Sequence[float],
+                      ensemble_kw: dict) -> ReferenceForecast:
+    """``extrapolate(..., reference="self")`` when too few curves reached the horizon: the curves of the call (the
+    batch b and its CSR series off, t, v from :func:`_series`; horizons hz per curve) are their own reference.
 
     1. The single-curve ensemble forecasts every curve to the horizon (median m, central 90% half-width s).
     2. Backtest: every curve cut earlier (at last^2 / horizon, which keeps the real forecast's horizon ratio, and at
        least at its 4th step) is forecast, by the same ensemble, to its last observed step, where the truth is
        known.
     3. From the backtest, one shrinkage w toward the last observed value (median = last + w (m - last), w on a
-       grid in [0, 1]: the smallest whose absolute error pooled over curves is within 1% of the least; a curve whose values have not moved over the second
-       half of its prefix keeps its last value) and split-conformal scores z = (truth - median) / s, separately for
-       flat and moving curves.
+       grid in [0, 1]: the smallest whose absolute error pooled over curves is within 1% of the least; a curve
+       whose values have not moved over the second half of its prefix keeps its last value) and split-conformal
+       scores z = (truth - median) / s, separately for flat and moving curves.
     4. The forecast: median = last + w (m - last) (last for flat curves), quantile q = median + z_q s.
-    The backtest's horizon ratio (2x) is shorter than most real ones; the ensemble's own spread grows with the
-    horizon and carries the rest (docs/forecasting.md measures the coverage that results)."""
+    Where the prefix is too short to keep the real horizon ratio, the backtest looks less far ahead; the ensemble's
+    own spread grows with the horizon and carries the rest (docs/forecasting.md measures the coverage)."""
     from .extrapolate import extrapolate
 
-    df = to_pandas(data)
-    b, off, t, v = _series(df, x, y, by)
     by = b.by
     C = b.n_curves
-    hz = per_curve(horizon, C, "horizon", key_index(b.keys, by))
     n = np.diff(off)
     nz = n > 0
     last_x, last, best = _ends(off, t, v, mode)
@@ -539,18 +548,17 @@ def forecast_self(data, *, x: str, y: str, by, horizon, mode: Optional[str], qua
     hz = per_curve(horizon, C, "horizon", key_index(b.keys, by))
     n = np.diff(off)
     nz = n > 0
-    last_x = np.where(nz, t[np.maximum(off[1:] - 1, 0)], np.nan)
+    last_x, last, best = _ends(off, t, v, mode)
     done = nz & (last_x >= hz)
     todo = np.flatnonzero(nz & ~done)
     if not by or done.sum() < _MIN_SELF_REFERENCE or todo.size == 0:
-        return forecast_backtest(df, x=x, y=y, by=by, horizon=horizon, mode=mode, quantiles=quantiles,
-                                 per_curve=per_curve, ensemble_kw=ensemble_kw)
+        return forecast_backtest(b, off, t, v, hz, x=x, y=y, mode=mode, quantiles=quantiles,
+                                 ensemble_kw=ensemble_kw)
     ref = _csr_frame(b.keys, by, off, t, v, x, y, np.flatnonzero(done))
     tgt = _csr_frame(b.keys, by, off, t, v, x, y, todo)
     fr = forecast_from_reference(tgt, ref, x=x, y=y, by=by, horizon=pd.Series(hz[todo], index=key_index(
         b.keys.iloc[todo], by)), mode=mode, quantiles=quantiles, threads=threads, per_curve=per_curve)
     Q = len(quantiles)
-    _, last, best = _ends(off, t, v, mode)
     median, scale = np.full(C, np.nan), np.full(C, np.nan)
     qz = np.full((C, Q), np.nan)
     status = np.where(nz, int(Status.NOT_RUN), int(Status.TOO_FEW_POINTS))

@@ -376,7 +376,7 @@ def holdout_factors(result, rungs: int = 1) -> pd.DataFrame:
     w_hold = np.where(held, 0.0, 1.0 if w is None else np.asarray(w, dtype=np.float64))
     a = _native_args(result)
     lo, hi = result._bounds
-    start = np.where(np.isfinite(result._params), result._params, np.nan)[:, None, :]
+    start = result._params[:, None, :]  # the full fit (NaN for failed curves: those are not run)
     hold = result.law._fit(
         offsets=a["offsets"], x=a["x"], y=a["y"], w=np.ascontiguousarray(w_hold),
         lower=a["lower"], upper=a["upper"], keys=a["keys"], starts=np.ascontiguousarray(start),

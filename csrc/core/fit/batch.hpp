@@ -147,16 +147,26 @@ LAWFIT_HD int free_params(const Model& m, const double* p, const double* lo, con
   return nf;
 }
 
+// Start of a covariance: cov filled with NaN; returns the number of free parameters (their indices in idx), or 0
+// when there are none or no degrees of freedom (cov then stays NaN).
+template <class Model>
+LAWFIT_HD int start_covariance(const Model& m, const double* p, const double* lo, const double* hi, i64 n_used,
+                               double* cov, int* idx) {
+  const int np = m.n_params();
+  for (int k = 0; k < np * np; ++k) cov[k] = kNaN;
+  const int nf = free_params(m, p, lo, hi, idx);
+  return (nf == 0 || n_used <= nf) ? 0 : nf;
+}
+
 // l2 from the normal equations of the fit (internal parameters).
 template <class Model>
 LAWFIT_HD void covariance_from(const Model& m, const Normal<Model::PMAX>& ne, const double* p, const double* lo,
                                const double* hi, i64 n_used, double* cov) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
-  for (int k = 0; k < np * np; ++k) cov[k] = kNaN;
   int idx[PMAX];
-  const int nf = free_params(m, p, lo, hi, idx);
-  if (nf == 0 || n_used <= nf) return;
+  const int nf = start_covariance(m, p, lo, hi, n_used, cov, idx);
+  if (nf == 0) return;
   // Back to natural parameters: J_nat = J_int * diag(dtheta/dp), dtheta/dp = 1/p for LOG parameters.
   double dinv[PMAX], a[PMAX * PMAX], inv[PMAX * PMAX], work[PMAX * PMAX];
   for (int j = 0; j < np; ++j) dinv[j] = (m.scale(j) == LOG) ? 1.0 / p[j] : 1.0;
@@ -177,10 +187,9 @@ LAWFIT_HD void sandwich_covariance(const Model& m, const Curve& c, const double*
                                    const double* hi, const Options& o, i64 n_used, double* cov) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
-  for (int k = 0; k < np * np; ++k) cov[k] = kNaN;
   int idx[PMAX];
-  const int nf = free_params(m, p, lo, hi, idx);
-  if (nf == 0 || n_used <= nf) return;
+  const int nf = start_covariance(m, p, lo, hi, n_used, cov, idx);
+  if (nf == 0) return;
   double bread[PMAX * PMAX] = {}, meat[PMAX * PMAX] = {};
   for (i64 i = 0; i < c.n; ++i) {
     const double w = c.w ? c.w[i] : 1.0;

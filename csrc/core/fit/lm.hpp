@@ -302,9 +302,11 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
   // the iteration goes on (and ends as MAX_ITER if it never gets there).
   // (A nearly singular J^T J gets a small Levenberg term, the smallest of 1e-12, 1e-9, 1e-6 x its diagonal
   // that it can be factored with.)
+  // Active set: a parameter at a bound whose descent direction points outward is held fixed.
+  auto held = [&](int j) { return (th[j] <= lo[j] && ne.g[j] > 0.0) || (th[j] >= hi[j] && ne.g[j] < 0.0); };
   auto stationary = [&]() -> bool {
     bool fj[PMAX];
-    for (int j = 0; j < np; ++j) fj[j] = (th[j] <= lo[j] && ne.g[j] > 0.0) || (th[j] >= hi[j] && ne.g[j] < 0.0);
+    for (int j = 0; j < np; ++j) fj[j] = held(j);
     for (double reg = 1e-12; reg < 1e-5; reg *= 1e3) {
       double l[PMAX * PMAX], h[PMAX];
       for (int j = 0; j < np; ++j) {
@@ -334,7 +336,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
     bool fixed[PMAX];
     double cmax = 0.0;
     for (int j = 0; j < np; ++j) {
-      fixed[j] = (th[j] <= lo[j] && ne.g[j] > 0.0) || (th[j] >= hi[j] && ne.g[j] < 0.0);
+      fixed[j] = held(j);
       const double cn = ne.a[j * PMAX + j] * ne.rr;
       if (!fixed[j] && cn > 0.0) cmax = std::max(cmax, std::fabs(ne.g[j]) / std::sqrt(cn));
       dscale[j] = std::max(dscale[j], ne.a[j * PMAX + j]);
