@@ -10,6 +10,7 @@
 #include "bindings/boot_common.hpp"
 #include "bindings/registry.hpp"
 #include "core/laws/all.hpp"
+#include "core/sample/annealing.hpp"
 #include "core/sample/mcmc.hpp"
 #include "core/sample/reference.hpp"
 
@@ -177,6 +178,55 @@ py::array_t<std::int64_t> pairs_counts(py::array_t<bool, py::array::c_style | py
   return out;
 }
 
+
+// The lr_annealing posterior of every curve (core/sample/annealing.hpp): offsets[C+1]; S1, S2, y [n];
+// prior arrays [C]. Returns {draws [C, samples, 4], noise [C, samples], sigma [C], rho [C], status [C]}.
+py::dict annealing_posterior(py::array offsets, py::array S1, py::array S2, py::array y, py::array mu_log_alpha,
+                             py::array sd_log_alpha, py::array mu_C, py::array sd_C, py::ssize_t samples,
+                             std::uint64_t seed, int grid, double alpha_lo, double alpha_hi, int threads,
+                             py::object keys) {
+  const char* op = "annealing_posterior";
+  if (samples < 1) throw py::value_error("annealing_posterior: 'samples' must be >= 1");
+  if (grid < 2) throw py::value_error("annealing_posterior: 'grid' must be >= 2");
+  if (!(alpha_lo > 0.0 && alpha_hi > alpha_lo && std::isfinite(alpha_hi)))
+    throw py::value_error("annealing_posterior: need 0 < alpha_lo < alpha_hi < inf");
+  const py::ssize_t n_total = y.size();
+  py::ssize_t C = 0;
+  sample::AnnealingInput in;
+  in.offsets = csr_offsets(offsets, op, "offsets", n_total, "y", &C);
+  in.C = C;
+  in.S1 = in_ptr<double>(S1, op, "S1", n_total);
+  in.S2 = in_ptr<double>(S2, op, "S2", n_total);
+  in.y = in_ptr<double>(y, op, "y", n_total);
+  in.mu_log_alpha = in_ptr<double>(mu_log_alpha, op, "mu_log_alpha", C);
+  in.sd_log_alpha = in_ptr<double>(sd_log_alpha, op, "sd_log_alpha", C);
+  in.mu_C = in_ptr<double>(mu_C, op, "mu_C", C);
+  in.sd_C = in_ptr<double>(sd_C, op, "sd_C", C);
+  in.keys = opt_ptr<std::uint64_t>(keys, op, "keys", C);
+  sample::AnnealingOptions o;
+  o.grid = grid;
+  o.alpha_lo = alpha_lo;
+  o.alpha_hi = alpha_hi;
+  o.samples = samples;
+  o.seed = seed;
+  o.threads = threads;
+  py::array_t<double> draws({C, samples, static_cast<py::ssize_t>(4)}), noise({C, samples}), sigma(C), rho(C);
+  py::array_t<std::int32_t> status(C);
+  const sample::AnnealingOutput out{draws.mutable_data(), noise.mutable_data(), sigma.mutable_data(),
+                                    rho.mutable_data(), status.mutable_data()};
+  {
+    py::gil_scoped_release release;
+    sample::annealing_posterior(in, o, out);
+  }
+  py::dict d;
+  d["draws"] = draws;
+  d["noise"] = noise;
+  d["sigma"] = sigma;
+  d["rho"] = rho;
+  d["status"] = status;
+  return d;
+}
+
 void register_sample(py::module_& m) {
   m.def("pairs_counts", &pairs_counts, py::arg("used"), py::arg("key"), py::arg("seed"), py::arg("replicates"),
         "Multiplicity of each point of one curve in the given pairs-bootstrap replicates: int64 [R, n].");
@@ -228,6 +278,12 @@ void register_sample(py::module_& m) {
         py::arg("threads") = 0,
         "The K nearest reference curves of every target curve (core/sample/reference.hpp): their forecasts at "
         "the target's horizon (raw, anchor), distances and indices, each [targets, K].");
+  m.def("annealing_posterior", &annealing_posterior, py::arg("offsets"), py::arg("S1"), py::arg("S2"), py::arg("y"),
+        py::arg("mu_log_alpha"), py::arg("sd_log_alpha"), py::arg("mu_C"), py::arg("sd_C"), py::arg("samples"),
+        py::arg("seed") = 0, py::arg("grid") = 96, py::arg("alpha_lo") = 0.02, py::arg("alpha_hi") = 4.0,
+        py::arg("threads") = 0, py::arg("keys") = py::none(),
+        "Posterior draws of lr_annealing (L0, A, C, alpha) per curve on a grid of alpha, with a prior on log alpha "
+        "and C (core/sample/annealing.hpp).");
   m.def("ensemble_eval", &ensemble_eval, py::arg("samples"), py::arg("active"), py::arg("t"), py::arg("threads") = 0,
         "Ensemble mean of every posterior sample at steps t[C, T]: [C, S, T].");
 }

@@ -22,6 +22,7 @@ from . import cost
 from .planning import plan
 from . import evals
 from .extrapolate import decide, extrapolate, should_stop
+from . import schedules
 
 __all__ = [
     "__version__",
@@ -42,4 +43,5 @@ __all__ = [
     "extrapolate",
     "decide",
     "should_stop",
+    "schedules",
 ]

@@ -374,6 +374,8 @@ def extrapolate(
     quantiles: Sequence[float] = (0.05, 0.5, 0.95),
     threads: Optional[int] = None,
     reference=None,
+    schedule=None,
+    lr: Optional[str] = None,
 ):
     """Posterior predictive of every learning curve of ``data`` at later steps.
 
@@ -423,6 +425,15 @@ def extrapolate(
         The ensemble is backtested on them, which gives a shrinkage toward the last value and split-conformal
         quantiles; a curve that has not moved keeps its last value. This costs about twice the plain call. It
         returns a ReferenceForecast, whose forecasts depend on the batch as a whole, by design.
+    schedule, lr: schedule-aware forecasts of loss curves (x counts optimizer steps, integers >= 0). ``schedule``:
+        the runs' learning-rate schedule, a :class:`lawfit.schedules.Schedule` (``lawfit.schedules.cosine(total=,
+        warmup=, final=)``, ``linear``, ``wsd``, ``constant``; its fields may name columns); or ``lr``: a column
+        holding the LR of each row, where rows without a value of ``y`` carry the planned LR of future steps (held
+        constant past the last row). Each curve is then forecast with the LR-annealing law of Tissue et al. 2024
+        (the catalogue's lr_annealing) under a prior on its annealing gain, from the reference curves (empirical
+        Bayes, split-conformal quantiles) or, without one, the default measured on the OLMo ladder; returns a
+        :class:`lawfit.reference.ReferenceForecast` (method "lr_annealing ..."). The sampler settings are not used
+        (``samples``: predictive draws per curve). See docs/forecasting.md.
     """
     if mode not in (None, "max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
@@ -445,6 +456,13 @@ def extrapolate(
     for c, role in [(x, "x"), (y, "y")] + [(c, "by") for c in as_list(by)]:
         if not has_column(df, c, role):
             raise ValueError(f"{role} column {show(c)} not found; columns are: {', '.join(map(str, df.columns))}")
+    if schedule is not None or lr is not None:
+        from .schedule_forecast import forecast_schedule
+
+        lr = None if lr is None else check_label("lr", lr)
+        return forecast_schedule(df, reference, x=x, y=y, by=as_list(by), horizon=horizon, schedule=schedule, lr=lr,
+                                 mode=mode or "min", quantiles=quantiles, samples=samples, seed=seed,
+                                 threads=threads, per_curve=_per_curve)
     if isinstance(reference, str) and reference == "self":
         from .reference import forecast_self
 

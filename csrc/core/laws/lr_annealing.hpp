@@ -96,4 +96,75 @@ LAWFIT_HD inline LrFeatureError lr_annealing_features(const double* x, i64 n, do
   return LR_OK;
 }
 
+
+// Named learning-rate schedules (lawfit.schedules): the LR at training step s = 1, 2, ... Linear warm-up from 0 to
+// `peak` over the first `warmup` steps, then, up to step `total`:
+//   CONSTANT: peak;
+//   COSINE:   final + (peak - final) (1 + cos(pi u)) / 2,   u = (s - warmup) / (total - warmup);
+//   LINEAR:   peak - (peak - final) u;
+//   WSD:      peak until `total - decay`, then down to `final` over the last `decay` steps, in the shape
+//             `shape` (0 linear, 1 cosine, 2 one minus square root: Hagele et al. 2024);
+// and `final` after `total` (peak for CONSTANT).
+enum ScheduleKind : std::int32_t { SCHED_CONSTANT = 0, SCHED_COSINE = 1, SCHED_LINEAR = 2, SCHED_WSD = 3 };
+
+struct ScheduleSpec {
+  std::int32_t kind = SCHED_CONSTANT;
+  double warmup = 0.0, total = 1.0, peak = 1.0, final_lr = 0.0, decay = 0.0;
+  std::int32_t shape = 0;
+};
+
+LAWFIT_HD inline double schedule_lr(const ScheduleSpec& sc, double s) {
+  if (sc.warmup > 0.0 && s <= sc.warmup) return sc.peak * s / sc.warmup;
+  if (sc.kind == SCHED_CONSTANT) return sc.peak;
+  if (s >= sc.total) return sc.final_lr;
+  double u;
+  int shape = 0;
+  if (sc.kind == SCHED_WSD) {
+    const double start = sc.total - sc.decay;
+    if (s <= start || sc.decay <= 0.0) return sc.peak;
+    u = (s - start) / sc.decay;
+    shape = sc.shape;
+  } else {
+    const double span = sc.total - sc.warmup;
+    u = span > 0.0 ? (s - sc.warmup) / span : 1.0;
+    shape = sc.kind == SCHED_COSINE ? 1 : 0;
+  }
+  u = u < 0.0 ? 0.0 : (u > 1.0 ? 1.0 : u);
+  const double f = shape == 1 ? 0.5 * (1.0 + std::cos(3.14159265358979323846 * u))
+                              : (shape == 2 ? 1.0 - std::sqrt(u) : 1.0 - u);
+  return sc.final_lr + (sc.peak - sc.final_lr) * f;
+}
+
+// Schedule integrals (S1, S2) of lr_annealing at the steps x[0..n) (strictly increasing non-negative integers)
+// under a named schedule, summed exactly over every training step 1..x[n-1] with lr_annealing_features'
+// conventions (warm-up steps count as the peak LR, eta_0 = eta_1, step 0 gives (0, 0)). O(x[n-1]) per curve;
+// steps beyond max_step are refused (LR_BAD_STEP) so a typo cannot start a loop of 10^15 steps.
+LAWFIT_HD inline LrFeatureError schedule_features(const ScheduleSpec& sc, const double* x, i64 n, double lam,
+                                                  double max_step, double* out) {
+  for (i64 k = 0; k < n; ++k) {
+    const double s = x[k];
+    if (!std::isfinite(s) || s < 0.0 || s != std::floor(s) || s > max_step) return LR_BAD_STEP;
+    if (k > 0 && !(s > x[k - 1])) return LR_NOT_INCREASING;
+  }
+  double S1 = 0.0, S2 = 0.0, m = 0.0, eta_prev = 0.0;
+  i64 k = 0;
+  while (k < n && x[k] == 0.0) out[2 * k] = out[2 * k + 1] = 0.0, ++k;
+  const i64 last = n > 0 ? static_cast<i64>(x[n - 1]) : 0;
+  for (i64 s = 1; s <= last && k < n; ++s) {
+    const double sd = static_cast<double>(s);
+    const double eta = (sc.warmup > 0.0 && sd <= sc.warmup) ? sc.peak : schedule_lr(sc, sd);
+    if (s == 1) eta_prev = eta;
+    S1 += eta;
+    m = lam * m + (eta_prev - eta);
+    S2 += m;
+    eta_prev = eta;
+    if (sd == x[k]) {
+      out[2 * k] = S1;
+      out[2 * k + 1] = S2;
+      ++k;
+    }
+  }
+  return LR_OK;
+}
+
 }  // namespace lawfit::laws
