@@ -57,12 +57,14 @@ def _cmd_fit(a) -> int:
     )
     if not a.quiet:
         print(res.summary(max_rows=a.rows))
+    if a.report:
+        print(res.report(format="text", max_rows=a.rows))
     if a.output:
         res.save(a.output)
         if not a.quiet:
             print(f"saved the fit to {a.output} (read it with lawfit.load_result or `lawfit predict`)")
     if a.csv:
-        res.to_frame().to_csv(a.csv)
+        res.to_frame(report=a.report).to_csv(a.csv)
     return 0
 
 
@@ -127,12 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--starts", help="an integer (random starts per curve) or a CSV of starts (a column per parameter)")
     f.add_argument("--bounds", nargs="*", metavar="P=LO:HI", help="parameter bounds, e.g. alpha=0:2 E=0:")
     f.add_argument("--shared", help="parameter(s) shared across all curves, comma-separated")
-    f.add_argument("--max-iter", type=int, dest="max_iter")
-    f.add_argument("--threads", type=int)
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--nan-policy", default="status", choices=["status", "omit", "raise"], dest="nan_policy")
+    f.add_argument("--max-iter", type=int, dest="max_iter", help="iteration limit per start (default 200)")
+    f.add_argument("--threads", type=int, help="worker threads (default: all cores)")
+    f.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
+    f.add_argument("--nan-policy", default="status", choices=["status", "omit", "raise"], dest="nan_policy",
+                   help="rows with NaN/inf: their curve gets the status NON_FINITE (status, the default), the rows "
+                        "are dropped (omit), or the command stops (raise)")
     f.add_argument("-o", "--output", help="write the fit as JSON (for `lawfit predict`, `lawfit plan`)")
-    f.add_argument("--csv", help="write parameters, standard errors and status per curve as CSV")
+    f.add_argument("--csv", help="write parameters, standard errors and status per curve as CSV (with --report, "
+                                 "the report's columns too)")
+    f.add_argument("--report", action="store_true",
+                   help="print goodness of fit per curve: chi-square, reduced chi-square, AIC, BIC, R^2 (lmfit's "
+                        "definitions), residuals, the most correlated parameters, parameters at a bound")
     f.add_argument("--rows", type=int, default=20, help="curves shown in the summary")
     f.add_argument("-q", "--quiet", action="store_true", help="no summary, no progress bar")
     f.set_defaults(func=_cmd_fit)
