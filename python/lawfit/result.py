@@ -265,7 +265,9 @@ class FitResult:
     def predict(self, new_data, interval: Optional[float] = None, calibrate: Optional[str] = None,
                 rungs: int = 1) -> pd.DataFrame:
         """Predict y for each row of ``new_data`` (the ``by`` column(s) pick the curve; the x columns are
-        those used in the fit). Returns the ``by`` and x columns and ``y_pred``; with ``interval=level``
+        those used in the fit). Returns the ``by`` and x columns and ``y_pred``, with the index of ``new_data``
+        (a pandas DataFrame's own index, so ``df["pred"] = res.predict(df).y_pred`` lines up; other inputs get
+        0..n-1); with ``interval=level``
         also ``y_low``/``y_high``: from bootstrap samples when :meth:`bootstrap` was run, otherwise from the
         covariance by the delta method (normal approximation; parameters at a bound held fixed). Both are
         intervals for the law's value (the mean), not for a new observation.
@@ -286,7 +288,7 @@ class FitResult:
             if calibrate is not None:
                 raise ValueError("calibrate='holdout' calibrates an interval: give interval=level as well")
             out["y_pred"] = self.law._eval(X, P) if len(df) else np.empty(0)
-            return out.reset_index(drop=True)
+            return out
         interval = check_prob("interval", interval)
         z = NormalDist().inv_cdf(0.5 + interval / 2)
         if calibrate == "holdout":
@@ -310,14 +312,14 @@ class FitResult:
             else:
                 out["y_low"], out["y_high"] = f - half, f + half
             out["k"] = k
-            return out.reset_index(drop=True)
+            return out
         if self.bootstrap_samples is not None:
             from .uncertainty import bootstrap_predict
 
             lo, mid, hi = bootstrap_predict(self, X, idx, interval)
             out["y_pred"] = self.law._eval(X, P)
             out["y_low"], out["y_high"] = lo, hi
-            return out.reset_index(drop=True)
+            return out
         vg = self.law._eval(X, P, True)
         g = vg[:, 1:]
         c = self._cov[idx]
@@ -328,7 +330,7 @@ class FitResult:
         out["y_pred"] = vg[:, 0]
         out["y_low"] = vg[:, 0] - z * se
         out["y_high"] = vg[:, 0] + z * se
-        return out.reset_index(drop=True)
+        return out
 
     # ---- planning --------------------------------------------------------------------------------
     def optimal(self, compute, **kw):
