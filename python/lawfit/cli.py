@@ -83,18 +83,22 @@ def _cmd_predict(a) -> int:
 def _cmd_laws(a) -> int:
     import lawfit
 
+    from .laws import ALIASES, resolve_name
+
     tab = lawfit.laws()
     if a.name:
-        if a.name not in tab.index:
+        if resolve_name(a.name) not in tab.index:
             raise SystemExit(f"lawfit: unknown law {a.name!r}; run `lawfit laws` for the list")
         spec = lawfit.get_law(a.name)
-        print(f"{spec.name}: {spec.formula}\n  inputs: {', '.join(spec.x_names)}\n  citation: {spec.citation}")
+        alias = f" (`{a.name}` is an alias of {spec.name})" if a.name != spec.name else ""
+        print(f"{spec.name}: {spec.formula}{alias}\n  inputs: {', '.join(spec.x_names)}\n  citation: {spec.citation}")
         for j, p in enumerate(spec.params):
             print(f"  {p:>8}: bounds [{spec.lower[j]}, {spec.upper[j]}], scale {spec.scale[j]}, "
                   f"default starts {list(spec.grid[j])}{' (solved exactly)' if spec.linear[j] else ''}")
         return 0
     with pd.option_context("display.width", 200, "display.max_colwidth", 60, "display.max_rows", 200):
         print(tab[["formula", "params", "inputs"]].to_string())
+    print("aliases: " + ", ".join(f"{k} = {v}" for k, v in ALIASES.items()))
     return 0
 
 
