@@ -57,6 +57,10 @@ _BINARY = {"add", "sub", "mul", "div", "min", "max"}
 _COMMUTATIVE = {"add", "mul"}
 # Default start values of a non-linear parameter; the grid is capped at this many starts in all.
 _NONLINEAR_GRID = (0.1, 0.3, 1.0)
+# An exponent written without a sign (a parameter in the exponent of a power, N^alpha, or in the argument of exp,
+# not N^-alpha) has no sign the formula tells: without bounds it starts from both signs ("E + A*N^alpha" with a
+# negative alpha).
+_EXPONENT_GRID = (-1.0, -0.3, -0.1, 0.1, 0.3, 1.0)
 _MAX_DEFAULT_STARTS = 729
 
 _TOKEN = re.compile(
@@ -156,6 +160,24 @@ class _Builder:
     def __init__(self):
         self.nodes: List[tuple] = []
         self.index: Dict[tuple, int] = {}
+        # Names of the parameters found in an exponent (a^b's b, exp's argument) with no sign written before them:
+        # alpha in N^alpha and exp(alpha*log(N)), not in N^-alpha, exp(-k*t) or x^(1-alpha).
+        self.exponents: set = set()
+
+    def unsigned_params(self, i: int) -> set:
+        """Names of the parameters of the subexpression of node i that some path reaches without passing a sign
+        (a negation, or the right side of a subtraction)."""
+        out, stack, seen = set(), [(i, False)], set()
+        while stack:
+            j, signed = stack.pop()
+            if j < 0 or (j, signed) in seen:
+                continue
+            seen.add((j, signed))
+            op, a, b, val = self.nodes[j]
+            if op == "param" and not signed:
+                out.add(val)
+            stack += [(a, signed or op == "neg"), (b, signed or op == "sub")]
+        return out
 
     def _add(self, key: tuple) -> int:
         i = self.index.get(key)
@@ -226,6 +248,7 @@ class _Builder:
         kb = self.cval(b)
         if kb is None:
             # a^b with a non-constant exponent: exp(b * log(a)) (a > 0).
+            self.exponents |= self.unsigned_params(b)
             return self.op("exp", self.op("mul", b, self.op("log", a)))
         if kb == 1.0:
             return a
@@ -373,6 +396,8 @@ class _Parser:
             return self.b.power(args[0], args[1])
         if want == 2:
             return self.b.op(fname, args[0], args[1])
+        if fname == "exp":
+            self.b.exponents |= self.b.unsigned_params(args[0])
         return self.b.op(fname, args[0])
 
 
@@ -493,7 +518,8 @@ def compile_formula(formula: str, inputs: Sequence[str], params: Optional[Sequen
         "consts": np.array(consts, dtype=np.float64),
     }
     linear = _linear_flags(tape["op"], tape["a"], tape["b"], tape["arg"], tape["consts"], len(order))
-    return {"tape": tape, "params": tuple(order), "linear": linear}
+    exponent = tuple(name in b.exponents and not linear[j] for j, name in enumerate(order))
+    return {"tape": tape, "params": tuple(order), "linear": linear, "exponent": exponent}
 
 
 def _check_names(kind: str, names: Iterable[str]) -> List[str]:
@@ -527,8 +553,12 @@ class Law(LawSpec):
     bounds: ``{param: (lower, upper)}``; default (-inf, inf). ``None`` in a pair means open.
     start: ``{param: value or list of values}``: the default start grid (Cartesian product over
         parameters). Parameters without a start use 1.0 if they enter linearly (those are solved exactly
-        from each start) and {0.1, 0.3, 1.0} otherwise; the default grid is capped at 729 starts (later
-        non-linear parameters then start at 1.0 only). Values are clipped into the bounds.
+        from each start); an exponent written without a sign (a parameter in the exponent of a power,
+        ``N^alpha``, or in the argument of ``exp``, ``exp(k*t)``; not ``N^-alpha`` or ``exp(-k*t)``, whose sign
+        the formula gives) tries both signs, {-1, -0.3, -0.1, 0.1, 0.3, 1}, or those of them its bounds allow
+        (``bounds={"alpha": (None, 0)}``: the negative ones); other parameters use {0.1, 0.3, 1.0}. The default
+        grid is capped at 729 starts (later non-linear parameters then take fewer values: {0.1, 0.3, 1}, then
+        1.0 only). Values are clipped into the bounds.
     scale: ``{param: "log"}`` to optimise ``log(p)`` (the parameter stays positive).
     name: a name for tables and plots (default: the formula).
     """
@@ -614,10 +644,16 @@ class Law(LawSpec):
                 axis = start_n[p]
             elif linear[j]:
                 axis = (1.0,)
-            elif n_starts * len(_NONLINEAR_GRID) <= _MAX_DEFAULT_STARTS:
-                axis = _NONLINEAR_GRID
             else:
-                axis = (1.0,)
+                # An exponent whose bounds allow a negative value starts from the signed values they allow.
+                signed = tuple(t for t in _EXPONENT_GRID if lower[j] <= t <= upper[j])
+                if (c["exponent"][j] and scales[j] == "linear" and any(t < 0 for t in signed)
+                        and n_starts * len(signed) <= _MAX_DEFAULT_STARTS):
+                    axis = signed
+                elif n_starts * len(_NONLINEAR_GRID) <= _MAX_DEFAULT_STARTS:
+                    axis = _NONLINEAR_GRID
+                else:
+                    axis = (1.0,)
             axis = tuple(dict.fromkeys(float(min(max(t, lower[j]), upper[j])) for t in axis))
             if not linear[j]:
                 n_starts *= len(axis)
