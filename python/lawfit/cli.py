@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -65,7 +66,38 @@ def _cmd_fit(a) -> int:
             print(f"saved the fit to {a.output} (read it with lawfit.load_result or `lawfit predict`)")
     if a.csv:
         res.to_frame(report=a.report).to_csv(a.csv)
+    if res.n_curves and not res.ok.any():
+        print(f"lawfit fit: error: {_all_failed(res, a)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _all_failed(res, a) -> str:
+    """Why every curve of a fit failed, naming the rows at fault (the first few) where rows are to blame."""
+    from ._data import to_pandas
+    from .fit import bad_rows
+
+    counts = res.status.value_counts()
+    what = ", ".join(f"{k}={v}" for k, v in counts[counts > 0].items())
+    msg = f"every curve failed ({what}); no parameters were fitted"
+    try:
+        df = to_pandas(a.file, name="FILE")
+        bad = bad_rows(df, res.law, x=a.x.split(","), y=a.y, weight=a.weight, space=a.space)
+    except ValueError:
+        bad = None
+    if bad is not None and len(bad):
+        csv = str(a.file).lower().endswith((".csv", ".csv.gz", ".tsv", ".txt"))
+        shown = []
+        for row, reason in bad.head(10).itertuples(index=False):
+            where = f"row {row} (line {row + 2} of {a.file})" if csv else f"row {row}"
+            shown.append(f"{where}: {reason}")
+        more = f"; and {len(bad) - 10} more row(s)" if len(bad) > 10 else ""
+        msg += ". Rows at fault: " + "; ".join(shown) + more
+        if a.nan_policy == "status" and bad["reason"].str.contains("non-finite").any():
+            msg += ". --nan-policy omit drops the rows with NaN/inf"
+    elif (res.status == "TOO_FEW_POINTS").any():
+        msg += f". {res.law.name} has {res.law.n_params} parameters: a curve needs at least that many points"
+    return msg
 
 
 def _cmd_predict(a) -> int:
@@ -120,10 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     f = sub.add_parser("fit", help="fit a law to every curve of a table", formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Fit a law to every curve of FILE (CSV or Parquet) in one batched native call.")
+                       description="Fit a law to every curve of FILE (CSV or Parquet) in one batched native call.\n\n"
+                       "The objective is scipy's cost: 0.5 x the weighted sum of loss(residual), for l2 half the "
+                       "weighted sum of squared errors.\nExit status 1 when every curve failed (the message names "
+                       "the rows at fault), 2 on a bad argument.")
     f.add_argument("file", help="CSV / Parquet file, one row per observation")
     f.add_argument("--law", required=True, help="catalogue name (see `lawfit laws`)")
-    f.add_argument("--x", required=True, help="input column(s), comma-separated, in the law's input order")
+    f.add_argument("--x", required=True,
+                   help="input column(s), comma-separated, in the law's input order (matched by position: a "
+                        "warning says when the names are the law's inputs in another order)")
     f.add_argument("--y", required=True, help="observed column")
     f.add_argument("--by", help="column(s) identifying curves, comma-separated (default: one curve)")
     f.add_argument("--weight", help="column of per-point weights")
@@ -176,6 +213,15 @@ def _extensions() -> list:
     return [cost_cli, evals_cli, extrapolate_cli]
 
 
+def _show_warning(command: str):
+    """warnings.showwarning for the CLI: ``lawfit CMD: warning: message`` on stderr, without the source line."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"lawfit {command}: warning: {message}", file=sys.stderr)
+
+    return show
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
@@ -188,7 +234,9 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(a.func(a) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning(a.command)
+            return int(a.func(a) or 0)
     except ValueError as exc:
         print(f"lawfit {a.command}: error: {exc}", file=sys.stderr)
         return 2
