@@ -164,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--y", required=True, help="observed column")
     f.add_argument("--by", help="column(s) identifying curves, comma-separated (default: one curve)")
     f.add_argument("--weight", help="column of per-point weights")
-    f.add_argument("--loss", default="l2", choices=["l2", "huber", "soft_l1", "cauchy"])
+    f.add_argument("--loss", default="l2", choices=["l2", "huber", "soft_l1", "cauchy"],
+                   help="loss of the residuals (scipy's least_squares names; default l2)")
     f.add_argument("--delta", type=float, help="robust loss scale (default 1.0; Chinchilla: 1e-3 in log space)")
     f.add_argument("--space", default="linear", choices=["linear", "log"], help="residuals y-f or log y - log f")
     f.add_argument("--starts", help="an integer (random starts per curve) or a CSV of starts (a column per parameter)")
@@ -199,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     de = sub.add_parser("demo", help="fit laws to the example data shipped with lawfit")
     de.add_argument("--plot", help="also save a figure to this PNG (needs matplotlib)")
-    de.add_argument("--threads", type=int)
+    de.add_argument("--threads", type=int, help="worker threads (default: all cores)")
     de.set_defaults(func=_cmd_demo)
     for mod in _extensions():
         mod.add_parsers(sub)

@@ -305,6 +305,14 @@ class CoverageResult:
     def status(self) -> str:
         return Status(int(self.replicates["status"].iloc[0])).name
 
+    def __repr__(self) -> str:
+        est = ", ".join(f"{r.param}={r.estimate:.4g} [{r.low:.4g}, {r.high:.4g}]"
+                        for r in self.params.itertuples(index=False))
+        k = self.observed["k"].to_numpy() if "k" in self.observed and len(self.observed) else None
+        ks = f", observed k={int(k.min())}..{int(k.max())}" if k is not None else ""
+        return (f"<CoverageResult method={self.method!r} status={self.status} {est} ({self.level:g} intervals from "
+                f"{len(self.replicates) - 1} bootstrap replicates{ks})>")
+
     def _ok(self) -> np.ndarray:
         """Bootstrap replicates (row 0, the fit to the data, excluded) that enter the intervals: those whose fit
         succeeded, and (aggregate) those whose resample solved no problem at all (coverage 0 at every k)."""
