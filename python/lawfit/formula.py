@@ -36,6 +36,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ._args import show
 from ._native import _core
 from .laws import LawSpec
 
@@ -526,7 +527,7 @@ def _check_names(kind: str, names: Iterable[str]) -> List[str]:
     out = []
     for nm in names:
         if not isinstance(nm, str) or not _IDENT.match(nm):
-            raise ValueError(f"{kind}: {nm!r} is not a valid name (letters, digits and '_', not starting with a digit)")
+            raise ValueError(f"{kind}: {show(nm)} is not a valid name (letters, digits and '_', not starting with a digit)")
         if nm in RESERVED:
             raise ValueError(f"{kind}: {nm!r} is reserved (a function or constant name)")
         if nm in out:
@@ -539,7 +540,7 @@ def _as_float(v, what: str) -> float:
     try:
         return float(v)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {v!r}") from None
+        raise ValueError(f"{what} must be a number, got {show(v)}") from None
 
 
 class Law(LawSpec):
@@ -578,10 +579,10 @@ class Law(LawSpec):
             inputs = [inputs]
         if isinstance(inputs, (bytes, dict)) or not hasattr(inputs, "__iter__"):
             raise ValueError(f"inputs must be a name or a list of names of the formula's input variables, got "
-                             f"{type(inputs).__name__} {inputs!r}")
+                             f"{type(inputs).__name__} {show(inputs)}")
         if params is not None and (isinstance(params, (bytes, dict)) or not hasattr(params, "__iter__")):
             raise ValueError(f"params must be a name or a list of parameter names, got {type(params).__name__} "
-                             f"{params!r}")
+                             f"{show(params)}")
         inputs = _check_names("inputs", inputs)
         if not inputs:
             raise ValueError("inputs: a formula needs at least one input variable")
@@ -614,18 +615,18 @@ class Law(LawSpec):
             try:
                 lo, hi = v
             except (TypeError, ValueError):
-                raise ValueError(f"bounds[{k!r}] must be a (lower, upper) pair, got {v!r}") from None
+                raise ValueError(f"bounds[{k!r}] must be a (lower, upper) pair, got {show(v)}") from None
             lo = -np.inf if lo is None else _as_float(lo, f"bounds[{k!r}] lower")
             hi = np.inf if hi is None else _as_float(hi, f"bounds[{k!r}] upper")
             if np.isnan(lo) or np.isnan(hi) or lo > hi:
-                raise ValueError(f"bounds[{k!r}] = {v!r}: need lower <= upper")
+                raise ValueError(f"bounds[{k!r}] = {show(v)}: need lower <= upper")
             j = pnames.index(k)
             lower[j], upper[j] = lo, hi
             bounds_n[k] = (lo, hi)
         scales = ["linear"] * P
         for k, v in scale.items():
             if v not in ("log", "linear"):
-                raise ValueError(f"scale[{k!r}] must be 'log' or 'linear', got {v!r}")
+                raise ValueError(f"scale[{k!r}] must be 'log' or 'linear', got {show(v)}")
             j = pnames.index(k)
             if v == "log" and upper[j] <= 0:
                 raise ValueError(f"scale[{k!r}] = 'log' needs a positive upper bound, got {upper[j]}")

@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ._args import check_prob
+from ._args import check_prob, show
 from ._data import key_index, lookup_curves, numeric_column, plain, to_pandas
 from ._schema import FORMAT, SCHEMA_VERSION
 from ._status import STATUS_NAMES, Status
@@ -283,7 +283,7 @@ class FitResult:
         P = np.ascontiguousarray(self._params[idx])
         out = df[[*self.by, *x_cols]].copy() if len(df) else pd.DataFrame(columns=[*self.by, *x_cols])
         if calibrate is not None and calibrate != "holdout":
-            raise ValueError(f"calibrate must be None or 'holdout', got {calibrate!r}")
+            raise ValueError(f"calibrate must be None or 'holdout', got {show(calibrate)}")
         if interval is None:
             if calibrate is not None:
                 raise ValueError("calibrate='holdout' calibrates an interval: give interval=level as well")
