@@ -207,6 +207,14 @@ def test_coverage_result_has_a_repr():
     (lambda: lawfit.Law("a*x^b", inputs=["x"], scale={"a": np.str_("lg")}), r"must be 'log' or 'linear', got 'lg'$"),
     (lambda: lawfit.fit(lawfit.datasets.synthetic_power_law(1), "power_law", x="x", y="y",
                         bounds={"E": np.array([1.0, 2.0, 3.0])}), r"pair, got \[1.0, 2.0, 3.0\]$"),
+    (lambda: lawfit.fit(lawfit.datasets.synthetic_power_law(1), "power_law", x="x", y="y", loss=np.str_("l3")),
+     r"unknown loss 'l3'"),
+    (lambda: lawfit.fit(lawfit.datasets.synthetic_power_law(1), "power_law", x="x", y="y", shared=[np.str_("Q")]),
+     r"shared: unknown parameter 'Q'"),
+    (lambda: lawfit.get_law(np.str_("nope")), r"unknown law 'nope'"),
+    (lambda: lawfit.Law("a*x^b", inputs=["x"], bounds={np.str_("Q"): (0, 1)}), r"unknown parameter 'Q'"),
+    (lambda: evals.pass_curve([10], [3], [1], kind=np.str_("zz")), r"got 'zz'$"),
+    (lambda: evals.fit_irt(np.eye(4), np.str_("3pl")), r"got '3pl'$"),
 ])
 def test_messages_show_plain_numbers(call, match):
     with pytest.raises(ValueError, match=match) as info:

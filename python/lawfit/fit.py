@@ -53,7 +53,7 @@ def _bounds(spec: LawSpec, bounds, keys: pd.DataFrame, by: list) -> tuple:
     elif isinstance(bounds, dict):
         for k, v in bounds.items():
             if k not in spec.params:
-                raise ValueError(f"bounds: unknown parameter {k!r}; {spec.name} has {list(spec.params)}")
+                raise ValueError(f"bounds: unknown parameter {show(k)}; {spec.name} has {list(spec.params)}")
             try:
                 a, b = (float(t) if t is not None else np.nan for t in v)
             except (TypeError, ValueError):
@@ -234,9 +234,9 @@ def fit(
         )
     warn_swapped_inputs(spec, xs)
     if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose from {sorted(set(LOSSES) - {'linear'})}")
+        raise ValueError(f"unknown loss {show(loss)}; choose from {sorted(set(LOSSES) - {'linear'})}")
     if space not in SPACES:
-        raise ValueError(f"unknown space {space!r}; choose 'linear' or 'log'")
+        raise ValueError(f"unknown space {show(space)}; choose 'linear' or 'log'")
     delta = 1.0 if delta is None else check_real("delta", delta)
     if not (np.isfinite(delta) and delta > 0):
         raise ValueError(f"delta must be a positive number, got {delta!r}")
@@ -282,7 +282,7 @@ def fit(
     )
     for p in shared_names:
         if p not in spec.params:
-            raise ValueError(f"shared: unknown parameter {p!r}; {spec.name} has {list(spec.params)}")
+            raise ValueError(f"shared: unknown parameter {show(p)}; {spec.name} has {list(spec.params)}")
     with progress_bar(check_progress(progress), f"lawfit fit {spec.name}"):
         if shared_names:
             from .shared import fit_shared

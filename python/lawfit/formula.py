@@ -602,7 +602,7 @@ class Law(LawSpec):
                 raise ValueError(f"{what} must be a dict keyed by parameter name, got {type(d).__name__}")
             for k in d:
                 if k not in pnames:
-                    raise ValueError(f"{what}: unknown parameter {k!r}; the formula's parameters are {list(pnames)}")
+                    raise ValueError(f"{what}: unknown parameter {show(k)}; the formula's parameters are {list(pnames)}")
             return d
 
         bounds = check_keys("bounds", bounds)

@@ -12,6 +12,7 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
+from ._args import check_int, show
 from ._native import _core
 
 
@@ -143,7 +144,7 @@ def get_law(law) -> LawSpec:
         raise ValueError(f"law must be a catalogue name or a lawfit.Law, got {type(law).__name__}")
     name = resolve_name(law)
     if name not in _CATALOGUE:
-        raise ValueError(f"unknown law {law!r}; known laws: {', '.join(_CATALOGUE)} (aliases: "
+        raise ValueError(f"unknown law {show(law)}; known laws: {', '.join(_CATALOGUE)} (aliases: "
                          f"{', '.join(f'{a} = {b}' for a, b in ALIASES.items())})")
     return _CATALOGUE[name]
 
@@ -151,8 +152,6 @@ def get_law(law) -> LawSpec:
 def bnsl(breaks: int = 1) -> LawSpec:
     """The broken neural scaling law (Caballero et al. 2022) with ``breaks`` breaks: the catalogue's ``bnsl1``
     (1, also ``get_law("bnsl")``) or ``bnsl2`` (2). For more breaks, write it as a :class:`lawfit.Law`."""
-    from ._args import check_int
-
     n = check_int("breaks", breaks, 1, op="bnsl")
     if n not in (1, 2):
         raise ValueError(f"bnsl: breaks must be 1 or 2 (the catalogue's bnsl1 and bnsl2), got {n}; write a law "
