@@ -179,9 +179,13 @@ def test_default_grid_and_params_order():
     assert law.params == ("p", "k", "c")
     assert law.grid == ((0.5, 2.0), (1.0,), (1.0,))
     assert law.lower == (-np.inf, 0.0, -np.inf) and law.upper == (np.inf, 3.0, np.inf)
-    assert lawfit.Law("a + b*x^k", inputs="x").grid == ((1.0,), (1.0,), (0.1, 0.3, 1.0))
-    many = lawfit.Law(" + ".join(f"exp(k{i}*x)" for i in range(9)), inputs="x")
+    assert lawfit.Law("a + b*x^-k", inputs="x").grid == ((1.0,), (1.0,), (0.1, 0.3, 1.0))
+    # An exponent written without a sign tries both signs (see test_unsigned_exponent_starts_from_both_signs).
+    assert lawfit.Law("a + b*x^k", inputs="x").grid == ((1.0,), (1.0,), (-1.0, -0.3, -0.1, 0.1, 0.3, 1.0))
+    many = lawfit.Law(" + ".join(f"exp(-k{i}*x)" for i in range(9)), inputs="x")
     assert len(many.default_starts()) == 729
+    signed = lawfit.Law(" + ".join(f"exp(k{i}*x)" for i in range(9)), inputs="x")
+    assert len(signed.default_starts()) == 6 * 6 * 6 * 3 <= 729  # the cap holds: later exponents take fewer values
 
 
 # ---- errors ----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ See ``lawfit.laws()`` for the catalogue and README.md for the API and CLI.
 from ._native import __version__, build_info
 from ._device import cuda_available
 from ._status import Status
-from .laws import LawSpec, get_law, laws
+from .laws import LawSpec, bnsl, get_law, laws
 from . import _transforms
 from .fit import fit
 from .result import FitResult, load_result
@@ -32,6 +32,7 @@ __all__ = [
     "LawSpec",
     "Law",
     "get_law",
+    "bnsl",
     "laws",
     "fit",
     "FitResult",

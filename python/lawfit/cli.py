@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -57,13 +58,46 @@ def _cmd_fit(a) -> int:
     )
     if not a.quiet:
         print(res.summary(max_rows=a.rows))
+    if a.report:
+        print(res.report(format="text", max_rows=a.rows))
     if a.output:
         res.save(a.output)
         if not a.quiet:
             print(f"saved the fit to {a.output} (read it with lawfit.load_result or `lawfit predict`)")
     if a.csv:
-        res.to_frame().to_csv(a.csv)
+        res.to_frame(report=a.report).to_csv(a.csv)
+    if res.n_curves and not res.ok.any():
+        print(f"lawfit fit: error: {_all_failed(res, a)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _all_failed(res, a) -> str:
+    """Why every curve of a fit failed, naming the rows at fault (the first few) where rows are to blame."""
+    from ._data import to_pandas
+    from .fit import bad_rows
+
+    counts = res.status.value_counts()
+    what = ", ".join(f"{k}={v}" for k, v in counts[counts > 0].items())
+    msg = f"every curve failed ({what}); no parameters were fitted"
+    try:
+        df = to_pandas(a.file, name="FILE")
+        bad = bad_rows(df, res.law, x=a.x.split(","), y=a.y, weight=a.weight, space=a.space)
+    except ValueError:
+        bad = None
+    if bad is not None and len(bad):
+        csv = str(a.file).lower().endswith((".csv", ".csv.gz", ".tsv", ".txt"))
+        shown = []
+        for row, reason in bad.head(10).itertuples(index=False):
+            where = f"row {row} (line {row + 2} of {a.file})" if csv else f"row {row}"
+            shown.append(f"{where}: {reason}")
+        more = f"; and {len(bad) - 10} more row(s)" if len(bad) > 10 else ""
+        msg += ". Rows at fault: " + "; ".join(shown) + more
+        if a.nan_policy == "status" and bad["reason"].str.contains("non-finite").any():
+            msg += ". --nan-policy omit drops the rows with NaN/inf"
+    elif (res.status == "TOO_FEW_POINTS").any():
+        msg += f". {res.law.name} has {res.law.n_params} parameters: a curve needs at least that many points"
+    return msg
 
 
 def _cmd_predict(a) -> int:
@@ -81,18 +115,22 @@ def _cmd_predict(a) -> int:
 def _cmd_laws(a) -> int:
     import lawfit
 
+    from .laws import ALIASES, resolve_name
+
     tab = lawfit.laws()
     if a.name:
-        if a.name not in tab.index:
+        if resolve_name(a.name) not in tab.index:
             raise SystemExit(f"lawfit: unknown law {a.name!r}; run `lawfit laws` for the list")
         spec = lawfit.get_law(a.name)
-        print(f"{spec.name}: {spec.formula}\n  inputs: {', '.join(spec.x_names)}\n  citation: {spec.citation}")
+        alias = f" (`{a.name}` is an alias of {spec.name})" if a.name != spec.name else ""
+        print(f"{spec.name}: {spec.formula}{alias}\n  inputs: {', '.join(spec.x_names)}\n  citation: {spec.citation}")
         for j, p in enumerate(spec.params):
             print(f"  {p:>8}: bounds [{spec.lower[j]}, {spec.upper[j]}], scale {spec.scale[j]}, "
                   f"default starts {list(spec.grid[j])}{' (solved exactly)' if spec.linear[j] else ''}")
         return 0
     with pd.option_context("display.width", 200, "display.max_colwidth", 60, "display.max_rows", 200):
         print(tab[["formula", "params", "inputs"]].to_string())
+    print("aliases: " + ", ".join(f"{k} = {v}" for k, v in ALIASES.items()))
     return 0
 
 
@@ -114,25 +152,37 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     f = sub.add_parser("fit", help="fit a law to every curve of a table", formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Fit a law to every curve of FILE (CSV or Parquet) in one batched native call.")
+                       description="Fit a law to every curve of FILE (CSV or Parquet) in one batched native call.\n\n"
+                       "The objective is scipy's cost: 0.5 x the weighted sum of loss(residual), for l2 half the "
+                       "weighted sum of squared errors.\nExit status 1 when every curve failed (the message names "
+                       "the rows at fault), 2 on a bad argument.")
     f.add_argument("file", help="CSV / Parquet file, one row per observation")
     f.add_argument("--law", required=True, help="catalogue name (see `lawfit laws`)")
-    f.add_argument("--x", required=True, help="input column(s), comma-separated, in the law's input order")
+    f.add_argument("--x", required=True,
+                   help="input column(s), comma-separated, in the law's input order (matched by position: a "
+                        "warning says when the names are the law's inputs in another order)")
     f.add_argument("--y", required=True, help="observed column")
     f.add_argument("--by", help="column(s) identifying curves, comma-separated (default: one curve)")
     f.add_argument("--weight", help="column of per-point weights")
-    f.add_argument("--loss", default="l2", choices=["l2", "huber", "soft_l1", "cauchy"])
+    f.add_argument("--loss", default="l2", choices=["l2", "huber", "soft_l1", "cauchy"],
+                   help="loss of the residuals (scipy's least_squares names; default l2)")
     f.add_argument("--delta", type=float, help="robust loss scale (default 1.0; Chinchilla: 1e-3 in log space)")
     f.add_argument("--space", default="linear", choices=["linear", "log"], help="residuals y-f or log y - log f")
     f.add_argument("--starts", help="an integer (random starts per curve) or a CSV of starts (a column per parameter)")
     f.add_argument("--bounds", nargs="*", metavar="P=LO:HI", help="parameter bounds, e.g. alpha=0:2 E=0:")
     f.add_argument("--shared", help="parameter(s) shared across all curves, comma-separated")
-    f.add_argument("--max-iter", type=int, dest="max_iter")
-    f.add_argument("--threads", type=int)
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--nan-policy", default="status", choices=["status", "omit", "raise"], dest="nan_policy")
+    f.add_argument("--max-iter", type=int, dest="max_iter", help="iteration limit per start (default 200)")
+    f.add_argument("--threads", type=int, help="worker threads (default: all cores)")
+    f.add_argument("--seed", type=int, default=0, help="seed of the random starts (default 0)")
+    f.add_argument("--nan-policy", default="status", choices=["status", "omit", "raise"], dest="nan_policy",
+                   help="rows with NaN/inf: their curve gets the status NON_FINITE (status, the default), the rows "
+                        "are dropped (omit), or the command stops (raise)")
     f.add_argument("-o", "--output", help="write the fit as JSON (for `lawfit predict`, `lawfit plan`)")
-    f.add_argument("--csv", help="write parameters, standard errors and status per curve as CSV")
+    f.add_argument("--csv", help="write parameters, standard errors and status per curve as CSV (with --report, "
+                                 "the report's columns too)")
+    f.add_argument("--report", action="store_true",
+                   help="print goodness of fit per curve: chi-square, reduced chi-square, AIC, BIC, R^2 (lmfit's "
+                        "definitions), residuals, the most correlated parameters, parameters at a bound")
     f.add_argument("--rows", type=int, default=20, help="curves shown in the summary")
     f.add_argument("-q", "--quiet", action="store_true", help="no summary, no progress bar")
     f.set_defaults(func=_cmd_fit)
@@ -150,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     de = sub.add_parser("demo", help="fit laws to the example data shipped with lawfit")
     de.add_argument("--plot", help="also save a figure to this PNG (needs matplotlib)")
-    de.add_argument("--threads", type=int)
+    de.add_argument("--threads", type=int, help="worker threads (default: all cores)")
     de.set_defaults(func=_cmd_demo)
     for mod in _extensions():
         mod.add_parsers(sub)
@@ -162,6 +212,15 @@ def _extensions() -> list:
     from . import cost_cli, evals_cli, extrapolate_cli
 
     return [cost_cli, evals_cli, extrapolate_cli]
+
+
+def _show_warning(command: str):
+    """warnings.showwarning for the CLI: ``lawfit CMD: warning: message`` on stderr, without the source line."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"lawfit {command}: warning: {message}", file=sys.stderr)
+
+    return show
 
 
 def main(argv=None) -> int:
@@ -176,7 +235,9 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(a.func(a) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning(a.command)
+            return int(a.func(a) or 0)
     except ValueError as exc:
         print(f"lawfit {a.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -172,7 +172,7 @@ def _level(level: float) -> float:
 
 def _kind(kind: str) -> int:
     if kind not in _KINDS:
-        raise ValueError(f"kind must be one of {list(_KINDS)}, got {kind!r}")
+        raise ValueError(f"kind must be one of {list(_KINDS)}, got {show(kind)}")
     return _KINDS[kind]
 
 
@@ -304,6 +304,14 @@ class CoverageResult:
     @property
     def status(self) -> str:
         return Status(int(self.replicates["status"].iloc[0])).name
+
+    def __repr__(self) -> str:
+        est = ", ".join(f"{r.param}={r.estimate:.4g} [{r.low:.4g}, {r.high:.4g}]"
+                        for r in self.params.itertuples(index=False))
+        k = self.observed["k"].to_numpy() if "k" in self.observed and len(self.observed) else None
+        ks = f", observed k={int(k.min())}..{int(k.max())}" if k is not None else ""
+        return (f"<CoverageResult method={self.method!r} status={self.status} {est} ({self.level:g} intervals from "
+                f"{len(self.replicates) - 1} bootstrap replicates{ks})>")
 
     def _ok(self) -> np.ndarray:
         """Bootstrap replicates (row 0, the fit to the data, excluded) that enter the intervals: those whose fit
@@ -538,7 +546,7 @@ def coverage(
             cols["s"] = sc
         reps = pd.DataFrame({**cols, "status": st})
         return CoverageResult(method, reps, observed, lv)
-    raise ValueError(f"method must be 'aggregate', 'beta' or 'scaled_beta', got {method!r}")
+    raise ValueError(f"method must be 'aggregate', 'beta' or 'scaled_beta', got {show(method)}")
 
 
 # ---- PassUntil --------------------------------------------------------------------------------------------
@@ -774,7 +782,7 @@ class IRTModel:
         if pos.dtype.kind not in "iu":
             idx = pd.Index(self.item_names).get_indexer(pos)
             if np.any(idx < 0):
-                raise ValueError(f"argument 'items' names unknown item(s): {list(pos[idx < 0][:5])}")
+                raise ValueError(f"argument 'items' names unknown item(s): {show(pos[idx < 0][:5])}")
             pos = idx
         pos = np.ascontiguousarray(pos.astype(np.int64))
         if pos.ndim != 1 or pos.size != K:
@@ -890,7 +898,7 @@ class IRTModel:
             sel = ItemSelection(pos, np.full(pos.size, 1.0 / pos.size), "random")
         else:
             raise ValueError(
-                f"method must be 'kmeans', 'kmeans-info', 'optimal', 'random' or 'adaptive', got {method!r}")
+                f"method must be 'kmeans', 'kmeans-info', 'optimal', 'random' or 'adaptive', got {show(method)}")
         # gp-IRT statistic: squared error of p-IRT on the training models, from their anchor answers alone.
         Ytr = np.ascontiguousarray(self._Y[:, sel.items])
         full = _row_means(self._Y)
@@ -1018,14 +1026,14 @@ def fit_irt(
     posterior means (EAP) with posterior sds. MML is the standard when models answer few items each (joint
     estimation inflates discriminations there); with hundreds of items per model both give the same items."""
     if model not in _MODELS:
-        raise ValueError(f"model must be one of {sorted(_MODELS)}, got {model!r}")
+        raise ValueError(f"model must be one of {sorted(_MODELS)}, got {show(model)}")
     code = _MODELS[model]
     name = {0: "rasch", 1: "2pl", 2: "mirt"}[code]
     dim = check_int("dim", dim, 1)
     if code == 2 and not (1 <= dim <= 8):
         raise ValueError(f"dim must be in [1, 8], got {dim}")
     if code != 2 and dim != 1:
-        raise ValueError(f"dim applies to model='mirt' only (got dim={dim} with model={model!r})")
+        raise ValueError(f"dim applies to model='mirt' only (got dim={dim} with model={show(model)})")
     try:
         if isinstance(prior_a, (str, bytes)):
             raise TypeError
@@ -1041,9 +1049,9 @@ def fit_irt(
     if not check_real("tol", tol) > 0:
         raise ValueError(f"tol must be > 0, got {show(tol)}")
     if method not in ("jmap", "mml"):
-        raise ValueError(f"method must be 'jmap' or 'mml', got {method!r}")
+        raise ValueError(f"method must be 'jmap' or 'mml', got {show(method)}")
     if method == "mml" and code != 1:
-        raise ValueError(f"method='mml' is implemented for model='2pl' only (got model={model!r})")
+        raise ValueError(f"method='mml' is implemented for model='2pl' only (got model={show(model)})")
     quadrature = check_int("quadrature", quadrature, 5)
     if quadrature > 401:
         raise ValueError(f"quadrature must be in [5, 401], got {quadrature}")

@@ -140,10 +140,25 @@ def _anchors(args) -> int:
     return 0
 
 
+USAGE = """Statistics of evaluation samples: pass@k, coverage extrapolation, PassUntil, IRT.
+
+examples:
+  lawfit evals passk FILE --n-col n --c-col c --k 1,10,100 [--interval bootstrap|beta|none]
+  lawfit evals coverage FILE --n-col n --c-col c --predict 100,1000 --target 0.5 [--method beta]
+      [--cost-per-sample 0.01 | --sampler n_layers=32,d_model=4096,n_heads=32 --tokens-per-sample 512]
+  lawfit evals passuntil FILE --successes-col s --trials-col r [--target-col t]
+  lawfit evals irt RESPONSES.csv --model 2pl -o items.csv [--abilities abilities.csv]
+  lawfit evals anchors RESPONSES.csv --n-items 100 -o anchors.csv
+
+FILE: a CSV/Parquet table, one row per problem (n samples drawn, c of them correct). RESPONSES: a wide table,
+the first column the model's name, one column per item (1 correct, 0 wrong, empty missing).
+Run `lawfit evals COMMAND --help` for the options of each command."""
+
+
 def add_parsers(subparsers) -> argparse.ArgumentParser:
     """Register ``evals`` and its subcommands on the main CLI's subparsers (lawfit.cli calls this)."""
     p = subparsers.add_parser("evals", help="evaluation statistics: pass@k, coverage, PassUntil, IRT",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="evals_command", metavar="COMMAND")
     sub.required = True
 
@@ -152,7 +167,8 @@ def add_parsers(subparsers) -> argparse.ArgumentParser:
             sp.add_argument("file", help="CSV/Parquet table, one row per problem (or item)")
         sp.add_argument("-o", "--output", default=None, help="output CSV/Parquet (default: stdout)")
         sp.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
-        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--seed", type=int, default=0, help="seed of the random streams (bootstrap, k-means; "
+                                                             "default 0)")
         sp.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
 
     q = sub.add_parser("passk", help="mean pass@k (or pass^k) over problems, with an interval")
@@ -161,15 +177,18 @@ def add_parsers(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--c-col", default="c", help="column with correct samples per problem (default c)")
     q.add_argument("--k", type=_ints, required=True, help="comma-separated k values, e.g. 1,10,100")
     q.add_argument("--hat", action="store_true", help="pass^k (all k correct) instead of pass@k")
-    q.add_argument("--interval", choices=["bootstrap", "beta", "none"], default="bootstrap")
-    q.add_argument("--n-boot", type=int, default=1000)
+    q.add_argument("--interval", choices=["bootstrap", "beta", "none"], default="bootstrap",
+                   help="bootstrap over problems (default), each problem's Beta posterior (beta), or none")
+    q.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates or posterior draws (default 1000)")
     q.set_defaults(func=_passk)
 
     q = sub.add_parser("coverage", help="fit and extrapolate coverage c(k)")
     common(q)
-    q.add_argument("--n-col", default="n")
-    q.add_argument("--c-col", default="c")
-    q.add_argument("--method", choices=["aggregate", "beta", "scaled_beta"], default="aggregate")
+    q.add_argument("--n-col", default="n", help="column with samples per problem (default n)")
+    q.add_argument("--c-col", default="c", help="column with correct samples per problem (default c)")
+    q.add_argument("--method", choices=["aggregate", "beta", "scaled_beta"], default="aggregate",
+                   help="c(k) = exp(a k^b) fitted to the mean pass@k curve (aggregate, the default), or per-problem "
+                        "rates ~ Beta (beta) or ~ s x Beta (scaled_beta)")
     q.add_argument("--predict", type=_floats, default=None, help="comma-separated k to predict coverage at")
     q.add_argument("--target", type=_floats, default=None, help="comma-separated target coverages")
     q.add_argument("--cost-per-sample", type=float, default=None, help="price of one sample (cost per solved)")
@@ -179,31 +198,35 @@ def add_parsers(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--tokens-per-sample", type=float, default=None, help="tokens generated per sample (--sampler)")
     q.add_argument("--hardware", default="h100-sxm", help="GPU of the sampler (catalogue key)")
     q.add_argument("--infer-batch", type=float, default=1.0, help="sequences decoded together (--sampler)")
-    q.add_argument("--n-boot", type=int, default=200)
+    q.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates for the intervals (default 200)")
     q.set_defaults(func=_coverage)
 
     q = sub.add_parser("passuntil", help="PassUntil estimators per item")
     common(q)
-    q.add_argument("--successes-col", default="successes")
-    q.add_argument("--trials-col", default="trials")
-    q.add_argument("--target-col", default=None)
+    q.add_argument("--successes-col", default="successes", help="column with successes per item (default successes)")
+    q.add_argument("--trials-col", default="trials", help="column with samples drawn per item (default trials)")
+    q.add_argument("--target-col", default=None,
+                   help="column with the successes each item was sampled until (enables the unbiased estimator)")
     q.set_defaults(func=_passuntil)
 
     q = sub.add_parser("irt", help="fit Rasch / 2PL / multidimensional 2PL to a models x items response table")
     common(q, table=False)
     q.add_argument("responses", help="wide CSV/Parquet: first column model name, one column per item (0/1/empty)")
-    q.add_argument("--model", choices=["rasch", "2pl", "mirt"], default="2pl")
+    q.add_argument("--model", choices=["rasch", "2pl", "mirt"], default="2pl",
+                   help="item response model (default 2pl)")
     q.add_argument("--dim", type=int, default=1, help="ability dimensions (mirt)")
-    q.add_argument("--max-iter", type=int, default=200)
-    q.add_argument("--tol", type=float, default=1e-4)
+    q.add_argument("--max-iter", type=int, default=200, help="EM iteration limit (default 200)")
+    q.add_argument("--tol", type=float, default=1e-4, help="convergence tolerance of the EM (default 1e-4)")
     q.add_argument("--abilities", default=None, help="also write the abilities table here")
     q.set_defaults(func=_irt)
 
     q = sub.add_parser("anchors", help="choose a reduced anchor item set (tinyBenchmarks)")
     common(q, table=False)
-    q.add_argument("responses")
-    q.add_argument("--model", choices=["rasch", "2pl"], default="2pl")
-    q.add_argument("--n-items", type=int, default=100)
-    q.add_argument("--method", choices=["kmeans", "kmeans-info", "random"], default="kmeans")
+    q.add_argument("responses", help="wide CSV/Parquet: first column model name, one column per item (0/1/empty)")
+    q.add_argument("--model", choices=["rasch", "2pl"], default="2pl", help="item response model (default 2pl)")
+    q.add_argument("--n-items", type=int, default=100, help="anchor items to choose (default 100)")
+    q.add_argument("--method", choices=["kmeans", "kmeans-info", "random"], default="kmeans",
+                   help="k-means strata of the item parameters (tinyBenchmarks, the default), the same strata "
+                        "represented by their most informative item, or a random set")
     q.set_defaults(func=_anchors)
     return p

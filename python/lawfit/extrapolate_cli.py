@@ -45,7 +45,9 @@ def add_parsers(subparsers) -> None:
     s.add_argument("--best", type=float, default=None, help="best final value so far (none: every run continues)")
     s.add_argument("--threshold", type=float, default=0.05, help="stop when P(beats best) is below this")
     s.add_argument("--level", type=float, default=0.9, help="central interval reported")
-    s.add_argument("--criterion", choices=["conservative", "optimistic"], default="conservative")
+    s.add_argument("--criterion", choices=["conservative", "optimistic"], default="conservative",
+                   help="stop only on P(beats best) below --threshold (conservative, the default) or also on a small "
+                        "predictive sd (optimistic, with --std-threshold)")
     s.add_argument("--std-threshold", type=float, default=None, dest="std_threshold",
                    help="optimistic: also stop when the predictive sd is below this (y units)")
     s.set_defaults(func=run_should_stop)

@@ -1,12 +1,13 @@
 """lawfit.fit: fit one law to many curves at once (one native call, GIL released, all cores)."""
 from __future__ import annotations
 
+import warnings
 from typing import Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
 
-from ._args import INT32_LIMIT, check_alloc, check_int, check_label, check_real, check_seed, resolve_threads
+from ._args import INT32_LIMIT, check_alloc, check_int, check_label, check_real, check_seed, resolve_threads, show
 from ._data import as_list, inverse_permutation, lookup_curves, make_batch, plain, to_pandas
 from ._device import check_device
 from ._native import _core
@@ -52,11 +53,11 @@ def _bounds(spec: LawSpec, bounds, keys: pd.DataFrame, by: list) -> tuple:
     elif isinstance(bounds, dict):
         for k, v in bounds.items():
             if k not in spec.params:
-                raise ValueError(f"bounds: unknown parameter {k!r}; {spec.name} has {list(spec.params)}")
+                raise ValueError(f"bounds: unknown parameter {show(k)}; {spec.name} has {list(spec.params)}")
             try:
                 a, b = (float(t) if t is not None else np.nan for t in v)
             except (TypeError, ValueError):
-                raise ValueError(f"bounds[{k!r}] must be a (lower, upper) pair, got {v!r}") from None
+                raise ValueError(f"bounds[{k!r}] must be a (lower, upper) pair, got {show(v)}") from None
             j = spec.params.index(k)
             lo[j] = -np.inf if np.isnan(a) else a
             hi[j] = np.inf if np.isnan(b) else b
@@ -185,7 +186,9 @@ def fit(
         (in any curve order) are not reordered: a float64 column the law reads as is (one x, y, weight) is not
         copied, and the result keeps a reference to it for :meth:`FitResult.bootstrap`.
     law: a catalogue name (see :func:`lawfit.laws`) or a :class:`lawfit.Law`.
-    x: the input column(s), in the order of the law's inputs (e.g. ``["N", "D"]`` for chinchilla).
+    x: the input column(s), in the order of the law's inputs (e.g. ``["N", "D"]`` for chinchilla). Columns are
+        matched by position, not by name: x=["D", "N"] feeds column D to the law's input N. When the columns carry
+        the law's input names in another order, a UserWarning says so (the fit still goes by position).
     y: the observed column.
     by: column(s) identifying curves; each distinct value is fitted separately. None: one curve.
     weight: column of non-negative per-point weights (they multiply squared residuals).
@@ -227,12 +230,13 @@ def fit(
     xs = as_list(x)
     if len(xs) != len(spec.x_names):
         raise ValueError(
-            f"law {spec.name!r} takes {len(spec.x_names)} input column(s) ({', '.join(spec.x_names)}); got x={xs}"
+            f"law {spec.name!r} takes {len(spec.x_names)} input column(s) ({', '.join(spec.x_names)}); got x={show(xs)}"
         )
+    warn_swapped_inputs(spec, xs)
     if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose from {sorted(set(LOSSES) - {'linear'})}")
+        raise ValueError(f"unknown loss {show(loss)}; choose from {sorted(set(LOSSES) - {'linear'})}")
     if space not in SPACES:
-        raise ValueError(f"unknown space {space!r}; choose 'linear' or 'log'")
+        raise ValueError(f"unknown space {show(space)}; choose 'linear' or 'log'")
     delta = 1.0 if delta is None else check_real("delta", delta)
     if not (np.isfinite(delta) and delta > 0):
         raise ValueError(f"delta must be a positive number, got {delta!r}")
@@ -278,7 +282,7 @@ def fit(
     )
     for p in shared_names:
         if p not in spec.params:
-            raise ValueError(f"shared: unknown parameter {p!r}; {spec.name} has {list(spec.params)}")
+            raise ValueError(f"shared: unknown parameter {show(p)}; {spec.name} has {list(spec.params)}")
     with progress_bar(check_progress(progress), f"lawfit fit {spec.name}"):
         if shared_names:
             from .shared import fit_shared
@@ -340,3 +344,70 @@ def _fit_native(spec, batch, X, lo, hi, st, common, device="cpu") -> dict:
         **st,
         **common,
     )
+
+
+def warn_swapped_inputs(spec: LawSpec, xs: list) -> None:
+    """Warn when the x columns are the law's input names in another order (x=["D", "N"] for chinchilla's (N, D)):
+    columns go by position, so the law would read D as N."""
+    names = list(spec.x_names)
+    try:
+        same = len(xs) == len(names) > 1 and sorted(map(str, xs)) == sorted(names) and list(map(str, xs)) != names
+    except TypeError:
+        same = False
+    if same:
+        pairs = ", ".join(f"column {c!r} as {n!r}" for c, n in zip(xs, names) if str(c) != n)
+        warnings.warn(
+            f"x={[str(c) for c in xs]} names the inputs of law {spec.name!r} in another order than the law's "
+            f"({', '.join(names)}); x columns are matched by position, so the law reads {pairs}. "
+            f"Pass x={names} if the columns hold what their names say.", UserWarning, stacklevel=3)
+
+
+def bad_rows(data, law, *, x, y, weight=None, space: str = "linear") -> pd.DataFrame:
+    """The rows of ``data`` that make their curve fail whatever the parameters: NaN/inf in an x, y or weight column
+    (status NON_FINITE), a negative weight, y <= 0 in log space, x outside the law's domain (INVALID_INPUT). Returns
+    a DataFrame with ``row`` (position in ``data``) and ``reason``, in row order. The domain is checked by the
+    native core (each row a curve of its own, one call); laws with an input transform are checked for the rest."""
+    spec = get_law(law)
+    df = to_pandas(data)
+    xs = as_list(x)
+    from ._data import numeric_column
+
+    X = np.column_stack([numeric_column(df, c, "x") for c in xs]) if xs else np.empty((len(df), 0))
+    yv = numeric_column(df, y, "y")
+    wv = numeric_column(df, weight, "weight") if weight is not None else None
+    n = len(df)
+    reason = np.full(n, "", dtype=object)
+
+    def flag(mask, text_fn):
+        for i in np.flatnonzero(mask & (reason == "")):
+            reason[i] = text_fn(int(i))
+
+    def vals(i, cols, arr):
+        return ", ".join(f"{c}={show(float(v))}" for c, v in zip(cols, arr))
+
+    xbad = ~np.isfinite(X).all(axis=1)
+    flag(xbad, lambda i: f"non-finite x ({vals(i, xs, X[i])})")
+    flag(~np.isfinite(yv), lambda i: f"non-finite y ({y}={show(float(yv[i]))})")
+    if wv is not None:
+        flag(~np.isfinite(wv), lambda i: f"non-finite weight ({weight}={show(float(wv[i]))})")
+        flag(wv < 0, lambda i: f"negative weight ({weight}={show(float(wv[i]))})")
+    used = np.ones(n, dtype=bool) if wv is None else ~(wv == 0)
+    if space == "log":
+        flag(used & (yv <= 0), lambda i: f"y <= 0 cannot be fitted in log space ({y}={show(float(yv[i]))})")
+    check = np.flatnonzero(used & (reason == "") & ~xbad)
+    if spec.transform is None and check.size:
+        Xc = np.ascontiguousarray(X[check])
+        m = len(check)
+        P = spec.n_params
+        out = spec._fit(offsets=np.arange(m + 1, dtype=np.int64), x=Xc, y=np.ones(m), w=None,
+                        lower=np.ascontiguousarray(spec.lower, dtype=np.float64),
+                        upper=np.ascontiguousarray(spec.upper, dtype=np.float64),
+                        keys=np.zeros(m, dtype=np.uint64), starts=spec.default_starts()[:1].reshape(1, P),
+                        project_linear=False, loss=0, delta=1.0, space=0, ftol=1e-8, xtol=1e-8, gtol=1e-8,
+                        max_iter=1, threads=0, seed=0)
+        dom = np.asarray(out["status"]) == int(Status.INVALID_INPUT)
+        names = list(spec.x_names)
+        for j, i in zip(np.flatnonzero(dom), check[dom]):
+            reason[i] = f"x outside the domain of law {spec.name!r} ({vals(int(i), names, Xc[j])})"
+    rows = np.flatnonzero(reason != "")
+    return pd.DataFrame({"row": rows.astype(np.int64), "reason": reason[rows].astype(str)})

@@ -36,6 +36,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ._args import show
 from ._native import _core
 from .laws import LawSpec
 
@@ -57,6 +58,10 @@ _BINARY = {"add", "sub", "mul", "div", "min", "max"}
 _COMMUTATIVE = {"add", "mul"}
 # Default start values of a non-linear parameter; the grid is capped at this many starts in all.
 _NONLINEAR_GRID = (0.1, 0.3, 1.0)
+# An exponent written without a sign (a parameter in the exponent of a power, N^alpha, or in the argument of exp,
+# not N^-alpha) has no sign the formula tells: without bounds it starts from both signs ("E + A*N^alpha" with a
+# negative alpha).
+_EXPONENT_GRID = (-1.0, -0.3, -0.1, 0.1, 0.3, 1.0)
 _MAX_DEFAULT_STARTS = 729
 
 _TOKEN = re.compile(
@@ -156,6 +161,24 @@ class _Builder:
     def __init__(self):
         self.nodes: List[tuple] = []
         self.index: Dict[tuple, int] = {}
+        # Names of the parameters found in an exponent (a^b's b, exp's argument) with no sign written before them:
+        # alpha in N^alpha and exp(alpha*log(N)), not in N^-alpha, exp(-k*t) or x^(1-alpha).
+        self.exponents: set = set()
+
+    def unsigned_params(self, i: int) -> set:
+        """Names of the parameters of the subexpression of node i that some path reaches without passing a sign
+        (a negation, or the right side of a subtraction)."""
+        out, stack, seen = set(), [(i, False)], set()
+        while stack:
+            j, signed = stack.pop()
+            if j < 0 or (j, signed) in seen:
+                continue
+            seen.add((j, signed))
+            op, a, b, val = self.nodes[j]
+            if op == "param" and not signed:
+                out.add(val)
+            stack += [(a, signed or op == "neg"), (b, signed or op == "sub")]
+        return out
 
     def _add(self, key: tuple) -> int:
         i = self.index.get(key)
@@ -226,6 +249,7 @@ class _Builder:
         kb = self.cval(b)
         if kb is None:
             # a^b with a non-constant exponent: exp(b * log(a)) (a > 0).
+            self.exponents |= self.unsigned_params(b)
             return self.op("exp", self.op("mul", b, self.op("log", a)))
         if kb == 1.0:
             return a
@@ -373,6 +397,8 @@ class _Parser:
             return self.b.power(args[0], args[1])
         if want == 2:
             return self.b.op(fname, args[0], args[1])
+        if fname == "exp":
+            self.b.exponents |= self.b.unsigned_params(args[0])
         return self.b.op(fname, args[0])
 
 
@@ -493,14 +519,15 @@ def compile_formula(formula: str, inputs: Sequence[str], params: Optional[Sequen
         "consts": np.array(consts, dtype=np.float64),
     }
     linear = _linear_flags(tape["op"], tape["a"], tape["b"], tape["arg"], tape["consts"], len(order))
-    return {"tape": tape, "params": tuple(order), "linear": linear}
+    exponent = tuple(name in b.exponents and not linear[j] for j, name in enumerate(order))
+    return {"tape": tape, "params": tuple(order), "linear": linear, "exponent": exponent}
 
 
 def _check_names(kind: str, names: Iterable[str]) -> List[str]:
     out = []
     for nm in names:
         if not isinstance(nm, str) or not _IDENT.match(nm):
-            raise ValueError(f"{kind}: {nm!r} is not a valid name (letters, digits and '_', not starting with a digit)")
+            raise ValueError(f"{kind}: {show(nm)} is not a valid name (letters, digits and '_', not starting with a digit)")
         if nm in RESERVED:
             raise ValueError(f"{kind}: {nm!r} is reserved (a function or constant name)")
         if nm in out:
@@ -513,7 +540,7 @@ def _as_float(v, what: str) -> float:
     try:
         return float(v)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {v!r}") from None
+        raise ValueError(f"{what} must be a number, got {show(v)}") from None
 
 
 class Law(LawSpec):
@@ -527,8 +554,12 @@ class Law(LawSpec):
     bounds: ``{param: (lower, upper)}``; default (-inf, inf). ``None`` in a pair means open.
     start: ``{param: value or list of values}``: the default start grid (Cartesian product over
         parameters). Parameters without a start use 1.0 if they enter linearly (those are solved exactly
-        from each start) and {0.1, 0.3, 1.0} otherwise; the default grid is capped at 729 starts (later
-        non-linear parameters then start at 1.0 only). Values are clipped into the bounds.
+        from each start); an exponent written without a sign (a parameter in the exponent of a power,
+        ``N^alpha``, or in the argument of ``exp``, ``exp(k*t)``; not ``N^-alpha`` or ``exp(-k*t)``, whose sign
+        the formula gives) tries both signs, {-1, -0.3, -0.1, 0.1, 0.3, 1}, or those of them its bounds allow
+        (``bounds={"alpha": (None, 0)}``: the negative ones); other parameters use {0.1, 0.3, 1.0}. The default
+        grid is capped at 729 starts (later non-linear parameters then take fewer values: {0.1, 0.3, 1}, then
+        1.0 only). Values are clipped into the bounds.
     scale: ``{param: "log"}`` to optimise ``log(p)`` (the parameter stays positive).
     name: a name for tables and plots (default: the formula).
     """
@@ -548,10 +579,10 @@ class Law(LawSpec):
             inputs = [inputs]
         if isinstance(inputs, (bytes, dict)) or not hasattr(inputs, "__iter__"):
             raise ValueError(f"inputs must be a name or a list of names of the formula's input variables, got "
-                             f"{type(inputs).__name__} {inputs!r}")
+                             f"{type(inputs).__name__} {show(inputs)}")
         if params is not None and (isinstance(params, (bytes, dict)) or not hasattr(params, "__iter__")):
             raise ValueError(f"params must be a name or a list of parameter names, got {type(params).__name__} "
-                             f"{params!r}")
+                             f"{show(params)}")
         inputs = _check_names("inputs", inputs)
         if not inputs:
             raise ValueError("inputs: a formula needs at least one input variable")
@@ -571,7 +602,7 @@ class Law(LawSpec):
                 raise ValueError(f"{what} must be a dict keyed by parameter name, got {type(d).__name__}")
             for k in d:
                 if k not in pnames:
-                    raise ValueError(f"{what}: unknown parameter {k!r}; the formula's parameters are {list(pnames)}")
+                    raise ValueError(f"{what}: unknown parameter {show(k)}; the formula's parameters are {list(pnames)}")
             return d
 
         bounds = check_keys("bounds", bounds)
@@ -584,18 +615,18 @@ class Law(LawSpec):
             try:
                 lo, hi = v
             except (TypeError, ValueError):
-                raise ValueError(f"bounds[{k!r}] must be a (lower, upper) pair, got {v!r}") from None
+                raise ValueError(f"bounds[{k!r}] must be a (lower, upper) pair, got {show(v)}") from None
             lo = -np.inf if lo is None else _as_float(lo, f"bounds[{k!r}] lower")
             hi = np.inf if hi is None else _as_float(hi, f"bounds[{k!r}] upper")
             if np.isnan(lo) or np.isnan(hi) or lo > hi:
-                raise ValueError(f"bounds[{k!r}] = {v!r}: need lower <= upper")
+                raise ValueError(f"bounds[{k!r}] = {show(v)}: need lower <= upper")
             j = pnames.index(k)
             lower[j], upper[j] = lo, hi
             bounds_n[k] = (lo, hi)
         scales = ["linear"] * P
         for k, v in scale.items():
             if v not in ("log", "linear"):
-                raise ValueError(f"scale[{k!r}] must be 'log' or 'linear', got {v!r}")
+                raise ValueError(f"scale[{k!r}] must be 'log' or 'linear', got {show(v)}")
             j = pnames.index(k)
             if v == "log" and upper[j] <= 0:
                 raise ValueError(f"scale[{k!r}] = 'log' needs a positive upper bound, got {upper[j]}")
@@ -614,10 +645,16 @@ class Law(LawSpec):
                 axis = start_n[p]
             elif linear[j]:
                 axis = (1.0,)
-            elif n_starts * len(_NONLINEAR_GRID) <= _MAX_DEFAULT_STARTS:
-                axis = _NONLINEAR_GRID
             else:
-                axis = (1.0,)
+                # An exponent whose bounds allow a negative value starts from the signed values they allow.
+                signed = tuple(t for t in _EXPONENT_GRID if lower[j] <= t <= upper[j])
+                if (c["exponent"][j] and scales[j] == "linear" and any(t < 0 for t in signed)
+                        and n_starts * len(signed) <= _MAX_DEFAULT_STARTS):
+                    axis = signed
+                elif n_starts * len(_NONLINEAR_GRID) <= _MAX_DEFAULT_STARTS:
+                    axis = _NONLINEAR_GRID
+                else:
+                    axis = (1.0,)
             axis = tuple(dict.fromkeys(float(min(max(t, lower[j]), upper[j])) for t in axis))
             if not linear[j]:
                 n_starts *= len(axis)

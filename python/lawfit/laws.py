@@ -12,6 +12,7 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
+from ._args import check_int, show
 from ._native import _core
 
 
@@ -125,15 +126,37 @@ def apply_transform(spec: LawSpec, offsets, X, invalid: str = "raise"):
     return spec.transform(offsets, X, invalid=invalid) if takes else spec.transform(offsets, X)
 
 
+# Other names of catalogue laws: the name people use for a family, resolved to its member (``get_law``, the CLI).
+ALIASES = {"bnsl": "bnsl1"}
+
+
+def resolve_name(name: str) -> str:
+    """The catalogue name of ``name`` (an alias, see :data:`ALIASES`, or the name itself)."""
+    return ALIASES.get(name, name)
+
+
 def get_law(law) -> LawSpec:
-    """A LawSpec from a catalogue name or a user-written :class:`lawfit.Law` (returned as is)."""
+    """A LawSpec from a catalogue name (or an alias: "bnsl" is "bnsl1") or a user-written :class:`lawfit.Law`
+    (returned as is)."""
     if isinstance(law, LawSpec):
         return law
     if not isinstance(law, str):
         raise ValueError(f"law must be a catalogue name or a lawfit.Law, got {type(law).__name__}")
-    if law not in _CATALOGUE:
-        raise ValueError(f"unknown law {law!r}; known laws: {', '.join(_CATALOGUE)}")
-    return _CATALOGUE[law]
+    name = resolve_name(law)
+    if name not in _CATALOGUE:
+        raise ValueError(f"unknown law {show(law)}; known laws: {', '.join(_CATALOGUE)} (aliases: "
+                         f"{', '.join(f'{a} = {b}' for a, b in ALIASES.items())})")
+    return _CATALOGUE[name]
+
+
+def bnsl(breaks: int = 1) -> LawSpec:
+    """The broken neural scaling law (Caballero et al. 2022) with ``breaks`` breaks: the catalogue's ``bnsl1``
+    (1, also ``get_law("bnsl")``) or ``bnsl2`` (2). For more breaks, write it as a :class:`lawfit.Law`."""
+    n = check_int("breaks", breaks, 1, op="bnsl")
+    if n not in (1, 2):
+        raise ValueError(f"bnsl: breaks must be 1 or 2 (the catalogue's bnsl1 and bnsl2), got {n}; write a law "
+                         "with more breaks as a lawfit.Law formula")
+    return _CATALOGUE[f"bnsl{n}"]
 
 
 def laws() -> pd.DataFrame:

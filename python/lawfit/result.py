@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ._args import check_prob
+from ._args import check_prob, show
 from ._data import key_index, lookup_curves, numeric_column, plain, to_pandas
 from ._schema import FORMAT, SCHEMA_VERSION
 from ._status import STATUS_NAMES, Status
@@ -120,7 +120,8 @@ class FitResult:
 
     @property
     def objective(self) -> pd.Series:
-        """Final cost per curve: 0.5 * sum of loss(residual) (scipy.optimize.least_squares' ``cost``)."""
+        """Final cost per curve: 0.5 * sum of w * loss(residual) (scipy.optimize.least_squares' ``cost``): for l2,
+        half the weighted sum of squared errors (0.5 x ``chisqr`` of :meth:`report`)."""
         return pd.Series(self._cost, index=self.index, name="objective")
 
     @property
@@ -150,8 +151,13 @@ class FitResult:
         """Boolean mask of curves with usable parameters (CONVERGED or MAX_ITER)."""
         return (self._status == Status.CONVERGED) | (self._status == Status.MAX_ITER)
 
-    def to_frame(self) -> pd.DataFrame:
-        """Parameters, standard errors (``<param>_se``), objective, status, iterations and point counts."""
+    def to_frame(self, report: bool = False, data=None) -> pd.DataFrame:
+        """Parameters, standard errors (``<param>_se``), objective (0.5 x the weighted sum of the loss of the
+        residuals: for l2, half the weighted sum of squared errors), status, iterations, point counts and the
+        parameters at a bound.
+
+        report=True adds the goodness-of-fit columns of :meth:`report` (k, dof, chisqr, redchi, noise_sd, aic, bic,
+        rsquared, resid_rms, resid_max_abs, max_corr, max_corr_pair); ``data`` as in :meth:`report`."""
         se = self.stderr.add_suffix("_se")
         out = pd.concat([self.params, se], axis=1)
         out["objective"] = self._cost
@@ -163,7 +169,40 @@ class FitResult:
         for j, p in enumerate(self.law.params):  # a column per parameter, vectorised over curves
             names = np.where(ab[:, j], names + ("," if j else "") + p, names)
         out["at_bound"] = pd.Series(names, index=out.index).str.lstrip(",")
+        if report:
+            rep = self.report(data=data)
+            for c in rep.columns:
+                if c not in out.columns:
+                    out[c] = rep[c].to_numpy()
         return out
+
+    def report(self, data=None, format: str = "frame", max_rows: int = 20):
+        """Goodness of fit per curve, with lmfit's definitions: n_points, k (free parameters: those not at a bound),
+        dof, objective, chisqr (sum w r^2), redchi (chisqr / (n - k)), noise_sd (sqrt(redchi)), aic, bic, rsquared,
+        resid_rms, resid_max_abs, max_corr and max_corr_pair (the most correlated pair of parameters), at_bound,
+        status. Residuals r are in the fitted space (log y - log f for space="log"); for robust losses the
+        statistics are those of the plain residuals. The definitions in full: :mod:`lawfit.report`.
+
+        data: the table to compute the residuals on (default: the data of the fit; a result loaded from a file
+        needs it). format: "frame" (a DataFrame indexed like :attr:`params`) or "text" (a printable report: the
+        definitions, a table of the first ``max_rows`` curves, a single curve's correlations)."""
+        from .report import report_frame, report_text
+
+        if format == "frame":
+            return report_frame(self, data)
+        if format == "text":
+            return report_text(self, data, max_rows=max_rows)
+        from ._args import show
+
+        raise ValueError(f"report: format must be 'frame' or 'text', got {show(format)}")
+
+    def correlations(self, curve=None) -> pd.DataFrame:
+        """Parameter correlation matrix of one curve ([P, P] DataFrame), from the covariance: ``curve`` is a label
+        of :attr:`index` (the ``by`` value, a tuple for several ``by`` columns; None when there is one curve).
+        Parameters at a bound have NaN rows and columns."""
+        from .report import correlations
+
+        return correlations(self, curve)
 
     def summary(self, max_rows: int = 20) -> str:
         counts = pd.Series(pd.Categorical.from_codes(self._status, categories=STATUS_NAMES)).value_counts()
@@ -173,6 +212,8 @@ class FitResult:
             f"  {self.n_curves} curve(s), {int(self._npts.sum())} points; loss={self.options.get('loss')}"
             f" (delta={self.options.get('delta')}), space={self.options.get('space')}",
             "  status: " + ", ".join(f"{k}={v}" for k, v in counts.items()),
+            "  objective = 0.5 x sum of w * loss(residual) (for l2: half the weighted sum of squared errors); "
+            "goodness of fit: FitResult.report()",
         ]
         tab = self.to_frame().head(max_rows)
         with pd.option_context("display.width", 200, "display.max_columns", 50, "display.float_format", "{:.6g}".format):
@@ -224,7 +265,9 @@ class FitResult:
     def predict(self, new_data, interval: Optional[float] = None, calibrate: Optional[str] = None,
                 rungs: int = 1) -> pd.DataFrame:
         """Predict y for each row of ``new_data`` (the ``by`` column(s) pick the curve; the x columns are
-        those used in the fit). Returns the ``by`` and x columns and ``y_pred``; with ``interval=level``
+        those used in the fit). Returns the ``by`` and x columns and ``y_pred``, with the index of ``new_data``
+        (a pandas DataFrame's own index, so ``df["pred"] = res.predict(df).y_pred`` lines up; other inputs get
+        0..n-1); with ``interval=level``
         also ``y_low``/``y_high``: from bootstrap samples when :meth:`bootstrap` was run, otherwise from the
         covariance by the delta method (normal approximation; parameters at a bound held fixed). Both are
         intervals for the law's value (the mean), not for a new observation.
@@ -240,12 +283,12 @@ class FitResult:
         P = np.ascontiguousarray(self._params[idx])
         out = df[[*self.by, *x_cols]].copy() if len(df) else pd.DataFrame(columns=[*self.by, *x_cols])
         if calibrate is not None and calibrate != "holdout":
-            raise ValueError(f"calibrate must be None or 'holdout', got {calibrate!r}")
+            raise ValueError(f"calibrate must be None or 'holdout', got {show(calibrate)}")
         if interval is None:
             if calibrate is not None:
                 raise ValueError("calibrate='holdout' calibrates an interval: give interval=level as well")
             out["y_pred"] = self.law._eval(X, P) if len(df) else np.empty(0)
-            return out.reset_index(drop=True)
+            return out
         interval = check_prob("interval", interval)
         z = NormalDist().inv_cdf(0.5 + interval / 2)
         if calibrate == "holdout":
@@ -269,14 +312,14 @@ class FitResult:
             else:
                 out["y_low"], out["y_high"] = f - half, f + half
             out["k"] = k
-            return out.reset_index(drop=True)
+            return out
         if self.bootstrap_samples is not None:
             from .uncertainty import bootstrap_predict
 
             lo, mid, hi = bootstrap_predict(self, X, idx, interval)
             out["y_pred"] = self.law._eval(X, P)
             out["y_low"], out["y_high"] = lo, hi
-            return out.reset_index(drop=True)
+            return out
         vg = self.law._eval(X, P, True)
         g = vg[:, 1:]
         c = self._cov[idx]
@@ -287,7 +330,7 @@ class FitResult:
         out["y_pred"] = vg[:, 0]
         out["y_low"] = vg[:, 0] - z * se
         out["y_high"] = vg[:, 0] + z * se
-        return out.reset_index(drop=True)
+        return out
 
     # ---- planning --------------------------------------------------------------------------------
     def optimal(self, compute, **kw):

@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ._args import check_alloc, check_prob, check_seed, is_int, resolve_threads
+from ._args import check_alloc, check_prob, check_seed, is_int, resolve_threads, show
 from ._status import Status
 from ._native import _core
 from ._progress import with_progress
@@ -191,7 +191,7 @@ class BootstrapResult:
         1987; the acceleration comes from a jackknife computed once, in one batched native call)."""
         level = check_prob("level", level)
         if method not in ("percentile", "bca"):
-            raise ValueError(f"method must be 'percentile' or 'bca', got {method!r}")
+            raise ValueError(f"method must be 'percentile' or 'bca', got {show(method)}")
         s = np.sort(self.samples, axis=1)
         alpha = (1 - level) / 2
         if method == "percentile":
@@ -252,7 +252,7 @@ def bootstrap(result, n: int = 4000, method: str = "pairs", seed: int = 0, threa
         raise ValueError(f"n must be a positive integer, got {type(n).__name__} {plain(n)!r}")
     n = int(n)
     if method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {show(method)}")
     threads = resolve_threads(threads, op="bootstrap")
     seed = check_seed(seed, op="bootstrap")
     a = _native_args(result)
