@@ -191,11 +191,16 @@ def _optimal_arrays(law: LawSpec, P: np.ndarray, C: np.ndarray, k: float, method
     return N, D, _loss(law, N, D, P), method
 
 
-def optimal(fit, compute, *, k: float = 6.0, method: str = "auto") -> pd.DataFrame:
+def optimal(fit, compute, *, k: float = 6.0, method: str = "auto", interval: Optional[float] = None,
+            samples=None) -> pd.DataFrame:
     """Compute-optimal (N, D) for each curve and each budget C (a number or an array), under C = k N D.
 
     Returns a DataFrame with the ``by`` columns, ``compute``, ``N``, ``D``, ``loss`` (a row per curve and budget).
-    method: "closed" (chinchilla), "numeric" (any law of (N, D)) or "auto"."""
+    method: "closed" (chinchilla), "numeric" (any law of (N, D)) or "auto".
+
+    ``interval`` (a level, e.g. 0.9): also ``N_low``/``N_high``, ``D_low``/``D_high``, ``loss_low``/``loss_high``,
+    equal-tailed quantiles of the optimum over parameter ``samples`` ([curves, n, P]; default
+    ``fit.bootstrap_samples``, so run ``fit.bootstrap()`` first); replicates without parameters are left out."""
     law = _law(fit)
     C = _positive_array(compute, "compute")
     k = float(_positive_array(k, "k")[0])
@@ -205,13 +210,30 @@ def optimal(fit, compute, *, k: float = 6.0, method: str = "auto") -> pd.DataFra
     N, D, L, used = _optimal_arrays(law, fit._params[curve], Cm, k, method)
     out = _by_frame(fit, curve)
     out["compute"], out["N"], out["D"], out["loss"] = Cm, N, D, L
+    if interval is not None:
+        interval = check_prob("interval", interval, op="optimal")
+        S = _samples(fit, samples)
+        if S is None:
+            raise ValueError("optimal: interval needs parameter samples: run fit.bootstrap() first or pass samples=")
+        n = S.shape[1]
+        # [curves, budgets, samples] flattened: the optimum of every sample at every budget in one vectorised call
+        Ps = np.broadcast_to(S[:, None, :, :], (B, C.size, n, S.shape[2])).reshape(-1, S.shape[2])
+        Cs = np.broadcast_to(C[None, :, None], (B, C.size, n)).reshape(-1)
+        good = np.isfinite(Ps).all(axis=1)
+        Ns, Ds, Ls = (np.full(Cs.size, np.nan) for _ in range(3))
+        if good.any():
+            Ns[good], Ds[good], Ls[good], _ = _optimal_arrays(law, np.ascontiguousarray(Ps[good]), Cs[good], k, used)
+        per = pd.DataFrame({"N": Ns, "D": Ds, "loss": Ls})
+        _add_intervals(out, per, ["N", "D", "loss"], B * C.size, interval)
     return _with_attrs(out, method=used, k=k)
 
 
-def frontier(fit, compute=None, *, n: int = 50, k: float = 6.0, method: str = "auto") -> pd.DataFrame:
-    """The compute-optimal frontier: :func:`optimal` over ``compute`` (default 50 budgets from 1e18 to 1e26)."""
+def frontier(fit, compute=None, *, n: int = 50, k: float = 6.0, method: str = "auto",
+             interval: Optional[float] = None, samples=None) -> pd.DataFrame:
+    """The compute-optimal frontier: :func:`optimal` over ``compute`` (default 50 budgets from 1e18 to 1e26), with
+    ``interval`` over parameter samples as in :func:`optimal`."""
     C = np.geomspace(1e18, 1e26, int(n)) if compute is None else compute
-    return optimal(fit, C, k=k, method=method)
+    return optimal(fit, C, k=k, method=method, interval=interval, samples=samples)
 
 
 def iso_flop(fit, compute, *, N=None, n: int = 41, span: float = 10.0, k: float = 6.0) -> pd.DataFrame:
