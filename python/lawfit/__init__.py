@@ -20,6 +20,7 @@ from .formula import Law
 from . import datasets
 from . import cost
 from .planning import plan
+from . import plot
 from . import evals
 from .extrapolate import decide, extrapolate, should_stop
 
@@ -38,6 +39,7 @@ __all__ = [
     "datasets",
     "cost",
     "plan",
+    "plot",
     "evals",
     "extrapolate",
     "decide",

@@ -633,30 +633,10 @@ def pareto(fit, grid, *, inference_tokens: float = 0.0, hardware=None, unit: str
     return _with_attrs(out, unit=unit, inference_tokens=d_inf)
 
 
-def plot_frontier(fit, compute=None, *, ax=None, path=None, n: int = 50, k: float = 6.0):
-    """Plot the compute-optimal frontier (N_opt and D_opt against compute) for each curve; saves to ``path`` if
-    given. Needs matplotlib (the ``plot`` extra)."""
-    try:
-        import matplotlib
+def plot_frontier(fit, compute=None, *, ax=None, path=None, n: int = 50, k: float = 6.0, interval="auto", data=None):
+    """Plot the compute-optimal frontier (N_opt and D_opt against compute) for each curve, with its interval after
+    ``fit.bootstrap()``; saves to ``path`` if given. See :func:`lawfit.plot.frontier` (matplotlib: the ``plot``
+    extra)."""
+    from .plot import frontier as _frontier
 
-        if path is not None and ax is None:
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("plot_frontier needs matplotlib: pip install 'lawfit[plot]'") from None
-    fr = frontier(fit, compute, n=n, k=k)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4.5))
-    curve = np.repeat(np.arange(fit.n_curves), len(fr) // max(fit.n_curves, 1))
-    for b in range(fit.n_curves):
-        sel = fr[curve == b]
-        label = ", ".join(f"{c}={fit.keys[c].iloc[b]}" for c in fit.by) or fit.law.name
-        ax.loglog(sel["compute"], sel["N"], label=f"N_opt {label}")
-        ax.loglog(sel["compute"], sel["D"], "--", label=f"D_opt {label}")
-    ax.set_xlabel(f"training compute C = {k:g} N D (FLOPs)")
-    ax.set_ylabel("parameters N / tokens D")
-    ax.set_title(f"compute-optimal frontier ({fit.law.name})")
-    ax.legend(fontsize=7)
-    if path is not None:
-        ax.figure.savefig(path, dpi=120, bbox_inches="tight")
-    return ax
+    return _frontier(fit, compute, ax=ax, path=path, n=n, k=k, interval=interval, data=data)
