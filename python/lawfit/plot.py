@@ -116,7 +116,45 @@ def _axes(ax, path, figsize=(6.4, 4.2)):
     return _figure(path, figsize)[1][0, 0]
 
 
+def _tidy_log_axes(fig) -> None:
+    """Plain numbers (3.2, not 3.2x10^0) on log axes that span less than about a decade."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    fmt = FuncFormatter(lambda v, _: f"{v:.3g}")
+    for ax in fig.axes:
+        for axis, lim in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            lo, hi = sorted(lim)
+            if axis.get_scale() != "log" or not lo > 0:
+                continue
+            decades = np.log10(hi / lo)
+            if decades < np.log10(12):
+                axis.set_major_formatter(fmt)
+                axis.set_minor_formatter(fmt)
+            elif decades < 3:  # matplotlib labels 2, 3, 4, 6 x 10^k here, and they collide: 2 and 5 (or 3) only
+                plain_numbers = lo >= 1e-2 and hi <= 1e4  # 0.5, 2, 50 rather than 5x10^-1, 2x10^0, 5x10^1
+                if plain_numbers:
+                    axis.set_major_formatter(fmt)
+                axis.set_minor_formatter(FuncFormatter(_minor_log_label({2, 5} if decades < 2 else {3},
+                                                                        plain_numbers)))
+            else:
+                axis.set_minor_formatter(NullFormatter())
+
+
+def _minor_log_label(keep: set, plain_numbers: bool):
+    def label(v, _):
+        if not v > 0:
+            return ""
+        e = int(np.floor(np.log10(v) + 1e-9))
+        m = v / 10.0 ** e
+        if round(m) in keep and abs(m - round(m)) < 1e-6:
+            return f"{v:.3g}" if plain_numbers else f"$\\mathdefault{{{round(m)}\\times10^{{{e}}}}}$"
+        return ""
+
+    return label
+
+
 def _save(fig, path, dpi: Optional[int] = None) -> None:
+    _tidy_log_axes(fig)
     if path is not None:
         fig.savefig(path, dpi=dpi or STYLE["savefig.dpi"], bbox_inches="tight")
 
@@ -452,7 +490,10 @@ def contours(fit, data=None, *, curve=None, ax=None, path=None, extend: float = 
                 Cs = C[inside]
                 poly_x = np.concatenate([Nl, Nh[::-1]])
                 poly_y = np.concatenate([Cs / (k * Nl), (Cs / (k * Nh))[::-1]])
-                ax.fill(poly_x, poly_y, color="#D55E00", alpha=0.3, linewidth=0, zorder=5, gid="frontier_band")
+                ax.fill(poly_x, poly_y, facecolor="#D55E00", alpha=0.18, edgecolor="none", zorder=5,
+                        gid="frontier_band")
+                ax.plot(Nl, Cs / (k * Nl), color="#D55E00", linewidth=0.8, linestyle="--", zorder=5)
+                ax.plot(Nh, Cs / (k * Nh), color="#D55E00", linewidth=0.8, linestyle="--", zorder=5)
                 handles.append(_key_proxy("band", "90% interval of the frontier (bootstrap)", color="#D55E00",
                                           alpha=0.3))
             ax.plot(N[inside], D[inside], color="#D55E00", linewidth=2.0, zorder=6, gid="frontier")
@@ -649,7 +690,7 @@ def residuals(fit, data, *, kind: str = "hist", ax=None, path=None, bins="auto",
         pc, handles = _point_colors(fit, idx, max_curves)
         ax.scatter(xv, r, c=pc, s=14, alpha=0.8, linewidths=0, zorder=3, gid="data")
         ax.axhline(0.0, color="black", linewidth=0.8, linestyle="--")
-        if _auto_log("auto", xv, fit.law.name in _POWER_X):
+        if _auto_log("auto", xv, fit.law.name in _POWER_X or len(fit.options["x"]) > 1):
             ax.set_xscale("log")
         ax.set_xlabel(xc)
         ax.set_ylabel(f"residual ({what})")
@@ -667,7 +708,8 @@ def diagnostics(fit, data, *, path=None, max_curves: int = 10):
     fig, axes = _figure(path, (13.5, 4.0), 1, 3)
     predicted_vs_observed(fit, data, ax=axes[0, 0], max_curves=max_curves)
     residuals(fit, data, kind="hist", ax=axes[0, 1])
-    residuals(fit, data, kind="x", ax=axes[0, 2], max_curves=max_curves, title="residuals against the input")
+    residuals(fit, data, kind="x", ax=axes[0, 2], max_curves=max_curves,
+              title=f"residuals against {fit.options['x'][0]}")
     _save(fig, path)
     return fig
 
