@@ -433,3 +433,17 @@ def test_cli_plots_say_where_they_wrote(tmp_path, capsys, monkeypatch):
 
     json.loads(out.out)  # stdout stays JSON; the note goes to stderr
     assert "plan2.png" in out.err
+
+
+def test_cli_extrapolate_plot(tmp_path, capsys):
+    from lawfit.cli import main
+
+    lc = lawfit.datasets.lcbench()
+    lc[lc["trial"].lt(2) & lc["epoch"].between(1, 8)].to_csv(tmp_path / "runs.csv", index=False)
+    png = tmp_path / "fans.png"
+    assert main(["extrapolate", str(tmp_path / "runs.csv"), "--x", "epoch", "--y", "val_accuracy", "--by", "trial",
+                 "--horizon", "50", "-q", "--plot", str(png)]) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("trial,")  # the forecast CSV on stdout, the note on stderr
+    assert f"wrote the forecast fans to {png}" in out.err
+    written(png)
