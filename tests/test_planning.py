@@ -65,6 +65,30 @@ def test_iso_flop_and_frontier(fit):
     assert len(fr) == 10 and fr["N"].is_monotonic_increasing
 
 
+def test_optimal_interval_from_bootstrap_samples():
+    df = lawfit.datasets.synthetic_chinchilla(n=120, noise=0.02)
+    r = lawfit.fit(df, "chinchilla", x=["N", "D"], y="loss")
+    C = [1e20, 1e24]
+    with pytest.raises(ValueError, match="bootstrap"):
+        planning.optimal(r, C, interval=0.9)
+    r.bootstrap(n=300, seed=3)
+    out = planning.frontier(r, C, interval=0.8)
+    assert list(out.columns) == ["compute", "N", "D", "loss", "N_low", "N_high", "D_low", "D_high", "loss_low",
+                                 "loss_high"]
+    for q in ("N", "D", "loss"):
+        assert (out[f"{q}_low"] < out[q]).all() and (out[q] < out[f"{q}_high"]).all()
+    # the quantiles of the per-sample closed-form optima
+    S = r.bootstrap_samples[0]
+    S = S[np.isfinite(S).all(axis=1)]
+    N, _ = planning._chinchilla_closed(S, np.full(len(S), 1e24), 6.0)
+    np.testing.assert_allclose(out[["N_low", "N_high"]].iloc[1], np.quantile(N, [0.1, 0.9]), rtol=1e-12)
+    # explicit samples; a curve whose samples are all NaN gets NaN bounds
+    out = planning.optimal(r, 1e22, interval=0.5, samples=np.full((1, 10, 5), np.nan))
+    assert out[["N_low", "N_high"]].isna().all(axis=None)
+    with pytest.raises(ValueError, match="interval"):
+        planning.optimal(r, 1e22, interval=1.5)
+
+
 def _brute_inference(p, budget, d_inf, objective, target=None):
     # Dense grid in log N, refined twice around the best point.
     lo, hi = 0.0, np.log(budget / 6)

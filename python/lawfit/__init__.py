@@ -20,6 +20,7 @@ from .formula import Law
 from . import datasets
 from . import cost
 from .planning import plan
+from . import plot
 from . import evals
 from .extrapolate import decide, extrapolate, should_stop
 from . import schedules
@@ -40,6 +41,7 @@ __all__ = [
     "datasets",
     "cost",
     "plan",
+    "plot",
     "evals",
     "extrapolate",
     "decide",

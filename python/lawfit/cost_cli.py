@@ -101,6 +101,8 @@ def run_plan(args) -> int:
     else:
         print(readable(out).to_string())
         print("\nconventions: " + "; ".join(f"{k}: {v}" for k, v in out.attrs["conventions"].items()))
+    if args.plot:  # (on stderr with --json, so that stdout stays JSON)
+        print(f"wrote the compute-optimal frontier plot to {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

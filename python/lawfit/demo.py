@@ -64,25 +64,40 @@ def run(plot: str | None = None, threads: int | None = None) -> int:
           f"max relative error {rel:.1e}")
 
     if plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-        lres.plot(lc[lc["trial"] < 6], ax=axes[1], max_curves=6, logx=False)
-        axes[1].set_title("LCBench: pow3 fits of 6 configurations")
-        allp = pd.concat([final.assign(kind="ladder"), targets.assign(kind="target")])
-        pr = res.predict(allp[["N", "D"]])
-        axes[0].scatter(allp["N"] * allp["D"] * 6, allp["c4_loss"], c=(allp["kind"] == "target"), cmap="coolwarm", s=14)
-        axes[0].scatter(allp["N"] * allp["D"] * 6, pr["y_pred"], marker="x", color="k", s=14, label="fit")
-        axes[0].set_xscale("log")
-        axes[0].set_xlabel("compute 6ND (FLOPs)")
-        axes[0].set_ylabel("C4 loss")
-        axes[0].set_title("OLMo ladder: Chinchilla fit; red = 7B/13B targets")
-        axes[0].legend()
-        fig.tight_layout()
-        fig.savefig(plot, dpi=110)
-        print(f"\nfigure saved to {plot}")
+        _figure(plot, res, final, targets, pred, lres, lc)
+        print(f"\nwrote the figure to {plot}")
     return 0
 
+
+
+def _figure(path, res, ladder, targets, pred, lres, lc) -> None:
+    """The demo's figure: the Chinchilla fit on the ladder with the held-out 7B / 13B targets and their predicted
+    90% intervals, and pow3 fits of six LCBench curves (lawfit.plot.curves)."""
+    from . import plot as lplot
+
+    with lplot.style():
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(12.5, 4.6), layout="constrained")
+        ax0, ax1 = fig.subplots(1, 2)
+        C = 6 * ladder["N"] * ladder["D"]
+        ax0.scatter(C, ladder["c4_loss"], s=16, color="0.45", label=f"ladder runs, observed (fitted: {len(ladder)})",
+                    zorder=3)
+        ax0.scatter(C, res.predict(ladder[["N", "D"]])["y_pred"], s=18, marker="x", color="black", linewidths=0.9,
+                    label="ladder runs, Chinchilla fit", zorder=4)
+        cols = lplot.colors(len(targets))
+        for j, ((_, t), (_, q)) in enumerate(zip(targets.iterrows(), pred.iterrows())):
+            ct = 6 * t["N"] * t["D"]
+            ax0.scatter([ct], [t["c4_loss"]], s=110, marker="*", color=cols[j], edgecolor="black", linewidths=0.5,
+                        zorder=6, label=f"{t['run']} target (held out), observed")
+            ax0.errorbar([ct * 1.15], [q["y_pred"]], yerr=[[q["y_pred"] - q["y_low"]], [q["y_high"] - q["y_pred"]]],
+                         fmt="D", markersize=5, color=cols[j], capsize=3, zorder=5,
+                         label=f"{t['run']} predicted, 90% interval (ladder-calibrated)")
+        ax0.set_xscale("log")
+        ax0.set_xlabel("training compute 6 N D (FLOPs)")
+        ax0.set_ylabel("C4 loss")
+        ax0.set_title("OLMo ladder: Chinchilla law, extrapolated to the 7B and 13B runs")
+        ax0.legend(loc="upper right")
+        lplot.curves(lres, lc[lc["trial"] < 6], ax=ax1, curves=range(6), logx=False, extend=1.0,
+                     title="LCBench: pow3 fits of 6 configurations")
+        fig.savefig(path, dpi=110, bbox_inches="tight")

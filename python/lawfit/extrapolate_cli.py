@@ -37,6 +37,8 @@ def add_parsers(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(e)
     e.add_argument("--quantiles", type=_floats, default=[0.05, 0.5, 0.95], help="comma-separated, in (0, 1)")
+    e.add_argument("--plot", default=None, metavar="OUT.png",
+                   help="also draw the forecast fans of the first 6 curves to this file (needs matplotlib)")
     e.set_defaults(func=run_extrapolate)
 
     s = subparsers.add_parser("should-stop", help="early-stopping decisions (Domhan et al.'s criterion)",
@@ -69,10 +71,18 @@ def run_extrapolate(args) -> int:
     from ._data import to_pandas
     from .extrapolate import extrapolate
 
-    ex = extrapolate(to_pandas(args.file, name="FILE"), x=args.x, y=args.y, by=_by(args), horizon=args.horizon,
+    data = to_pandas(args.file, name="FILE")
+    ex = extrapolate(data, x=args.x, y=args.y, by=_by(args), horizon=args.horizon,
                      mode=args.mode, quantiles=tuple(args.quantiles), threads=args.threads, seed=args.seed,
                      reference=_reference(args), progress=not args.quiet)
     _write(ex.summary.reset_index(), args.output)
+    if args.plot:
+        import sys
+
+        from .plot import fan
+
+        fan(ex, data, y=args.y, path=args.plot)
+        print(f"wrote the forecast fans to {args.plot}", file=sys.stderr)  # (stdout may hold the CSV)
     return 0
 
 

@@ -191,11 +191,16 @@ def _optimal_arrays(law: LawSpec, P: np.ndarray, C: np.ndarray, k: float, method
     return N, D, _loss(law, N, D, P), method
 
 
-def optimal(fit, compute, *, k: float = 6.0, method: str = "auto") -> pd.DataFrame:
+def optimal(fit, compute, *, k: float = 6.0, method: str = "auto", interval: Optional[float] = None,
+            samples=None) -> pd.DataFrame:
     """Compute-optimal (N, D) for each curve and each budget C (a number or an array), under C = k N D.
 
     Returns a DataFrame with the ``by`` columns, ``compute``, ``N``, ``D``, ``loss`` (a row per curve and budget).
-    method: "closed" (chinchilla), "numeric" (any law of (N, D)) or "auto"."""
+    method: "closed" (chinchilla), "numeric" (any law of (N, D)) or "auto".
+
+    ``interval`` (a level, e.g. 0.9): also ``N_low``/``N_high``, ``D_low``/``D_high``, ``loss_low``/``loss_high``,
+    equal-tailed quantiles of the optimum over parameter ``samples`` ([curves, n, P]; default
+    ``fit.bootstrap_samples``, so run ``fit.bootstrap()`` first); replicates without parameters are left out."""
     law = _law(fit)
     C = _positive_array(compute, "compute")
     k = float(_positive_array(k, "k")[0])
@@ -205,13 +210,30 @@ def optimal(fit, compute, *, k: float = 6.0, method: str = "auto") -> pd.DataFra
     N, D, L, used = _optimal_arrays(law, fit._params[curve], Cm, k, method)
     out = _by_frame(fit, curve)
     out["compute"], out["N"], out["D"], out["loss"] = Cm, N, D, L
+    if interval is not None:
+        interval = check_prob("interval", interval, op="optimal")
+        S = _samples(fit, samples)
+        if S is None:
+            raise ValueError("optimal: interval needs parameter samples: run fit.bootstrap() first or pass samples=")
+        n = S.shape[1]
+        # [curves, budgets, samples] flattened: the optimum of every sample at every budget in one vectorised call
+        Ps = np.broadcast_to(S[:, None, :, :], (B, C.size, n, S.shape[2])).reshape(-1, S.shape[2])
+        Cs = np.broadcast_to(C[None, :, None], (B, C.size, n)).reshape(-1)
+        good = np.isfinite(Ps).all(axis=1)
+        Ns, Ds, Ls = (np.full(Cs.size, np.nan) for _ in range(3))
+        if good.any():
+            Ns[good], Ds[good], Ls[good], _ = _optimal_arrays(law, np.ascontiguousarray(Ps[good]), Cs[good], k, used)
+        per = pd.DataFrame({"N": Ns, "D": Ds, "loss": Ls})
+        _add_intervals(out, per, ["N", "D", "loss"], B * C.size, interval)
     return _with_attrs(out, method=used, k=k)
 
 
-def frontier(fit, compute=None, *, n: int = 50, k: float = 6.0, method: str = "auto") -> pd.DataFrame:
-    """The compute-optimal frontier: :func:`optimal` over ``compute`` (default 50 budgets from 1e18 to 1e26)."""
+def frontier(fit, compute=None, *, n: int = 50, k: float = 6.0, method: str = "auto",
+             interval: Optional[float] = None, samples=None) -> pd.DataFrame:
+    """The compute-optimal frontier: :func:`optimal` over ``compute`` (default 50 budgets from 1e18 to 1e26), with
+    ``interval`` over parameter samples as in :func:`optimal`."""
     C = np.geomspace(1e18, 1e26, int(n)) if compute is None else compute
-    return optimal(fit, C, k=k, method=method)
+    return optimal(fit, C, k=k, method=method, interval=interval, samples=samples)
 
 
 def iso_flop(fit, compute, *, N=None, n: int = 41, span: float = 10.0, k: float = 6.0) -> pd.DataFrame:
@@ -611,30 +633,10 @@ def pareto(fit, grid, *, inference_tokens: float = 0.0, hardware=None, unit: str
     return _with_attrs(out, unit=unit, inference_tokens=d_inf)
 
 
-def plot_frontier(fit, compute=None, *, ax=None, path=None, n: int = 50, k: float = 6.0):
-    """Plot the compute-optimal frontier (N_opt and D_opt against compute) for each curve; saves to ``path`` if
-    given. Needs matplotlib (the ``plot`` extra)."""
-    try:
-        import matplotlib
+def plot_frontier(fit, compute=None, *, ax=None, path=None, n: int = 50, k: float = 6.0, interval="auto", data=None):
+    """Plot the compute-optimal frontier (N_opt and D_opt against compute) for each curve, with its interval after
+    ``fit.bootstrap()``; saves to ``path`` if given. See :func:`lawfit.plot.frontier` (matplotlib: the ``plot``
+    extra)."""
+    from .plot import frontier as _frontier
 
-        if path is not None and ax is None:
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("plot_frontier needs matplotlib: pip install 'lawfit[plot]'") from None
-    fr = frontier(fit, compute, n=n, k=k)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4.5))
-    curve = np.repeat(np.arange(fit.n_curves), len(fr) // max(fit.n_curves, 1))
-    for b in range(fit.n_curves):
-        sel = fr[curve == b]
-        label = ", ".join(f"{c}={fit.keys[c].iloc[b]}" for c in fit.by) or fit.law.name
-        ax.loglog(sel["compute"], sel["N"], label=f"N_opt {label}")
-        ax.loglog(sel["compute"], sel["D"], "--", label=f"D_opt {label}")
-    ax.set_xlabel(f"training compute C = {k:g} N D (FLOPs)")
-    ax.set_ylabel("parameters N / tokens D")
-    ax.set_title(f"compute-optimal frontier ({fit.law.name})")
-    ax.legend(fontsize=7)
-    if path is not None:
-        ax.figure.savefig(path, dpi=120, bbox_inches="tight")
-    return ax
+    return _frontier(fit, compute, ax=ax, path=path, n=n, k=k, interval=interval, data=data)

@@ -381,49 +381,16 @@ class FitResult:
             json.dump(self.to_json(), f)
 
     # ---- plotting --------------------------------------------------------------------------------
-    def plot(self, data=None, *, ax=None, max_curves: int = 12, logx: bool = True, logy: bool = False):
-        """Plot data (if given) and fitted curves against the first x column (matplotlib extra)."""
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError:  # pragma: no cover - exercised only without the extra
-            raise ImportError("FitResult.plot needs matplotlib: pip install 'lawfit[plot]'") from None
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4.5))
-        x_cols = list(self.options["x"])
-        xc = x_cols[0]
-        curves = np.arange(min(self.n_curves, max_curves))
-        idx = None
-        if data is not None:
-            df = to_pandas(data)
-            idx = lookup_curves(self.keys, self.by, df)
-        for b in curves:
-            label = ", ".join(f"{c}={plain(self.keys[c].iloc[b])}" for c in self.by) or "fit"
-            color = None
-            sel = df[idx == b] if idx is not None else None
-            if sel is not None:
-                color = ax.scatter(sel[xc], sel[self.options["y"]], s=10, alpha=0.6).get_facecolor()[0]
-            if len(x_cols) > 1 or self.law.transform is not None:
-                if sel is None or len(sel) == 0:
-                    continue  # several inputs: predict at the observed points only
-                nd = sel.sort_values(xc)
-            else:
-                lo, hi = self._xrange[b, 0]
-                if not (np.isfinite(lo) and np.isfinite(hi)) or not self.ok[b]:
-                    continue
-                xs = np.geomspace(lo, hi, 200) if (logx and lo > 0) else np.linspace(lo, hi, 200)
-                nd = pd.DataFrame({xc: xs, **{c: self.keys[c].iloc[b] for c in self.by}})
-            pred = self.predict(nd)
-            ax.plot(pred[xc], pred["y_pred"], color=color, label=label)
-        if logx:
-            ax.set_xscale("log")
-        if logy:
-            ax.set_yscale("log")
-        ax.set_xlabel(xc)
-        ax.set_ylabel(self.options["y"])
-        ax.set_title(f"{self.law.name}: {self.law.formula}")
-        if len(curves) <= 12:
-            ax.legend(fontsize=7)
-        return ax
+    def plot(self, data=None, *, ax=None, max_curves: int = 12, logx="auto", logy="auto", **kw):
+        """Plot the fit (matplotlib: the ``plot`` extra), by :func:`lawfit.plot.result`: for a law of one input,
+        the data (if given) and each curve's fitted law extended beyond the data (``extend=3``: dashed to 3x the
+        largest x) with its bootstrap or delta-method band (:func:`lawfit.plot.curves`; ``logx``/``logy``: True,
+        False or "auto"); for a law of two inputs, iso-loss contours with the data and the compute-optimal
+        frontier (:func:`lawfit.plot.contours`); for more inputs, predicted against observed. Further keywords
+        (``path=``, ``band=``, ``level=``, ``curves=``, ``curve=``, ...) go to that function. Returns the Axes."""
+        from . import plot as _plot
+
+        return _plot.result(self, data, ax=ax, max_curves=max_curves, logx=logx, logy=logy, **kw)
 
 
 def load_result(path) -> FitResult:
