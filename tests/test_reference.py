@@ -146,3 +146,51 @@ def test_log_likelihood_of_the_calibrated_predictive_beats_the_ensemble():
     ll_ens = ex.log_likelihood(ex.horizon[:, None], truth.reindex(ex.index).to_numpy()[:, None]).reshape(-1)
     assert np.isfinite(ll_ref).all()
     assert np.mean(ll_ref) > np.nanmean(ll_ens) + 0.5, (np.mean(ll_ref), np.nanmean(ll_ens))
+
+
+def _twin_runs(runs, seed, start=0):
+    """Runs of four near-identical metrics (val / test copies): the prefix does not settle the final value."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(1.0, 41.0)
+    rows = []
+    for r in range(start, start + runs):
+        a, tau, late = rng.uniform(0.3, 0.6), rng.uniform(3, 8), rng.normal(0, 0.08)
+        base = 1.0 - a * (1 - np.exp(-t / tau)) - late * np.clip((t - 10) / 30, 0, 1)
+        for m in ("val", "test", "val2", "test2"):
+            rows.append(pd.DataFrame({"run": r, "metric": m, "t": t, "y": base + 0.002 * rng.standard_normal(40)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_loo_group_keeps_near_copies_out_of_the_calibration():
+    ref, tgt = _twin_runs(100, 1), _twin_runs(80, 2, start=1000)
+    truth = tgt[tgt.t == 40].set_index(["run", "metric"])["y"]
+    kw = dict(x="t", y="y", by=["run", "metric"], horizon=40, reference=ref, mode="min")
+    plain = lawfit.extrapolate(tgt[tgt.t <= 10], **kw).skill(truth).iloc[0]
+    grouped = lawfit.extrapolate(tgt[tgt.t <= 10], loo_group="run", **kw).skill(truth).iloc[0]
+    # Leave-one-out finds each held-out curve's twin, so the scores are too small and the intervals too narrow;
+    # leaving the whole run out calibrates on what a new run looks like.
+    assert plain["coverage_90"] < 0.75  # measured 0.20
+    assert 0.83 <= grouped["coverage_90"] <= 0.97  # measured 0.85
+    assert grouped["mae_forecast"] < plain["mae_forecast"]  # the twin's outcome is no forecast for a new run
+
+
+def test_match_within_restricts_neighbours_to_the_same_metric():
+    rng = np.random.default_rng(3)
+    t = np.arange(1.0, 31.0)
+    rows = []
+    for r in range(120):  # two metrics with the same prefix level, opposite later trends
+        for m, sgn in (("up", 1.0), ("down", -1.0)):
+            y = 0.5 + 0.01 * rng.standard_normal(30) + sgn * 0.3 * np.clip((t - 10) / 20, 0, 1) * rng.uniform(0.5, 1)
+            rows.append(pd.DataFrame({"run": r, "metric": m, "t": t, "y": y}))
+    d = pd.concat(rows, ignore_index=True)
+    ref, tgt = d[d.run < 80], d[d.run >= 80]
+    truth = tgt[tgt.t == 30].set_index(["run", "metric"])["y"]
+    kw = dict(x="t", y="y", by=["run", "metric"], horizon=30, reference=ref, mode="max")
+    mixed = lawfit.extrapolate(tgt[tgt.t <= 10], **kw).skill(truth).iloc[0]
+    matched = lawfit.extrapolate(tgt[tgt.t <= 10], match_within="metric", **kw).skill(truth).iloc[0]
+    assert matched["mae_forecast"] < 0.5 * mixed["mae_forecast"]
+    assert 0.83 <= matched["coverage_90"] <= 0.97
+    with pytest.raises(ValueError, match="by columns"):
+        lawfit.extrapolate(tgt[tgt.t <= 10], match_within="t", **kw)
+    with pytest.raises(ValueError, match="reference="):
+        lawfit.extrapolate(tgt[tgt.t <= 10], x="t", y="y", by=["run", "metric"], horizon=30, loo_group="run")

@@ -129,7 +129,9 @@ sample::SeriesBatch series_batch(const char* op, const char* what, const py::arr
 }
 
 py::dict nearest_references(py::array t_off, py::array t_t, py::array t_y, py::array r_off, py::array r_t,
-                            py::array r_y, py::array horizon, py::object exclude, int K, double recency, int threads) {
+                            py::array r_y, py::array horizon, py::object exclude, int K, double recency, int threads,
+                            py::object match_target, py::object match_reference, py::object leave_target,
+                            py::object leave_reference) {
   const char* op = "nearest_references";
   const sample::SeriesBatch tg = series_batch(op, "target", t_off, t_t, t_y);
   const sample::SeriesBatch ref = series_batch(op, "reference", r_off, r_t, r_y);
@@ -137,6 +139,12 @@ py::dict nearest_references(py::array t_off, py::array t_t, py::array t_y, py::a
   if (!(recency >= 1.0)) throw py::value_error("nearest_references: 'recency' must be >= 1");
   const double* hz = in_ptr<double>(horizon, op, "horizon", tg.C);
   const i64* ex = opt_ptr<i64>(exclude, op, "exclude", tg.C);
+  sample::GroupCodes match{opt_ptr<i64>(match_target, op, "match_target", tg.C),
+                           opt_ptr<i64>(match_reference, op, "match_reference", ref.C)};
+  sample::GroupCodes leave{opt_ptr<i64>(leave_target, op, "leave_target", tg.C),
+                           opt_ptr<i64>(leave_reference, op, "leave_reference", ref.C)};
+  if (!match.tgt != !match.ref || !leave.tgt != !leave.ref)
+    throw py::value_error("nearest_references: group codes need both the target and the reference arrays");
   const py::ssize_t nt = tg.C;
   py::array_t<double> raw({nt, static_cast<py::ssize_t>(K)}), anc({nt, static_cast<py::ssize_t>(K)}),
       dist({nt, static_cast<py::ssize_t>(K)});
@@ -144,7 +152,7 @@ py::dict nearest_references(py::array t_off, py::array t_t, py::array t_y, py::a
   const sample::NeighbourOutput out{raw.mutable_data(), anc.mutable_data(), dist.mutable_data(), idx.mutable_data()};
   {
     py::gil_scoped_release release;
-    sample::nearest_references(tg, ref, hz, ex, K, recency, out, threads);
+    sample::nearest_references(tg, ref, hz, ex, K, recency, out, threads, match, leave);
   }
   py::dict d;
   d["raw"] = raw;
@@ -275,7 +283,8 @@ void register_sample(py::module_& m) {
   m.def("nearest_references", &nearest_references, py::arg("target_offsets"), py::arg("target_t"),
         py::arg("target_y"), py::arg("reference_offsets"), py::arg("reference_t"), py::arg("reference_y"),
         py::arg("horizon"), py::arg("exclude") = py::none(), py::arg("K") = 40, py::arg("recency") = 1.0,
-        py::arg("threads") = 0,
+        py::arg("threads") = 0, py::arg("match_target") = py::none(), py::arg("match_reference") = py::none(),
+        py::arg("leave_target") = py::none(), py::arg("leave_reference") = py::none(),
         "The K nearest reference curves of every target curve (core/sample/reference.hpp): their forecasts at "
         "the target's horizon (raw, anchor), distances and indices, each [targets, K].");
   m.def("annealing_posterior", &annealing_posterior, py::arg("offsets"), py::arg("S1"), py::arg("S2"), py::arg("y"),

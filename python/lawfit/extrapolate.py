@@ -376,6 +376,8 @@ def extrapolate(
     reference=None,
     schedule=None,
     lr: Optional[str] = None,
+    match_within=None,
+    loo_group=None,
 ):
     """Posterior predictive of every learning curve of ``data`` at later steps.
 
@@ -425,6 +427,10 @@ def extrapolate(
         The ensemble is backtested on them, which gives a shrinkage toward the last value and split-conformal
         quantiles; a curve that has not moved keeps its last value. This costs about twice the plain call. It
         returns a ReferenceForecast, whose forecasts depend on the batch as a whole, by design.
+    match_within, loo_group: with a reference, ``by`` column(s): a neighbour must share the target's values of
+        ``match_within`` (e.g. the metric, when one call holds several), and the reference's leave-one-out
+        calibration leaves out every curve that shares the held-out curve's ``loo_group`` values (e.g. the run:
+        its other metrics are near-copies that would make the intervals too narrow).
     schedule, lr: schedule-aware forecasts of loss curves (x counts optimizer steps, integers >= 0). ``schedule``:
         the runs' learning-rate schedule, a :class:`lawfit.schedules.Schedule` (``lawfit.schedules.cosine(total=,
         warmup=, final=)``, ``linear``, ``wsd``, ``constant``; its fields may name columns); or ``lr``: a column
@@ -456,6 +462,10 @@ def extrapolate(
     for c, role in [(x, "x"), (y, "y")] + [(c, "by") for c in as_list(by)]:
         if not has_column(df, c, role):
             raise ValueError(f"{role} column {show(c)} not found; columns are: {', '.join(map(str, df.columns))}")
+    if (match_within is not None or loo_group is not None) and (reference is None or isinstance(reference, str)
+                                                                or schedule is not None or lr is not None):
+        raise ValueError("match_within and loo_group shape the nearest-reference forecast: they need reference= "
+                         "a frame of finished curves (and no schedule= / lr=)")
     if schedule is not None or lr is not None:
         from .schedule_forecast import forecast_schedule
 
@@ -475,7 +485,8 @@ def extrapolate(
         from .reference import forecast_from_reference
 
         return forecast_from_reference(df, reference, x=x, y=y, by=as_list(by), horizon=horizon, mode=mode,
-                                       quantiles=quantiles, threads=threads, per_curve=_per_curve)
+                                       quantiles=quantiles, threads=threads, per_curve=_per_curve,
+                                       match_within=match_within, loo_group=loo_group)
     active_fams = _families(families)
     tcol = pd.to_numeric(df[x], errors="coerce").to_numpy(dtype=np.float64)
     ycol = pd.to_numeric(df[y], errors="coerce").to_numpy(dtype=np.float64)

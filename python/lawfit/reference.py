@@ -101,10 +101,28 @@ def _interp_at(offsets, t, v, x: float) -> np.ndarray:
     return out
 
 
-def _neighbours(tg, ref, horizon, recency, exclude=None, threads=0) -> dict:
+def _neighbours(tg, ref, horizon, recency, exclude=None, threads=0, match=None, leave=None) -> dict:
+    """The K_MAX nearest references of every target; match / leave: (target codes, reference codes) or None."""
+    m = match if match is not None else (None, None)
+    lv = leave if leave is not None else (None, None)
     return _core.nearest_references(tg[0], tg[1], tg[2], ref[0], ref[1], ref[2],
                                     np.ascontiguousarray(horizon, dtype=np.float64),
-                                    exclude, K_MAX, float(recency), int(threads))
+                                    exclude, K_MAX, float(recency), int(threads), m[0], m[1], lv[0], lv[1])
+
+
+def _group_codes(tkeys: pd.DataFrame, rkeys: pd.DataFrame, cols, name: str, by) -> Optional[tuple]:
+    """Integer codes (targets [C], reference [R]) of the curves' values of the by columns ``cols`` (None: no
+    grouping), equal codes for equal values across the two."""
+    cols = [] if cols is None else ([cols] if isinstance(cols, str) else list(cols))
+    if not cols:
+        return None
+    for c in cols:
+        if c not in (by or []):
+            raise ValueError(f"{name}: {c!r} is not one of the by columns ({', '.join(map(str, by or [])) or 'none'}); "
+                             f"it must be a property of whole curves")
+    both = pd.concat([tkeys[cols], rkeys[cols]], ignore_index=True)
+    codes = pd.MultiIndex.from_frame(both.astype(object)).factorize()[0].astype(np.int64)
+    return np.ascontiguousarray(codes[:len(tkeys)]), np.ascontiguousarray(codes[len(tkeys):])
 
 
 def _combine(nb: dict, kind: str, k: int) -> tuple:
@@ -294,8 +312,11 @@ def skill_table(truth, pred: pd.DataFrame, last, best, quantiles) -> pd.DataFram
 
 
 def forecast_from_reference(data, reference, *, x: str, y: str, by, horizon, mode: Optional[str],
-                            quantiles: Sequence[float], threads: int, per_curve) -> ReferenceForecast:
-    """The sweep-aware path of :func:`lawfit.extrapolate` (``reference`` given)."""
+                            quantiles: Sequence[float], threads: int, per_curve, match_within=None,
+                            loo_group=None) -> ReferenceForecast:
+    """The sweep-aware path of :func:`lawfit.extrapolate` (``reference`` given). ``match_within``: by column(s) a
+    neighbour must share with its target (e.g. the metric); ``loo_group``: by column(s) whose groups are left out
+    together in the reference's leave-one-out (e.g. the run, whose other metrics are near-copies)."""
     df, rf = to_pandas(data), to_pandas(reference, name="reference")
     for c in [x, y] + list(by or []):
         if c not in rf.columns:
@@ -307,6 +328,9 @@ def forecast_from_reference(data, reference, *, x: str, y: str, by, horizon, mod
     if rb.n_curves < 4:
         raise ValueError(f"reference: needs at least 4 curves observed to the horizon, got {rb.n_curves}")
     hz = per_curve(horizon, C, "horizon", key_index(b.keys, b.by))
+    match = _group_codes(b.keys, rb.keys, match_within, "match_within", by)
+    leave_r = _group_codes(rb.keys, rb.keys, loo_group, "loo_group", by)
+    match_r = None if match is None else (match[1], match[1])
     n = np.diff(off)
     nz = n > 0
     last_x, last, best = _ends(off, t, v, mode)
@@ -332,7 +356,7 @@ def forecast_from_reference(data, reference, *, x: str, y: str, by, horizon, mod
         truth_r = _interp_at(roff, rt, rv, h)
         hr = np.full(rb.n_curves, h)
         excl = np.arange(rb.n_curves, dtype=np.int64)
-        nbs = {rec: _neighbours(rtr, (roff, rt, rv), hr, rec, excl, threads) for rec in _RECENCY}
+        nbs = {rec: _neighbours(rtr, (roff, rt, rv), hr, rec, excl, threads, match_r, leave_r) for rec in _RECENCY}
         sel = np.arange(rb.n_curves) % 2 == 0  # choose on the even half, calibrate on the odd half
         best_err, choice = np.inf, None
         for rec, nb in nbs.items():
@@ -365,7 +389,8 @@ def forecast_from_reference(data, reference, *, x: str, y: str, by, horizon, mod
         cal_sets.append(z)
         idx = np.flatnonzero(members)
         sub = _take(tg, idx)
-        nb_t = _neighbours(sub, (roff, rt, rv), hz[idx], rec, None, threads)
+        nb_t = _neighbours(sub, (roff, rt, rv), hz[idx], rec, None, threads,
+                           None if match is None else (np.ascontiguousarray(match[0][idx]), match[1]))
         med_t, spr_t = _combine(nb_t, kind, k)
         median[idx] = med_t
         scale[idx] = spr_t + floor

@@ -11,6 +11,9 @@
 //   raw:    R_r(H_i)                               (the neighbour's own outcome),
 //   anchor: y_i,last + R_r(H_i) - R_r(t_i,last)    (the target's last value plus the neighbour's later change).
 // exclude[i] (optional) names one reference never used for target i: leave-one-out on the reference itself.
+// Groups (optional integer codes): with match, reference r is a candidate for target i only if
+// match.ref[r] == match.tgt[i] (e.g. the same metric); with leave, r is never used if leave.ref[r] == leave.tgt[i]
+// (leave-one-group-out: e.g. every metric of the held-out run, whose near-copies would flatter the calibration).
 // Parallel over targets; no allocation per reference.
 #pragma once
 #include <algorithm>
@@ -25,6 +28,12 @@ struct SeriesBatch {
   i64 C;
   const double* t;  // [n_total] steps, sorted within each curve
   const double* y;  // [n_total]
+};
+
+struct GroupCodes {
+  const i64* tgt = nullptr;  // [nt]
+  const i64* ref = nullptr;  // [R]
+  bool on() const { return tgt && ref; }
 };
 
 struct NeighbourOutput {
@@ -52,7 +61,8 @@ inline double interp_at(const SeriesBatch& s, i64 c, double x, i64& hint) {
 
 inline void nearest_references(const SeriesBatch& tg, const SeriesBatch& ref, const double* horizon /* [nt] */,
                                const i64* exclude /* [nt] or null */, int K, double recency,
-                               const NeighbourOutput& out, int threads) {
+                               const NeighbourOutput& out, int threads, GroupCodes match = {},
+                               GroupCodes leave = {}) {
   parallel_for(tg.C, threads, [&](i64 i) {
     const i64 a = tg.offsets[i], n = tg.offsets[i + 1] - a;
     thread_local std::vector<double> w;
@@ -72,6 +82,8 @@ inline void nearest_references(const SeriesBatch& tg, const SeriesBatch& ref, co
     const double t_last = tg.t[a + n - 1], y_last = tg.y[a + n - 1];
     for (i64 r = 0; r < ref.C; ++r) {
       if (exclude && exclude[i] == r) continue;
+      if (match.on() && match.ref[r] != match.tgt[i]) continue;
+      if (leave.on() && leave.ref[r] == leave.tgt[i]) continue;
       i64 hint = ref.offsets[r];
       double d = 0.0;
       bool ok = true;
