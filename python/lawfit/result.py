@@ -40,6 +40,8 @@ class FitResult:
         self._bounds = None  # (lower, upper) as fitted
         ab = native.get("at_bound")  # [curves, P] parameter at a bound of the fit (from a saved fit)
         self._at_bound = np.asarray(ab, dtype=bool) if ab is not None else None
+        fx = native.get("fixed")  # [curves, P] parameter held fixed (from a saved fit)
+        self._fixed_saved = np.asarray(fx, dtype=bool) if fx is not None else None
         xr = native.get("x_range")  # [curves, d, 2]: observed min and max of each x column (from a saved fit)
         self._xrange_saved = np.asarray(xr, dtype=np.float64) if xr is not None else None
 
@@ -112,6 +114,27 @@ class FitResult:
         return pd.DataFrame(ab, index=self.index, columns=list(self.law.params))
 
     @property
+    def fixed(self) -> pd.DataFrame:
+        """Per curve and parameter: was the parameter held fixed (``fixed=`` of :func:`lawfit.fit`, or bounds with
+        lower == upper)? A fixed parameter is also :attr:`at_bound`: its standard error is NaN, the others'
+        covariance is conditional on its value, and it is not counted in ``k`` of :meth:`report`."""
+        fx = getattr(self, "_fixed_saved", None)  # (absent from results pickled by earlier versions)
+        if fx is None:
+            from .constraints import fixed_mask
+
+            fx = fixed_mask(self._bounds, self._params.shape)
+            if self._bounds is not None:
+                self._fixed_saved = fx
+        return pd.DataFrame(fx, index=self.index, columns=list(self.law.params))
+
+    @property
+    def tied(self) -> dict:
+        """The ties of the fit (``tie=`` of :func:`lawfit.fit`), {param: expression}; {} without ties. A tied
+        parameter's value is its expression at the fitted parameters, its standard error the delta method's
+        (an equality tie: its partner's); it is not counted in ``k`` of :meth:`report`."""
+        return dict(getattr(self.law, "tie", None) or {})
+
+    @property
     def covariance(self) -> np.ndarray:
         """Parameter covariance per curve, [curves, P, P]: for l2, inv(J^T W J) times the residual variance
         (scipy's curve_fit); for robust losses (huber, soft_l1, cauchy) the sandwich H^-1 M H^-1 n / (n - k).
@@ -153,8 +176,9 @@ class FitResult:
 
     def to_frame(self, report: bool = False, data=None) -> pd.DataFrame:
         """Parameters, standard errors (``<param>_se``), objective (0.5 x the weighted sum of the loss of the
-        residuals: for l2, half the weighted sum of squared errors), status, iterations, point counts and the
-        parameters at a bound.
+        residuals: for l2, half the weighted sum of squared errors), status, iterations, point counts, the
+        parameters at a bound (``at_bound``, comma-separated names) and the fixed ones (``fixed``, a subset of
+        ``at_bound``: see :attr:`fixed`). A tied parameter (:attr:`tied`) has its value and standard error.
 
         report=True adds the goodness-of-fit columns of :meth:`report` (k, dof, chisqr, redchi, noise_sd, aic, bic,
         rsquared, resid_rms, resid_max_abs, max_corr, max_corr_pair); ``data`` as in :meth:`report`."""
@@ -164,11 +188,8 @@ class FitResult:
         out["status"] = self.status.to_numpy()
         out["iterations"] = self._iters
         out["n_points"] = self._npts
-        ab = self.at_bound.to_numpy()
-        names = np.full(len(ab), "", dtype=object)
-        for j, p in enumerate(self.law.params):  # a column per parameter, vectorised over curves
-            names = np.where(ab[:, j], names + ("," if j else "") + p, names)
-        out["at_bound"] = pd.Series(names, index=out.index).str.lstrip(",")
+        out["at_bound"] = _names(self.at_bound.to_numpy(), self.law.params, out.index)
+        out["fixed"] = _names(self.fixed.to_numpy(), self.law.params, out.index)
         if report:
             rep = self.report(data=data)
             for c in rep.columns:
@@ -215,6 +236,19 @@ class FitResult:
             "  objective = 0.5 x sum of w * loss(residual) (for l2: half the weighted sum of squared errors); "
             "goodness of fit: FitResult.report()",
         ]
+        fx = self.fixed.to_numpy()
+        if fx.any():
+            parts = []
+            for j, p in enumerate(self.law.params):
+                if not fx[:, j].any():
+                    continue
+                vals = np.unique(self._params[fx[:, j], j])
+                where = "" if fx[:, j].all() else f" on {int(fx[:, j].sum())} of {self.n_curves} curves"
+                parts.append(f"{p} = {vals[0]:.6g}{where}" if len(vals) == 1 else f"{p} per curve{where}")
+            lines.append("  fixed (not fitted; SE NaN, the others' covariance conditional on them): " + ", ".join(parts))
+        if self.tied:
+            lines.append("  tied (not free; value and SE from the expression): "
+                         + ", ".join(f"{k} = {v}" for k, v in self.tied.items()))
         tab = self.to_frame().head(max_rows)
         with pd.option_context("display.width", 200, "display.max_columns", 50, "display.float_format", "{:.6g}".format):
             lines.append(tab.to_string())
@@ -373,6 +407,7 @@ class FitResult:
             "n_points": self._npts.tolist(),
             "x_range": arr(self._xrange),
             "at_bound": self.at_bound.to_numpy().astype(int).tolist(),
+            "fixed": self.fixed.to_numpy().astype(int).tolist(),
         }
 
     def save(self, path) -> None:
@@ -391,6 +426,14 @@ class FitResult:
         from . import plot as _plot
 
         return _plot.result(self, data, ax=ax, max_curves=max_curves, logx=logx, logy=logy, **kw)
+
+
+def _names(mask: np.ndarray, params, index) -> pd.Series:
+    """Comma-separated names of the parameters flagged in ``mask`` [curves, P], per curve."""
+    names = np.full(len(mask), "", dtype=object)
+    for j, p in enumerate(params):  # a column per parameter, vectorised over curves
+        names = np.where(mask[:, j], names + ("," if j else "") + p, names)
+    return pd.Series(names, index=index).str.lstrip(",")
 
 
 def load_result(path) -> FitResult:
