@@ -386,6 +386,56 @@ class FitResult:
         self.bootstrap_samples = res.samples
         return res
 
+    def profile_interval(self, param, level: float = 0.95, curves=None, dist: str = "f", rtol: float = 1e-6,
+                         max_steps: int = 100, threads: Optional[int] = None) -> pd.DataFrame:
+        """Profile-likelihood confidence interval of ``param`` per curve (lmfit's ``conf_interval``): the values v
+        with (chisqr(v) - chisqr_min) / s^2 <= q, chisqr(v) the least chisqr with ``param`` held at v and the other
+        parameters refitted, s^2 = chisqr_min / (n - k) the residual variance, q the ``level`` quantile of
+        F(1, n - k) (``dist="f"``, lmfit's F test) or of chi2(1) (``dist="chi2"``). All curves and both ends are
+        searched at once, one native fit of the whole batch per step, to ``rtol`` times the standard error.
+
+        Returns a DataFrame indexed like :attr:`params` (the ``curves`` labels given, default all) with ``value``,
+        ``low``, ``high``, ``low_status`` and ``high_status`` ("ok", "bound": the profile stays below q up to the
+        parameter's bound, "open": no crossing and no bound (±inf), "fixed", "failed", "max_iter"). Needs the fit's
+        data (not a loaded result), loss="l2" and no shared parameters; definitions in :mod:`lawfit.intervals`."""
+        from .intervals import profile
+
+        return profile(self, [param], level=level, dist=dist, curves=curves, rtol=rtol, max_steps=max_steps,
+                       threads=threads)[param]
+
+    def conf_interval(self, params=None, level: float = 0.95, method: str = "wald", dist: str = "f",
+                      curves=None, **kw) -> pd.DataFrame:
+        """Confidence intervals of the parameters (default all) per curve: columns ``<param>_low``, ``<param>_high``.
+
+        method="wald": value ± c x stderr, c = t_{n-k} quantile (``dist="f"``) or the normal one (``dist="chi2"``),
+        from :attr:`covariance` (the sandwich for robust losses). method="profile": :meth:`profile_interval` of
+        every parameter (one batched search for all of them), the same calibration by ``dist`` (a linear model's
+        profile interval is its Wald interval); ``kw`` go to it. A tied parameter whose expression depends on one
+        parameter gets the image of that parameter's profile interval (NaN for an expression of several); fixed
+        parameters have NaN ends."""
+        from .intervals import profile, wald
+
+        if method == "wald":
+            if kw:
+                raise ValueError(f"conf_interval: method='wald' takes no {sorted(kw)}")
+            return wald(self, params, level=level, dist=dist, curves=curves)
+        if method != "profile":
+            raise ValueError(f"conf_interval: method must be 'wald' or 'profile', got {show(method)}")
+        tie = self.tied
+        names = list(self.law.params) if params is None else ([params] if isinstance(params, str) else list(params))
+        own = [p for p in names if p not in tie]
+        own += [q for q in (_tied_partner(self.law, p) for p in names if p in tie) if q is not None and q not in own]
+        prof = profile(self, own, level=level, dist=dist, curves=curves, **kw) if own else {}
+        cols = {}
+        for p in names:
+            if p in tie:  # a tied parameter: the image of its partner's interval (an expression of one parameter)
+                cols.update(_tied_ends(self, p, prof, curves))
+                continue
+            cols[f"{p}_low"] = prof[p]["low"].to_numpy()
+            cols[f"{p}_high"] = prof[p]["high"].to_numpy()
+        index = next(iter(prof.values())).index if prof else self.index[_sel(self, curves)]
+        return pd.DataFrame(cols, index=index)
+
     # ---- persistence -----------------------------------------------------------------------------
     def to_json(self) -> dict:
         def arr(a):
@@ -426,6 +476,42 @@ class FitResult:
         from . import plot as _plot
 
         return _plot.result(self, data, ax=ax, max_curves=max_curves, logx=logx, logy=logy, **kw)
+
+
+def _sel(result, curves) -> np.ndarray:
+    from .intervals import _curves
+
+    return _curves(result, curves, "conf_interval")
+
+
+def _tied_partner(law, p: str):
+    """The free parameter a tied parameter's expression depends on, when it depends on exactly one; else None."""
+    _, cols = law._exprs[p]
+    return law.params[law._keep[cols[0]]] if len(cols) == 1 else None
+
+
+def _tied_ends(result, p: str, prof: dict, curves) -> dict:
+    """The profile interval of a tied parameter whose expression g depends on one free parameter: the image under g
+    of that parameter's profile interval (exact: the profile of g(theta) is theta's, mapped), the least and largest
+    value of g on 65 points across it. NaN for an expression of several parameters."""
+    law = result.law
+    sel = _sel(result, curves)
+    partner = _tied_partner(law, p)
+    if partner is None:
+        return {f"{p}_low": np.full(len(sel), np.nan), f"{p}_high": np.full(len(sel), np.nan)}
+    j = list(law.params[k] for k in law._keep).index(partner)
+    lo, hi = prof[partner]["low"].to_numpy(), prof[partner]["high"].to_numpy()
+    t = np.linspace(0.0, 1.0, 65)
+    with np.errstate(invalid="ignore"):
+        grid = lo[:, None] + (hi - lo)[:, None] * t[None, :]  # [curves, 65]
+    red = np.repeat(result._params[sel][:, law._keep][:, None, :], len(t), axis=1)
+    red[:, :, j] = grid
+    vals = law.expand(red)[:, :, law.params.index(p)]
+    ok = np.isfinite(grid).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        low = np.where(ok, vals.min(axis=1), np.nan)
+        high = np.where(ok, vals.max(axis=1), np.nan)
+    return {f"{p}_low": low, f"{p}_high": high}
 
 
 def _names(mask: np.ndarray, params, index) -> pd.Series:
