@@ -220,3 +220,22 @@ def test_catalogue_formulas_read_as_laws_evaluate_to_the_native_laws():
     assert catalogue_formula(_CATALOGUE["hill3"]) == "theta * ((t/kappa)^eta) / (1 + ((t/kappa)^eta))"
     assert catalogue_formula(_CATALOGUE["kaplan"]) == "((Nc/N)^(aN/aD) + Dc/D)^aD"
     assert catalogue_formula(_CATALOGUE["vap"]) == "exp(a + b/t + c*log(t))"
+
+
+def test_cli_fixed_and_tie(tmp_path, capsys):
+    from lawfit.cli import main
+
+    lc = lawfit.datasets.synthetic_power_law(2, seed=2)
+    path = tmp_path / "lc.csv"
+    lc.to_csv(path, index=False)
+    out = tmp_path / "p.csv"
+    assert main(["fit", str(path), "--law", "power_law", "--x", "x", "--y", "y", "--by", "curve",
+                 "--fixed", "E=0.9", "--csv", str(out), "-q"]) == 0
+    tab = pd.read_csv(out)
+    assert (tab["E"] == 0.9).all() and tab["E_se"].isna().all() and (tab["fixed"] == "E").all()
+    law = tmp_path / "chin.csv"
+    lawfit.datasets.synthetic_chinchilla(n=120, seed=0).to_csv(law, index=False)
+    assert main(["fit", str(law), "--law", "chinchilla", "--x", "N,D", "--y", "loss", "--tie", "beta=alpha"]) == 0
+    assert "tied (not free; value and SE from the expression): beta = alpha" in capsys.readouterr().out
+    assert main(["fit", str(path), "--law", "power_law", "--x", "x", "--y", "y", "--fixed", "E"]) == 2
+    assert "--fixed expects NAME=VALUE" in capsys.readouterr().err
