@@ -138,7 +138,9 @@ class FitResult:
     def covariance(self) -> np.ndarray:
         """Parameter covariance per curve, [curves, P, P]: for l2, inv(J^T W J) times the residual variance
         (scipy's curve_fit); for robust losses (huber, soft_l1, cauchy) the sandwich H^-1 M H^-1 n / (n - k).
-        Rows and columns of parameters at a bound (:attr:`at_bound`) are NaN."""
+        Rows and columns of parameters at a bound (:attr:`at_bound`, fixed ones included) are NaN and the others'
+        covariance is conditional on them. A tied parameter (:attr:`tied`) has the delta method's rows and
+        columns, G C G^T with G the derivatives of every parameter with respect to the free ones."""
         return self._cov
 
     @property
