@@ -6,13 +6,15 @@ Schema version 1: a JSON object with
 
 * ``format``: ``"lawfit.FitResult/1"``; ``schema_version``: 1 (files written before the field existed have none
   and are read as version 1);
-* ``law``: ``{"kind": "builtin", "name": ...}`` or a formula law (``Law.to_json``);
+* ``law``: ``{"kind": "builtin", "name": ...}``, a formula law (``Law.to_json``) or a tied law (below);
 * ``by``: the curve key columns; ``keys``: ``{column: [value per curve]}``, the curves' keys, all distinct;
 * ``options``: the fit's options; ``x`` (one column per law input) and ``y`` are required;
 * per curve (B = the length of ``status``, at least 1): ``status`` (codes of :class:`lawfit.Status`), ``params``
   [B][P] and ``cov`` [B][P][P] (numbers, null for NaN; a CONVERGED or MAX_ITER curve has finite parameters),
   ``cost`` [B] (>= 0 or null), ``iters`` [B] and ``n_points`` [B] (integers >= 0), ``best_start`` [B]
-  (integers >= -1), and optionally ``x_range`` [B][d][2] (numbers or null) and ``at_bound`` [B][P] (0 or 1).
+  (integers >= -1), and optionally ``x_range`` [B][d][2] (numbers or null), ``at_bound`` [B][P] (0 or 1) and
+  ``fixed`` [B][P] (0 or 1: held fixed in the fit);
+* a law with tied parameters: ``{"kind": "tied", "base": <a builtin or formula law>, "tie": {param: expression}}``.
 
 Unknown fields are ignored (a later minor addition stays readable).
 """
@@ -156,41 +158,57 @@ def _parse(path, ck: _Checker):
 
 
 def _law(d: dict, ck: _Checker):
+    lj = d["law"]
+    if isinstance(lj, dict) and lj.get("kind") == "tied":
+        from .constraints import TiedLaw
+
+        base = _law_object(lj.get("base"), ck, "law.base")
+        tie = lj.get("tie")
+        if not isinstance(tie, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tie.items()):
+            raise ck.field("law.tie", f"must be an object {{param: expression}}, got {_jtype(tie)}")
+        try:
+            return TiedLaw(base, tie)
+        except ValueError as exc:
+            raise ck.field("law.tie", f"is not a valid tie of {base.name!r}: {exc}") from None
+    return _law_object(lj, ck, "law")
+
+
+def _law_object(lj, ck: _Checker, field: str):
+    """A builtin or formula law from its JSON object (field: where it sits, for messages)."""
     from .laws import get_law
 
-    lj = d["law"]
     if not isinstance(lj, dict):
-        raise ck.field("law", f"must be an object with a 'kind', got {_jtype(lj)}")
+        raise ck.field(field, f"must be an object with a 'kind', got {_jtype(lj)}")
     kind = lj.get("kind")
     if kind == "builtin":
         name = lj.get("name")
         if not isinstance(name, str):
-            raise ck.field("law.name", f"must be the name of a catalogue law, got {_jtype(name)}")
+            raise ck.field(f"{field}.name", f"must be the name of a catalogue law, got {_jtype(name)}")
         try:
             return get_law(name)
         except ValueError as exc:
-            raise ck.field("law.name", f"names no law of this lawfit ({exc})") from None
+            raise ck.field(f"{field}.name", f"names no law of this lawfit ({exc})") from None
     if kind != "formula":
-        raise ck.field("law.kind", f"must be 'builtin' or 'formula', got {_jtype(kind)}")
+        raise ck.field(f"{field}.kind", f"must be 'builtin', 'formula' or 'tied', got {_jtype(kind)}")
     from .formula import Law
 
     if not isinstance(lj.get("formula"), str):
-        raise ck.field("law.formula", f"must be a string, got {_jtype(lj.get('formula'))}")
-    ck.names("law.inputs", lj.get("inputs"))
+        raise ck.field(f"{field}.formula", f"must be a string, got {_jtype(lj.get('formula'))}")
+    ck.names(f"{field}.inputs", lj.get("inputs"))
     if lj.get("params") is not None:
-        ck.names("law.params", lj.get("params"))
+        ck.names(f"{field}.params", lj.get("params"))
     for k in ("bounds", "start", "scale"):
         if lj.get(k) is not None and not isinstance(lj.get(k), dict):
-            raise ck.field(f"law.{k}", f"must be an object keyed by parameter, got {_jtype(lj.get(k))}")
+            raise ck.field(f"{field}.{k}", f"must be an object keyed by parameter, got {_jtype(lj.get(k))}")
     for k, v in (lj.get("bounds") or {}).items():
         if not (isinstance(v, list) and len(v) == 2 and all(t is None or type(t) in (int, float) for t in v)):
-            raise ck.field(f"law.bounds.{k}", f"must be a [lower, upper] pair of numbers or null, got {_jtype(v)}")
+            raise ck.field(f"{field}.bounds.{k}", f"must be a [lower, upper] pair of numbers or null, got {_jtype(v)}")
     if lj.get("name") is not None and not isinstance(lj.get("name"), str):
-        raise ck.field("law.name", f"must be a string or null, got {_jtype(lj.get('name'))}")
+        raise ck.field(f"{field}.name", f"must be a string or null, got {_jtype(lj.get('name'))}")
     try:
         return Law.from_json(lj)
     except (ValueError, TypeError, KeyError) as exc:
-        raise ck.field("law", f"is not a valid formula law: {exc}") from None
+        raise ck.field(field, f"is not a valid formula law: {exc}") from None
 
 
 def _options(d: dict, law, by: list, ck: _Checker) -> dict:
@@ -332,10 +350,18 @@ def read_result(path) -> tuple:
             raise ck.field("at_bound", f"must hold 0 or 1, got {int(at_bound.ravel()[bad[0]])}")
         at_bound = at_bound.astype(bool)
 
+    fixed = None
+    if d.get("fixed") is not None:
+        fixed = ck.per_curve(d, "fixed", (B, P), ("curve", "parameter"), integer=True)
+        bad = np.flatnonzero((fixed != 0) & (fixed != 1))
+        if bad.size:
+            raise ck.field("fixed", f"must hold 0 or 1, got {int(fixed.ravel()[bad[0]])}")
+        fixed = fixed.astype(bool)
+
     options = _options(d, law, by, ck)
     keys = pd.DataFrame(cols) if by else pd.DataFrame(index=pd.RangeIndex(B))
     native = {"params": params, "cost": cost, "cov": cov, "iters": iters, "status": status, "best_start": best,
-              "n_points": npts, "x_range": x_range, "at_bound": at_bound}
+              "n_points": npts, "x_range": x_range, "at_bound": at_bound, "fixed": fixed}
     return law, keys, by, native, options
 
 

@@ -31,6 +31,22 @@ def _parse_bounds(items):
     return out
 
 
+def _parse_pairs(items, flag: str, number: bool) -> dict:
+    """NAME=VALUE items of --fixed (VALUE a number) or --tie (VALUE an expression of the other parameters)."""
+    out = {}
+    for it in items or []:
+        name, sep, val = it.partition("=")
+        if not sep or not name.strip() or not val.strip():
+            raise ValueError(f"{flag} expects NAME={'VALUE' if number else 'EXPRESSION'}, got {it!r}")
+        if number:
+            try:
+                val = float(val)
+            except ValueError:
+                raise ValueError(f"{flag} {it!r}: the value must be a number") from None
+        out[name.strip()] = val.strip() if isinstance(val, str) else val
+    return out or None
+
+
 def _cmd_fit(a) -> int:
     import lawfit
 
@@ -49,6 +65,8 @@ def _cmd_fit(a) -> int:
         space=a.space,
         starts=starts,
         bounds=_parse_bounds(a.bounds),
+        fixed=_parse_pairs(a.fixed, "--fixed", True),
+        tie=_parse_pairs(a.tie, "--tie", False),
         shared=a.shared.split(",") if a.shared else None,
         max_iter=a.max_iter,
         threads=a.threads,
@@ -170,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--space", default="linear", choices=["linear", "log"], help="residuals y-f or log y - log f")
     f.add_argument("--starts", help="an integer (random starts per curve) or a CSV of starts (a column per parameter)")
     f.add_argument("--bounds", nargs="*", metavar="P=LO:HI", help="parameter bounds, e.g. alpha=0:2 E=0:")
+    f.add_argument("--fixed", nargs="*", metavar="P=VALUE",
+                   help="hold parameters at values, e.g. alpha=0.34 (NaN SE; the others' covariance conditional)")
+    f.add_argument("--tie", nargs="*", metavar="P=EXPR",
+                   help="tie parameters to the others, e.g. beta=alpha or B=2*A (the law with the expression "
+                        "substituted is fitted; both are reported)")
     f.add_argument("--shared", help="parameter(s) shared across all curves, comma-separated")
     f.add_argument("--max-iter", type=int, dest="max_iter", help="iteration limit per start (default 200)")
     f.add_argument("--threads", type=int, help="worker threads (default: all cores)")

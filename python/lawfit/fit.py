@@ -13,6 +13,7 @@ from ._device import check_device
 from ._native import _core
 from ._progress import check_progress, progress_bar
 from ._status import Status
+from .constraints import TiedLaw, apply_fixed
 from .laws import LawSpec, apply_transform, get_law
 from .result import FitResult
 
@@ -73,6 +74,22 @@ def _bounds(spec: LawSpec, bounds, keys: pd.DataFrame, by: list) -> tuple:
     return np.ascontiguousarray(lo), np.ascontiguousarray(hi)
 
 
+def _check_tied_args(spec: TiedLaw, bounds, shared) -> None:
+    """A tied parameter has no bounds or shared flag of its own."""
+    names = []
+    if isinstance(bounds, dict):
+        names = [k for k in bounds if k in spec.tie]
+    elif isinstance(bounds, pd.DataFrame):
+        names = [p for p in spec.tie if f"{p}_lower" in bounds.columns or f"{p}_upper" in bounds.columns]
+    if names:
+        raise ValueError(f"bounds: {names[0]!r} is tied (tie[{names[0]!r}] = {spec.tie[names[0]]!r}) and takes no "
+                         "bounds of its own; bound the parameter(s) it is tied to")
+    for p in as_list(shared):
+        if p in spec.tie:
+            raise ValueError(f"shared: {p!r} is tied (tie[{p!r}] = {spec.tie[p]!r}); share the parameter(s) it is "
+                             "tied to")
+
+
 def _starts(spec: LawSpec, starts, keys: pd.DataFrame, by: list, lo, hi) -> dict:
     if starts is None:
         return {"starts": spec.default_starts(), "project_linear": True}
@@ -104,14 +121,20 @@ def _starts(spec: LawSpec, starts, keys: pd.DataFrame, by: list, lo, hi) -> dict
         arr = np.asarray(starts, dtype=np.float64)
         if arr.ndim == 1:
             arr = arr[None, :]
+        if isinstance(spec, TiedLaw) and arr.shape[-1] == len(spec._keep):  # the free parameters' columns
+            full = np.zeros(arr.shape[:-1] + (spec.n_params,))
+            full[..., spec._keep] = arr
+            arr = full
         if arr.shape[-1] != spec.n_params:
             raise ValueError(f"starts: last dimension must be {spec.n_params} ({', '.join(spec.params)})")
         return {"starts": np.ascontiguousarray(arr), "project_linear": False}
-    missing = [p for p in spec.params if p not in sdf.columns]
+    tied = getattr(spec, "tie", None) or {}  # a tied parameter's start is not used: its column may be omitted
+    missing = [p for p in spec.params if p not in sdf.columns and p not in tied]
     if missing:
         raise ValueError(f"starts: missing column(s) for parameter(s) {missing} of {spec.name}")
     per_curve = bool(by) and all(c in sdf.columns for c in by)
-    vals = np.column_stack([sdf[p].to_numpy(dtype=np.float64) for p in spec.params])  # (faster than sdf[cols])
+    vals = np.column_stack([sdf[p].to_numpy(dtype=np.float64) if p in sdf.columns else np.zeros(len(sdf))
+                            for p in spec.params])  # (faster than sdf[cols])
     if not per_curve:
         return {"starts": np.ascontiguousarray(vals), "project_linear": False}
     idx = lookup_curves(keys, by, sdf)
@@ -166,6 +189,8 @@ def fit(
     space: str = "linear",
     starts=None,
     bounds=None,
+    fixed: Optional[dict] = None,
+    tie: Optional[dict] = None,
     shared: Union[None, str, Sequence[str]] = None,
     max_iter: Optional[int] = None,
     ftol: float = 1e-8,
@@ -202,6 +227,20 @@ def fit(
         with the ``by`` column(s) present, starts per curve). The best start wins per curve.
     bounds: {param: (lower, upper)} for all curves, or a DataFrame with the ``by`` columns and
         ``<param>_lower`` / ``<param>_upper`` columns for per-curve bounds.
+    fixed: {param: value}: hold parameters at values instead of fitting them (lmfit's ``vary=False``). A value is a
+        number (every curve), a pandas Series indexed by curve (labels of the result's index; curves it omits, and
+        NaN entries, leave the parameter free there) or an array of one value per curve in the result's curve
+        order. A fixed parameter is fitted with lower = upper = the value: its standard error is NaN, the others'
+        covariance is conditional on it (the fit equals one of the law with the value written in), it is not
+        counted in ``k`` of :meth:`FitResult.report`, and :attr:`FitResult.fixed` flags it. Not with ``bounds``
+        or ``shared`` for the same parameter.
+    tie: {param: expression}: parameters that are functions of the others, e.g. ``{"beta": "alpha"}`` (one exponent
+        for both terms of chinchilla) or ``{"B": "2*A"}``; an expression is a :class:`lawfit.Law` formula of the
+        law's free parameters. The fit is that of the law with each tied parameter replaced by its expression (a
+        :class:`lawfit.Law`, see :mod:`lawfit.constraints`; a built-in law whose formula text lawfit.Law cannot
+        read raises ValueError); the result reports every parameter, a tied one with its expression's value and
+        delta-method standard error (an equality tie: its partner's). A tied parameter takes no bounds, start,
+        fixed value or shared flag of its own (starts may omit its column). CPU only.
     shared: parameter name(s) to share across all curves (one value fitted jointly), the others per curve.
     max_iter, ftol, xtol, gtol: solver limits (scipy conventions); max_iter defaults to 200.
     threads: worker threads (None or 0, the default: all cores; at most 4 x the cores are used).
@@ -221,6 +260,12 @@ def fit(
     """
     spec = get_law(law)
     check_device(device, "fit")
+    if tie is not None:
+        if device == "cuda":
+            raise ValueError("fit: tie= fits a lawfit.Law of the free parameters, which runs on the CPU; use "
+                             "device='cpu'")
+        spec = TiedLaw(spec, tie)
+        _check_tied_args(spec, bounds, shared)
     if device == "cuda":
         if spec.to_json().get("kind") != "builtin":
             raise ValueError("fit: device='cuda' supports the built-in laws (lawfit.laws()); fit a lawfit.Law "
@@ -268,6 +313,8 @@ def fit(
     if spec.transform is not None:
         X, refused = _transformed(spec, batch)
     lo, hi = _bounds(spec, bounds, batch.keys, batch.by)
+    if fixed is not None:
+        lo, hi = apply_fixed(spec, fixed, batch.keys, batch.by, lo, hi, bounds=bounds, shared=shared_names)
     st = _starts(spec, starts, batch.keys, batch.by, lo, hi)
     common = dict(
         loss=LOSSES[loss],

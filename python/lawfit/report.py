@@ -4,9 +4,9 @@ Per curve, from the residuals of the fitted points (those with positive weight) 
 (``r = y - f`` for space="linear", ``r = log y - log f`` for space="log"), with weights w (1 without weights):
 
 - ``n_points``: n, the points with positive weight;
-- ``k``: the free parameters, those not at a bound (:attr:`FitResult.at_bound`): a fixed parameter
-  (lower == upper) and one the fit left on a bound are not free, as in the covariance, whose residual variance is
-  chisqr / (n - k). lmfit counts a varying parameter that ended on a bound in its ``nvarys``; lawfit does not.
+- ``k``: the free parameters, those not at a bound (:attr:`FitResult.at_bound`) and not tied
+  (:attr:`FitResult.tied`): a fixed parameter (``fixed=``, or lower == upper), one the fit left on a bound and a
+  tied one are not free, as in the covariance, whose residual variance is chisqr / (n - k). lmfit counts a varying parameter that ended on a bound in its ``nvarys``; lawfit does not.
   A parameter shared across curves (``shared=``) counts in every curve's k.
 - ``dof``: n - k (lmfit's ``nfree``);
 - ``objective``: the solver's cost, 0.5 x sum w loss(r) (scipy.optimize.least_squares' ``cost``): for l2, 0.5 x
@@ -22,7 +22,8 @@ Per curve, from the residuals of the fitted points (those with positive weight) 
 - ``max_corr``, ``max_corr_pair``: the largest parameter correlation (in absolute value, shown with its sign) and
   the pair it belongs to, from the covariance (parameters at a bound have none);
   :meth:`FitResult.correlations` gives the whole matrix of a curve;
-- ``at_bound``: the parameters on a bound, comma-separated.
+- ``at_bound``: the parameters on a bound, comma-separated; ``fixed``: those of them held fixed
+  (:attr:`FitResult.fixed`).
 
 Robust losses (huber, soft_l1, cauchy): the statistics are those of the plain residuals r of the robust fit, as if
 it were a least-squares fit (chisqr = sum w r^2, not the robust objective): an outlier the loss discounted still
@@ -37,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = ["n_points", "k", "dof", "objective", "chisqr", "redchi", "noise_sd", "aic", "bic", "rsquared",
-           "resid_rms", "resid_max_abs", "max_corr", "max_corr_pair", "at_bound", "status"]
+           "resid_rms", "resid_max_abs", "max_corr", "max_corr_pair", "at_bound", "fixed", "status"]
 CHUNK_POINTS = 1 << 20  # points evaluated at once (the law's values and parameters per point stay this small)
 
 
@@ -130,7 +131,13 @@ def _max_corr(result) -> tuple:
     iu, ju = np.triu_indices(P, k=1)
     if len(iu) == 0 or B == 0:
         return np.full(B, np.nan), np.full(B, "", dtype=object)
-    c = correlation(result._cov)[:, iu, ju]
+    from .constraints import tied_mask
+
+    c = correlation(result._cov)
+    tm = tied_mask(result.law)  # a tied parameter's correlation with its partner (1 for an equality) says nothing
+    c[:, tm, :] = np.nan
+    c[:, :, tm] = np.nan
+    c = c[:, iu, ju]
     a = np.where(np.isfinite(c), np.abs(c), -1.0)
     j = np.argmax(a, axis=1)
     val = c[np.arange(B), j]
@@ -145,7 +152,9 @@ def report_frame(result, data=None) -> pd.DataFrame:
     ok = result.ok
     ab = result.at_bound.to_numpy()
     n = s["n"]
-    k = (result.law.n_params - ab.sum(axis=1)).astype(np.float64)
+    from .constraints import tied_mask
+
+    k = (result.law.n_params - (ab | tied_mask(result.law)[None, :]).sum(axis=1)).astype(np.float64)
     dof = n - k
     with np.errstate(divide="ignore", invalid="ignore"):
         chisqr = s["chisqr"]
@@ -179,6 +188,7 @@ def report_frame(result, data=None) -> pd.DataFrame:
             "max_corr": np.where(ok, mc, np.nan),
             "max_corr_pair": np.where(ok, mp, ""),
             "at_bound": frame["at_bound"].to_numpy(),
+            "fixed": frame["fixed"].to_numpy(),
             "status": result.status.to_numpy(),
         },
         index=result.index,
@@ -196,7 +206,7 @@ def definitions(result) -> list:
     w = f"weights w from column {opts['weight']!r}" if opts.get("weight") is not None else "w = 1 (no weights)"
     lines = [
         f"  residuals r = {r} (space={space}), {w}; n = points with w > 0; "
-        "k = free parameters (not at a bound; fixed ones and those left on a bound are not free)",
+        "k = free parameters (not at a bound, not tied; fixed ones and those left on a bound are not free)",
         "  objective = 0.5 x sum w loss(r) (scipy's cost" + ("; 0.5 x chisqr for l2)" if loss in ("l2", "linear") else
                                                             f"; loss={loss}, delta={opts.get('delta')})"),
         "  chisqr = sum w r^2; redchi = chisqr/(n-k); noise_sd = sqrt(redchi); aic = n ln(chisqr/n) + 2k; "

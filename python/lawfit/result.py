@@ -40,6 +40,8 @@ class FitResult:
         self._bounds = None  # (lower, upper) as fitted
         ab = native.get("at_bound")  # [curves, P] parameter at a bound of the fit (from a saved fit)
         self._at_bound = np.asarray(ab, dtype=bool) if ab is not None else None
+        fx = native.get("fixed")  # [curves, P] parameter held fixed (from a saved fit)
+        self._fixed_saved = np.asarray(fx, dtype=bool) if fx is not None else None
         xr = native.get("x_range")  # [curves, d, 2]: observed min and max of each x column (from a saved fit)
         self._xrange_saved = np.asarray(xr, dtype=np.float64) if xr is not None else None
 
@@ -112,10 +114,33 @@ class FitResult:
         return pd.DataFrame(ab, index=self.index, columns=list(self.law.params))
 
     @property
+    def fixed(self) -> pd.DataFrame:
+        """Per curve and parameter: was the parameter held fixed (``fixed=`` of :func:`lawfit.fit`, or bounds with
+        lower == upper)? A fixed parameter is also :attr:`at_bound`: its standard error is NaN, the others'
+        covariance is conditional on its value, and it is not counted in ``k`` of :meth:`report`."""
+        fx = getattr(self, "_fixed_saved", None)  # (absent from results pickled by earlier versions)
+        if fx is None:
+            from .constraints import fixed_mask
+
+            fx = fixed_mask(self._bounds, self._params.shape)
+            if self._bounds is not None:
+                self._fixed_saved = fx
+        return pd.DataFrame(fx, index=self.index, columns=list(self.law.params))
+
+    @property
+    def tied(self) -> dict:
+        """The ties of the fit (``tie=`` of :func:`lawfit.fit`), {param: expression}; {} without ties. A tied
+        parameter's value is its expression at the fitted parameters, its standard error the delta method's
+        (an equality tie: its partner's); it is not counted in ``k`` of :meth:`report`."""
+        return dict(getattr(self.law, "tie", None) or {})
+
+    @property
     def covariance(self) -> np.ndarray:
         """Parameter covariance per curve, [curves, P, P]: for l2, inv(J^T W J) times the residual variance
         (scipy's curve_fit); for robust losses (huber, soft_l1, cauchy) the sandwich H^-1 M H^-1 n / (n - k).
-        Rows and columns of parameters at a bound (:attr:`at_bound`) are NaN."""
+        Rows and columns of parameters at a bound (:attr:`at_bound`, fixed ones included) are NaN and the others'
+        covariance is conditional on them. A tied parameter (:attr:`tied`) has the delta method's rows and
+        columns, G C G^T with G the derivatives of every parameter with respect to the free ones."""
         return self._cov
 
     @property
@@ -153,8 +178,9 @@ class FitResult:
 
     def to_frame(self, report: bool = False, data=None) -> pd.DataFrame:
         """Parameters, standard errors (``<param>_se``), objective (0.5 x the weighted sum of the loss of the
-        residuals: for l2, half the weighted sum of squared errors), status, iterations, point counts and the
-        parameters at a bound.
+        residuals: for l2, half the weighted sum of squared errors), status, iterations, point counts, the
+        parameters at a bound (``at_bound``, comma-separated names) and the fixed ones (``fixed``, a subset of
+        ``at_bound``: see :attr:`fixed`). A tied parameter (:attr:`tied`) has its value and standard error.
 
         report=True adds the goodness-of-fit columns of :meth:`report` (k, dof, chisqr, redchi, noise_sd, aic, bic,
         rsquared, resid_rms, resid_max_abs, max_corr, max_corr_pair); ``data`` as in :meth:`report`."""
@@ -164,11 +190,8 @@ class FitResult:
         out["status"] = self.status.to_numpy()
         out["iterations"] = self._iters
         out["n_points"] = self._npts
-        ab = self.at_bound.to_numpy()
-        names = np.full(len(ab), "", dtype=object)
-        for j, p in enumerate(self.law.params):  # a column per parameter, vectorised over curves
-            names = np.where(ab[:, j], names + ("," if j else "") + p, names)
-        out["at_bound"] = pd.Series(names, index=out.index).str.lstrip(",")
+        out["at_bound"] = _names(self.at_bound.to_numpy(), self.law.params, out.index)
+        out["fixed"] = _names(self.fixed.to_numpy(), self.law.params, out.index)
         if report:
             rep = self.report(data=data)
             for c in rep.columns:
@@ -215,6 +238,19 @@ class FitResult:
             "  objective = 0.5 x sum of w * loss(residual) (for l2: half the weighted sum of squared errors); "
             "goodness of fit: FitResult.report()",
         ]
+        fx = self.fixed.to_numpy()
+        if fx.any():
+            parts = []
+            for j, p in enumerate(self.law.params):
+                if not fx[:, j].any():
+                    continue
+                vals = np.unique(self._params[fx[:, j], j])
+                where = "" if fx[:, j].all() else f" on {int(fx[:, j].sum())} of {self.n_curves} curves"
+                parts.append(f"{p} = {vals[0]:.6g}{where}" if len(vals) == 1 else f"{p} per curve{where}")
+            lines.append("  fixed (not fitted; SE NaN, the others' covariance conditional on them): " + ", ".join(parts))
+        if self.tied:
+            lines.append("  tied (not free; value and SE from the expression): "
+                         + ", ".join(f"{k} = {v}" for k, v in self.tied.items()))
         tab = self.to_frame().head(max_rows)
         with pd.option_context("display.width", 200, "display.max_columns", 50, "display.float_format", "{:.6g}".format):
             lines.append(tab.to_string())
@@ -352,6 +388,56 @@ class FitResult:
         self.bootstrap_samples = res.samples
         return res
 
+    def profile_interval(self, param, level: float = 0.95, curves=None, dist: str = "f", rtol: float = 1e-6,
+                         max_steps: int = 100, threads: Optional[int] = None) -> pd.DataFrame:
+        """Profile-likelihood confidence interval of ``param`` per curve (lmfit's ``conf_interval``): the values v
+        with (chisqr(v) - chisqr_min) / s^2 <= q, chisqr(v) the least chisqr with ``param`` held at v and the other
+        parameters refitted, s^2 = chisqr_min / (n - k) the residual variance, q the ``level`` quantile of
+        F(1, n - k) (``dist="f"``, lmfit's F test) or of chi2(1) (``dist="chi2"``). All curves and both ends are
+        searched at once, one native fit of the whole batch per step, to ``rtol`` times the standard error.
+
+        Returns a DataFrame indexed like :attr:`params` (the ``curves`` labels given, default all) with ``value``,
+        ``low``, ``high``, ``low_status`` and ``high_status`` ("ok", "bound": the profile stays below q up to the
+        parameter's bound, "open": no crossing and no bound (±inf), "fixed", "failed", "max_iter"). Needs the fit's
+        data (not a loaded result), loss="l2" and no shared parameters; definitions in :mod:`lawfit.intervals`."""
+        from .intervals import profile
+
+        return profile(self, [param], level=level, dist=dist, curves=curves, rtol=rtol, max_steps=max_steps,
+                       threads=threads)[param]
+
+    def conf_interval(self, params=None, level: float = 0.95, method: str = "wald", dist: str = "f",
+                      curves=None, **kw) -> pd.DataFrame:
+        """Confidence intervals of the parameters (default all) per curve: columns ``<param>_low``, ``<param>_high``.
+
+        method="wald": value ± c x stderr, c = t_{n-k} quantile (``dist="f"``) or the normal one (``dist="chi2"``),
+        from :attr:`covariance` (the sandwich for robust losses). method="profile": :meth:`profile_interval` of
+        every parameter (one batched search for all of them), the same calibration by ``dist`` (a linear model's
+        profile interval is its Wald interval); ``kw`` go to it. A tied parameter whose expression depends on one
+        parameter gets the image of that parameter's profile interval (NaN for an expression of several); fixed
+        parameters have NaN ends."""
+        from .intervals import profile, wald
+
+        if method == "wald":
+            if kw:
+                raise ValueError(f"conf_interval: method='wald' takes no {sorted(kw)}")
+            return wald(self, params, level=level, dist=dist, curves=curves)
+        if method != "profile":
+            raise ValueError(f"conf_interval: method must be 'wald' or 'profile', got {show(method)}")
+        tie = self.tied
+        names = list(self.law.params) if params is None else ([params] if isinstance(params, str) else list(params))
+        own = [p for p in names if p not in tie]
+        own += [q for q in (_tied_partner(self.law, p) for p in names if p in tie) if q is not None and q not in own]
+        prof = profile(self, own, level=level, dist=dist, curves=curves, **kw) if own else {}
+        cols = {}
+        for p in names:
+            if p in tie:  # a tied parameter: the image of its partner's interval (an expression of one parameter)
+                cols.update(_tied_ends(self, p, prof, curves))
+                continue
+            cols[f"{p}_low"] = prof[p]["low"].to_numpy()
+            cols[f"{p}_high"] = prof[p]["high"].to_numpy()
+        index = next(iter(prof.values())).index if prof else self.index[_sel(self, curves)]
+        return pd.DataFrame(cols, index=index)
+
     # ---- persistence -----------------------------------------------------------------------------
     def to_json(self) -> dict:
         def arr(a):
@@ -373,6 +459,7 @@ class FitResult:
             "n_points": self._npts.tolist(),
             "x_range": arr(self._xrange),
             "at_bound": self.at_bound.to_numpy().astype(int).tolist(),
+            "fixed": self.fixed.to_numpy().astype(int).tolist(),
         }
 
     def save(self, path) -> None:
@@ -391,6 +478,50 @@ class FitResult:
         from . import plot as _plot
 
         return _plot.result(self, data, ax=ax, max_curves=max_curves, logx=logx, logy=logy, **kw)
+
+
+def _sel(result, curves) -> np.ndarray:
+    from .intervals import _curves
+
+    return _curves(result, curves, "conf_interval")
+
+
+def _tied_partner(law, p: str):
+    """The free parameter a tied parameter's expression depends on, when it depends on exactly one; else None."""
+    _, cols = law._exprs[p]
+    return law.params[law._keep[cols[0]]] if len(cols) == 1 else None
+
+
+def _tied_ends(result, p: str, prof: dict, curves) -> dict:
+    """The profile interval of a tied parameter whose expression g depends on one free parameter: the image under g
+    of that parameter's profile interval (exact: the profile of g(theta) is theta's, mapped), the least and largest
+    value of g on 65 points across it. NaN for an expression of several parameters."""
+    law = result.law
+    sel = _sel(result, curves)
+    partner = _tied_partner(law, p)
+    if partner is None:
+        return {f"{p}_low": np.full(len(sel), np.nan), f"{p}_high": np.full(len(sel), np.nan)}
+    j = list(law.params[k] for k in law._keep).index(partner)
+    lo, hi = prof[partner]["low"].to_numpy(), prof[partner]["high"].to_numpy()
+    t = np.linspace(0.0, 1.0, 65)
+    with np.errstate(invalid="ignore"):
+        grid = lo[:, None] + (hi - lo)[:, None] * t[None, :]  # [curves, 65]
+    red = np.repeat(result._params[sel][:, law._keep][:, None, :], len(t), axis=1)
+    red[:, :, j] = grid
+    vals = law.expand(red)[:, :, law.params.index(p)]
+    ok = np.isfinite(grid).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        low = np.where(ok, vals.min(axis=1), np.nan)
+        high = np.where(ok, vals.max(axis=1), np.nan)
+    return {f"{p}_low": low, f"{p}_high": high}
+
+
+def _names(mask: np.ndarray, params, index) -> pd.Series:
+    """Comma-separated names of the parameters flagged in ``mask`` [curves, P], per curve."""
+    names = np.full(len(mask), "", dtype=object)
+    for j, p in enumerate(params):  # a column per parameter, vectorised over curves
+        names = np.where(mask[:, j], names + ("," if j else "") + p, names)
+    return pd.Series(names, index=index).str.lstrip(",")
 
 
 def load_result(path) -> FitResult:
