@@ -157,7 +157,7 @@ def test_device_resident_inputs():
 # ---- everywhere ----------------------------------------------------------------------------------------------
 def _expected_error():
     if not lawfit.build_info()["cuda"]:
-        return ValueError, "built without CUDA"
+        return ValueError, "without CUDA support"
     return RuntimeError, "no CUDA device"
 
 

@@ -170,7 +170,7 @@ def test_loo_group_keeps_near_copies_out_of_the_calibration():
     # Leave-one-out finds each held-out curve's twin, so the scores are too small and the intervals too narrow;
     # leaving the whole run out calibrates on what a new run looks like.
     assert plain["coverage_90"] < 0.75  # measured 0.20
-    assert 0.83 <= grouped["coverage_90"] <= 0.97  # measured 0.85
+    assert 0.83 <= grouped["coverage_90"] <= 0.97  # measured 0.88
     assert grouped["mae_forecast"] < plain["mae_forecast"]  # the twin's outcome is no forecast for a new run
 
 

@@ -12,7 +12,11 @@ int device_count(std::string* why) {
   int n = 0;
   const cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess) {
-    if (why) *why = std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
+    // No driver (or one too old for this runtime) means no usable device: say that first, the CUDA error after.
+    const bool no_driver = e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice;
+    if (why)
+      *why = std::string(no_driver ? "no CUDA device found (no NVIDIA driver or GPU on this machine); " : "") +
+             cudaGetErrorName(e) + ": " + cudaGetErrorString(e);
     cudaGetLastError();  // clear the sticky error state of this call
     return 0;
   }

@@ -8,8 +8,9 @@ from ._native import _core
 DEVICES = ("cpu", "cuda")
 
 BUILT_WITHOUT_CUDA = (
-    "lawfit was built without CUDA; rebuild with LAWFIT_CUDA=ON (e.g. `pip install . -C "
-    "cmake.define.LAWFIT_CUDA=ON` with nvcc on PATH) to use device='cuda', or pass device='cpu'"
+    "lawfit was installed without CUDA support (the default build includes the CUDA backend only on a machine "
+    "with nvcc and an NVIDIA GPU and driver); reinstall with LAWFIT_CUDA=ON (e.g. `LAWFIT_CUDA=ON pip install .` "
+    "with nvcc on PATH) to use device='cuda', or pass device='cpu'"
 )
 
 

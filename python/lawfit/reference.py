@@ -31,7 +31,7 @@ from ._native import _core
 from ._status import Status
 
 K_MAX = 40  # neighbours computed per curve
-_KS = (5, 10, 20, 40)  # candidate neighbourhood sizes
+_KS = (3, 5, 7, 10, 15, 20, 30, 40)  # candidate neighbourhood sizes
 _RECENCY = (1.0, 1.15, 1.35)  # candidate recency factors (weight of a point = recency^-(points after it))
 _KINDS = ("raw", "anchor", "mean")
 _MAX_BUCKETS = 32
@@ -357,7 +357,9 @@ def forecast_from_reference(data, reference, *, x: str, y: str, by, horizon, mod
         hr = np.full(rb.n_curves, h)
         excl = np.arange(rb.n_curves, dtype=np.int64)
         nbs = {rec: _neighbours(rtr, (roff, rt, rv), hr, rec, excl, threads, match_r, leave_r) for rec in _RECENCY}
-        sel = np.arange(rb.n_curves) % 2 == 0  # choose on the even half, calibrate on the odd half
+        # Choose on one half, calibrate on the other; with loo_group the halves are whole groups (a group's curves
+        # are alike, so a group split across the halves would let the choice see the calibration's curves).
+        sel = (leave_r[1] if leave_r is not None else np.arange(rb.n_curves)) % 2 == 0
         best_err, choice = np.inf, None
         for rec, nb in nbs.items():
             for kind in _KINDS:
