@@ -93,7 +93,7 @@ def _cmd_fit(a) -> int:
 def _all_failed(res, a) -> str:
     """Why every curve of a fit failed, naming the rows at fault (the first few) where rows are to blame."""
     from ._data import to_pandas
-    from .fit import bad_rows
+    from .fitting import bad_rows
 
     counts = res.status.value_counts()
     what = ", ".join(f"{k}={v}" for k, v in counts[counts > 0].items())
@@ -133,7 +133,7 @@ def _cmd_predict(a) -> int:
 def _cmd_laws(a) -> int:
     import lawfit
 
-    from .laws import ALIASES, resolve_name
+    from .catalogue import ALIASES, resolve_name
 
     tab = lawfit.laws()
     if a.name:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import show
-from .laws import LawSpec
+from .catalogue import LawSpec
 
 # Internal input name of a tie expression compiled as a one-input Law (``(expr) + 0*_tie_x``).
 _DUMMY = "lawfit_tie_input_"
@@ -130,7 +130,7 @@ def _check_same(spec: LawSpec, law) -> Optional[str]:
 @lru_cache(maxsize=None)
 def _catalogue_law_cached(name: str):
     from .formula import Law
-    from .laws import get_law
+    from .catalogue import get_law
 
     spec = get_law(name)
     try:

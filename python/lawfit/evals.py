@@ -488,7 +488,7 @@ def coverage(
     _, mean = _core.evals_pass_grid(0, nn, cc, kk, False, th)
     observed = pd.DataFrame({"k": kk, "coverage": mean})
     if method == "aggregate":
-        from .fit import fit as _fit
+        from .fitting import fit as _fit
 
         curves = [mean[None, :]]
         if n_boot > 0:
@@ -603,7 +603,7 @@ def fit_passuntil(
     group's curve is fitted in log space in one batched call. Returns the :class:`lawfit.FitResult`; the pooled
     table is in ``result.passuntil_points``."""
     from ._data import as_list, to_pandas
-    from .fit import fit as _fit
+    from .fitting import fit as _fit
 
     df = to_pandas(data, name="data")
     for col, role in [(size, "size"), (successes, "successes"), (trials, "trials")] + (

@@ -18,7 +18,7 @@ import pandas as pd
 from ._args import check_prob, resolve_threads, show
 from ._native import _core
 from ._progress import with_progress
-from .laws import LawSpec
+from .catalogue import LawSpec
 
 __all__ = ["optimal", "iso_flop", "frontier", "plan", "pareto", "plot_frontier"]
 

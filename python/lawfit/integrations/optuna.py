@@ -24,7 +24,7 @@ try:
 except ImportError as exc:  # pragma: no cover - only without the extra
     raise ImportError("lawfit.integrations.optuna needs optuna: pip install 'lawfit[optuna]'") from exc
 
-from ..extrapolate import decide, extrapolate
+from ..extrapolation import decide, extrapolate
 
 
 class ExtrapolationPruner(BasePruner):

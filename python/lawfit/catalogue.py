@@ -1,4 +1,4 @@
-"""The law catalogue: metadata of the built-in laws (defined once, in C++ under csrc/core/laws/).
+"""lawfit.catalogue: the law catalogue, metadata of the built-in laws (defined once, in C++ under csrc/core/laws/).
 
 Each law is a :class:`LawSpec`. ``lawfit.laws()`` lists them as a DataFrame; ``get_law(name)`` returns one.
 User-written laws (:class:`lawfit.Law`) share the same interface.

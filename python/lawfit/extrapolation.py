@@ -1,4 +1,4 @@
-"""lawfit.extrapolate: Bayesian learning-curve extrapolation, early-stopping decisions, chained forecasts.
+"""lawfit.extrapolation: Bayesian learning-curve extrapolation, early-stopping decisions, chained forecasts.
 
 The model is Domhan, Springenberg and Hutter 2015's weighted ensemble of parametric learning-curve families
 (pow3, pow4, loglog_linear, log_power, janoschek, mmf, weibull, exp4, ilog2, vap, hill3) with Gaussian noise,
@@ -27,7 +27,7 @@ from ._data import as_list, has_column, key_index, make_batch, plain, to_pandas
 from ._native import _core
 from ._progress import with_progress
 from ._status import Status
-from .laws import get_law
+from .catalogue import get_law
 from .uncertainty import norm_cdf, sorted_quantile
 
 _FAMS = [name for name, _ in _core.domhan_families()]
