@@ -6,7 +6,12 @@ import subprocess
 import sys
 import types
 
+import numpy as np
+import pandas as pd
+import pytest
+
 import lawfit
+from lawfit.cli import main
 
 
 # ---- functions and modules never share a name ------------------------------------------------------------------
@@ -50,3 +55,103 @@ def test_catalogue_module_and_function():
     m = importlib.import_module("lawfit.catalogue")
     assert lawfit.catalogue is m and lawfit.laws is m.laws and lawfit.get_law is m.get_law
     assert lawfit.laws().index.name == "name"
+
+
+# ---- the paper's symbols -----------------------------------------------------------------------------------------
+def _eval(spec, X, P):
+    X = np.ascontiguousarray(np.atleast_2d(X).reshape(len(X), -1), dtype=np.float64)
+    return np.asarray(spec._eval(X, np.ascontiguousarray(np.broadcast_to(P, (len(X), len(P))), dtype=np.float64)))
+
+
+def test_every_catalogue_law_has_its_papers_symbols():
+    for name in lawfit.laws().index:
+        spec = lawfit.get_law(name)
+        assert spec.paper is not None, name
+        assert list(spec.paper_symbols) == list(spec.params), name
+        assert sorted(spec.paper_order) == sorted(spec.paper_symbols.values()), name
+        vals = {p: np.array([0.5 + j]) for j, p in enumerate(spec.params)}
+        out = spec.to_paper(vals)
+        assert list(out.columns) == list(spec.paper_order)
+        if spec.paper.convert is None:  # a rename: the same values under the paper's names
+            for p, sym in spec.paper_symbols.items():
+                assert out[sym].iloc[0] == vals[p][0]
+
+
+def test_overtrain_maps_to_gadre_et_al():
+    spec = lawfit.get_law("overtrain")
+    assert spec.params == ("alpha", "beta", "b", "E")  # unchanged: saved results keep their meaning
+    assert spec.paper_symbols == {"alpha": "a", "beta": "b", "b": "eta", "E": "E"}
+    assert spec.paper_order == ("E", "a", "b", "eta")
+    theta = pd.DataFrame({"alpha": [400.0, 80.0], "beta": [900.0, 30.0], "b": [-0.3, -0.15], "E": [1.7, 2.1]},
+                         index=pd.Index(["c4", "rpj"], name="data"))
+    paper = spec.to_paper(theta)
+    assert list(paper.columns) == ["E", "a", "b", "eta"] and paper.index.equals(theta.index)
+    N = np.array([1e8, 4e8, 1.4e9, 7e9])
+    D = np.array([2e9, 3e10, 9e11, 1.4e11])
+    C, M = 6 * N * D, D / N
+    for key in theta.index:
+        t, p = theta.loc[key], paper.loc[key]
+        ours = _eval(spec, np.column_stack([N, D]), t[list(spec.params)].to_numpy())
+        theirs = p.E + (p.a * M ** p.eta + p.b * M ** -p.eta) * C ** -p.eta  # L(C, M) of the paper
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_power_law_maps_to_hestness_et_al():
+    spec = lawfit.get_law("power_law")
+    assert spec.paper_symbols == {"E": "gamma", "A": "alpha", "alpha": "beta_g"}
+    p = spec.to_paper({"E": 1.5, "A": 3.0, "alpha": 0.3}).iloc[0]
+    m = np.geomspace(1e3, 1e9, 7)
+    np.testing.assert_allclose(_eval(spec, m, [1.5, 3.0, 0.3]), p.alpha * m ** p.beta_g + p.gamma, rtol=1e-12)
+    assert p.beta_g == -0.3
+
+
+def test_sigmoid_from_loss_order_of_bhagia_et_al():
+    spec = lawfit.get_law("sigmoid_from_loss")
+    assert spec.params == ("a", "k", "L0", "b")
+    assert spec.paper_symbols == {"a": "a", "k": "k", "L0": "L0", "b": "b"}
+    assert spec.paper_order == ("a", "L0", "k", "b")
+    out = spec.to_paper({"a": -0.6, "k": 5.0, "L0": 1.2, "b": 0.9})
+    assert list(out.columns) == ["a", "L0", "k", "b"] and out.iloc[0].tolist() == [-0.6, 1.2, 5.0, 0.9]
+
+
+def test_paper_symbols_of_fitted_and_user_laws():
+    df = lawfit.datasets.synthetic_chinchilla(n=40, seed=0)
+    res = lawfit.fit(df, "chinchilla", x=["N", "D"], y="loss", space="log")
+    pd.testing.assert_frame_equal(res.law.to_paper(res.params), res.params)
+    tied = lawfit.fit(df, "chinchilla", x=["N", "D"], y="loss", space="log", tie={"beta": "alpha"})
+    assert tied.law.paper_symbols == res.law.paper_symbols
+    user = lawfit.Law("E + A*N^-a", inputs=["N"])
+    assert user.paper_symbols is None and user.paper_order is None
+    with pytest.raises(ValueError, match="no recorded paper form"):
+        user.to_paper({"E": 1.0, "A": 1.0, "a": 0.3})
+    with pytest.raises(ValueError, match="params has no column 'beta'"):
+        lawfit.get_law("overtrain").to_paper({"alpha": 1.0, "b": -0.3, "E": 1.0})
+
+
+def test_cli_laws_shows_the_papers_symbols(capsys):
+    assert main(["laws", "overtrain"]) == 0
+    out = capsys.readouterr().out
+    assert "the paper writes: L(C, M) = E + (a * M^eta + b * M^-eta) * C^-eta" in out
+    assert "b -> eta" in out and "alpha -> a" in out and "a = alpha * 6^(-b/2)" in out
+    assert "order in the paper's formula: E, a, b, eta; lawfit's: alpha, beta, b, E" in out
+    assert main(["laws", "sigmoid_from_loss"]) == 0
+    out = capsys.readouterr().out
+    assert "a, L0, k, b; lawfit's: a, k, L0, b" in " ".join(out.split())
+    assert main(["laws", "chinchilla"]) == 0
+    assert "same symbols as lawfit's" in capsys.readouterr().out
+
+
+# ---- `lawfit laws` fits 100 columns ------------------------------------------------------------------------------
+def test_cli_laws_fits_100_columns(capsys):
+    assert main(["laws"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    lines = out.splitlines()
+    assert lines[0].split() == ["name", "inputs", "parameters", "paper"]
+    for name in lawfit.laws().index:
+        assert any(line.startswith(name + " ") for line in lines), name
+    assert any(line.startswith("chinchilla") and line.rstrip().endswith("Hoffmann et al. 2022") for line in lines)
+    assert any(line.startswith("bnsl2") and line.rstrip().endswith("Caballero et al. 2022") for line in lines)
+    for name in lawfit.laws().index:  # the detail of every law too
+        assert main(["laws", name]) == 0
+        assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 100, name

@@ -34,6 +34,8 @@ class LawSpec:
     # (step, lr) into the schedule integrals); called with (offsets, X) and returns a new X.
     transform: Optional[Callable] = field(default=None, compare=False, repr=False)
     raw_inputs: Optional[tuple] = None  # names of the raw x columns when transform is set
+    # How the paper writes this law (see PaperForm); None for user-written laws.
+    paper: Optional["PaperForm"] = field(default=None, compare=False, repr=False)
 
     @property
     def n_params(self) -> int:
@@ -60,6 +62,37 @@ class LawSpec:
     def to_json(self) -> dict:
         return {"kind": "builtin", "name": self.name}
 
+    # --- the paper's symbols ------------------------------------------------------------------------
+    @property
+    def paper_symbols(self) -> Optional[dict]:
+        """{lawfit parameter: the paper's symbol for it}, e.g. overtrain's ``{"alpha": "a", "beta": "b",
+        "b": "eta", "E": "E"}`` (lawfit's ``b`` is the paper's eta, not its b); None where no paper is recorded
+        (user-written laws). :attr:`paper` has the paper's formula, its order and how each value converts."""
+        return None if self.paper is None else self.paper.symbols_of(self.params)
+
+    @property
+    def paper_order(self) -> Optional[tuple]:
+        """The paper's symbols in the paper's order (None where no paper is recorded)."""
+        return None if self.paper is None else self.paper.order_of(self.params)
+
+    def to_paper(self, params) -> pd.DataFrame:
+        """Fitted parameters in the paper's symbols and order: ``params`` is a table with a column per lawfit
+        parameter (``FitResult.params``, a dict of values or arrays); the result keeps its index. Values are
+        converted where the paper's parameter is not lawfit's (overtrain's a = alpha * 6^(-b/2), eta = -b/2)."""
+        if self.paper is None:
+            raise ValueError(f"to_paper: law {self.name!r} has no recorded paper form")
+        df = params if isinstance(params, pd.DataFrame) else pd.DataFrame(
+            {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in dict(params).items()})
+        missing = [p for p in self.params if p not in df.columns]
+        if missing:
+            raise ValueError(f"to_paper: params has no column {missing[0]!r} (law {self.name!r} has parameters "
+                             f"{', '.join(self.params)})")
+        cols = {p: df[p].to_numpy(dtype=np.float64) for p in self.params}
+        out = self.paper.convert(cols) if self.paper.convert is not None else {
+            self.paper.symbols_of(self.params)[p]: v for p, v in cols.items()}
+        order = self.paper.order_of(self.params)
+        return pd.DataFrame({k: out[k] for k in order}, index=df.index)
+
     # --- starts ----------------------------------------------------------------------------------
     def default_starts(self) -> np.ndarray:
         """Cartesian product of the grid axes of the non-linear parameters, [S, P]."""
@@ -85,6 +118,91 @@ class LawSpec:
         return lo, hi
 
 
+@dataclass(frozen=True)
+class PaperForm:
+    """How a catalogue law is written in its paper, where lawfit's names or order differ from it.
+
+    ``symbols``: {lawfit parameter: (the paper's symbol, how it relates)}; a parameter not listed is the paper's
+    own symbol. ``order``: the paper's symbols in the paper's order (None: lawfit's order). ``convert``: maps
+    {lawfit parameter: values} to {paper symbol: values} where values change, not just names (overtrain)."""
+
+    formula: str  # the paper's equation, in the paper's symbols
+    symbols: dict = field(default_factory=dict)
+    order: Optional[tuple] = None
+    order_source: str = ""  # where the paper's order is taken from, when given
+    note: str = ""
+    convert: Optional[Callable] = field(default=None, compare=False, repr=False)
+
+    def symbols_of(self, params: tuple) -> dict:
+        return {p: self.symbols[p][0] if p in self.symbols else p for p in params}
+
+    def order_of(self, params: tuple) -> tuple:
+        return self.order if self.order is not None else tuple(self.symbols_of(params)[p] for p in params)
+
+    def same_as(self, params: tuple) -> bool:
+        """True when the paper uses lawfit's names in lawfit's order."""
+        return not self.symbols and (self.order is None or self.order == tuple(params))
+
+
+def _overtrain_to_paper(c: dict) -> dict:
+    eta = -c["b"] / 2.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        return {"E": c["E"], "a": c["alpha"] * 6.0 ** eta, "b": c["beta"], "eta": eta}
+
+
+# The paper's form of each catalogue law (the paper is the law's citation, in its C++ header). A law whose paper
+# uses lawfit's names and order has a PaperForm with its formula only. Where lawfit follows the authors' code
+# rather than the paper, the code is named (Gadre et al.: mlfoundations/scaling, scaling/laws.py powlaw_ours;
+# Bhagia et al.: allenai/OLMo-ladder, src/scaling/fitting_functions.py sigmoid_fit).
+PAPERS = {
+    "power_law": PaperForm(
+        "eps(m) = alpha * m^beta_g + gamma, beta_g < 0 (generalization error vs training set size m)",
+        symbols={"E": ("gamma", "gamma = E, the irreducible error"),
+                 "A": ("alpha", "alpha = A: the paper's alpha is the coefficient"),
+                 "alpha": ("beta_g", "beta_g = -alpha: the paper's exponent is negative")},
+        order=("alpha", "beta_g", "gamma"), order_source="the paper's formula",
+        note="lawfit's alpha is the exponent (positive); Hestness et al.'s alpha is the coefficient",
+        convert=lambda c: {"alpha": c["A"], "beta_g": -c["alpha"], "gamma": c["E"]}),
+    "chinchilla": PaperForm("L(N, D) = E + A/N^alpha + B/D^beta"),
+    "coverage": PaperForm("c = exp(a * k^b) (coverage after k samples)"),
+    "passuntil": PaperForm("PU(N) = exp(-c * N^-alpha)"),
+    "kaplan": PaperForm(
+        "L(N, D) = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D (eq. 1.5)",
+        symbols={"Nc": ("N_c", "N_c = Nc"), "Dc": ("D_c", "D_c = Dc"), "aN": ("alpha_N", "alpha_N = aN"),
+                 "aD": ("alpha_D", "alpha_D = aD")}),
+    "overtrain": PaperForm(
+        "L(C, M) = E + (a * M^eta + b * M^-eta) * C^-eta, C = 6*N*D, M = D/N",
+        symbols={"alpha": ("a", "a = alpha * 6^(-b/2) (alpha is A of L = E + A*N^b + B*D^b)"),
+                 "beta": ("b", "b = beta"),
+                 "b": ("eta", "eta = -b/2: lawfit's b is the exponent of N and D, not the paper's b"),
+                 "E": ("E", "E = E")},
+        order=("E", "a", "b", "eta"), order_source="the paper's formula",
+        note="lawfit's names and order (alpha, beta, b, E) are those of the authors' code (mlfoundations/scaling, "
+             "powlaw_ours), which fits L(N, D) = alpha * N^b + beta * 6^(b/2) * D^b + E",
+        convert=_overtrain_to_paper),
+    "error_from_loss": PaperForm("Err(L) = eps - k * exp(-gamma * L)"),
+    "sigmoid_from_loss": PaperForm(
+        "Acc(L) = a / (1 + exp(-k * (L - L0))) + b (L: the task loss of step 1)",
+        order=("a", "L0", "k", "b"),
+        order_source="the authors' code (allenai/OLMo-ladder sigmoid_fit, p = [a, x0, k, b] with x0 = L0)",
+        note="the symbols are the paper's, only the order differs: pass starts, bounds and fixed values by name"),
+    "bnsl1": PaperForm("y = a + b * x^-c0 * prod_i (1 + (x/d_i)^(1/f_i))^(-c_i * f_i), one break"),
+    "bnsl2": PaperForm("y = a + b * x^-c0 * prod_i (1 + (x/d_i)^(1/f_i))^(-c_i * f_i), two breaks"),
+    "dcpt": PaperForm("L(N, D, r) = E + A/N^alpha + B * r^eta / D^beta + C / (r + eps)^gamma"),
+    "data_constrained": PaperForm(
+        "L = E + A/N'^alpha + B/D'^beta, D' = U_D + U_D * R_D* * (1 - exp(-R_D / R_D*)), N' likewise",
+        symbols={"RN": ("R_N*", "R_N* = RN"), "RD": ("R_D*", "R_D* = RD")}),
+    "lr_annealing": PaperForm("L(s) = L0 + A * S1^-alpha - C * S2"),
+    **{n: PaperForm(f) for n, f in [
+        ("pow3", "c - a * t^-alpha"), ("pow4", "c - (a*t + b)^-alpha"), ("loglog_linear", "ln(a * ln(t) + b)"),
+        ("log_power", "a / (1 + exp(c * (ln(t) - b)))"), ("janoschek", "alpha - (alpha - beta) * exp(-kappa * t^delta)"),
+        ("mmf", "alpha - (alpha - beta) / (1 + (kappa*t)^delta)"),
+        ("weibull", "alpha - (alpha - beta) * exp(-(kappa*t)^delta)"), ("exp3", "c - exp(-a*t + b)"),
+        ("exp4", "c - exp(-a * t^alpha + b)"), ("ilog2", "c - a / ln(t + 1)"), ("vap", "exp(a + b/t + c * ln(t))"),
+        ("hill3", "theta * s / (1 + s), s = (t/kappa)^eta")]},
+}
+
+
 def _from_native(d: dict) -> LawSpec:
     return LawSpec(
         name=d["name"],
@@ -97,6 +215,7 @@ def _from_native(d: dict) -> LawSpec:
         scale=tuple(d["scale"]),
         linear=tuple(d["linear"]),
         grid=tuple(tuple(a) for a in d["grid"]),
+        paper=PAPERS.get(d["name"]),
     )
 
 

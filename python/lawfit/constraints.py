@@ -238,7 +238,7 @@ class TiedLaw(LawSpec):
         LawSpec.__init__(
             self, name=base.name, formula=f"{base.formula}; {self._describe(tie)}", citation=base.citation,
             params=base.params, inputs=base.inputs, lower=lower, upper=upper, scale=base.scale, linear=base.linear,
-            grid=base.grid, transform=base.transform, raw_inputs=base.raw_inputs)
+            grid=base.grid, transform=base.transform, raw_inputs=base.raw_inputs, paper=base.paper)
         keep = np.array([base.params.index(p) for p in free], dtype=np.int64)
         tied = np.array([base.params.index(p) for p in tie], dtype=np.int64)
         for k, v in (("base", base), ("tie", dict(tie)), ("reduced", reduced), ("_exprs", exprs),
