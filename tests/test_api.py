@@ -155,3 +155,51 @@ def test_cli_laws_fits_100_columns(capsys):
     for name in lawfit.laws().index:  # the detail of every law too
         assert main(["laws", name]) == 0
         assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 100, name
+
+
+# ---- `lawfit evals coverage`: one table per file -----------------------------------------------------------------
+@pytest.fixture()
+def samples(tmp_path):
+    rng = np.random.default_rng(0)
+    n = np.full(200, 50)
+    pd.DataFrame({"n": n, "c": rng.binomial(50, rng.beta(0.4, 2, size=200))}).to_csv(tmp_path / "p.csv", index=False)
+    return tmp_path / "p.csv"
+
+
+def test_evals_coverage_writes_one_table_per_file(samples, tmp_path, capsys):
+    base = ["evals", "coverage", str(samples), "--predict", "10,100", "--target", "0.5,0.6", "--n-boot", "20",
+            "--cost-per-sample", "0.01"]
+    assert main(base + ["-o", str(tmp_path / "cov")]) == 0
+    tables = {t: pd.read_csv(tmp_path / f"cov_{t}.csv") for t in ("params", "predict", "samples_for",
+                                                                    "cost_per_solved")}
+    assert "wrote " in capsys.readouterr().out
+    assert tables["params"]["param"].tolist() == ["a", "b"]
+    assert tables["predict"]["k"].tolist() == [10, 100] and "coverage" in tables["predict"]
+    assert tables["samples_for"]["target"].tolist() == [0.5, 0.6]
+    assert tables["cost_per_solved"]["cost_per_sample"].eq(0.01).all()
+    for t in tables.values():  # each file is one table: no column that says which, no empty cells of another's
+        assert "table" not in t.columns and not t.drop(columns=["low", "high"], errors="ignore").isna().any().any()
+    # -o FILE.parquet: Parquet files with the same prefix.
+    pytest.importorskip("pyarrow")
+    assert main(base + ["-o", str(tmp_path / "c.parquet")]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "c_predict.parquet"), tables["predict"])
+
+
+def test_evals_coverage_one_table_to_stdout(samples, capsys):
+    assert main(["evals", "coverage", str(samples), "--predict", "10,100", "--n-boot", "20", "--table",
+                 "predict"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "k,coverage,low,high,status" and len(out.splitlines()) == 3
+    assert main(["evals", "coverage", str(samples), "--n-boot", "20", "--table", "samples_for"]) == 2
+    assert "--table samples_for needs --target" in capsys.readouterr().err
+    # Neither -o nor --table: each table printed under its name, readable.
+    assert main(["evals", "coverage", str(samples), "--predict", "10", "--n-boot", "20"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("params:\n") and "\npredict:\n" in out
+
+
+def test_evals_coverage_help_documents_the_tables(capsys):
+    with pytest.raises(SystemExit):
+        main(["evals", "coverage", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "PREFIX_params.csv, PREFIX_predict.csv" in out and "--table" in out and "one per file" in out
