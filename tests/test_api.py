@@ -203,3 +203,52 @@ def test_evals_coverage_help_documents_the_tables(capsys):
         main(["evals", "coverage", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "PREFIX_params.csv, PREFIX_predict.csv" in out and "--table" in out and "one per file" in out
+
+
+# ---- leftovers of the traps ------------------------------------------------------------------------------
+def test_chain_predict_keeps_the_callers_index():
+    rng = np.random.default_rng(0)
+    N = np.geomspace(1e8, 1e10, 20)
+    f1 = lawfit.fit(pd.DataFrame({"N": N, "loss": 1.8 + 300 * N ** -0.3 * np.exp(0.01 * rng.standard_normal(20))}),
+                    "power_law", x="N", y="loss")
+    L = np.linspace(2.0, 4.0, 20)
+    f2 = lawfit.fit(pd.DataFrame({"L": L, "acc": 0.3 + 1.2 / L + 0.002 * rng.standard_normal(20)}), "power_law",
+                    x="L", y="acc")
+    new = pd.DataFrame({"N": [3e10, 7e10, 1e11]}, index=pd.Index(["13B", "32B", "70B"], name="model"))
+    out = lawfit.chain_predict(f1, f2, new, samples=200)
+    assert out.index.equals(new.index)
+    new["acc"] = lawfit.chain_predict(f1, f2, new, samples=200).y_pred  # lines up by label: no NaN
+    assert new["acc"].notna().all()
+    np.testing.assert_allclose(new["acc"].to_numpy(), out["y_pred"].to_numpy())
+    assert list(lawfit.chain_predict(f1, f2, {"N": [3e10, 7e10]}, samples=50).index) == [0, 1]
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda df: lawfit.fit(df, "power_law", x=np.str_("zz"), y="y"), r"x column 'zz' not found"),
+    (lambda df: lawfit.fit(df, "power_law", x="x", y="y", by=np.str_("q")), r"by column 'q' not found"),
+    (lambda df: lawfit.extrapolate(df, x="x", y="y", by="curve", horizon=50, mode=np.str_("up")),
+     r"mode must be 'max' or 'min', got 'up'$"),
+    (lambda df: lawfit.should_stop(df, x="x", y="y", by="curve", horizon=50, best=1.0, criterion=np.str_("z")),
+     r"got 'z'$"),
+])
+def test_messages_show_plain_values(call, match):
+    df = lawfit.datasets.synthetic_power_law(2, seed=1)
+    with pytest.raises(ValueError, match=match) as info:
+        call(df)
+    assert "np." not in str(info.value)
+
+
+def test_cli_file_errors_exit_2_without_a_traceback(tmp_path, capsys):
+    df = lawfit.datasets.synthetic_power_law(1, seed=1)
+    df.to_csv(tmp_path / "d.csv", index=False)
+    assert main(["fit", str(tmp_path / "d.csv"), "--law", "power_law", "--x", "x", "--y", "y", "-q", "-o",
+                 str(tmp_path / "no" / "such" / "dir" / "f.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lawfit fit: error: ") and "f.json" in err and "Traceback" not in err
+    pd.DataFrame({"n": [10, 10, 10], "c": [1, 2, 5]}).to_csv(tmp_path / "s.csv", index=False)
+    assert main(["evals", "coverage", str(tmp_path / "s.csv"), "--n-boot", "5", "-o", str(tmp_path / "x")]) == 0
+    capsys.readouterr()
+    assert main(["evals", "coverage", str(tmp_path / "s.csv"), "--n-boot", "5",
+                 "-o", str(tmp_path / "nodir" / "cov")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lawfit evals: error: ") and "nodir" in err and "Traceback" not in err

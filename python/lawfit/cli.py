@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Fit a law to every curve of FILE (CSV or Parquet) in one batched native call.\n\n"
                        "The objective is scipy's cost: 0.5 x the weighted sum of loss(residual), for l2 half the "
                        "weighted sum of squared errors.\nExit status 1 when every curve failed (the message names "
-                       "the rows at fault), 2 on a bad argument.")
+                       "the rows at fault), 2 on a bad argument or a file that cannot be read or written.")
     f.add_argument("file", help="CSV / Parquet file, one row per observation")
     f.add_argument("--law", required=True, help="catalogue name (see `lawfit laws`)")
     f.add_argument("--x", required=True,
@@ -350,6 +350,10 @@ def main(argv=None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so that Python's final flush does not fail again
         return 0
+    except OSError as exc:  # a file that cannot be read or written (no such folder, no permission, disk full)
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"lawfit {a.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

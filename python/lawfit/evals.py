@@ -610,7 +610,7 @@ def fit_passuntil(
         [(target, "target")] if target else []
     ):
         if col not in df.columns:
-            raise ValueError(f"{role} column {col!r} not found; columns are: {', '.join(map(str, df.columns))}")
+            raise ValueError(f"{role} column {show(col)} not found; columns are: {', '.join(map(str, df.columns))}")
     est = passuntil(df[successes].to_numpy(), df[trials].to_numpy(),
                     None if target is None else df[target].to_numpy())
     keys = as_list(by)
@@ -635,7 +635,7 @@ def responses_from_long(data, *, model: str = "model", item: str = "item", corre
     df = to_pandas(data, name="data")
     for col in (model, item, correct):
         if col not in df.columns:
-            raise ValueError(f"column {col!r} not found; columns are: {', '.join(map(str, df.columns))}")
+            raise ValueError(f"column {show(col)} not found; columns are: {', '.join(map(str, df.columns))}")
     if df.duplicated([model, item]).any():
         raise ValueError(f"data has more than one row for some ({model}, {item}) pair")
     return df.pivot(index=model, columns=item, values=correct)
