@@ -30,7 +30,7 @@ import pandas as pd
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from lawfit.extrapolate import extrapolate  # noqa: E402
+from lawfit.extrapolation import extrapolate  # noqa: E402
 from lawfit.uncertainty import norm_cdf  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "lcbench" / "lcbench_blood-transfusion_all2000_long.csv.gz"

@@ -12,7 +12,7 @@ Also a chained two-step forecast as in the OLMo ladder paper: HellaSwag (5-shot,
 (N, D) by Chinchilla's law on the ladder's final checkpoints (190M-3B), then accuracy from bits-per-byte by the
 paper's sigmoid (the catalogue's sigmoid_from_loss, acc = a / (1 + exp(-k (bpb - L0))) + b) fitted on every
 ladder checkpoint, with the paper's extra point (bpb = 0, acc = 1); uncertainty is carried through both steps
-by sampling (lawfit.extrapolate.chain_predict, bootstrap draws of both fits).
+by sampling (lawfit.chain_predict, bootstrap draws of both fits).
 Writes bench/results/olmo.json.
 """
 from __future__ import annotations
@@ -51,7 +51,7 @@ ACC = "eval/downstream/hellaswag_val_rc_5shot_len_norm"
 
 
 def chained(cfg, sizes):
-    from lawfit.extrapolate import chain_predict
+    from lawfit.extrapolation import chain_predict
 
     fin, allp = [], []
     for s in ("190M", "370M", "760M", "1B", "3B"):  # step 2 needs no parameter count: the 3B runs join it

@@ -60,7 +60,7 @@ def with_steps(d: pd.DataFrame) -> pd.DataFrame:
 def prior_check(d: pd.DataFrame) -> dict:
     ref = d[d["size"] != "3B"]
     p = sf._prepare(ref, x="step", y="y", by=["run", "metric"], lr=None, schedule=SCHED, horizon=None,
-                    per_curve=importlib.import_module("lawfit.extrapolate")._per_curve, threads=0)
+                    per_curve=importlib.import_module("lawfit.extrapolation")._per_curve, threads=0)
     fits = sf._reference_fits(p, 0, 0)
     ok = np.isfinite(fits["log_alpha"])
     gains = []

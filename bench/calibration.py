@@ -80,7 +80,7 @@ def mcmc_coverage(sets: int = 500, level: float = 0.9, seed: int = 0, families="
     """Bayesian extrapolation (lawfit.extrapolate) of pow3 curves observed at epochs 1..20: coverage of the
     true noiseless value at epoch 50 by the central interval of the posterior ensemble value, and of a fresh
     noisy observation at epoch 50 by the posterior predictive interval."""
-    from lawfit.extrapolate import extrapolate
+    from lawfit.extrapolation import extrapolate
 
     df, truth, new, true_new, kw = simulate("pow3", sets, seed)
     ex = extrapolate(df, x="t", y="y", by="set", horizon=50, families=families, mode="max", seed=seed)

@@ -61,7 +61,7 @@ def build_law(spec):
 
 def _law_values(yl: dict, cols: dict) -> "np.ndarray":
     import numpy as np
-    from lawfit.laws import get_law
+    from lawfit.catalogue import get_law
 
     law = build_law(yl["law"])
     spec = get_law(law)

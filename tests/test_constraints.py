@@ -6,7 +6,7 @@ import pytest
 
 import lawfit
 from lawfit.constraints import TiedLaw, catalogue_formula, catalogue_law
-from lawfit.laws import _CATALOGUE
+from lawfit.catalogue import _CATALOGUE
 
 TIGHT = dict(ftol=1e-15, xtol=1e-15, gtol=1e-15, max_iter=2000)
 CHIN_BOUNDS = {"E": (0, None), "A": (0, None), "B": (0, None)}

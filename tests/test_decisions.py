@@ -6,7 +6,7 @@ import pytest
 
 import lawfit
 from lawfit.cli import main
-from lawfit.extrapolate import decide
+from lawfit.extrapolation import decide
 
 
 @pytest.fixture(scope="module")

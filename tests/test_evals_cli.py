@@ -20,11 +20,13 @@ def test_cli_passk_coverage_irt(tmp_path, capsys):
     out = tmp_path / "cov.csv"
     assert cli_main(["evals", "coverage", str(tmp_path / "p.csv"), "--predict", "100,1000", "--target", "0.5",
                            "--n-boot", "20", "-o", str(out)]) == 0
-    assert set(pd.read_csv(out)["table"]) == {"params", "predict", "samples_for"}
+    for table in ("params", "predict", "samples_for"):  # one table per file
+        assert "table" not in pd.read_csv(tmp_path / f"cov_{table}.csv").columns
+    assert not (tmp_path / "cov_cost_per_solved.csv").exists()
     assert cli_main(["evals", "coverage", str(tmp_path / "p.csv"), "--predict", "10,100", "--n-boot", "20",
                            "--sampler", "n_layers=32,d_model=4096,n_heads=32", "--tokens-per-sample", "512",
-                           "-o", str(out)]) == 0
-    cps = pd.read_csv(out).query("table == 'cost_per_solved'")
+                           "--table", "cost_per_solved", "-o", str(out)]) == 0
+    cps = pd.read_csv(out)
     one = evals.sample_cost(dict(n_layers=32, d_model=4096, n_heads=32), 512)
     np.testing.assert_allclose(cps["cost_per_sample"], one)
     np.testing.assert_allclose(cps["cost_per_solved"], cps["k"] * one / cps["coverage"])

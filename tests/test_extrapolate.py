@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 import lawfit
-from lawfit.extrapolate import Extrapolation, chain_predict, decide, extrapolate
+from lawfit.extrapolation import Extrapolation, chain_predict, decide, extrapolate
 
 FAST = dict(steps=300, samples=300)
 

@@ -51,7 +51,7 @@ from hypothesis import strategies as st
 
 import lawfit
 from lawfit import cost, evals
-from lawfit.laws import get_law
+from lawfit.catalogue import get_law
 from lawfit.planning import pareto
 from strategies import CASES
 

@@ -11,7 +11,7 @@ import pytest
 import lawfit
 from lawfit import _args, cost, evals
 from lawfit.cli import main
-from lawfit.extrapolate import extrapolate
+from lawfit.extrapolation import extrapolate
 
 NUMPY_REPR = re.compile(r"np\.(float|int|uint|bool|str)\w*\(")
 

@@ -6,7 +6,7 @@ import pytest
 
 import lawfit
 from lawfit.intervals import f1_quantile, threshold
-from lawfit.laws import LawSpec
+from lawfit.catalogue import LawSpec
 
 TIGHT = dict(ftol=1e-15, xtol=1e-15, gtol=1e-15, max_iter=2000)
 

@@ -10,7 +10,7 @@ import pytest
 import lawfit
 from lawfit._data import curve_hashes
 from lawfit.evals import fit_irt
-from lawfit.extrapolate import extrapolate
+from lawfit.extrapolation import extrapolate
 
 THREADS = (1, 2, 3, 7)
 

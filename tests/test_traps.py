@@ -148,7 +148,7 @@ def test_cli_fit_every_curve_failed_exits_nonzero_naming_the_rows(tmp_path, caps
 def test_bad_rows_names_each_cause():
     df = pd.DataFrame({"x": [1.0, np.inf, 3.0, 4.0, -1.0], "y": [1.0, 1.0, 0.0, 1.0, 1.0],
                        "w": [1.0, 1.0, 1.0, -2.0, 1.0]})
-    from lawfit.fit import bad_rows
+    from lawfit.fitting import bad_rows
 
     bad = bad_rows(df, "power_law", x="x", y="y", weight="w", space="log")
     assert bad["row"].tolist() == [1, 2, 3, 4]

@@ -8,13 +8,20 @@ Quick tour::
     res.params, res.stderr, res.predict(df)
 
 See ``lawfit.laws()`` for the catalogue and README.md for the API and CLI.
+
+Functions and modules never share a name: ``lawfit.fit`` is the function, its module is ``lawfit.fitting``;
+``lawfit.extrapolate`` is the function, its module (``Extrapolation``, ``decide``, ``chain_predict``,
+``should_stop``) is ``lawfit.extrapolation``; ``lawfit.laws`` is the function, its module (``LawSpec``,
+``get_law``, ``ALIASES``) is ``lawfit.catalogue``.
 """
 from ._native import __version__, build_info
 from ._device import cuda_available
 from ._status import Status
-from .laws import LawSpec, bnsl, get_law, laws
+from .catalogue import LawSpec, bnsl, get_law, laws
+from . import catalogue
 from . import _transforms
-from .fit import fit
+from .fitting import fit
+from . import fitting
 from .result import FitResult, load_result
 from .formula import Law
 from . import datasets
@@ -22,7 +29,8 @@ from . import cost
 from .planning import plan
 from . import plot
 from . import evals
-from .extrapolate import decide, extrapolate, should_stop
+from .extrapolation import chain_predict, decide, extrapolate, should_stop
+from . import extrapolation
 from . import schedules
 
 __all__ = [
@@ -35,7 +43,9 @@ __all__ = [
     "get_law",
     "bnsl",
     "laws",
+    "catalogue",
     "fit",
+    "fitting",
     "FitResult",
     "load_result",
     "datasets",
@@ -44,7 +54,9 @@ __all__ = [
     "plot",
     "evals",
     "extrapolate",
+    "extrapolation",
     "decide",
+    "chain_predict",
     "should_stop",
     "schedules",
 ]

@@ -136,10 +136,10 @@ def has_column(df: pd.DataFrame, col, role: str) -> bool:
 
 def numeric_column(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
     if not has_column(df, col, role):
-        raise ValueError(f"{role} column {col!r} not found; columns are: {', '.join(map(str, df.columns))}")
+        raise ValueError(f"{role} column {plain(col)!r} not found; columns are: {', '.join(map(str, df.columns))}")
     s = df[col]
     if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
-        raise ValueError(f"{role} column {col!r} must be numeric, got dtype {s.dtype}")
+        raise ValueError(f"{role} column {plain(col)!r} must be numeric, got dtype {s.dtype}")
     return s.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -226,7 +226,7 @@ def curve_layout(df: pd.DataFrame, by: Sequence[str]) -> tuple:
         return np.zeros(len(df), dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1)), None
     for c in by:
         if not has_column(df, c, "by"):
-            raise ValueError(f"by column {c!r} not found; columns are: {', '.join(map(str, df.columns))}")
+            raise ValueError(f"by column {plain(c)!r} not found; columns are: {', '.join(map(str, df.columns))}")
     parts = [_factorize_sorted(df[c]) for c in by]
     if len(parts) == 1:
         codes, uniq, run_starts = parts[0]
@@ -275,7 +275,7 @@ def _grouping(df: pd.DataFrame, by: Sequence[str]) -> tuple:
     n = len(df)
     for c in by:
         if not has_column(df, c, "by"):
-            raise ValueError(f"by column {c!r} not found; columns are: {', '.join(map(str, df.columns))}")
+            raise ValueError(f"by column {plain(c)!r} not found; columns are: {', '.join(map(str, df.columns))}")
     change = _key_changes(df, by) if n >= 2 else None
     if change is not None:
         R = int(np.count_nonzero(change)) + 1
@@ -454,7 +454,7 @@ def lookup_curves(keys: pd.DataFrame, by: list, df: pd.DataFrame) -> np.ndarray:
         return np.zeros(len(df), dtype=np.int64)
     for c in by:
         if c not in df.columns:
-            raise ValueError(f"by column {c!r} is missing from the new data")
+            raise ValueError(f"by column {plain(c)!r} is missing from the new data")
     if len(by) == 1:
         probe_values = df[by[0]].to_numpy()
         key_values = keys[by[0]].to_numpy()

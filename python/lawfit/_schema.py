@@ -175,7 +175,7 @@ def _law(d: dict, ck: _Checker):
 
 def _law_object(lj, ck: _Checker, field: str):
     """A builtin or formula law from its JSON object (field: where it sits, for messages)."""
-    from .laws import get_law
+    from .catalogue import get_law
 
     if not isinstance(lj, dict):
         raise ck.field(field, f"must be an object with a 'kind', got {_jtype(lj)}")

@@ -10,7 +10,7 @@ from typing import Optional
 import numpy as np
 
 from ._args import resolve_threads
-from .laws import register_transform
+from .catalogue import register_transform
 from ._native import _core
 
 LR_ANNEALING_LAMBDA = 0.999

@@ -93,7 +93,7 @@ def _cmd_fit(a) -> int:
 def _all_failed(res, a) -> str:
     """Why every curve of a fit failed, naming the rows at fault (the first few) where rows are to blame."""
     from ._data import to_pandas
-    from .fit import bad_rows
+    from .fitting import bad_rows
 
     counts = res.status.value_counts()
     what = ", ".join(f"{k}={v}" for k, v in counts[counts > 0].items())
@@ -130,25 +130,100 @@ def _cmd_predict(a) -> int:
     return 0
 
 
+WIDTH = 100  # columns of the `lawfit laws` listing and of `lawfit laws NAME`
+
+
+def _short_citation(citation: str) -> str:
+    """'Hoffmann et al. 2022, Training ...' -> 'Hoffmann et al. 2022'; several authors -> 'First et al. YEAR'."""
+    import re
+
+    m = re.match(r"\s*(.*?)\s*\b((?:1[89]|20)\d\d)\b", citation)
+    if not m:
+        return citation.split(",")[0][:30]
+    who = m.group(1).rstrip(",")
+    if "," in who:
+        who = who.split(",")[0].strip() + " et al."
+    return f"{who} {m.group(2)}"
+
+
+def _wrap(text: str, indent: str, more: str = None) -> str:
+    import textwrap
+
+    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=more if more is not None else
+                         indent + "  ", break_long_words=False, break_on_hyphens=False)
+
+
+def _laws_listing(tab, aliases) -> str:
+    """The catalogue in WIDTH columns: name, inputs, parameters (wrapped), short citation."""
+    import textwrap
+
+    rows = [(n, r["inputs"], r["params"], _short_citation(r["citation"])) for n, r in tab.iterrows()]
+    head = ("name", "inputs", "parameters", "paper")
+    w = [max(len(head[j]), *(len(r[j]) for r in rows)) for j in (0, 1, 3)]
+    wp = WIDTH - (w[0] + w[1] + w[2] + 6)
+    lines = [f"{head[0]:<{w[0]}}  {head[1]:<{w[1]}}  {head[2]:<{wp}}  {head[3]}".rstrip()]
+    for name, inputs, params, cite in rows:
+        chunks = textwrap.wrap(params, wp, break_long_words=False) or [""]
+        lines.append(f"{name:<{w[0]}}  {inputs:<{w[1]}}  {chunks[0]:<{wp}}  {cite}".rstrip())
+        lines += [f"{'':<{w[0]}}  {'':<{w[1]}}  {c}".rstrip() for c in chunks[1:]]
+    lines.append("aliases: " + ", ".join(f"{k} = {v}" for k, v in aliases.items()))
+    lines.append("`lawfit laws NAME` shows a law's formula, bounds, default starts and the paper's symbols.")
+    return "\n".join(lines)
+
+
+def _law_detail(spec, asked: str) -> str:
+    """`lawfit laws NAME`: formula, inputs, citation, each parameter's bounds/scale/starts, the paper's symbols."""
+    alias = f" (`{asked}` is an alias of {spec.name})" if asked != spec.name else ""
+    out = [_wrap(f"{spec.name}: {spec.formula}{alias}", "", "  "),
+           _wrap(f"inputs: {', '.join(spec.x_names)}", "  "),
+           _wrap(f"citation: {spec.citation}", "  ", "    "),
+           "  parameters: bounds, scale (log: fitted as log p, p > 0), default starts"]
+    wn = max(len(p) for p in spec.params)
+    for j, p in enumerate(spec.params):
+        starts = ", ".join(f"{v:g}" for v in spec.grid[j])
+        solved = " (solved exactly, linear)" if spec.linear[j] else ""
+        out.append(_wrap(f"{p:>{wn}}  [{spec.lower[j]:g}, {spec.upper[j]:g}]  {spec.scale[j]}  starts "
+                         f"{starts}{solved}", "    ", "    " + " " * (wn + 2)))
+    pf = spec.paper
+    if pf is None:
+        return "\n".join(out)
+    out.append(_wrap(f"the paper writes: {pf.formula}", "  ", "    "))
+    if pf.same_as(spec.params):
+        out.append("    same symbols as lawfit's, in the same order")
+    else:
+        sym = spec.paper_symbols
+        if not pf.symbols:
+            out.append("    same symbols as lawfit's")
+        else:
+            ws = max(len(v) for v in sym.values())
+            for p in spec.params:
+                how = pf.symbols[p][1] if p in pf.symbols else "the same symbol"
+                out.append(_wrap(f"{p:>{wn}} -> {sym[p]:<{ws}}  {how}", "    ", "    " + " " * (wn + ws + 6)))
+        order = spec.paper_order
+        if tuple(order) != tuple(sym[p] for p in spec.params):
+            src = pf.order_source or "the paper"
+            out.append(_wrap(f"order in {src}: {', '.join(order)}; lawfit's: {', '.join(spec.params)}",
+                             "    ", "      "))
+    if pf.note:
+        out.append(_wrap(f"note: {pf.note}", "    ", "      "))
+    if not pf.same_as(spec.params):
+        out.append(_wrap(f"lawfit.get_law({spec.name!r}).to_paper(result.params) gives fitted values in the "
+                         "paper's symbols and order", "    ", "      "))
+    return "\n".join(out)
+
+
 def _cmd_laws(a) -> int:
     import lawfit
 
-    from .laws import ALIASES, resolve_name
+    from .catalogue import ALIASES, resolve_name
 
     tab = lawfit.laws()
     if a.name:
         if resolve_name(a.name) not in tab.index:
             raise SystemExit(f"lawfit: unknown law {a.name!r}; run `lawfit laws` for the list")
-        spec = lawfit.get_law(a.name)
-        alias = f" (`{a.name}` is an alias of {spec.name})" if a.name != spec.name else ""
-        print(f"{spec.name}: {spec.formula}{alias}\n  inputs: {', '.join(spec.x_names)}\n  citation: {spec.citation}")
-        for j, p in enumerate(spec.params):
-            print(f"  {p:>8}: bounds [{spec.lower[j]}, {spec.upper[j]}], scale {spec.scale[j]}, "
-                  f"default starts {list(spec.grid[j])}{' (solved exactly)' if spec.linear[j] else ''}")
+        print(_law_detail(lawfit.get_law(a.name), a.name))
         return 0
-    with pd.option_context("display.width", 200, "display.max_colwidth", 60, "display.max_rows", 200):
-        print(tab[["formula", "params", "inputs"]].to_string())
-    print("aliases: " + ", ".join(f"{k} = {v}" for k, v in ALIASES.items()))
+    print(_laws_listing(tab, ALIASES))
     return 0
 
 
@@ -173,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Fit a law to every curve of FILE (CSV or Parquet) in one batched native call.\n\n"
                        "The objective is scipy's cost: 0.5 x the weighted sum of loss(residual), for l2 half the "
                        "weighted sum of squared errors.\nExit status 1 when every curve failed (the message names "
-                       "the rows at fault), 2 on a bad argument.")
+                       "the rows at fault), 2 on a bad argument or a file that cannot be read or written.")
     f.add_argument("file", help="CSV / Parquet file, one row per observation")
     f.add_argument("--law", required=True, help="catalogue name (see `lawfit laws`)")
     f.add_argument("--x", required=True,
@@ -217,8 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--interval", type=float, help="also y_low / y_high at this level, e.g. 0.9")
     pr.set_defaults(func=_cmd_predict)
 
-    la = sub.add_parser("laws", help="list the law catalogue, or show one law")
-    la.add_argument("name", nargs="?", help="show this law's parameters, bounds and starts")
+    la = sub.add_parser("laws", help="list the law catalogue, or show one law",
+                        description="Without NAME: every catalogue law with its inputs, parameters and paper, in "
+                        "100 columns. With NAME: the law's formula, citation, each parameter's bounds, scale and "
+                        "default starts, and the paper's symbol for each parameter where the paper's names or "
+                        "order differ from lawfit's (lawfit.get_law(NAME).paper_symbols, .to_paper).")
+    la.add_argument("name", nargs="?", help="show this law's formula, parameters, bounds, starts and the paper's "
+                                            "symbols")
     la.set_defaults(func=_cmd_laws)
 
     de = sub.add_parser("demo", help="fit laws to the example data shipped with lawfit")
@@ -270,6 +350,10 @@ def main(argv=None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so that Python's final flush does not fail again
         return 0
+    except OSError as exc:  # a file that cannot be read or written (no such folder, no permission, disk full)
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"lawfit {a.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

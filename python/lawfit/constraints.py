@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ._args import show
-from .laws import LawSpec
+from .catalogue import LawSpec
 
 # Internal input name of a tie expression compiled as a one-input Law (``(expr) + 0*_tie_x``).
 _DUMMY = "lawfit_tie_input_"
@@ -130,7 +130,7 @@ def _check_same(spec: LawSpec, law) -> Optional[str]:
 @lru_cache(maxsize=None)
 def _catalogue_law_cached(name: str):
     from .formula import Law
-    from .laws import get_law
+    from .catalogue import get_law
 
     spec = get_law(name)
     try:
@@ -238,7 +238,7 @@ class TiedLaw(LawSpec):
         LawSpec.__init__(
             self, name=base.name, formula=f"{base.formula}; {self._describe(tie)}", citation=base.citation,
             params=base.params, inputs=base.inputs, lower=lower, upper=upper, scale=base.scale, linear=base.linear,
-            grid=base.grid, transform=base.transform, raw_inputs=base.raw_inputs)
+            grid=base.grid, transform=base.transform, raw_inputs=base.raw_inputs, paper=base.paper)
         keep = np.array([base.params.index(p) for p in free], dtype=np.int64)
         tied = np.array([base.params.index(p) for p in tie], dtype=np.int64)
         for k, v in (("base", base), ("tie", dict(tie)), ("reduced", reduced), ("_exprs", exprs),

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from . import datasets
-from .fit import fit
+from .fitting import fit
 
 
 def _hoffmann_grid() -> pd.DataFrame:

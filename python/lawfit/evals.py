@@ -488,7 +488,7 @@ def coverage(
     _, mean = _core.evals_pass_grid(0, nn, cc, kk, False, th)
     observed = pd.DataFrame({"k": kk, "coverage": mean})
     if method == "aggregate":
-        from .fit import fit as _fit
+        from .fitting import fit as _fit
 
         curves = [mean[None, :]]
         if n_boot > 0:
@@ -603,14 +603,14 @@ def fit_passuntil(
     group's curve is fitted in log space in one batched call. Returns the :class:`lawfit.FitResult`; the pooled
     table is in ``result.passuntil_points``."""
     from ._data import as_list, to_pandas
-    from .fit import fit as _fit
+    from .fitting import fit as _fit
 
     df = to_pandas(data, name="data")
     for col, role in [(size, "size"), (successes, "successes"), (trials, "trials")] + (
         [(target, "target")] if target else []
     ):
         if col not in df.columns:
-            raise ValueError(f"{role} column {col!r} not found; columns are: {', '.join(map(str, df.columns))}")
+            raise ValueError(f"{role} column {show(col)} not found; columns are: {', '.join(map(str, df.columns))}")
     est = passuntil(df[successes].to_numpy(), df[trials].to_numpy(),
                     None if target is None else df[target].to_numpy())
     keys = as_list(by)
@@ -635,7 +635,7 @@ def responses_from_long(data, *, model: str = "model", item: str = "item", corre
     df = to_pandas(data, name="data")
     for col in (model, item, correct):
         if col not in df.columns:
-            raise ValueError(f"column {col!r} not found; columns are: {', '.join(map(str, df.columns))}")
+            raise ValueError(f"column {show(col)} not found; columns are: {', '.join(map(str, df.columns))}")
     if df.duplicated([model, item]).any():
         raise ValueError(f"data has more than one row for some ({model}, {item}) pair")
     return df.pivot(index=model, columns=item, values=correct)

@@ -6,6 +6,7 @@ handler, which returns an exit status.
     lawfit evals passk FILE --n-col n --c-col c --k 1,10,100 [--interval bootstrap|beta|none]
     lawfit evals coverage FILE --n-col n --c-col c --predict 100,1000 --target 0.5 [--method beta]
         [--cost-per-sample 0.01 | --sampler n_layers=32,d_model=4096,n_heads=32 --tokens-per-sample 512]
+        [-o PREFIX (PREFIX_params.csv, PREFIX_predict.csv, ...) | --table predict -o predict.csv]
     lawfit evals passuntil FILE --successes-col s --trials-col r [--target-col t]
     lawfit evals irt RESPONSES.csv --model 2pl -o items.csv [--abilities abilities.csv]
     lawfit evals anchors RESPONSES.csv --n-items 100 -o anchors.csv
@@ -80,31 +81,59 @@ def _arch(text: str) -> dict:
     return out
 
 
+COVERAGE_TABLES = ("params", "predict", "samples_for", "cost_per_solved")
+
+
+def _table_paths(out: str, names) -> dict:
+    """-o PREFIX (or PREFIX.csv / PREFIX.parquet) -> {table: PREFIX_table.csv (or .parquet)}."""
+    import os
+
+    base, ext = os.path.splitext(str(out))
+    if ext.lower() not in (".csv", ".parquet", ".pq", ".tsv", ".txt"):
+        base, ext = str(out), ".csv"
+    return {t: f"{base}_{t}{ext}" for t in names}
+
+
 def _coverage(args) -> int:
     from . import evals
 
+    if (args.cost_per_sample is not None or args.sampler) and not args.predict:
+        raise ValueError("--cost-per-sample / --sampler need --predict (the k to price)")
+    if args.sampler and args.cost_per_sample is not None:
+        raise ValueError("give either --cost-per-sample or --sampler, not both")
+    if args.sampler and args.tokens_per_sample is None:
+        raise ValueError("--sampler needs --tokens-per-sample")
+    needs = {"predict": "--predict", "samples_for": "--target", "cost_per_solved": "--cost-per-sample or --sampler"}
+    given = {"predict": bool(args.predict), "samples_for": bool(args.target),
+             "cost_per_solved": args.cost_per_sample is not None or bool(args.sampler)}
+    if args.table and args.table != "params" and not given[args.table]:
+        raise ValueError(f"--table {args.table} needs {needs[args.table]}")
     df = _table(args.file)
     n, c = _col(df, args.n_col, "--n-col"), _col(df, args.c_col, "--c-col")
     res = evals.coverage(n, c, method=args.method, level=args.level, n_boot=args.n_boot, seed=args.seed,
                          threads=args.threads)
-    parts = [res.params.assign(table="params")]
+    tables = {"params": res.params}
     if args.predict:
-        parts.append(res.predict(args.predict).assign(table="predict"))
+        tables["predict"] = res.predict(args.predict)
     if args.target:
-        parts.append(res.samples_for(args.target).assign(table="samples_for"))
-    if (args.cost_per_sample is not None or args.sampler) and not args.predict:
-        raise ValueError("--cost-per-sample / --sampler need --predict (the k to price)")
+        tables["samples_for"] = res.samples_for(args.target)
     if args.sampler:
-        if args.cost_per_sample is not None:
-            raise ValueError("give either --cost-per-sample or --sampler, not both")
-        if args.tokens_per_sample is None:
-            raise ValueError("--sampler needs --tokens-per-sample")
-        cps = res.cost_per_solved(args.predict, model=_arch(args.sampler), tokens_per_sample=args.tokens_per_sample,
-                                  hardware=args.hardware, infer_batch=args.infer_batch)
-        parts.append(cps.assign(table="cost_per_solved"))
+        tables["cost_per_solved"] = res.cost_per_solved(
+            args.predict, model=_arch(args.sampler), tokens_per_sample=args.tokens_per_sample,
+            hardware=args.hardware, infer_batch=args.infer_batch)
     elif args.cost_per_sample is not None:
-        parts.append(res.cost_per_solved(args.predict, args.cost_per_sample).assign(table="cost_per_solved"))
-    _write(pd.concat(parts, ignore_index=True), args.output)
+        tables["cost_per_solved"] = res.cost_per_solved(args.predict, args.cost_per_sample)
+    if args.table:  # one table, to -o FILE or stdout
+        _write(tables[args.table], args.output)
+        return 0
+    if args.output is None or args.output == "-":  # every table, readable, on stdout
+        blocks = [f"{name}:\n{tab.to_string(index=False)}" for name, tab in tables.items()]
+        print("\n\n".join(blocks))
+        return 0
+    paths = _table_paths(args.output, tables)
+    for name, tab in tables.items():
+        _write(tab, paths[name])
+    print("wrote " + ", ".join(paths.values()))
     return 0
 
 
@@ -146,6 +175,7 @@ examples:
   lawfit evals passk FILE --n-col n --c-col c --k 1,10,100 [--interval bootstrap|beta|none]
   lawfit evals coverage FILE --n-col n --c-col c --predict 100,1000 --target 0.5 [--method beta]
       [--cost-per-sample 0.01 | --sampler n_layers=32,d_model=4096,n_heads=32 --tokens-per-sample 512]
+      [-o PREFIX: one file per table, PREFIX_params.csv, PREFIX_predict.csv, ... | --table predict]
   lawfit evals passuntil FILE --successes-col s --trials-col r [--target-col t]
   lawfit evals irt RESPONSES.csv --model 2pl -o items.csv [--abilities abilities.csv]
   lawfit evals anchors RESPONSES.csv --n-items 100 -o anchors.csv
@@ -162,10 +192,10 @@ def add_parsers(subparsers) -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="evals_command", metavar="COMMAND")
     sub.required = True
 
-    def common(sp, table=True):
+    def common(sp, table=True, output="output CSV/Parquet (default: stdout)"):
         if table:
             sp.add_argument("file", help="CSV/Parquet table, one row per problem (or item)")
-        sp.add_argument("-o", "--output", default=None, help="output CSV/Parquet (default: stdout)")
+        sp.add_argument("-o", "--output", default=None, help=output)
         sp.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
         sp.add_argument("--seed", type=int, default=0, help="seed of the random streams (bootstrap, k-means; "
                                                              "default 0)")
@@ -182,8 +212,15 @@ def add_parsers(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates or posterior draws (default 1000)")
     q.set_defaults(func=_passk)
 
-    q = sub.add_parser("coverage", help="fit and extrapolate coverage c(k)")
-    common(q)
+    q = sub.add_parser(
+        "coverage", help="fit and extrapolate coverage c(k)", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Fit coverage c(k) (the fraction of problems solved by k samples) and extrapolate it.\n\n"
+        "Up to four tables, one per file: params (the fit), predict (coverage at --predict k), samples_for\n"
+        "(the k reaching each --target coverage), cost_per_solved (with --cost-per-sample or --sampler).\n"
+        "-o PREFIX writes PREFIX_params.csv, PREFIX_predict.csv, ... (-o cov.parquet: cov_params.parquet, ...);\n"
+        "--table NAME writes that table alone, to -o FILE or stdout; with neither, the tables are printed.")
+    common(q, output="PREFIX of the output files, one per table: PREFIX_params.csv, PREFIX_predict.csv, ... "
+                     "(PREFIX.parquet: Parquet files); with --table, the one file to write")
     q.add_argument("--n-col", default="n", help="column with samples per problem (default n)")
     q.add_argument("--c-col", default="c", help="column with correct samples per problem (default c)")
     q.add_argument("--method", choices=["aggregate", "beta", "scaled_beta"], default="aggregate",
@@ -199,6 +236,9 @@ def add_parsers(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--hardware", default="h100-sxm", help="GPU of the sampler (catalogue key)")
     q.add_argument("--infer-batch", type=float, default=1.0, help="sequences decoded together (--sampler)")
     q.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates for the intervals (default 200)")
+    q.add_argument("--table", choices=COVERAGE_TABLES, default=None,
+                   help="write only this table, to -o FILE or stdout as CSV (predict needs --predict, samples_for "
+                        "--target, cost_per_solved --cost-per-sample or --sampler)")
     q.set_defaults(func=_coverage)
 
     q = sub.add_parser("passuntil", help="PassUntil estimators per item")

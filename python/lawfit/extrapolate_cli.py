@@ -69,7 +69,7 @@ def _reference(args):
 
 def run_extrapolate(args) -> int:
     from ._data import to_pandas
-    from .extrapolate import extrapolate
+    from .extrapolation import extrapolate
 
     data = to_pandas(args.file, name="FILE")
     ex = extrapolate(data, x=args.x, y=args.y, by=_by(args), horizon=args.horizon,
@@ -88,7 +88,7 @@ def run_extrapolate(args) -> int:
 
 def run_should_stop(args) -> int:
     from ._data import to_pandas
-    from .extrapolate import should_stop
+    from .extrapolation import should_stop
 
     dec = should_stop(to_pandas(args.file, name="FILE"), x=args.x, y=args.y, by=_by(args), horizon=args.horizon,
                       best=args.best, mode=args.mode or "max", threshold=args.threshold, level=args.level,

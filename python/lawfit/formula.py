@@ -38,7 +38,7 @@ import numpy as np
 
 from ._args import show
 from ._native import _core
-from .laws import LawSpec
+from .catalogue import LawSpec
 
 # Instruction codes: must match enum FormulaOp in csrc/core/fit/formula.hpp.
 OPS = {

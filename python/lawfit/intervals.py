@@ -190,7 +190,7 @@ def profile(result, params=None, level: float = 0.95, dist: str = "f", curves=No
     low_status, high_status, indexed by curve}."""
     from ._args import check_int, resolve_threads
     from ._status import Status
-    from .fit import LOSSES, SPACES
+    from .fitting import LOSSES, SPACES
 
     op = "profile_interval"
     level = check_prob("level", level)

@@ -18,7 +18,7 @@ import pandas as pd
 from ._args import check_prob, resolve_threads, show
 from ._native import _core
 from ._progress import with_progress
-from .laws import LawSpec
+from .catalogue import LawSpec
 
 __all__ = ["optimal", "iso_flop", "frontier", "plan", "pareto", "plot_frontier"]
 
@@ -187,7 +187,7 @@ def _optimal_arrays(law: LawSpec, P: np.ndarray, C: np.ndarray, k: float, method
         u = _minimise(f, np.zeros_like(lc), lc)
         N, D = np.exp(u), np.exp(lc - u)
     else:
-        raise ValueError(f"method must be 'auto', 'closed' or 'numeric', got {method!r}")
+        raise ValueError(f"method must be 'auto', 'closed' or 'numeric', got {show(method)}")
     return N, D, _loss(law, N, D, P), method
 
 

@@ -479,7 +479,7 @@ def forecast_backtest(b, off, t, v, hz, *, x: str, y: str, mode: Optional[str], 
     4. The forecast: median = last + w (m - last) (last for flat curves), quantile q = median + z_q s.
     Where the prefix is too short to keep the real horizon ratio, the backtest looks less far ahead; the ensemble's
     own spread grows with the horizon and carries the rest (docs/forecasting.md measures the coverage)."""
-    from .extrapolate import extrapolate
+    from .extrapolation import extrapolate
 
     by = b.by
     C = b.n_curves

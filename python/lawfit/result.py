@@ -12,7 +12,7 @@ from ._args import check_prob, show
 from ._data import key_index, lookup_curves, numeric_column, plain, to_pandas
 from ._schema import FORMAT, SCHEMA_VERSION
 from ._status import STATUS_NAMES, Status
-from .laws import LawSpec, apply_transform
+from .catalogue import LawSpec, apply_transform
 
 
 class FitResult:

@@ -206,7 +206,7 @@ def _entry(key: str, e: Mapping, origin: str) -> Hardware:
     if v is not None:
         price = float(v)
         if not (price >= 0 and math.isfinite(price)):
-            raise ValueError(f"{where}: field 'price_per_hour_usd' must be >= 0, got {v!r}")
+            raise ValueError(f"{where}: field 'price_per_hour_usd' must be >= 0, got {show(v)}")
         sources["price_per_hour_usd"] = src
     return Hardware(
         key=key, name=str(e.get("name", key)), peak_flops=peaks, memory_bytes=vals["memory_gb"],

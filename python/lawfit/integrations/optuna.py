@@ -24,7 +24,8 @@ try:
 except ImportError as exc:  # pragma: no cover - only without the extra
     raise ImportError("lawfit.integrations.optuna needs optuna: pip install 'lawfit[optuna]'") from exc
 
-from ..extrapolate import decide, extrapolate
+from .._args import show
+from ..extrapolation import decide, extrapolate
 
 
 class ExtrapolationPruner(BasePruner):
@@ -53,12 +54,12 @@ class ExtrapolationPruner(BasePruner):
         if max_steps < 1 or min_steps < 1 or interval < 1 or min_completed < 1:
             raise ValueError("max_steps, min_steps, interval and min_completed must be >= 1")
         if not 0 < threshold < 1:
-            raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+            raise ValueError(f"threshold must be in (0, 1), got {show(threshold)}")
         if reference not in ("auto", "none"):
-            raise ValueError(f"reference must be 'auto' or 'none', got {reference!r}")
+            raise ValueError(f"reference must be 'auto' or 'none', got {show(reference)}")
         if min_reference < 19:
             raise ValueError(f"min_reference must be >= 19 (the calibration of a 90% interval needs 19 curves), "
-                             f"got {min_reference!r}")
+                             f"got {show(min_reference)}")
         self.reference = reference
         self.min_reference = int(min_reference)
         self._decide_kw = dict(criterion=criterion, std_threshold=std_threshold)

@@ -1,4 +1,4 @@
-"""lawfit.fit: fit one law to many curves at once (one native call, GIL released, all cores)."""
+"""lawfit.fitting: ``lawfit.fit``, fit one law to many curves at once (one native call, GIL released, all cores)."""
 from __future__ import annotations
 
 import warnings
@@ -14,7 +14,7 @@ from ._native import _core
 from ._progress import check_progress, progress_bar
 from ._status import Status
 from .constraints import TiedLaw, apply_fixed
-from .laws import LawSpec, apply_transform, get_law
+from .catalogue import LawSpec, apply_transform, get_law
 from .result import FitResult
 
 LOSSES = {"l2": 0, "linear": 0, "huber": 1, "soft_l1": 2, "cauchy": 3}

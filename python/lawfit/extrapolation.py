@@ -1,4 +1,4 @@
-"""lawfit.extrapolate: Bayesian learning-curve extrapolation, early-stopping decisions, chained forecasts.
+"""lawfit.extrapolation: Bayesian learning-curve extrapolation, early-stopping decisions, chained forecasts.
 
 The model is Domhan, Springenberg and Hutter 2015's weighted ensemble of parametric learning-curve families
 (pow3, pow4, loglog_linear, log_power, janoschek, mmf, weibull, exp4, ilog2, vap, hill3) with Gaussian noise,
@@ -27,7 +27,7 @@ from ._data import as_list, has_column, key_index, make_batch, plain, to_pandas
 from ._native import _core
 from ._progress import with_progress
 from ._status import Status
-from .laws import get_law
+from .catalogue import get_law
 from .uncertainty import norm_cdf, sorted_quantile
 
 _FAMS = [name for name, _ in _core.domhan_families()]
@@ -442,7 +442,7 @@ def extrapolate(
         (``samples``: predictive draws per curve). See docs/forecasting.md.
     """
     if mode not in (None, "max", "min"):
-        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        raise ValueError(f"mode must be 'max' or 'min', got {show(mode)}")
     samples = check_int("samples", samples, 1)
     seed = check_seed(seed, op="extrapolate")
     threads = resolve_threads(threads, op="extrapolate")
@@ -452,10 +452,10 @@ def extrapolate(
         walkers = check_int("walkers", walkers, 3, INT32_LIMIT - 1)  # (an odd count is rounded up: at least 4)
     de_fraction = check_real("de_fraction", de_fraction)
     if not 0.0 <= de_fraction <= 1.0:
-        raise ValueError(f"de_fraction must be in [0, 1], got {de_fraction!r}")
+        raise ValueError(f"de_fraction must be in [0, 1], got {show(de_fraction)}")
     init_spread, init_sigma = check_real("init_spread", init_spread), check_real("init_sigma", init_sigma)
     if not (init_spread >= 0 and init_sigma >= 0):
-        raise ValueError(f"init_spread and init_sigma must be >= 0, got {init_spread!r}, {init_sigma!r}")
+        raise ValueError(f"init_spread and init_sigma must be >= 0, got {show(init_spread)}, {show(init_sigma)}")
     quantiles = _quantiles(quantiles)
     x, y = check_label("x", x), check_label("y", y)
     df = to_pandas(data)
@@ -669,7 +669,7 @@ def should_stop(
     ``p_better``, ``predicted``, ``low``/``high`` (central ``level`` interval), ``sd`` and ``status``. Extra keyword
     arguments go to :func:`extrapolate`."""
     if mode not in ("max", "min"):
-        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        raise ValueError(f"mode must be 'max' or 'min', got {show(mode)}")
     threshold, level = check_prob("threshold", threshold), check_prob("level", level)
     ex = extrapolate(data, x=x, y=y, by=by, horizon=horizon, mode=mode, reference=reference, **kwargs)
     return decide(ex, best, threshold=threshold, level=level, criterion=criterion, std_threshold=std_threshold)
@@ -698,14 +698,14 @@ def decide(ex, best, threshold: float = 0.05, level: float = 0.9, criterion: str
 
     threshold, level = check_prob("threshold", threshold), check_prob("level", level)
     if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {list(CRITERIA)}, got {criterion!r}")
+        raise ValueError(f"criterion must be one of {list(CRITERIA)}, got {show(criterion)}")
     if criterion == "optimistic":
         if std_threshold is None:
             raise ValueError("criterion='optimistic' needs std_threshold (the predictive sd, in y units, below which "
                              "a run's outcome counts as known; Domhan et al. used 0.005 on accuracy in [0, 1])")
         std_threshold = check_real("std_threshold", std_threshold)
         if not std_threshold >= 0:
-            raise ValueError(f"std_threshold must be >= 0, got {std_threshold!r}")
+            raise ValueError(f"std_threshold must be >= 0, got {show(std_threshold)}")
     if not isinstance(ex, (Extrapolation, ReferenceForecast)):
         raise TypeError(f"decide: ex must be an Extrapolation or a ReferenceForecast, got {type(ex).__name__}")
     C = ex.n_curves
@@ -770,7 +770,9 @@ def chain_predict(first, second, new_data, *, level: float = 0.9, samples: int =
     else the normal approximation from its covariance) are combined draw by draw.
 
     ``new_data`` needs the first fit's x and by columns, and the second fit's by columns (if any). Returns the
-    rows' keys and x with ``mid_pred``/``mid_low``/``mid_high`` (step 1) and ``y_pred``/``y_low``/``y_high``."""
+    rows' keys and x with ``mid_pred``/``mid_low``/``mid_high`` (step 1) and ``y_pred``/``y_low``/``y_high``,
+    with the index of ``new_data`` (as :meth:`FitResult.predict`: ``df["acc"] = chain_predict(f1, f2, df).y_pred``
+    lines up; a dict or an Arrow table gets 0..n-1)."""
     level = check_prob("level", level)
     samples = check_int("samples", samples, 1)
     seed = check_seed(seed, op="chain_predict")
@@ -793,7 +795,7 @@ def chain_predict(first, second, new_data, *, level: float = 0.9, samples: int =
                                       np.ascontiguousarray(th2[i2].reshape(-1, second.law.n_params))))
     mid, fin = mid.reshape(m, samples), fin.reshape(m, samples)
     a = (1 - level) / 2
-    out = df[[*first.by, *x1]].copy().reset_index(drop=True)
+    out = df[[*first.by, *x1]].copy()  # the caller's index, as FitResult.predict keeps it
     P1 = np.ascontiguousarray(first._params[i1])
     mid_hat = np.asarray(first.law._eval(X1, P1)) if m else np.zeros(0)
     fin_hat = np.asarray(second.law._eval(np.ascontiguousarray(mid_hat.reshape(-1, 1)),
