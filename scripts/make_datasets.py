@@ -79,7 +79,8 @@ targets = []
 # 7B: the pretraining run (before the anneal) and, as a run of its own, the single evaluation after annealing (the
 # 7B-4T target of the paper, peteish7_eval_anneal.csv: D from throughput/total_tokens, step = D / batch size).
 # 13B: its pretraining run; its last 12 checkpoints are the paper's 13B-5T target (peteish13_eval_final.csv).
-for name, f, n in [("7B", "peteish7_eval_full.csv", cfg["7B-4T"]["n"]), ("7B-anneal", "peteish7_eval_anneal.csv", cfg["7B-4T"]["n"]),
+for name, f, n in [("7B", "peteish7_eval_full.csv", cfg["7B-4T"]["n"]),
+                   ("7B-anneal", "peteish7_eval_anneal.csv", cfg["7B-4T"]["n"]),
                    ("13B", "peteish13_eval_full.csv", cfg["13B-5T"]["n"])]:
     d = pd.read_csv(src / "olmo-ladder" / f)
     bs = d["batch_size_in_tokens"].astype(np.float64)
