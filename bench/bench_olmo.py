@@ -12,7 +12,9 @@ Also a chained two-step forecast as in the OLMo ladder paper: HellaSwag (5-shot,
 (N, D) by Chinchilla's law on the ladder's final checkpoints (190M-3B), then accuracy from bits-per-byte by the
 paper's sigmoid (the catalogue's sigmoid_from_loss, acc = a / (1 + exp(-k (bpb - L0))) + b) fitted on every
 ladder checkpoint, with the paper's extra point (bpb = 0, acc = 1); uncertainty is carried through both steps
-by sampling (lawfit.chain_predict, bootstrap draws of both fits).
+by sampling (lawfit.chain_predict, bootstrap draws of both fits). This chain is not the paper's
+exact procedure (no moving average, no skipped checkpoints, the 3B and 0.5xC runs included, the 7B before its
+anneal as the target); bench/bench_olmo_paper.py follows that procedure on all eight tasks.
 Writes bench/results/olmo.json.
 """
 from __future__ import annotations

@@ -65,6 +65,25 @@ def memory_rows() -> list:
     return rows
 
 
+def olmo_paper_rows() -> list:
+    """The OLMo paper-procedure row of the summary table (bench/bench_olmo_paper.py)."""
+    path = res / "olmo_paper.json"
+    if not path.exists():
+        return []
+    o = json.loads(path.read_text())
+    t = o["tasks"]
+    lf, ps, sp = (sum(r[k] for r in t) for k in ("lawfit_s", "lawfit_paper_start_s", "scipy_s"))
+    pc = sum(r["paper_code_s"] for r in t) if all("paper_code_s" in r for r in t) else None
+    ok = o["tasks_within_1e-3"] == len(t)
+    return [("OLMo paper procedure (issue 15)", f"{len(t)} tasks, ladder -> 13B-5T and annealed 7B-4T, the paper's two "
+             "fits per task (moving average 5, first 10% skipped, (0, 1) anchor)",
+             f"{lf:.2f} s from the start grids, {ps:.3f} s from the paper's starts",
+             f"scipy (the paper's optimisers) {sp:.2f} s" + (f"; the paper's code {pc:.2f} s" if pc else ""),
+             f"{sp / lf:.1f}x / {sp / ps:.0f}x",
+             f"13B-5T per-task errors = published to 1e-3: {'met' if ok else '**not met**'} "
+             f"({o['tasks_within_1e-3']} of {len(t)}, largest difference {o['max_abs_diff_vs_published_13B']:.1e})")]
+
+
 def main():
     c = json.loads((res / "core.json").read_text())
     m, g = c["many_curves"], c["chinchilla_grid"]
@@ -115,6 +134,7 @@ def main():
         ("pass@k (issue 5)", f"{pk['problems']:,} problems x {pk['k_values']} k", f"{pk['lawfit_seconds'] * 1e3:.0f} ms",
          f"numpy per-problem loop {pk['numpy_loop_seconds']:.1f} s", f"**{pk['speedup']:.0f}x**", "reported"),
         *memory_rows(),
+        *olmo_paper_rows(),
         ("GPU (issue 6)", "many-curves 10^6 / 10^7, grid, cost", "not yet measured", "CPU path, torch batched LM",
          "not yet measured", "no GPU was available"),
     ]
@@ -146,6 +166,7 @@ python bench/bench_formula.py        # formula law vs built-in                  
 python bench/bench_bootstrap.py      # bootstrap vs scipy loop                        -> bench/results/bootstrap.json
 python bench/bench_lcbench.py        # LCBench extrapolation vs emcee, early stopping -> bench/results/lcbench.json
 python bench/bench_olmo.py           # OLMo ladder -> 7B / 13B                        -> bench/results/olmo.json
+python bench/bench_olmo_paper.py     # the OLMo paper's procedure, 8 tasks            -> bench/results/olmo_paper.json
 python bench/calibration.py          # interval calibration                           -> docs/calibration.md
 python bench/bench_cost_grid.py      # planning grid vs chunked numpy                 -> bench/results/cost.json
 python bench/bench_irt.py            # IRT vs girth, pass@k vs numpy                  -> bench/results/irt.json
@@ -177,7 +198,8 @@ python bench/make_readme.py          # this page and the README table
 """]
     for name, title in [("formula", "Formula laws"), ("uncertainty", "Uncertainty (issue 3)"),
                         ("cost", "Cost planning (issue 4)"), ("irt", "Evaluation sampling (issue 5)"),
-                        ("memory", "Memory (`bench/bench_memory.py`)"), ("gpu", "GPU (issue 6)")]:
+                        ("memory", "Memory (`bench/bench_memory.py`)"),
+                        ("olmo_paper", "OLMo ladder: the paper's procedure (issue 15)"), ("gpu", "GPU (issue 6)")]:
         body = (res / f"{name}.md").read_text().strip()
         body = body.replace("\n# ", "\n#### ").replace("\n## ", "\n#### ")
         if body.startswith("# "):

@@ -22,6 +22,28 @@ COLS = {
     "eval/downstream_bpb/arc_easy_test_rc_5shot_bpb": "arc_easy_bpb",
     "eval/downstream/arc_easy_test_rc_5shot_len_norm": "arc_easy_acc",
 }
+# The other tasks of the OLMo ladder paper's main set (its v2_main: RC format, 5-shot, accuracy = len_norm).
+for _task, _col in [("arc_challenge_test", "arc_challenge"), ("piqa_val", "piqa"), ("csqa_val", "csqa"),
+                    ("socialiqa_val", "socialiqa"), ("openbookqa_test", "openbookqa")]:
+    COLS[f"eval/downstream_bpb/{_task}_rc_5shot_bpb"] = f"{_col}_bpb"
+    COLS[f"eval/downstream/{_task}_rc_5shot_len_norm"] = f"{_col}_acc"
+# MMLU (test) as the paper treats it: the four category subsets averaged per checkpoint with these weights
+# (the share of each category's questions; src/scaling/task_utils.py of the OLMo-ladder repository).
+MMLU = {"stem": 0.215, "humanities": 0.335, "social_sciences": 0.219, "other": 0.231}
+
+
+def mmlu(d: pd.DataFrame, kind: str) -> np.ndarray:
+    key = "eval/downstream_bpb/mmlu_{}_test_rc_5shot_bpb" if kind == "bpb" else \
+        "eval/downstream/mmlu_{}_test_rc_5shot_len_norm"
+    w = np.array(list(MMLU.values()))
+    return (d[[key.format(k) for k in MMLU]].to_numpy(dtype=np.float64) * w).sum(axis=1) / w.sum()
+
+
+def metrics(t: pd.DataFrame, d: pd.DataFrame) -> None:
+    for k, v in COLS.items():
+        if k in d:
+            t[v] = d[k].astype(np.float64)
+    t["mmlu_bpb"], t["mmlu_acc"] = mmlu(d, "bpb"), mmlu(d, "acc")
 
 cfg = json.loads((src / "olmo-ladder" / "configs" / "final.json").read_text())
 N_EXACT = {"190M": cfg["190M"]["n"], "370M": cfg["370M"]["n"], "760M": cfg["760M"]["n"], "1B": cfg["1.3B"]["n"]}
@@ -45,27 +67,31 @@ for size in ["190M", "370M", "760M", "1B", "3B"]:
                 "chinchilla_multiple": float(mult),
                 "rerun": bool(suffix),
                 "step": d["_step"].astype(np.int64),
-                "D": d["throughput/total_tokens"].astype(np.float64),
+                "D": d["throughput/total_tokens"].astype(np.int64),  # exact token counts, not %.7g
                 "lr": d["optim/learning_rate_group0"].astype(np.float64),
             })
-            for k, v in COLS.items():
-                t[v] = d[k].astype(np.float64)
+            metrics(t, d)
             frames.append(t)
 ladder = pd.concat(frames, ignore_index=True)
 ladder.to_csv(out / "olmo_ladder.csv.gz", index=False, float_format="%.7g")
 
 targets = []
-for name, f, n in [("7B", "peteish7_eval_full.csv", cfg["7B-4T"]["n"]), ("13B", "peteish13_eval_full.csv", cfg["13B-5T"]["n"])]:
+# 7B: the pretraining run (before the anneal) and, as a run of its own, the single evaluation after annealing (the
+# 7B-4T target of the paper, peteish7_eval_anneal.csv: D from throughput/total_tokens, step = D / batch size).
+# 13B: its pretraining run; its last 12 checkpoints are the paper's 13B-5T target (peteish13_eval_final.csv).
+for name, f, n in [("7B", "peteish7_eval_full.csv", cfg["7B-4T"]["n"]),
+                   ("7B-anneal", "peteish7_eval_anneal.csv", cfg["7B-4T"]["n"]),
+                   ("13B", "peteish13_eval_full.csv", cfg["13B-5T"]["n"])]:
     d = pd.read_csv(src / "olmo-ladder" / f)
+    bs = d["batch_size_in_tokens"].astype(np.float64)
+    D = d["throughput/total_tokens"].astype(np.float64) if "_step" not in d else d["_step"].astype(np.float64) * bs
     t = pd.DataFrame({
         "run": f"OLMo-2-{name}",
         "N": n,
-        "step": d["_step"].astype(np.int64),
-        "D": d["_step"].astype(np.float64) * d["batch_size_in_tokens"].astype(np.float64),
+        "step": (d["_step"] if "_step" in d else (D / bs).round()).astype(np.int64),
+        "D": D.astype(np.int64),
     })
-    for k, v in COLS.items():
-        if k in d:
-            t[v] = d[k].astype(np.float64)
+    metrics(t, d)
     targets.append(t)
 pd.concat(targets, ignore_index=True).to_csv(out / "olmo_targets.csv.gz", index=False, float_format="%.7g")
 

@@ -761,7 +761,7 @@ def fan(forecast, data, *, y: Optional[str] = None, truth=None, curves=None, max
     horizon, and the truth when known (``truth``: the full curves as a table with the same columns, or the values at
     the horizon, one per curve or a Series indexed by the curve keys).
 
-    ``forecast``: an :class:`~lawfit.extrapolate.Extrapolation` (posterior predictive at every step) or a
+    ``forecast``: an :class:`~lawfit.extrapolation.Extrapolation` (posterior predictive at every step) or a
     :class:`~lawfit.reference.ReferenceForecast` (calibrated quantiles at the horizon only: drawn as interval bars at
     the horizon, joined to the last observed value by a dotted line, since no path is forecast). ``y``: the metric
     column (an Extrapolation knows it; for a ReferenceForecast it is the one column of ``data`` that is neither
