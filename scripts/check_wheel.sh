@@ -45,6 +45,7 @@ for c in gcc g++ cc c++ cmake nvcc; do
   if env PATH="$CLEAN_PATH" bash -c "command -v $c" >/dev/null 2>&1; then echo "$c is on the clean PATH" >&2; exit 1; fi
 done
 cp -r "$ROOT/tests" "$WORK/tests"
+cp -r "$ROOT/bench" "$WORK/bench"  # (tests read bench scripts and published reference tables; never python/)
 cp "$ROOT/pyproject.toml" "$WORK/pyproject.toml"  # pytest settings (filterwarnings = error, markers)
 cd "$WORK"
 env -i HOME="$HOME" PATH="$CLEAN_PATH" LAWFIT_WHEEL_CHECK=1 python -c \
