@@ -179,7 +179,9 @@ void register_cuda(py::module_& m) {
         d["built"] = false;
         d["devices"] = 0;
         d["device"] = py::none();
-        d["reason"] = "lawfit was built without CUDA (LAWFIT_CUDA=OFF or no nvcc at build time)";
+        d["reason"] =
+            "lawfit was built without CUDA (LAWFIT_CUDA=OFF, or AUTO without nvcc or without an NVIDIA GPU at "
+            "build time)";
 #endif
         return d;
       },
