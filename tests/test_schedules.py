@@ -131,3 +131,11 @@ def test_should_stop_uses_the_schedule():
     assert not d.loc[truth.idxmin(), "stop"]
     worst = truth.sort_values().index[-5:]
     assert d.loc[worst, "stop"].all()
+
+
+def test_numeric_fields_are_checked_at_construction():
+    with pytest.raises(ValueError, match="total"):
+        schedules.cosine(total=-5)
+    with pytest.raises(ValueError, match="final"):
+        schedules.linear(100, final=2.0)
+    schedules.cosine(total="total_steps")  # a column: checked once the data is known

@@ -50,6 +50,8 @@ class Schedule:
             raise ValueError(f"schedule shape must be one of {', '.join(SHAPES)}, got {self.shape!r}")
         if self.kind != "constant" and self.total is None:
             raise ValueError(f"a {self.kind} schedule needs total= (the step at which the decay ends)")
+        if all(isinstance(v, (int, float, np.integer, np.floating)) for v in self.fields().values()):
+            self.resolve(1)  # numbers are checked now (columns and per-curve values when the data is known)
 
     def fields(self) -> dict:
         return {"warmup": self.warmup, "total": self.total if self.total is not None else np.inf,
