@@ -230,7 +230,12 @@ def _frame_task(part: pd.DataFrame, fn, args, empty=None):
     df = _whole(part)
     if not len(df):
         return empty if empty is not None else fn(df, *args)
-    return fn(df, *args)
+    out = fn(df, *args)
+    if empty is not None:  # the dtypes of the lazy frame's meta (Dask's string columns are pyarrow strings)
+        cast = {c: empty[c].dtype for c in out.columns if c in empty.columns and out[c].dtype != empty[c].dtype}
+        if cast:
+            out = out.astype(cast)
+    return out
 
 
 def _ray_payload_group(group: pd.DataFrame, fn, args) -> pd.DataFrame:
@@ -353,6 +358,34 @@ def _subset_for(part: pd.DataFrame, table, by: list):
     return t.loc[keep].reset_index(drop=True), int(keep.sum())
 
 
+def _starts_array(df: pd.DataFrame, table: pd.DataFrame, by: list, law, S: int) -> tuple:
+    """Per-curve starts of one partition's curves as lawfit.fit builds them from a starts table ([curves, S, P] in
+    key order, NaN rows skipped, curves without a row starting at the law's default), with S the largest number of
+    rows of any curve in the whole table: a curve with several starts is polished by the solver, so S must be the
+    batch's, not the partition's. Returns (array, rows of the table used)."""
+    from ._data import curve_codes, lookup_curves
+    from .laws import get_law
+
+    spec = get_law(law)
+    _, keys = curve_codes(df, by)
+    idx = lookup_curves(keys, by, table)
+    keep = idx >= 0
+    idx = idx[keep]
+    vals = np.column_stack([table[p].to_numpy(dtype=np.float64)[keep] for p in spec.params])
+    B, P = len(keys), spec.n_params
+    counts = np.bincount(idx, minlength=B)
+    arr = np.full((B, S, P), np.nan)
+    order = np.argsort(idx, kind="stable")
+    first = np.zeros(B, dtype=np.int64)
+    np.cumsum(counts[:-1], out=first[1:])
+    rank = np.arange(len(idx)) - first[idx[order]]
+    arr[idx[order], rank] = vals[order]
+    empty = counts == 0
+    if empty.any():
+        arr[empty, 0] = spec.default_starts()[0]
+    return np.ascontiguousarray(arr), int(keep.sum())
+
+
 def _fit_partition(df: pd.DataFrame, law, kw: dict):
     """lawfit.fit on one partition's whole curves, with per-curve starts / bounds reduced to its curves."""
     from .fit import fit as _fit
@@ -360,10 +393,11 @@ def _fit_partition(df: pd.DataFrame, law, kw: dict):
     kw = dict(kw)
     by = kw.get("by") or []
     matched = {}
-    for name in ("starts", "bounds"):
-        if kw.get(f"_{name}_per_curve"):
-            kw[name], matched[name] = _subset_for(df, kw[name], by)
-        kw.pop(f"_{name}_per_curve", None)
+    if kw.pop("_bounds_per_curve", False):
+        kw["bounds"], matched["bounds"] = _subset_for(df, kw["bounds"], by)
+    if kw.pop("_starts_per_curve", False):
+        kw["starts"], matched["starts"] = _starts_array(df, kw["starts"], by, law, kw["_starts_rows"])
+    kw.pop("_starts_rows", None)
     kw["threads"] = _task_threads(kw.get("threads"))
     return _fit(df, law, **kw), matched
 
@@ -542,9 +576,12 @@ def _check_fit_args(law, kw: dict, op: str = "fit") -> tuple:
         per = _per_curve_table(kw.get(name), by)
         kw[f"_{name}_per_curve"] = per
         if per:
-            from ._data import to_pandas
+            from ._data import curve_codes, to_pandas
 
             kw[name] = to_pandas(kw[name], name=name)
+            if name == "starts":  # the most start rows of any curve (the batch's start count)
+                codes, _ = curve_codes(kw[name], by)
+                kw["_starts_rows"] = max(1, int(np.bincount(codes).max()) if len(codes) else 1)
     st = kw.get("starts")
     if kw["_bounds_per_curve"] and isinstance(st, (int, np.integer)) and not isinstance(st, bool):
         raise ValueError(f"{op}: random starts (starts=int) with per-curve bounds draw from the range common to all "
@@ -1026,8 +1063,8 @@ def _plan_part(table_or_grid, fit, budget, kw) -> dict:
     kw = dict(kw)
     kw["threads"] = _task_threads(kw.get("threads"))
     out = _plan(fit, budget, grid=table_or_grid, **kw)
-    samples = out.attrs.get("samples")
-    return {"table": pd.DataFrame(out), "samples": samples}
+    attrs = {k: v for k, v in out.attrs.items() if k != "samples"}
+    return {"table": out, "samples": out.attrs.get("samples"), "attrs": attrs}
 
 
 def _plan_frame_task(df, fit, budget, kw):
@@ -1124,9 +1161,11 @@ def _reduce_plans(parts: list, starts: list, fit, kw) -> pd.DataFrame:
         _add_intervals(out, per, ["N", "D", "loss", "cost"], B, kw.get("interval", 0.9))
         out.attrs["samples"] = per
     out = out[list(base.columns)]
-    for k, v in base.attrs.items():
-        if k != "samples":
-            out.attrs[k] = v
+    samples = out.attrs.get("samples")
+    out.attrs.clear()
+    if samples is not None:  # (first, as the in-memory call sets it)
+        out.attrs["samples"] = samples
+    out.attrs.update(parts[0]["attrs"])
     return out
 
 
