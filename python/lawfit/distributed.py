@@ -121,6 +121,14 @@ def _bucket_of(df: pd.DataFrame, by: list, k: int) -> np.ndarray:
     return (curve_hashes(df[by].reset_index(drop=True), by) % np.uint64(k)).astype(np.int64)
 
 
+def _tag_block(block: pd.DataFrame, number: int) -> pd.DataFrame:
+    return _tag(block, {"number": number})
+
+
+def _ray_keep(batch: pd.DataFrame, buckets: list) -> pd.DataFrame:
+    return batch[batch[BUCKET].isin(buckets)]
+
+
 def _ray_prepare(batch: pd.DataFrame, by: list, k: int) -> pd.DataFrame:
     return batch.assign(**{BUCKET: _bucket_of(batch, by, k)})
 
@@ -160,19 +168,22 @@ class Regrouped:
         else:
             import ray
 
+            # Ray Data keeps no row order of its own: the input's blocks are taken in the dataset's order
+            # (preserve_order) as pandas frames in the object store (which spills to disk), each tagged with its
+            # position, then grouped by a bucket of the curve's key hash.
             ds = data.select_columns(cols)
             ds.context.execution_options.preserve_order = True
-            n = ds.count()
-            rows = ray.data.range(n).rename_columns({"id": ROW})
-            rows.context.execution_options.preserve_order = True
-            ds = ds.zip(rows)
+            tag = ray.remote(_tag_block)
+            refs = [tag.remote(ref, i) for i, ref in enumerate(ds.to_pandas_refs())]
             if partitions is None:
                 cpus = int(ray.cluster_resources().get("CPU", 1))
-                partitions = max(1, min(2 * cpus, n)) if self.by else 1
+                partitions = max(1, 2 * cpus)
             k = partitions if self.by else 1
             self.npartitions = k
-            self.frame = ds.map_batches(_ray_prepare, fn_kwargs={"by": self.by, "k": k}, batch_format="pandas",
-                                        batch_size=None)
+            tagged = ray.data.from_pandas_refs(refs) if refs else ray.data.from_pandas(_tag(ds.schema().base_schema
+                                                                                            .empty_table().to_pandas()))
+            self.frame = tagged.map_batches(_ray_prepare, fn_kwargs={"by": self.by, "k": k}, batch_format="pandas",
+                                            batch_size=None)
 
     def meta(self) -> pd.DataFrame:
         """An empty frame with the user's columns (for building the meta of lazy results)."""
@@ -205,8 +216,8 @@ class Regrouped:
     def _run_ray(self, fn, args, compute, meta, progress, only):
         ds = self.frame
         if only is not None:
-            keep = set(int(i) for i in only)
-            ds = ds.filter(lambda row: row[BUCKET] in keep)
+            ds = ds.map_batches(_ray_keep, fn_args=(sorted(int(i) for i in only),), batch_format="pandas",
+                                batch_size=None)
         ds.context.enable_progress_bars = bool(progress)
         grouped = ds.groupby(BUCKET, num_partitions=max(1, min(self.npartitions, 200)))
         if not compute:
