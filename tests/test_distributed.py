@@ -285,3 +285,22 @@ def test_worker_killed_mid_fit(client):
     assert got.n_curves == 4000
     assert_fit_equal(want, got)
     client.wait_for_workers(2, timeout=60)
+
+
+def test_cli_fit_dataset(tmp_path, client, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from lawfit.cli import main
+
+    df = lawfit.datasets.synthetic_power_law(24, n_points=20, noise=0.02, seed=5)[["curve", "x", "y"]]
+    df = df.assign(sweep=df["curve"] % 2)
+    runs = tmp_path / "runs"
+    pq.write_to_dataset(pa.Table.from_pandas(df, preserve_index=False), str(runs), partition_cols=["sweep"])
+    base = ["fit", str(runs), "--law", "power_law", "--x", "x", "--y", "y", "--by", "sweep,curve", "-q"]
+    assert main(base + ["--parquet", str(tmp_path / "fits")]) == 0  # lazy: written by the workers
+    assert sorted(p.name for p in (tmp_path / "fits").iterdir()) == ["sweep=0", "sweep=1"]
+    assert main(base + ["-o", str(tmp_path / "fit.json"), "--partitions", "3"]) == 0
+    want = lawfit.fit(df, "power_law", x="x", y="y", by=["sweep", "curve"])
+    assert lawfit.load_result(tmp_path / "fit.json").params.equals(want.params)
+    back = lawfit.io.read_runs(tmp_path / "fits", engine="pandas").sort_values(["sweep", "curve"])
+    assert np.array_equal(back[["E", "A", "alpha"]].to_numpy(), want._params)
