@@ -106,10 +106,12 @@ def _tag(df: pd.DataFrame, partition_info=None) -> pd.DataFrame:
 
 def _whole(df: pd.DataFrame) -> pd.DataFrame:
     """A regrouped partition as the in-memory call sees it: rows in their input order, helper columns dropped."""
-    if PART in df.columns and len(df):
-        df = df.sort_values([PART, ROW], kind="stable")
-    df = df.drop(columns=[c for c in _HELPERS if c in df.columns])
-    return df.reset_index(drop=True)
+    keep = [c for c in df.columns if c not in _HELPERS]
+    if PART in df.columns and len(df) > 1:
+        key = (df[PART].to_numpy().astype(np.int64) << np.int64(32)) | df[ROW].to_numpy().astype(np.int64)
+        if not bool(np.all(key[1:] > key[:-1])):  # (rows already in input order are taken as they are)
+            return df.iloc[np.argsort(key, kind="stable")][keep].reset_index(drop=True)
+    return df[keep].reset_index(drop=True)
 
 
 def _bucket_of(df: pd.DataFrame, by: list, k: int) -> np.ndarray:
@@ -417,7 +419,7 @@ def _fit_task(df: pd.DataFrame, law, kw: dict) -> dict:
     """One partition's fit as a compact payload: the per-curve arrays of the FitResult (not the data)."""
     res, matched = _fit_partition(df, law, kw)
     return {
-        "law": res.law, "keys": res.keys, "options": res.options, "matched": matched,
+        "keys": res.keys, "options": res.options, "matched": matched,
         "params": res._params, "cost": res._cost, "cov": res._cov, "iters": res._iters, "status": res._status,
         "best_start": res._best, "n_points": res._npts, "at_bound": res.at_bound.to_numpy(),
         "x_range": res._xrange, "lower": np.asarray(res._bounds[0]), "upper": np.asarray(res._bounds[1]),
@@ -647,7 +649,7 @@ def _combine_fit(outs, spec, by, kw, rg):
     d = max(o["x_range"].shape[1] for o in outs)
     native["x_range"] = _in_key_order([o["x_range"] if o["x_range"].shape[1] == d else
                                        np.full((len(o["cost"]), d, 2), np.nan) for o in outs], codes)
-    res = FitResult(outs[0]["law"], keys, by, native, outs[0]["options"])
+    res = FitResult(spec, keys, by, native, outs[0]["options"])
     if outs[0]["lower"].ndim == 2:
         res._bounds = (_in_key_order([o["lower"] for o in outs], codes),
                        _in_key_order([o["upper"] for o in outs], codes))
