@@ -63,3 +63,21 @@ def test_ray_fit_bootstrap_extrapolate(local_ray):
                         "tokens": [1e9, 1e10, 1e11, 1e12]})
     want = lawfit.cost.evaluate(cfg, outputs="all")
     assert want.equals(lawfit.cost.evaluate(ray.data.from_pandas([cfg.iloc[:2], cfg.iloc[2:]]), outputs="all"))
+
+
+def test_ray_read_runs_and_write(local_ray, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = lawfit.datasets.synthetic_power_law(20, n_points=20, noise=0.02, seed=6)[["curve", "x", "y"]]
+    df = df.assign(sweep=df["curve"] % 2)
+    runs = tmp_path / "runs"
+    pq.write_to_dataset(pa.Table.from_pandas(df, preserve_index=False), str(runs), partition_cols=["sweep"])
+    ds = lawfit.io.read_runs(runs, engine="ray")
+    kw = dict(x="x", y="y", by=["sweep", "curve"])
+    want = lawfit.fit(df, "power_law", **kw)
+    assert want.to_frame().equals(lawfit.fit(ds, "power_law", **kw).to_frame())  # sweep read back as int64
+    lawfit.io.write(lawfit.fit(ds, "power_law", compute=False, **kw), tmp_path / "fits", like=runs)
+    assert sorted(p.name for p in (tmp_path / "fits").iterdir()) == ["sweep=0", "sweep=1"]
+    back = lawfit.io.read_runs(tmp_path / "fits", engine="pandas").sort_values(["sweep", "curve"])
+    assert np.array_equal(back[["E", "A", "alpha"]].to_numpy(), want._params)

@@ -46,11 +46,22 @@ def _filesystem(path, storage_options=None, filesystem=None) -> tuple:
 
 def partition_columns(path, storage_options=None) -> list:
     """The hive partition columns of a Parquet dataset (``key=value`` directories), outermost first."""
+    return list(_partition_types(path, storage_options))
+
+
+def _partition_types(path, storage_options=None) -> dict:
+    """{column: "int" | "float" | "str"}: the hive partition columns and the type pyarrow infers from their values."""
+    import pyarrow as pa
+
     ds = _pyarrow_dataset(path, storage_options)
     part = getattr(ds, "partitioning", None)
     if part is None or part.schema is None:
-        return []
-    return list(part.schema.names)
+        return {}
+    out = {}
+    for f in part.schema:
+        t = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
+        out[f.name] = "int" if pa.types.is_integer(t) else "float" if pa.types.is_floating(t) else "str"
+    return out
 
 
 def read_runs(path, *, columns: Optional[Sequence[str]] = None, filters=None, engine: str = "dask",
@@ -67,7 +78,7 @@ def read_runs(path, *, columns: Optional[Sequence[str]] = None, filters=None, en
     if engine not in ENGINES:
         raise ValueError(f"read_runs: engine must be one of {list(ENGINES)}, got {engine!r}")
     cols = None if columns is None else list(columns)
-    parts = partition_columns(path, storage_options) if _is_dir(path, storage_options) else []
+    parts = _partition_types(path, storage_options) if _is_dir(path, storage_options) else {}
     if engine == "pandas":
         ds = _pyarrow_dataset(path, storage_options)
         expr = _filter_expression(filters)
@@ -81,7 +92,7 @@ def read_runs(path, *, columns: Optional[Sequence[str]] = None, filters=None, en
             kw.update(split_row_groups="adaptive", blocksize=blocksize)
         ddf = dd.read_parquet(os.fspath(path), columns=cols, filters=filters, storage_options=storage_options,
                               dataset={"partitioning": "hive"} if parts else None, **kw)
-        todo = [c for c in parts if c in ddf.columns]
+        todo = {c: t for c, t in parts.items() if c in ddf.columns}
         if todo:
             meta = _plain_partitions(ddf._meta, todo)
             ddf = ddf.map_partitions(_plain_partitions, todo, meta=meta)
@@ -94,7 +105,7 @@ def read_runs(path, *, columns: Optional[Sequence[str]] = None, filters=None, en
     fs, root = _filesystem(path, storage_options)
     ds = ray.data.read_parquet(root, columns=cols, filesystem=fs, partitioning=ray.data.datasource.Partitioning(
         "hive") if parts else None, **kw)
-    todo = [c for c in parts if cols is None or c in cols]
+    todo = {c: t for c, t in parts.items() if cols is None or c in cols}
     if todo:
         ds = ds.map_batches(_plain_partitions, fn_args=(todo,), batch_format="pandas", batch_size=None)
     return ds
@@ -119,24 +130,24 @@ def _filter_expression(filters):
     return pq.filters_to_expression(filters)
 
 
-def _plain_partitions(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
-    """Hive partition columns (categorical / dictionary) as plain columns: int64 when the values are integers,
-    else strings."""
+def _plain_partitions(df: pd.DataFrame, types: dict) -> pd.DataFrame:
+    """Hive partition columns (categorical / dictionary, or strings on Ray) as plain columns of the type pyarrow
+    infers from the directory names (``types``: column -> "int" | "float" | "str"): int64, float64 or strings."""
     out = {}
-    for c in cols:
+    for c, t in types.items():
         if c not in df.columns:
             continue
         s = df[c]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            cats = s.cat.categories
-            if pd.api.types.is_integer_dtype(cats.dtype):
-                out[c] = s.astype(np.int64)
-            elif pd.api.types.is_float_dtype(cats.dtype):
-                out[c] = s.astype(np.float64)
-            else:
-                out[c] = s.astype(str)
-        elif pd.api.types.is_integer_dtype(s.dtype) and s.dtype != np.int64:
+            s = s.astype(s.cat.categories.dtype) if t != "str" else s.astype(str)
+        if t == "int" and s.dtype != np.int64:
             out[c] = s.astype(np.int64)
+        elif t == "float" and s.dtype != np.float64:
+            out[c] = s.astype(np.float64)
+        elif t == "str" and not (pd.api.types.is_string_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype)):
+            out[c] = s.astype(str)
+        elif s is not df[c]:
+            out[c] = s
     return df.assign(**out) if out else df
 
 
