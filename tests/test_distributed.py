@@ -304,3 +304,15 @@ def test_cli_fit_dataset(tmp_path, client, capsys):
     assert lawfit.load_result(tmp_path / "fit.json").params.equals(want.params)
     back = lawfit.io.read_runs(tmp_path / "fits", engine="pandas").sort_values(["sweep", "curve"])
     assert np.array_equal(back[["E", "A", "alpha"]].to_numpy(), want._params)
+
+
+def test_progress_through_the_engine(power, capsys):
+    # progress=True shows the engine's own progress (distributed's bar on a cluster), not lawfit's native bar.
+    d, ddf = power
+    res = lawfit.fit(ddf, "power_law", x="x", y="y", by="curve", progress=True)
+    assert res.n_curves == 40
+    out = capsys.readouterr()
+    assert "100% Completed" in out.out + out.err
+    lawfit.extrapolate(ddf, x="x", y="y", by="curve", horizon=5000, samples=10, steps=4, progress=True)
+    out = capsys.readouterr()
+    assert "100% Completed" in out.out + out.err

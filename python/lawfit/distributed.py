@@ -74,8 +74,10 @@ def dispatch(op: str, args: dict):
         raise ValueError(f"{op}: compute must be True or False, got {type(compute).__name__} {compute!r}")
     data_arg = {"cost.evaluate": "configs", "plan": "grid"}.get(op, "data")
     if not is_distributed(args.get(data_arg)):
+        hint = ("; a lazy frame of a grid: lawfit.distributed.evaluate(grid, compute=False)"
+                if type(args.get(data_arg)).__name__ == "Grid" else "")
         raise ValueError(f"{op}: compute=False applies to a Dask DataFrame or a Ray Dataset (lazy per-curve "
-                         f"results); {data_arg} of type {type(args.get(data_arg)).__name__} is computed at once")
+                         f"results); {data_arg} of type {type(args.get(data_arg)).__name__} is computed at once{hint}")
     fn = {"fit": fit, "extrapolate": extrapolate, "should_stop": should_stop, "cost.evaluate": evaluate,
           "plan": plan}[op]
     if op == "plan":
