@@ -64,6 +64,9 @@ def power(client):
     dict(loss="huber", delta=0.05, space="log", weight="w"),
     dict(starts=8, seed=11),
     dict(bounds={"alpha": (0.1, 0.9)}, max_iter=30),
+    dict(fixed={"E": 1.2}),
+    dict(fixed={"E": pd.Series([1.0, 1.5], index=pd.Index([2, 7], name="curve"))}),
+    dict(tie={"A": "5*E"}),
 ])
 def test_fit_identical(power, opts):
     d, ddf = power
@@ -171,7 +174,7 @@ def test_extrapolate_batch_walker_count(lcb):
     assert a.samples.tobytes() == b.samples.tobytes()
 
 
-@pytest.mark.xfail(strict=True, reason="extrapolate.py _start_factors falls back to diagonal start factors for every "
+@pytest.mark.xfail(strict=True, reason="extrapolation.py _start_factors falls back to diagonal start factors for every "
                    "curve of the batch when one curve's Cholesky fails, so a curve's starts depend on the other curves "
                    "of its batch (DESIGN principle 4); per-curve fallback fixes it")
 def test_extrapolate_identical_default_starts(lcb):

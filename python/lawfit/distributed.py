@@ -379,7 +379,7 @@ def _starts_array(df: pd.DataFrame, table: pd.DataFrame, by: list, law, S: int) 
     rows of any curve in the whole table: a curve with several starts is polished by the solver, so S must be the
     batch's, not the partition's. Returns (array, rows of the table used)."""
     from ._data import curve_codes, lookup_curves
-    from .laws import get_law
+    from .catalogue import get_law
 
     spec = get_law(law)
     _, keys = curve_codes(df, by)
@@ -403,7 +403,7 @@ def _starts_array(df: pd.DataFrame, table: pd.DataFrame, by: list, law, S: int) 
 
 def _fit_partition(df: pd.DataFrame, law, kw: dict):
     """lawfit.fit on one partition's whole curves, with per-curve starts / bounds reduced to its curves."""
-    from .fit import fit as _fit
+    from .fitting import fit as _fit
 
     kw = dict(kw)
     by = kw.get("by") or []
@@ -413,6 +413,19 @@ def _fit_partition(df: pd.DataFrame, law, kw: dict):
     if kw.pop("_starts_per_curve", False):
         kw["starts"], matched["starts"] = _starts_array(df, kw["starts"], by, law, kw["_starts_rows"])
     kw.pop("_starts_rows", None)
+    if any(isinstance(v, pd.Series) for v in (kw.get("fixed") or {}).values()):
+        # fixed values per curve: the entries of this partition's curves (the client checks that every entry
+        # named a curve of the data)
+        from ._data import curve_codes, key_index
+
+        idx = key_index(curve_codes(df, by)[1], by)
+        fixed = {}
+        for p, v in kw["fixed"].items():
+            if isinstance(v, pd.Series):
+                v = v[v.index.isin(idx)]
+                matched[f"fixed:{p}"] = len(v)
+            fixed[p] = v
+        kw["fixed"] = fixed
     kw["threads"] = _task_threads(kw.get("threads"))
     return _fit(df, law, **kw), matched
 
@@ -421,7 +434,7 @@ def _fit_task(df: pd.DataFrame, law, kw: dict) -> dict:
     """One partition's fit as a compact payload: the per-curve arrays of the FitResult (not the data)."""
     res, matched = _fit_partition(df, law, kw)
     return {
-        "keys": res.keys, "options": res.options, "matched": matched,
+        "law": res.law if kw.get("tie") else None, "keys": res.keys, "options": res.options, "matched": matched,
         "params": res._params, "cost": res._cost, "cov": res._cov, "iters": res._iters, "status": res._status,
         "best_start": res._best, "n_points": res._npts, "at_bound": res.at_bound.to_numpy(),
         "x_range": res._xrange, "lower": np.asarray(res._bounds[0]), "upper": np.asarray(res._bounds[1]),
@@ -442,7 +455,7 @@ def _result_frame(res) -> pd.DataFrame:
 
 def _empty_fit_frame(law, by: list, meta: pd.DataFrame) -> pd.DataFrame:
     """The empty per-curve table of a fit (the meta of compute=False), built from a one-curve dummy result."""
-    from .laws import get_law
+    from .catalogue import get_law
     from .result import FitResult
 
     spec = get_law(law)
@@ -597,6 +610,14 @@ def _check_fit_args(law, kw: dict, op: str = "fit") -> tuple:
             if name == "starts":  # the most start rows of any curve (the batch's start count)
                 codes, _ = curve_codes(kw[name], by)
                 kw["_starts_rows"] = max(1, int(np.bincount(codes).max()) if len(codes) else 1)
+    if kw.get("tie") and kw["_starts_per_curve"]:
+        raise ValueError(f"{op}: per-curve starts with tie= are not supported on a Dask DataFrame / Ray Dataset; give "
+                         "starts for every curve (a dict or a table without the by columns)")
+    for p, v in (kw.get("fixed") or {}).items():
+        if not (isinstance(v, pd.Series) or np.ndim(v) == 0):
+            raise ValueError(f"{op}: fixed[{p!r}] for a Dask DataFrame / Ray Dataset must be a number or a pandas "
+                             "Series indexed by the curves' keys (an array in curve order cannot be split across "
+                             "partitions)")
     st = kw.get("starts")
     if kw["_bounds_per_curve"] and isinstance(st, (int, np.integer)) and not isinstance(st, bool):
         raise ValueError(f"{op}: random starts (starts=int) with per-curve bounds draw from the range common to all "
@@ -606,8 +627,8 @@ def _check_fit_args(law, kw: dict, op: str = "fit") -> tuple:
 
 
 def fit(data, law, *, x, y, by=None, weight=None, loss="l2", delta=None, space="linear", starts=None, bounds=None,
-        shared=None, max_iter=None, ftol=1e-8, xtol=1e-8, gtol=1e-8, threads=None, seed=0, nan_policy="status",
-        progress=False, device="cpu", compute=True, partitions=None, shuffle=True):
+        fixed=None, tie=None, shared=None, max_iter=None, ftol=1e-8, xtol=1e-8, gtol=1e-8, threads=None, seed=0,
+        nan_policy="status", progress=False, device="cpu", compute=True, partitions=None, shuffle=True):
     """:func:`lawfit.fit` of a Dask DataFrame or a Ray Dataset, partition-parallel on the current cluster.
 
     The arguments are those of lawfit.fit, plus ``compute`` (False: a lazy Dask DataFrame / Ray Dataset of the
@@ -617,12 +638,13 @@ def fit(data, law, *, x, y, by=None, weight=None, loss="l2", delta=None, space="
     threads per task (default 1: the engine runs a task per worker thread). Returns a FitResult identical to the
     in-memory call's (parameters, statuses, covariances, iterations) whose ``bootstrap`` runs per partition."""
     from ._data import as_list
-    from .laws import get_law
+    from .catalogue import get_law
 
     spec = get_law(law)
     kw = {k: v for k, v in dict(x=x, y=y, by=by, weight=weight, loss=loss, delta=delta, space=space, starts=starts,
-                                bounds=bounds, shared=shared, max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol,
-                                threads=threads, seed=seed, nan_policy=nan_policy, device=device).items()}
+                                bounds=bounds, fixed=fixed, tie=tie, shared=shared, max_iter=max_iter, ftol=ftol,
+                                xtol=xtol, gtol=gtol, threads=threads, seed=seed, nan_policy=nan_policy,
+                                device=device).items()}
     by, kw = _check_fit_args(law, kw)
     kw["by"] = by or None
     cols = [*as_list(x), y, *by, weight]
@@ -645,13 +667,19 @@ def _combine_fit(outs, spec, by, kw, rg):
             got = sum(o["matched"].get(name, 0) for o in outs)
             if got != len(table):
                 raise ValueError(f"{name}: {len(table) - got} row(s) name a curve that is not in the data")
+    for p, v in (kw.get("fixed") or {}).items():
+        if isinstance(v, pd.Series):
+            got = sum(o["matched"].get(f"fixed:{p}", 0) for o in outs)
+            if got != len(v):
+                raise ValueError(f"fixed[{p!r}]: {len(v) - got} entr(ies) of the Series name a curve that is not in "
+                                 "the data (its index holds curve labels, the curve values)")
     keys, codes = _key_order([o["keys"] for o in outs], by, "fit")
     native = {k: _in_key_order([o[k] for o in outs], codes)
               for k in ("params", "cost", "cov", "iters", "status", "best_start", "n_points", "at_bound")}
     d = max(o["x_range"].shape[1] for o in outs)
     native["x_range"] = _in_key_order([o["x_range"] if o["x_range"].shape[1] == d else
                                        np.full((len(o["cost"]), d, 2), np.nan) for o in outs], codes)
-    res = FitResult(spec, keys, by, native, outs[0]["options"])
+    res = FitResult(outs[0]["law"] or spec, keys, by, native, outs[0]["options"])
     if outs[0]["lower"].ndim == 2:
         res._bounds = (_in_key_order([o["lower"] for o in outs], codes),
                        _in_key_order([o["upper"] for o in outs], codes))
@@ -670,7 +698,7 @@ def bootstrap(data, law, *, n=4000, method="pairs", seed=0, level=0.9, compute=T
     intervals (<param>_low / _high), ``n_failed`` and the fit's ``status``."""
     from ._args import check_prob, check_seed, is_int
     from ._data import as_list, plain
-    from .laws import get_law
+    from .catalogue import get_law
 
     spec = get_law(law)
     if not is_int(n) or n < 1:
@@ -690,7 +718,7 @@ def bootstrap(data, law, *, n=4000, method="pairs", seed=0, level=0.9, compute=T
 
 
 def _empty_bootstrap_frame(spec, by, meta, level) -> pd.DataFrame:
-    from .laws import get_law
+    from .catalogue import get_law
 
     spec = get_law(spec)
     cols = {c: meta[c].iloc[:0] for c in by} if by else {"curve": pd.Series(dtype=np.int64)}
@@ -715,7 +743,7 @@ def _check_per_curve(name: str, v, op: str):
 
 
 def _ex_kw(kw: dict, op: str) -> dict:
-    for name in ("reference", "schedule", "lr"):
+    for name in ("reference", "schedule", "lr", "match_within", "loo_group"):
         if kw.get(name) is not None:
             raise ValueError(f"{op}: {name}= forecasts of a Dask DataFrame / Ray Dataset are not supported (a "
                              "sweep-aware forecast depends on the batch as a whole); compute the data first")
@@ -729,7 +757,7 @@ def _walkers_of(ex) -> int:
 
 
 def _extrapolate_task(df, kw) -> dict:
-    from .extrapolate import extrapolate as _extrapolate
+    from .extrapolation import extrapolate as _extrapolate
 
     kw = dict(kw)
     kw["threads"] = _task_threads(kw.get("threads"))
@@ -738,7 +766,7 @@ def _extrapolate_task(df, kw) -> dict:
 
 
 def _extrapolate_frame(df, kw) -> pd.DataFrame:
-    from .extrapolate import extrapolate as _extrapolate
+    from .extrapolation import extrapolate as _extrapolate
 
     kw = dict(kw)
     kw["threads"] = _task_threads(kw.get("threads"))
@@ -748,11 +776,11 @@ def _extrapolate_frame(df, kw) -> pd.DataFrame:
 def _walkers_task(df, kw) -> int:
     """The walker count extrapolate would choose for this partition, from a run without sampling (the families'
     least-squares fits decide which families are active; 1 step, 1 sample, 4 walkers)."""
-    from .extrapolate import extrapolate as _extrapolate
+    from .extrapolation import extrapolate as _extrapolate
 
     kw = dict(kw, samples=1, steps=1, burn=0, walkers=4, threads=_task_threads(kw.get("threads")))
     ex = _extrapolate(df, **kw)
-    from .extrapolate import _NP
+    from .extrapolation import _NP
 
     dim = (ex.active * (np.array(_NP) + 1)).sum(axis=1) + 1
     W = int(2 * max(int(dim.max()) if len(dim) else 1, 1) + 2)
@@ -760,7 +788,7 @@ def _walkers_task(df, kw) -> int:
 
 
 def _should_stop_task(df, kw, dkw) -> dict:
-    from .extrapolate import decide, extrapolate as _extrapolate
+    from .extrapolation import decide, extrapolate as _extrapolate
 
     kw = dict(kw)
     kw["threads"] = _task_threads(kw.get("threads"))
@@ -769,7 +797,7 @@ def _should_stop_task(df, kw, dkw) -> dict:
 
 
 def _should_stop_frame(df, kw, dkw) -> pd.DataFrame:
-    from .extrapolate import decide, extrapolate as _extrapolate
+    from .extrapolation import decide, extrapolate as _extrapolate
 
     kw = dict(kw)
     kw["threads"] = _task_threads(kw.get("threads"))
@@ -802,8 +830,8 @@ def _run_with_batch_walkers(rg: Regrouped, fn, args_of, kw: dict, progress: bool
 
 def extrapolate(data, *, x, y, by=None, horizon, families="domhan", samples=1000, seed=0, mode=None, bounds=None,
                 walkers=None, steps=200, burn=None, de_fraction=0.2, init_spread=1.0, init_sigma=1.0,
-                quantiles=(0.05, 0.5, 0.95), threads=None, reference=None, schedule=None, lr=None, compute=True,
-                partitions=None, shuffle=True, progress=False):
+                quantiles=(0.05, 0.5, 0.95), threads=None, reference=None, schedule=None, lr=None, match_within=None,
+                loo_group=None, compute=True, partitions=None, shuffle=True, progress=False):
     """:func:`lawfit.extrapolate` of a Dask DataFrame or a Ray Dataset, partition-parallel: an Extrapolation
     identical to the in-memory call's (samples, statuses, predictive quantiles), or with compute=False a lazy table
     of ``Extrapolation.summary`` per curve (the key columns, the predictive at the horizon, the diagnostics).
@@ -814,7 +842,7 @@ def extrapolate(data, *, x, y, by=None, horizon, families="domhan", samples=1000
     kw = dict(x=x, y=y, by=as_list(by) or None, horizon=horizon, families=families, samples=samples, seed=seed,
               mode=mode, bounds=bounds, walkers=walkers, steps=steps, burn=burn, de_fraction=de_fraction,
               init_spread=init_spread, init_sigma=init_sigma, quantiles=quantiles, threads=threads,
-              reference=reference, schedule=schedule, lr=lr)
+              reference=reference, schedule=schedule, lr=lr, match_within=match_within, loo_group=loo_group)
     kw = _ex_kw(kw, "extrapolate")
     by = as_list(by)
     rg = Regrouped(data, [x, y, *by], by, partitions, shuffle, op="extrapolate")
@@ -831,7 +859,7 @@ def extrapolate(data, *, x, y, by=None, horizon, families="domhan", samples=1000
 
 
 def _combine_extrapolation(parts: list, by: list):
-    from .extrapolate import Extrapolation
+    from .extrapolation import Extrapolation
 
     keys, codes = _key_order([e.keys for e in parts], by, "extrapolate")
     first = parts[0]
@@ -854,7 +882,7 @@ def _combine_extrapolation(parts: list, by: list):
 
 
 def _empty_extrapolation_frame(rg: Regrouped, kw: dict) -> pd.DataFrame:
-    from .extrapolate import _quantiles
+    from .extrapolation import _quantiles
 
     by = as_by(kw)
     meta = rg.meta()
