@@ -32,6 +32,8 @@ from . import evals
 from .extrapolation import chain_predict, decide, extrapolate, should_stop
 from . import extrapolation
 from . import schedules
+from . import distributed
+from . import io
 
 __all__ = [
     "__version__",
@@ -59,4 +61,6 @@ __all__ = [
     "chain_predict",
     "should_stop",
     "schedules",
+    "distributed",
+    "io",
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 import warnings
@@ -15,6 +16,7 @@ EPILOG = """examples:
   lawfit laws                                   list the law catalogue
   lawfit fit runs.csv --law chinchilla --x N,D --y loss --loss huber --delta 1e-3 --space log -o fit.json
   lawfit fit curves.csv --law pow3 --x epoch --y acc --by trial -o fit.json --csv params.csv
+  lawfit fit runs/ --law pow3 --x step --y loss --by run --scheduler tcp://host:8786 --parquet fits/
   lawfit predict fit.json new_points.csv -o predictions.csv --interval 0.9
 """
 
@@ -47,14 +49,83 @@ def _parse_pairs(items, flag: str, number: bool) -> dict:
     return out or None
 
 
+def _distributed_input(a):
+    """FILE through lawfit.io.read_runs (lazy) when it is a Parquet dataset directory or URL, or when --scheduler /
+    --ray name a cluster; None for a plain in-memory file. Connects to the cluster named (a Dask Client, ray.init)."""
+    import os
+
+    path = str(a.file)
+    remote = "://" in path
+    if not (a.scheduler or a.ray or os.path.isdir(path) or remote):
+        return None
+    from . import io as lawfit_io
+
+    if a.ray:
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=None if a.ray == "local" else a.ray, log_to_driver=False)
+        return lawfit_io.read_runs(path, engine="ray")
+    if a.scheduler:
+        from distributed import Client
+
+        if a.scheduler == "local":
+            from distributed import LocalCluster
+
+            a._client = Client(LocalCluster(dashboard_address=None, silence_logs=logging.ERROR))
+        else:
+            a._client = Client(a.scheduler)
+    if os.path.isdir(path) or remote or path.lower().endswith((".parquet", ".pq")):
+        return lawfit_io.read_runs(path)
+    import dask.dataframe as dd
+
+    return dd.read_csv(path, sep="\t" if path.lower().endswith(".tsv") else ",")
+
+
 def _cmd_fit(a) -> int:
+    try:
+        return _fit(a)
+    finally:
+        client = getattr(a, "_client", None)
+        if client is not None:
+            cluster = client.cluster
+            client.close()
+            if cluster is not None and a.scheduler == "local":
+                cluster.close()
+
+
+def _fit(a) -> int:
     import lawfit
 
     starts = None
     if a.starts is not None:
         starts = int(a.starts) if a.starts.isdigit() else pd.read_csv(a.starts)
-    res = lawfit.fit(
-        a.file,
+    data = _distributed_input(a)
+    if data is None and a.parquet:
+        raise ValueError("--parquet writes the per-curve table of a Parquet dataset / cluster fit; give a dataset "
+                         "directory or URL, --scheduler or --ray (or use --csv)")
+    if data is not None and a.parquet and not (a.output or a.csv or a.report):
+        # Lazy: every partition's per-curve table is written by the worker that fitted it, never collected.
+        from . import io as lawfit_io
+
+        table = lawfit.distributed.fit(data, a.law, x=a.x.split(","), y=a.y, by=a.by.split(",") if a.by else None,
+                                       weight=a.weight, loss=a.loss, delta=a.delta, space=a.space, starts=starts,
+                                       bounds=_parse_bounds(a.bounds), fixed=_parse_pairs(a.fixed, "--fixed", True),
+                                       tie=_parse_pairs(a.tie, "--tie", False),
+                                       shared=a.shared.split(",") if a.shared else None, max_iter=a.max_iter,
+                                       threads=a.threads, seed=a.seed,
+                                       nan_policy=a.nan_policy, compute=False, partitions=a.partitions)
+        like = a.file if _is_dataset(a.file) else None
+        lawfit_io.write(table, a.parquet, like=like, overwrite=True)
+        if not a.quiet:
+            print(f"wrote the per-curve table to {a.parquet}" + (" (partitioned like the input)" if like else ""))
+        return 0
+    if data is not None and a.partitions is not None:
+        fit_fn = lambda *args, **kw: lawfit.distributed.fit(*args, partitions=a.partitions, **kw)  # noqa: E731
+    else:
+        fit_fn = lawfit.fit
+    res = fit_fn(
+        a.file if data is None else data,
         a.law,
         x=a.x.split(","),
         y=a.y,
@@ -77,17 +148,30 @@ def _cmd_fit(a) -> int:
     if not a.quiet:
         print(res.summary(max_rows=a.rows))
     if a.report:
+        if data is not None:
+            raise ValueError("--report computes residuals from the rows of FILE, which stay on the cluster; "
+                             "fit in memory for the report")
         print(res.report(format="text", max_rows=a.rows))
     if a.output:
         res.save(a.output)
         if not a.quiet:
             print(f"saved the fit to {a.output} (read it with lawfit.load_result or `lawfit predict`)")
     if a.csv:
-        res.to_frame(report=a.report).to_csv(a.csv)
+        res.to_frame(report=a.report and data is None).to_csv(a.csv)
+    if a.parquet:
+        from . import io as lawfit_io
+
+        lawfit_io.write(res, a.parquet, like=a.file if _is_dataset(a.file) else None, overwrite=True)
     if res.n_curves and not res.ok.any():
         print(f"lawfit fit: error: {_all_failed(res, a)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _is_dataset(path) -> bool:
+    import os
+
+    return os.path.isdir(str(path)) or "://" in str(path)
 
 
 def _all_failed(res, a) -> str:
@@ -249,7 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "The objective is scipy's cost: 0.5 x the weighted sum of loss(residual), for l2 half the "
                        "weighted sum of squared errors.\nExit status 1 when every curve failed (the message names "
                        "the rows at fault), 2 on a bad argument or a file that cannot be read or written.")
-    f.add_argument("file", help="CSV / Parquet file, one row per observation")
+    f.add_argument("file", help="CSV / Parquet file, one row per observation; or a Parquet dataset directory / fsspec "
+                                "URL (runs/, s3://bucket/runs/), read lazily and fitted partition by partition on "
+                                "Dask (--scheduler) or Ray (--ray)")
     f.add_argument("--law", required=True, help="catalogue name (see `lawfit laws`)")
     f.add_argument("--x", required=True,
                    help="input column(s), comma-separated, in the law's input order (matched by position: a "
@@ -282,6 +368,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print goodness of fit per curve: chi-square, reduced chi-square, AIC, BIC, R^2 (lmfit's "
                         "definitions), residuals, the most correlated parameters, parameters at a bound")
     f.add_argument("--rows", type=int, default=20, help="curves shown in the summary")
+    f.add_argument("--scheduler", metavar="ADDRESS",
+                   help="fit on a Dask cluster: its scheduler's address (tcp://host:8786), or 'local' for a local "
+                        "cluster; FILE (a Parquet dataset directory or URL, or a file) is read lazily by "
+                        "lawfit.io.read_runs and fitted partition by partition (docs/scale-out.md)")
+    f.add_argument("--ray", metavar="ADDRESS",
+                   help="fit on a Ray cluster: 'auto' (the running cluster), an address, or 'local'")
+    f.add_argument("--partitions", type=int,
+                   help="Dask/Ray: partitions the curves are shuffled into (default: as many as the input has)")
+    f.add_argument("--parquet", metavar="DIR",
+                   help="write the per-curve table as a Parquet dataset (partitioned like FILE when FILE is a "
+                        "partitioned dataset); alone (without -o/--csv) the fit is never collected: each worker "
+                        "writes its partitions")
     f.add_argument("-q", "--quiet", action="store_true", help="no summary, no progress bar")
     f.set_defaults(func=_cmd_fit)
 

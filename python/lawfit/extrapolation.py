@@ -28,6 +28,8 @@ from ._native import _core
 from ._progress import with_progress
 from ._status import Status
 from .catalogue import get_law
+from . import distributed
+from .distributed import is_distributed
 from .uncertainty import norm_cdf, sorted_quantile
 
 _FAMS = [name for name, _ in _core.domhan_families()]
@@ -378,6 +380,7 @@ def extrapolate(
     lr: Optional[str] = None,
     match_within=None,
     loo_group=None,
+    compute: bool = True,
 ):
     """Posterior predictive of every learning curve of ``data`` at later steps.
 
@@ -440,7 +443,11 @@ def extrapolate(
         Bayes, split-conformal quantiles) or, without one, the default measured on the OLMo ladder; returns a
         :class:`lawfit.reference.ReferenceForecast` (method "lr_annealing ..."). The sampler settings are not used
         (``samples``: predictive draws per curve). See docs/forecasting.md.
+    compute: for a Dask DataFrame / Ray Dataset ``data`` (run partition by partition on the current cluster, the same
+        results: :mod:`lawfit.distributed`), False returns a lazy frame of the per-curve ``summary`` instead.
     """
+    if compute is not True or is_distributed(data):  # a Dask DataFrame / Ray Dataset: lawfit.distributed
+        return distributed.dispatch("extrapolate", locals())
     if mode not in (None, "max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {show(mode)}")
     samples = check_int("samples", samples, 1)
@@ -668,6 +675,8 @@ def should_stop(
     Returns a DataFrame indexed by curve: ``stop`` (bool; a curve whose forecast failed never stops), ``reason``,
     ``p_better``, ``predicted``, ``low``/``high`` (central ``level`` interval), ``sd`` and ``status``. Extra keyword
     arguments go to :func:`extrapolate`."""
+    if is_distributed(data) or kwargs.get("compute", True) is not True:  # Dask / Ray: lawfit.distributed
+        return distributed.dispatch("should_stop", locals())
     if mode not in ("max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {show(mode)}")
     threshold, level = check_prob("threshold", threshold), check_prob("level", level)

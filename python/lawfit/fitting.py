@@ -15,6 +15,8 @@ from ._progress import check_progress, progress_bar
 from ._status import Status
 from .constraints import TiedLaw, apply_fixed
 from .catalogue import LawSpec, apply_transform, get_law
+from . import distributed
+from .distributed import is_distributed
 from .result import FitResult
 
 LOSSES = {"l2": 0, "linear": 0, "huber": 1, "soft_l1": 2, "cauchy": 3}
@@ -201,6 +203,7 @@ def fit(
     nan_policy: str = "status",
     progress: bool = False,
     device: str = "cpu",
+    compute: bool = True,
 ) -> FitResult:
     """Fit ``law`` to every curve of ``data`` at once.
 
@@ -257,7 +260,11 @@ def fit(
         A build without CUDA raises ValueError, a CUDA build without a usable device RuntimeError.
         (Device-resident inputs, e.g. torch CUDA tensors, go to the native ``lawfit._native._core.fit_law_cuda``
         directly: offsets/x/y/w exposing ``__cuda_array_interface__`` are read in place.)
+    compute: for a Dask DataFrame / Ray Dataset ``data`` (fitted partition by partition on the current cluster, the
+        same results: :mod:`lawfit.distributed`), False returns a lazy frame of the per-curve table instead.
     """
+    if compute is not True or is_distributed(data):  # a Dask DataFrame / Ray Dataset: lawfit.distributed
+        return distributed.dispatch("fit", locals())
     spec = get_law(law)
     check_device(device, "fit")
     if tie is not None:

@@ -19,6 +19,8 @@ from ._args import check_prob, resolve_threads, show
 from ._native import _core
 from ._progress import with_progress
 from .catalogue import LawSpec
+from . import distributed
+from .distributed import is_distributed
 
 __all__ = ["optimal", "iso_flop", "frontier", "plan", "pareto", "plot_frontier"]
 
@@ -389,7 +391,12 @@ def plan(
     Every row has a ``status`` column: the curve's fit status. A curve whose fit failed (a status other than
     CONVERGED or MAX_ITER, or non-finite parameters) gets NaN in every numeric column (and index -1 with
     ``grid``); a fit without any usable curve raises ValueError.
+
+    A Dask DataFrame / Ray Dataset ``grid`` is planned partition by partition on the current cluster, the optima
+    reduced per curve (:func:`lawfit.distributed.plan`, which also cuts a large grid into tasks): the same table.
     """
+    if is_distributed(grid):  # a Dask DataFrame / Ray Dataset of configurations: lawfit.distributed
+        return distributed.dispatch("plan", locals())
     law = _law(fit)
     from ._device import check_device
 

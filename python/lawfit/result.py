@@ -38,6 +38,7 @@ class FitResult:
         self._batch = None  # (offsets, X, y, w) as fitted; set by lawfit.fit, not saved
         self._batch_perm = None  # when set, CSR curve i of _batch is curve _batch_perm[i] (see _fitted_batch)
         self._bounds = None  # (lower, upper) as fitted
+        self._distributed = None  # lawfit.distributed._FitPlan of a fit of a Dask DataFrame / Ray Dataset
         ab = native.get("at_bound")  # [curves, P] parameter at a bound of the fit (from a saved fit)
         self._at_bound = np.asarray(ab, dtype=bool) if ab is not None else None
         fx = native.get("fixed")  # [curves, P] parameter held fixed (from a saved fit)
@@ -381,7 +382,11 @@ class FitResult:
     def bootstrap(self, n: int = 4000, method: str = "pairs", seed: int = 0, threads: Optional[int] = None,
                   progress: bool = False):
         """Bootstrap every curve (see :func:`lawfit.uncertainty.bootstrap`); keeps the samples so that
-        ``predict(..., interval=level)`` uses them. Returns a :class:`lawfit.uncertainty.BootstrapResult`."""
+        ``predict(..., interval=level)`` uses them. Returns a :class:`lawfit.uncertainty.BootstrapResult`.
+        A fit of a Dask DataFrame / Ray Dataset is bootstrapped partition by partition on the cluster (the same
+        samples: :mod:`lawfit.distributed`)."""
+        if getattr(self, "_distributed", None) is not None:  # a distributed fit: per-partition bootstraps
+            return self._distributed.bootstrap(self, n=n, method=method, seed=seed, threads=threads, progress=progress)
         from .uncertainty import bootstrap
 
         res = bootstrap(self, n=n, method=method, seed=seed, threads=threads, progress=progress)

@@ -33,6 +33,8 @@ import pandas as pd
 from .._args import show
 from .._native import _core
 from .._progress import with_progress
+from .. import distributed
+from ..distributed import is_distributed
 
 __all__ = [
     "FIELDS",
@@ -647,6 +649,7 @@ def evaluate(
     as_frame: bool = True,
     threads: int = 0,
     device: str = "cpu",
+    compute: bool = True,
     **assumptions,
 ):
     """Evaluate the cost model over a table (DataFrame / dict of equal-length columns, scalars broadcast) or a
@@ -678,7 +681,12 @@ def evaluate(
 
     device: "cpu" (default) or "cuda": evaluate on the current CUDA device (the field arrays are copied to the
     device, the outputs copied back; bit-identical to the CPU). ValueError on a build without CUDA.
+
+    compute: for a Dask DataFrame / Ray Dataset ``configs`` (evaluated partition by partition on the current cluster:
+    :mod:`lawfit.distributed`), False returns a lazy frame instead.
     """
+    if compute is not True or is_distributed(configs):  # a Dask DataFrame / Ray Dataset: lawfit.distributed
+        return distributed.dispatch("cost.evaluate", locals())
     from .._args import check_alloc
 
     hw, a, outs, threads, values, strides, n, mode, meta = _prepare(
