@@ -140,7 +140,7 @@ EX = dict(x="epoch", y="val_accuracy", by="trial", horizon=51, samples=60, steps
 
 
 def test_extrapolate_identical(lcb):
-    # init_spread=0: the walkers start in a ball (no Laplace start factors; see the xfail below).
+    # init_spread=0: the walkers start in a ball (no Laplace start factors).
     d, ddf = lcb
     a = lawfit.extrapolate(d, init_spread=0.0, **EX)
     b = lawfit.extrapolate(ddf, init_spread=0.0, **EX)
@@ -174,10 +174,8 @@ def test_extrapolate_batch_walker_count(lcb):
     assert a.samples.tobytes() == b.samples.tobytes()
 
 
-@pytest.mark.xfail(strict=True, reason="extrapolation.py _start_factors falls back to diagonal start factors for every "
-                   "curve of the batch when one curve's Cholesky fails, so a curve's starts depend on the other curves "
-                   "of its batch (DESIGN principle 4); per-curve fallback fixes it")
 def test_extrapolate_identical_default_starts(lcb):
+    # (The start factors fall back to the diagonal per curve, so a curve's walkers never depend on its batch.)
     d, ddf = lcb
     a = lawfit.extrapolate(d, **EX)
     b = lawfit.extrapolate(ddf, **EX)

@@ -122,13 +122,30 @@ def _start_factors(t, seg, offsets, init, active, active_fams) -> np.ndarray:
             w_ = np.maximum(w_, 1e-300)
             cov = np.einsum("cij,cj,ckj->cik", V, 1.0 / w_, V)
             cov = 0.5 * (cov + np.swapaxes(cov, 1, 2)) + 1e-300 * np.eye(P)[None]
-            try:
-                L = np.linalg.cholesky(cov)
-            except np.linalg.LinAlgError:
-                L = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0, None))[:, :, None] * np.eye(P)[None]
+            L = _batched_cholesky(cov)
         L = np.where(np.isfinite(L), L, 0.0) * widen[:, None, None]
         chol[:, _CHOL_OFF[k]:_CHOL_OFF[k + 1]] = np.where(active[:, k][:, None], L.reshape(C, -1), 0.0)
     return chol
+
+
+def _batched_cholesky(cov: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of a batch [C, P, P] (small P), column by column, vectorised over the batch. A
+    matrix that is not numerically positive definite gets the diagonal factor sqrt(diag) instead, decided per
+    matrix: one curve's failure never changes another curve's factor (and hence its walkers' starts)."""
+    C, P, _ = cov.shape
+    L = np.zeros_like(cov)
+    ok = np.ones(C, dtype=bool)
+    with np.errstate(all="ignore"):
+        for j in range(P):
+            d = cov[:, j, j] - np.einsum("ck,ck->c", L[:, j, :j], L[:, j, :j])
+            ok &= np.isfinite(d) & (d > 0)
+            ljj = np.sqrt(np.where(ok, d, 1.0))
+            L[:, j, j] = ljj
+            if j + 1 < P:
+                L[:, j + 1:, j] = (cov[:, j + 1:, j] - np.einsum("cik,ck->ci", L[:, j + 1:, :j], L[:, j, :j])) / ljj[:, None]
+    ok &= np.isfinite(L).all(axis=(1, 2))
+    diag = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0, None))[:, :, None] * np.eye(P)[None]
+    return np.where(ok[:, None, None], L, diag)
 
 
 def _autocorr_time(trace: np.ndarray) -> np.ndarray:
