@@ -15,15 +15,10 @@ namespace {
 // Returns (features[n_total, 2] = (S1, S2), error[B] int32: 0 ok, 1 steps not increasing, 2 bad step value).
 py::tuple lr_annealing_features(py::array offsets, py::array x, double lam, int threads) {
   const char* op = "lr_annealing_features";
-  const py::ssize_t B = offsets.size() - 1;
-  if (B < 0) throw py::value_error(std::string(op) + ": 'offsets' must have at least one element");
-  const i64* off = in_ptr<i64>(offsets, op, "offsets");
   const py::ssize_t n_total = x.size() / 2;
   const double* xp = in_ptr<double>(x, op, "x", n_total * 2);
-  if (off[0] != 0 || off[B] != n_total)
-    throw py::value_error(std::string(op) + ": 'offsets' must start at 0 and end at the number of rows of 'x'");
-  for (py::ssize_t b = 0; b < B; ++b)
-    if (off[b + 1] < off[b]) throw py::value_error(std::string(op) + ": 'offsets' must be non-decreasing");
+  py::ssize_t B = 0;
+  const i64* off = csr_offsets(offsets, op, "offsets", n_total, "x rows", &B);
   if (!(lam >= 0.0 && lam <= 1.0)) throw py::value_error(std::string(op) + ": 'lam' must be in [0, 1]");
   py::array_t<double> out({n_total, static_cast<py::ssize_t>(2)});
   py::array_t<std::int32_t> err(B);
