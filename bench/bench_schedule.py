@@ -75,9 +75,7 @@ def prior_check(d: pd.DataFrame) -> dict:
     zs = []
     for cut in CUTS:
         off, rows, cutv = sf._cut(p, np.arange(p["C"]), cut / NPTS)
-        p["cut_value"] = cutv
-        pr, _ = sf._posterior(p, prior, samples=1000, seed=0, threads=0, off=off, rows=rows)
-        del p["cut_value"]
+        pr, _ = sf._posterior(p, prior, samples=1000, seed=0, threads=0, off=off, rows=rows, cut_value=cutv)
         m, s = sf._summarise(pr)
         truth = p["v"][p["off"][1:] - 1]
         zs.append((truth - m) / s)

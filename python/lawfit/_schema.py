@@ -342,21 +342,18 @@ def read_result(path) -> tuple:
             raise ck.field("x_range", f"must be nested lists [curve][x column][min, max], got {_jtype(xr)}")
         x_range = ck.per_curve(d, "x_range", (B, dd, 2), ("curve", "x column", "bound"))
 
-    at_bound = None
-    if d.get("at_bound") is not None:
-        at_bound = ck.per_curve(d, "at_bound", (B, P), ("curve", "parameter"), integer=True)
-        bad = np.flatnonzero((at_bound != 0) & (at_bound != 1))
+    def flags(name):
+        """An optional [curve][parameter] matrix of 0 / 1 flags, as bool (None when absent)."""
+        if d.get(name) is None:
+            return None
+        a = ck.per_curve(d, name, (B, P), ("curve", "parameter"), integer=True)
+        bad = np.flatnonzero((a != 0) & (a != 1))
         if bad.size:
-            raise ck.field("at_bound", f"must hold 0 or 1, got {int(at_bound.ravel()[bad[0]])}")
-        at_bound = at_bound.astype(bool)
+            raise ck.field(name, f"must hold 0 or 1, got {int(a.ravel()[bad[0]])}")
+        return a.astype(bool)
 
-    fixed = None
-    if d.get("fixed") is not None:
-        fixed = ck.per_curve(d, "fixed", (B, P), ("curve", "parameter"), integer=True)
-        bad = np.flatnonzero((fixed != 0) & (fixed != 1))
-        if bad.size:
-            raise ck.field("fixed", f"must hold 0 or 1, got {int(fixed.ravel()[bad[0]])}")
-        fixed = fixed.astype(bool)
+    at_bound = flags("at_bound")
+    fixed = flags("fixed")
 
     options = _options(d, law, by, ck)
     keys = pd.DataFrame(cols) if by else pd.DataFrame(index=pd.RangeIndex(B))

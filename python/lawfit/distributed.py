@@ -380,6 +380,7 @@ def _starts_array(df: pd.DataFrame, table: pd.DataFrame, by: list, law, S: int) 
     batch's, not the partition's. Returns (array, rows of the table used)."""
     from ._data import curve_codes, lookup_curves
     from .catalogue import get_law
+    from .fitting import starts_by_curve
 
     spec = get_law(law)
     _, keys = curve_codes(df, by)
@@ -387,18 +388,7 @@ def _starts_array(df: pd.DataFrame, table: pd.DataFrame, by: list, law, S: int) 
     keep = idx >= 0
     idx = idx[keep]
     vals = np.column_stack([table[p].to_numpy(dtype=np.float64)[keep] for p in spec.params])
-    B, P = len(keys), spec.n_params
-    counts = np.bincount(idx, minlength=B)
-    arr = np.full((B, S, P), np.nan)
-    order = np.argsort(idx, kind="stable")
-    first = np.zeros(B, dtype=np.int64)
-    np.cumsum(counts[:-1], out=first[1:])
-    rank = np.arange(len(idx)) - first[idx[order]]
-    arr[idx[order], rank] = vals[order]
-    empty = counts == 0
-    if empty.any():
-        arr[empty, 0] = spec.default_starts()[0]
-    return np.ascontiguousarray(arr), int(keep.sum())
+    return starts_by_curve(spec, idx, vals, len(keys), S), int(keep.sum())
 
 
 def _fit_partition(df: pd.DataFrame, law, kw: dict):

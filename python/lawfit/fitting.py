@@ -145,19 +145,25 @@ def _starts(spec: LawSpec, starts, keys: pd.DataFrame, by: list, lo, hi) -> dict
     B = len(keys)
     if len(idx) == B and np.array_equal(idx, np.arange(B)):  # one start per curve, in curve order
         return {"starts": np.ascontiguousarray(vals.reshape(B, 1, spec.n_params)), "project_linear": False}
+    return {"starts": starts_by_curve(spec, idx, vals, B), "project_linear": False}
+
+
+def starts_by_curve(spec, idx: np.ndarray, vals: np.ndarray, B: int, S: Optional[int] = None) -> np.ndarray:
+    """[B, S, P] starts from table rows ``vals`` [n, P] of curves ``idx`` [n] (in row order per curve). S: the
+    largest number of rows of a curve (default) or a given larger count; curves with fewer starts get NaN rows,
+    which the solver skips, and curves without a row start at the law's default grid start."""
     counts = np.bincount(idx, minlength=B)
-    S = max(int(counts.max()), 1)
-    arr = np.full((B, S, spec.n_params), np.nan)  # curves with fewer starts: NaN rows are skipped
+    S = max(int(counts.max()) if len(idx) else 1, 1) if S is None else S
+    arr = np.full((B, S, spec.n_params), np.nan)
     order = np.argsort(idx, kind="stable")
     first = np.zeros(B, dtype=np.int64)
     np.cumsum(counts[:-1], out=first[1:])
     rank = np.arange(len(idx)) - first[idx[order]]
     arr[idx[order], rank] = vals[order]
-    # Curves with no start row fall back to the law's default grid start.
     empty = counts == 0
     if empty.any():
         arr[empty, 0] = spec.default_starts()[0]
-    return {"starts": np.ascontiguousarray(arr), "project_linear": False}
+    return np.ascontiguousarray(arr)
 
 
 def _transformed(spec: LawSpec, batch) -> tuple:

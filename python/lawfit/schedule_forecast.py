@@ -177,15 +177,17 @@ def _prepare(df: pd.DataFrame, *, x: str, y: str, by, lr: Optional[str], schedul
                 bad=bad | beyond | ~np.isfinite(hz) | ~(S1h > 0), nz=nz)
 
 
-def _posterior(p: dict, prior: dict, *, samples: int, seed: int, threads: int, idx=None, off=None, rows=None):
+def _posterior(p: dict, prior: dict, *, samples: int, seed: int, threads: int, idx=None, off=None, rows=None,
+               cut_value=None):
     """Predictive draws [C', samples] at the horizon of the curves idx (all by default), observed rows ``rows``
-    (default: all of them), from the prior arrays [C'] (mu_la, sd_la, mu_g, sd_g; g relative to |last|)."""
+    (default: all of them), from the prior (alpha, sd_log_alpha, gain, sd_gain; the gain relative to |the value at
+    the cut|: ``cut_value`` [C'] when the rows are a cut of the curves, else their last observed value)."""
     C = p["C"]
     idx = np.arange(C) if idx is None else idx
     if off is None:
         off, rows = p["off"], np.arange(len(p["t"]))
     S1h, S2h = p["S1h"][idx], p["S2h"][idx]
-    lastv = p["cut_value"][idx] if "cut_value" in p else p["last"][idx]
+    lastv = p["last"][idx] if cut_value is None else cut_value
     with np.errstate(divide="ignore", invalid="ignore"):
         unit = np.abs(lastv) / np.where(S2h > 0, S2h, np.nan)
     unit = np.where(np.isfinite(unit), unit, np.inf)
@@ -233,7 +235,7 @@ def _cut(p: dict, idx: np.ndarray, frac: float) -> tuple:
     return off, rows, cutv
 
 
-def _reference_prior(rp: dict, frac: float, members: np.ndarray, threads: int, fits: dict) -> dict:
+def _reference_prior(rp: dict, frac: float, members: np.ndarray, fits: dict) -> dict:
     """Empirical-Bayes prior from the reference curves ``members``: robust centre and spread of log alpha and of
     the relative gain at the cut fraction ``frac``."""
     la, gain = fits["log_alpha"][members], fits["gain"][members]
@@ -345,18 +347,15 @@ def forecast_schedule(data, reference, *, x: str, y: str, by, horizon, schedule:
                     continue
                 train = np.zeros(rp["C"], dtype=bool)
                 train[ridx[fold != k]] = True
-                prior = _reference_prior(rp, f, train, threads, fits)
+                prior = _reference_prior(rp, f, train, fits)
                 coff, crows, cutv = _cut(rp, test, f)
                 has = np.diff(coff) >= 5
-                rp["cut_value"] = np.full(rp["C"], np.nan)
-                rp["cut_value"][test] = cutv
                 pr, _ = _posterior(rp, prior, samples=samples, seed=seed, threads=threads, idx=test, off=coff,
-                                   rows=crows)
+                                   rows=crows, cut_value=cutv)
                 m_r, s_r = _summarise(pr)
                 truth = rp["v"][rp["off"][test + 1] - 1]
                 with np.errstate(invalid="ignore", divide="ignore"):
                     zs.append(((truth - m_r) / s_r)[has])
-                del rp["cut_value"]
             z = np.sort(np.concatenate(zs)) if zs else np.zeros(0)
             z = z[np.isfinite(z)]
             if not all(np.isfinite(_conformal_quantile(z, q)) for q in quantiles):
@@ -364,12 +363,9 @@ def forecast_schedule(data, reference, *, x: str, y: str, by, horizon, schedule:
                 raise ValueError(f"reference: {len(z)} usable reference curve(s) cannot calibrate the quantiles "
                                  f"{[float(q) for q in quantiles]}; they need at least {need}")
             cal_sets.append(z)
-            prior = _reference_prior(rp, f, r_ok, threads, fits)
+            prior = _reference_prior(rp, f, r_ok, fits)
             idx = np.flatnonzero(members)
-            sub_off = np.zeros(len(idx) + 1, dtype=np.int64)
-            n = p["off"][idx + 1] - p["off"][idx]
-            np.cumsum(n, out=sub_off[1:])
-            rows = np.repeat(p["off"][idx], n) + (np.arange(int(n.sum())) - np.repeat(sub_off[:-1], n))
+            sub_off, rows, _ = _cut(p, idx, np.inf)  # (every observed row)
             pr, out = _posterior(p, prior, samples=samples, seed=seed, threads=threads, idx=idx, off=sub_off,
                                  rows=rows)
             med, sc = _summarise(pr)
