@@ -24,6 +24,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import lawfit  # noqa: E402
 from _machine import machine  # noqa: E402
 from lawfit import cost  # noqa: E402
+from lawfit import _device  # noqa: E402
 from lawfit._native import _core  # noqa: E402
 from lawfit.demo import _hoffmann_grid  # noqa: E402
 
@@ -61,9 +62,9 @@ def bench_many(B, cpu=True):
     kw = dict(offsets=off, x=x, y=y, lower=np.array(spec.lower), upper=np.array(spec.upper),
               starts=np.ascontiguousarray(p0[:, None, :]), want_cov=False)
     out = {"curves": B, "points_per_curve": 20}
-    _core.fit_law_cuda("power_law", **{**kw, "offsets": off[:1001], "x": x[:20000], "y": y[:20000],
+    _device.cuda_module().fit_law_cuda("power_law", **{**kw, "offsets": off[:1001], "x": x[:20000], "y": y[:20000],
                                        "starts": kw["starts"][:1000]})  # warm-up (context, module load)
-    tg, rg = _timed(lambda: _core.fit_law_cuda("power_law", **kw), 2)
+    tg, rg = _timed(lambda: _device.cuda_module().fit_law_cuda("power_law", **kw), 2)
     out.update(gpu_s=tg, gpu_fits_per_s=B / tg, gpu_converged_fraction=float((rg["status"] == 0).mean()))
     if cpu:
         tc, rc = _timed(lambda: _core.fit_law("power_law", **kw))
@@ -145,11 +146,11 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small sizes, to check the script")
     ap.add_argument("--cpu-big", action="store_true", help="also time the CPU path at 10^7 curves")
     a = ap.parse_args()
-    if not _core.cuda_status()["built"]:
+    if not _device.cuda_status()["built"]:
         sys.exit("bench_gpu: this lawfit was built without CUDA; rebuild with LAWFIT_CUDA=ON (nvcc on PATH)")
-    if not _core.cuda_available():
-        sys.exit(f"bench_gpu: no CUDA device is usable ({_core.cuda_status()['reason']}); run on a GPU machine")
-    res = {"machine": machine(), "lawfit": lawfit.build_info(), "device": _core.cuda_status()["device"],
+    if not _device.cuda_available():
+        sys.exit(f"bench_gpu: no CUDA device is usable ({_device.cuda_status()['reason']}); run on a GPU machine")
+    res = {"machine": machine(), "lawfit": lawfit.build_info(), "device": _device.cuda_status()["device"],
            "torch_baseline": _torch() is not None}
     sizes = [20_000, 200_000] if a.quick else [1_000_000, 10_000_000]
     res["many_curves"] = [bench_many(sizes[0]), bench_many(sizes[1], cpu=a.cpu_big or a.quick)]

@@ -16,7 +16,10 @@ PY="${PYTHON:-python3}"
 
 echo "== build (CPU-only wheel)"
 t0=$(date +%s)
-LAWFIT_CUDA=OFF "$PY" -m pip wheel "$ROOT" --no-deps -w "$WORK/raw" -q
+# With the build requirements installed (the README's commands install them), build without isolation: the
+# checkout's build directory (build/<wheel tag>) is reused, so nothing already compiled is compiled again.
+if "$PY" -c "import scikit_build_core, pybind11" 2>/dev/null; then ISOLATION=--no-build-isolation; else ISOLATION=; fi
+LAWFIT_CUDA=OFF "$PY" -m pip wheel "$ROOT" --no-deps $ISOLATION -w "$WORK/raw" -q
 t1=$(date +%s)
 raw="$(ls "$WORK"/raw/lawfit-*.whl)"
 echo "built $(basename "$raw") in $((t1 - t0)) s"
@@ -52,4 +55,12 @@ env -i HOME="$HOME" PATH="$CLEAN_PATH" LAWFIT_WHEEL_CHECK=1 python -c \
   "import lawfit, sys; f = lawfit.__file__; print('lawfit from', f); sys.exit(0 if '/venv/' in f else 1)"
 env -i HOME="$HOME" PATH="$CLEAN_PATH" lawfit demo > "$WORK/demo.txt"
 tail -3 "$WORK/demo.txt"
-env -i HOME="$HOME" PATH="$CLEAN_PATH" python -m pytest -q -p no:cacheprovider tests 2>&1 | tail -3
+echo "demo: ok"
+env -i HOME="$HOME" PATH="$CLEAN_PATH" python -c "import lawfit, json; i = lawfit.build_info(); print('cpu level:', i['cpu_level'], i['vector_math'])"
+set +e
+env -i HOME="$HOME" PATH="$CLEAN_PATH" LAWFIT_WHEEL_CHECK=1 python -m pytest -q -p no:cacheprovider tests > "$WORK/tests.txt" 2>&1
+rc=$?
+set -e
+tail -15 "$WORK/tests.txt"
+echo "wheel tests: $(tail -1 "$WORK/tests.txt")"
+exit $rc

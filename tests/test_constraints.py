@@ -120,8 +120,11 @@ def test_tie_chinchilla_equals_one_exponent_law(chin):
                      scale=CHIN_SCALE)
     ref = lawfit.fit(chin, law, x=["N", "D"], y="loss", **TIGHT)
     for p in ["E", "A", "B", "alpha"]:
-        _close(res.params[p].iloc[0], ref.params[p].iloc[0])
-        _close(res.stderr[p].iloc[0], ref.stderr[p].iloc[0])
+        # The two tapes differ (the tie rewrites the expression), so with FMA contraction (the AVX2 kernels) they
+        # round differently in the last bits; Chinchilla's valley is flat (J^T J condition ~1e9), so the optimum
+        # and the SEs of the two fits agree to 1e-7, not to the last bits.
+        _close(res.params[p].iloc[0], ref.params[p].iloc[0], rtol=1e-7)
+        _close(res.stderr[p].iloc[0], ref.stderr[p].iloc[0], rtol=1e-7)
     assert res.params["beta"].iloc[0] == res.params["alpha"].iloc[0]
     assert res.stderr["beta"].iloc[0] == pytest.approx(res.stderr["alpha"].iloc[0], rel=1e-12)
     assert res.correlations().loc["alpha", "beta"] == pytest.approx(1.0)

@@ -10,11 +10,12 @@ import pytest
 
 import lawfit
 from lawfit import cost
+from lawfit import _device
 from lawfit._native import _core
 
-HAS_GPU = bool(_core.cuda_available())
+HAS_GPU = _device.cuda_available()
 GPU_REASON = (
-    "no CUDA device: " + str(_core.cuda_status()["reason"]) if not HAS_GPU else ""
+    "no CUDA device: " + str(_device.cuda_status()["reason"]) if not HAS_GPU else ""
 )
 DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(not HAS_GPU, reason=GPU_REASON)])]
 LAWS = list(lawfit.laws().index)
@@ -28,7 +29,7 @@ def device(request):
 def _native_fit(device, law, **kw):
     if device == "cuda":
         kw.pop("threads", None)
-        return _core.fit_law_cuda(law, **kw)
+        return _device.cuda_module().fit_law_cuda(law, **kw)
     return _core.fit_law(law, **kw)
 
 
@@ -148,10 +149,10 @@ def test_device_resident_inputs():
               project_linear=True)
     ref = _core.fit_law("power_law", offsets=off, x=X, y=y, **kw)
     t = {k: torch.from_numpy(v).cuda() for k, v in dict(offsets=off, x=X, y=y).items()}
-    got = _core.fit_law_cuda("power_law", **t, **kw)
+    got = _device.cuda_module().fit_law_cuda("power_law", **t, **kw)
     _assert_same(ref, got)
     with pytest.raises(ValueError, match="all on the device or all on the host"):
-        _core.fit_law_cuda("power_law", offsets=off, x=t["x"], y=y, **kw)
+        _device.cuda_module().fit_law_cuda("power_law", offsets=off, x=t["x"], y=y, **kw)
 
 
 # ---- everywhere ----------------------------------------------------------------------------------------------
@@ -178,12 +179,14 @@ def test_cuda_without_device_raises_clearly():
 
 
 def test_cpu_build_has_no_device_entry_points():
-    st = _core.cuda_status()
+    """The CPU extension carries no CUDA code: the backend is the separate module lawfit._cuda."""
+    st = _device.cuda_status()
     assert set(st) == {"built", "devices", "device", "reason"}
-    assert st["built"] == lawfit.build_info()["cuda"]
+    assert st["built"] == lawfit.build_info()["cuda"] == (_device.cuda_module() is not None)
+    assert not any(hasattr(_core, f) for f in ("fit_law_cuda", "cost_evaluate_cuda", "cuda_status"))
     if not st["built"]:
-        assert not _core.cuda_available()
-        assert not hasattr(_core, "fit_law_cuda") and not hasattr(_core, "cost_evaluate_cuda")
+        assert not lawfit.cuda_available()
+        assert "installed without CUDA support" in st["reason"] and "LAWFIT_CUDA=ON" in st["reason"]
 
 
 @pytest.mark.parametrize("bad", ["tpu", "CUDA", "gpu", None, 0])

@@ -37,3 +37,21 @@ def test_cuda_sources_compile(tmp_path):
     failed = [(name, err) for name, rc, err, _ in results if rc != 0]
     assert not failed, "nvcc failed:\n" + "\n".join(f"--- {n}\n{e}" for n, e in failed)
     assert all(o.stat().st_size > 0 for *_, o in results)
+
+
+def test_cuda_module_bindings_compile(tmp_path):
+    """lawfit._cuda's host-side bindings (csrc/cuda/module.cpp, plain C++ calling cuda/api.hpp) compile with the
+    host compiler, so a CPU-only build still checks the module a CUDA build adds."""
+    if lawfit.build_info()["cuda"]:
+        pytest.skip("this build compiled lawfit._cuda")
+    pybind11 = pytest.importorskip("pybind11")
+    import sysconfig
+
+    cxx = shutil.which("c++") or shutil.which("g++")
+    if cxx is None:
+        pytest.skip("no C++ compiler")
+    src = ROOT / "csrc" / "cuda" / "module.cpp"
+    cmd = [cxx, "-std=c++17", "-O0", "-fsyntax-only", "-DLAWFIT_WITH_CUDA=1", '-DLAWFIT_VERSION="0"',
+           f"-I{ROOT / 'csrc'}", f"-I{pybind11.get_include()}", f"-I{sysconfig.get_paths()['include']}", str(src)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-4000:]

@@ -73,7 +73,7 @@ using SharedFn = std::function<py::dict(const FitArgs&, py::array)>;
 const std::map<std::string, SharedFn>& shared_table() {
   static const std::map<std::string, SharedFn> t = {
 #define X(L) \
-  {laws::L::name, [](const FitArgs& a, py::array mask) { return run_shared_model(laws::StaticModel<laws::L>{}, a, mask); }},
+  {laws::L::name, [](const FitArgs& a, py::array mask) { return run_shared_model(laws::DynamicLaw::of<laws::L>(), a, mask); }},
       LAWFIT_FOR_EACH_LAW(X)
 #undef X
   };
@@ -83,7 +83,13 @@ using EvalFn = std::function<py::array_t<double>(py::array, py::array, py::objec
 
 const std::map<std::string, FitFn>& fit_table() {
   static const std::map<std::string, FitFn> t = {
-#define X(L) {laws::L::name, [](const FitArgs& a) { return run_fit_model(laws::StaticModel<laws::L>{}, a); }},
+#define X(L)                                                                                                     \
+  {laws::L::name, [](const FitArgs& a) {                                                                         \
+     const int k = kernel_law_index(laws::L::name);                                                              \
+     return run_fit_kernel(laws::L::P, laws::L::D, a, [&](FitCall& fc, kernels::KernelError* err) {             \
+       return kernel_table().fit_law[k](&fc.in, &fc.st, &fc.o, &fc.out, a.threads, err);                         \
+     });                                                                                                         \
+   }},
       LAWFIT_FOR_EACH_LAW(X)
 #undef X
   };

@@ -130,7 +130,7 @@ void register_formula(py::module_& m) {
         py::arg("grad") = false, py::arg("block") = false,
         "Evaluate a compiled formula tape at x[n, D] with p[P] or per-point p[n, P] (with grad: [n, P+1], "
         "column 0 the value, then df/dp). block=True (shared p only) evaluates in blocks of points as the solver "
-        "does (vector math where available).");
+        "does (with scalar libm: the solver kernels of the avx2 level use vector math, equal to a few ulp).");
   m.def(
       "fit_formula",
       [](py::array op, py::array a, py::array b, py::array arg, py::array consts, int n_params, int n_inputs,
@@ -142,7 +142,13 @@ void register_formula(py::module_& m) {
                                          project_linear, seed, loss, delta, space, ftol, xtol, gtol, max_iter, threads,
                                          want_cov, keys);
         return with_formula("fit_formula", op, a, b, arg, consts, n_params, n_inputs, linear, scale,
-                            [&](const fit::FormulaModel& model) { return run_fit_model(model, fa); });
+                            [&](const fit::FormulaModel& model) {
+                              return run_fit_kernel(model.n_params(), model.n_inputs(), fa,
+                                                    [&](FitCall& fc, kernels::KernelError* err) {
+                                                      return kernel_table().fit_formula(&model, &fc.in, &fc.st, &fc.o,
+                                                                                        &fc.out, fa.threads, err);
+                                                    });
+                            });
       },
       py::arg("op"), py::arg("a"), py::arg("b"), py::arg("arg"), py::arg("consts"), py::arg("n_params"),
       py::arg("n_inputs"), py::arg("linear") = py::none(), py::arg("scale") = py::none(), LAWFIT_FIT_KWARGS,

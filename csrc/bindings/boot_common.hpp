@@ -6,6 +6,8 @@
 
 #include "bindings/arrays.hpp"
 #include "bindings/fit_common.hpp"
+#include "core/fit/formula.hpp"
+#include "core/laws/law.hpp"
 #include "core/sample/bootstrap.hpp"
 
 namespace lawfit::bindings {
@@ -26,6 +28,27 @@ struct BootArgs {
   py::object shared;           // [P] bool mask of parameters shared across curves, or None
   py::object keys;             // [B] uint64 random-stream key per curve, or None (the curve's index)
 };
+
+// The bootstrap kernel of a built-in law or of a compiled formula.
+template <class L>
+int boot_kernel(const laws::StaticModel<L>&, const fit::BatchInput* in, const double* p_hat, const std::int32_t* st,
+                i64 R, int method, std::uint64_t seed, const fit::Options* o, const sample::BootstrapOutput* out,
+                int threads, kernels::KernelError* err) {
+  static const int k = kernel_law_index(L::name);
+  return kernel_table().boot_law[k](in, p_hat, st, R, method, seed, o, out, threads, err);
+}
+inline int boot_kernel(const fit::FormulaModel& m, const fit::BatchInput* in, const double* p_hat,
+                       const std::int32_t* st, i64 R, int method, std::uint64_t seed, const fit::Options* o,
+                       const sample::BootstrapOutput* out, int threads, kernels::KernelError* err) {
+  return kernel_table().boot_formula(&m, in, p_hat, st, R, method, seed, o, out, threads, err);
+}
+
+// The model of a joint (shared-parameter) bootstrap: built-in laws behind one type (laws::DynamicLaw).
+template <class L>
+laws::DynamicLaw shared_model(const laws::StaticModel<L>&) {
+  return laws::DynamicLaw::of<L>();
+}
+inline const fit::FormulaModel& shared_model(const fit::FormulaModel& m) { return m; }
 
 template <class Model>
 py::tuple run_bootstrap(const Model& m, const BootArgs& a) {
@@ -63,15 +86,17 @@ py::tuple run_bootstrap(const Model& m, const BootArgs& a) {
   py::array_t<double> params({B, a.n, static_cast<py::ssize_t>(np)});
   py::array_t<std::int32_t> status({B, a.n});
   sample::BootstrapOutput out{params.mutable_data(), status.mutable_data()};
+  kernels::KernelError err;
+  int rc = kernels::KERNEL_OK;
   {
     py::gil_scoped_release release;
     if (mask)
-      sample::bootstrap_shared(m, in, mask, p_hat, st, a.n, static_cast<sample::BootMethod>(a.method), a.seed, o,
+      sample::bootstrap_shared(shared_model(m), in, mask, p_hat, st, a.n, static_cast<sample::BootMethod>(a.method), a.seed, o,
                                out, a.threads);
-    else
-      sample::bootstrap_batch(m, in, p_hat, st, a.n, static_cast<sample::BootMethod>(a.method), a.seed, o, out,
-                              a.threads);
+    else  // the solver kernel for this CPU (kernels/api.hpp)
+      rc = boot_kernel(m, &in, p_hat, st, a.n, a.method, a.seed, &o, &out, a.threads, &err);
   }
+  check_kernel(rc, err);
   return py::make_tuple(params, status);
 }
 

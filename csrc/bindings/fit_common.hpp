@@ -6,6 +6,7 @@
 #include <string>
 
 #include "bindings/arrays.hpp"
+#include "bindings/kernels.hpp"
 #include "core/fit/batch.hpp"
 #include "core/fit/shared.hpp"
 
@@ -152,13 +153,18 @@ inline FitCall fit_setup(int np, int d, const FitArgs& a, const FitInputs& fi) {
   return fc;
 }
 
-template <class Model>
-py::dict run_fit_model(const Model& m, const FitArgs& a) {
-  FitCall fc = fit_setup(m.n_params(), m.n_inputs(), a, host_fit_inputs(a, m.n_inputs()));
+// Run a solver kernel (kernels/api.hpp, the library loaded for this CPU) on a checked fit call, without the GIL:
+// call(fc, &err) returns the kernel's code.
+template <class Call>
+py::dict run_fit_kernel(int np, int d, const FitArgs& a, Call&& call) {
+  FitCall fc = fit_setup(np, d, a, host_fit_inputs(a, d));
+  kernels::KernelError err;
+  int rc;
   {
     py::gil_scoped_release release;
-    fit::fit_batch(m, fc.in, fc.st, fc.o, fc.out, a.threads);
+    rc = call(fc, &err);
   }
+  check_kernel(rc, err);
   return fc.result;
 }
 

@@ -1,8 +1,10 @@
 // The extension module lawfit._core: collects the functions every binding file registered.
 #include <pybind11/pybind11.h>
 
+#include <string>
 #include <thread>
 
+#include "bindings/kernels.hpp"
 #include "bindings/registry.hpp"
 #include "core/common.hpp"
 
@@ -47,11 +49,7 @@ bool poll_python(i64 done, i64 total) {
 
 PYBIND11_MODULE(_core, m) {
   namespace py = pybind11;
-  m.doc() = "lawfit native core (C++" 
-#ifdef LAWFIT_WITH_CUDA
-            " with CUDA"
-#endif
-            ")";
+  m.doc() = "lawfit native core (C++; the CUDA backend is the separate module lawfit._cuda)";
   m.attr("__version__") = LAWFIT_VERSION;
   m.def("build_info", []() {
     py::dict d;
@@ -59,37 +57,38 @@ PYBIND11_MODULE(_core, m) {
     d["compiler"] = LAWFIT_COMPILER;
     d["hardware_threads"] = static_cast<int>(std::thread::hardware_concurrency());
     d["max_threads"] = lawfit::effective_threads(1 << 30);  // threads= above this is capped
-#ifdef LAWFIT_WITH_CUDA
-    d["cuda"] = true;
-#else
-    d["cuda"] = false;
-#endif
+    // The solver kernels in use (kernels.cpp): their CPU level, vector math and library, and why a faster
+    // level was skipped (e.g. the CPU lacks AVX2, or libmvec is missing).
+    const lawfit::bindings::LoadedKernels& k = lawfit::bindings::load_kernels(&lawfit::bindings::poll_python);
+    d["cpu_level"] = k.table->level;
+    d["cpu_level_requested"] = k.requested;
+    d["cpu_features"] = k.cpu;
+    d["kernel_library"] = k.path;
+    d["kernel_flags"] = k.table->flags;
+    d["kernel_fallback"] = k.fallback.empty() ? py::object(py::none()) : py::object(py::str(k.fallback));
     py::list simd;
-#ifdef __SSE2__
+#if defined(__x86_64__) || defined(__i386__)
     simd.append("SSE2");
-#endif
-#ifdef __AVX__
-    simd.append("AVX");
-#endif
-#ifdef __AVX2__
-    simd.append("AVX2");
-#endif
-#ifdef __AVX512F__
-    simd.append("AVX512F");
+    if (std::string(k.table->level) == "avx2") {
+      simd.append("AVX");
+      simd.append("AVX2");
+      simd.append("FMA");
+    }
 #endif
 #ifdef __ARM_NEON
     simd.append("NEON");
 #endif
     d["simd"] = simd;
-#ifdef LAWFIT_SIMD_MATH
-    d["vector_math"] = "libmvec";
-#else
-    d["vector_math"] = "none";
-#endif
+    d["vector_math"] = k.table->vector_math;
     d["parallel"] = "std::thread pool";
     return d;
   });
   lawfit::poll_hook() = &lawfit::bindings::poll_python;
+  try {
+    lawfit::bindings::load_kernels(&lawfit::bindings::poll_python);
+  } catch (const std::exception& e) {
+    throw pybind11::import_error(e.what());
+  }
   py::register_exception_translator([](std::exception_ptr p) {
     using namespace lawfit::bindings;
     try {

@@ -21,8 +21,12 @@ if _core.__version__ != __version__:  # pragma: no cover - only on a broken inst
 
 
 def build_info() -> dict:
-    """What was built: version, compiler, CPU threads, SIMD flags, whether the CUDA backend is present."""
+    """What was built and what runs: version, compiler, threads, the solver kernels' CPU level (cpu_level: baseline
+    or avx2, chosen by cpuid at import; LAWFIT_CPU overrides) and vector math, and whether the CUDA backend is present."""
+    from ._device import cuda_status  # (imports this module)
+
     info = dict(_core.build_info())
+    info["cuda"] = bool(cuda_status()["built"])
     info["python_package"] = __version__
     try:
         info["installed_distribution"] = _md.version("lawfit")

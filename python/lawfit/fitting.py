@@ -9,6 +9,7 @@ import pandas as pd
 
 from ._args import INT32_LIMIT, check_alloc, check_int, check_label, check_real, check_seed, resolve_threads, show
 from ._data import as_list, inverse_permutation, lookup_curves, make_batch, plain, to_pandas
+from . import _device
 from ._device import check_device
 from ._native import _core
 from ._progress import check_progress, progress_bar
@@ -264,7 +265,7 @@ def fit(
         the device with its own exp/log, point by point: the last bits differ and the stopping test may fall one
         iteration apart).
         A build without CUDA raises ValueError, a CUDA build without a usable device RuntimeError.
-        (Device-resident inputs, e.g. torch CUDA tensors, go to the native ``lawfit._native._core.fit_law_cuda``
+        (Device-resident inputs, e.g. torch CUDA tensors, go to the native ``lawfit._cuda.fit_law_cuda``
         directly: offsets/x/y/w exposing ``__cuda_array_interface__`` are read in place.)
     compute: for a Dask DataFrame / Ray Dataset ``data`` (fitted partition by partition on the current cluster, the
         same results: :mod:`lawfit.distributed`), False returns a lazy frame of the per-curve table instead.
@@ -379,7 +380,7 @@ def _fit_native(spec, batch, X, lo, hi, st, common, device="cpu") -> dict:
         common = {k: v for k, v in common.items() if k != "threads"}
 
         def native(**kw):
-            return _core.fit_law_cuda(spec.name, **kw)
+            return _device.cuda_module().fit_law_cuda(spec.name, **kw)
     else:
         native = spec._fit
     per_curve_bounds = np.ndim(lo) == 2

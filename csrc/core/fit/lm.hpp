@@ -308,7 +308,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
     bool fj[PMAX];
     for (int j = 0; j < np; ++j) fj[j] = held(j);
     for (double reg = 1e-12; reg < 1e-5; reg *= 1e3) {
-      double l[PMAX * PMAX], h[PMAX];
+      double l[PMAX * PMAX] = {}, h[PMAX];  // (zeroed: GCC cannot see that the loop below fills what ldlt reads)
       for (int j = 0; j < np; ++j) {
         for (int k = 0; k < np; ++k) l[j * PMAX + k] = (fj[j] || fj[k]) ? 0.0 : ne.a[j * PMAX + k];
         l[j * PMAX + j] = fj[j] ? 1.0 : ne.a[j * PMAX + j] * (1.0 + reg) + 1e-300;

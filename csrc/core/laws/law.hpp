@@ -103,6 +103,40 @@ struct StaticModel {
 };
 
 // Does Law define prepare/eval_prepared?
+// Any built-in law behind one model type, its evaluation called through a pointer: the joint (shared-parameter)
+// fits and their bootstrap are compiled once for all laws (core/fit/shared.hpp) instead of once per law, which
+// keeps the build short; those fits are one solve per batch, where the indirect call costs little. Same values as
+// StaticModel<Law> (the same eval).
+struct DynamicLaw {
+  static constexpr int PMAX = 12;  // >= every catalogue law's P (checked in of<Law>())
+  int np = 0, d = 0;
+  double (*eval_fn)(const double*, const double*, double*) = nullptr;
+  bool (*domain_fn)(const double*) = nullptr;
+  bool linear[PMAX] = {};
+  Scale scales[PMAX] = {};
+
+  template <class Law>
+  static DynamicLaw of() {
+    static_assert(Law::P <= PMAX, "raise DynamicLaw::PMAX");
+    DynamicLaw m;
+    m.np = Law::P;
+    m.d = Law::D;
+    m.eval_fn = &Law::eval;
+    m.domain_fn = &Law::domain;
+    for (int j = 0; j < Law::P; ++j) {
+      m.linear[j] = Law::linear[j];
+      m.scales[j] = Law::scale[j];
+    }
+    return m;
+  }
+  int n_params() const { return np; }
+  int n_inputs() const { return d; }
+  bool domain(const double* x) const { return domain_fn(x); }
+  double eval(const double* x, const double* p, double* g) const { return eval_fn(x, p, g); }
+  bool is_linear(int j) const { return linear[j]; }
+  Scale scale(int j) const { return scales[j]; }
+};
+
 template <class Law, class = void>
 struct HasPrepare : std::false_type {};
 template <class Law>

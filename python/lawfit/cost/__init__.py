@@ -30,6 +30,7 @@ from typing import Mapping, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from .. import _device
 from .._args import show
 from .._native import _core
 from .._progress import with_progress
@@ -594,7 +595,7 @@ def _chunks(values, strides, n: int, mode: str, rows: int):
 
 def _native(values, strides, n: int, a: dict, outs: list, threads: int, device: str) -> dict:
     if device == "cuda":
-        return _core.cost_evaluate_cuda(values, strides, n, a, outs)
+        return _device.cuda_module().cost_evaluate_cuda(values, strides, n, a, outs)
     return _core.cost_evaluate(values, strides, n, a, outs, int(threads))
 
 

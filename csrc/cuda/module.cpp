@@ -1,7 +1,6 @@
-// The CUDA backend's Python entry points. Compiled in every build: cuda_available() and cuda_status() always
-// exist (False / the reason on a CPU build); the device entry points (fit_law_cuda, cost_evaluate_cuda)
-// are registered only when the extension was built with LAWFIT_WITH_CUDA, so a CPU build
-// has no half-working GPU functions (the Python layer raises "built without CUDA" for device="cuda").
+// lawfit._cuda: the optional CUDA backend's Python entry points, a module of its own. It is built only with the
+// CUDA backend (LAWFIT_CUDA=ON, or AUTO on a machine with nvcc and an NVIDIA GPU and driver), so a CPU install
+// carries no CUDA code at all; lawfit._device imports it when present and otherwise says how to get it.
 //
 // Inputs: numpy arrays are copied to the device for the call. fit_law_cuda also takes objects exposing
 // __cuda_array_interface__ (torch CUDA tensors, CuPy, Numba arrays) for offsets, x, y and w: those are read in
@@ -13,20 +12,15 @@
 #include <string>
 #include <vector>
 
-#include "bindings/registry.hpp"
-
-#ifdef LAWFIT_WITH_CUDA
 #include "bindings/cost_common.hpp"
 #include "bindings/fit_common.hpp"
 #include "core/laws/all.hpp"
 #include "cuda/api.hpp"
-#endif
 
 namespace lawfit::bindings {
 namespace {
 namespace py = pybind11;
 
-#ifdef LAWFIT_WITH_CUDA
 // A usable device, or a RuntimeError naming the operation.
 void require_device(const char* op) {
   std::string why;
@@ -151,50 +145,34 @@ py::dict cost_evaluate_cuda(const py::list& fields, const py::array& strides, i6
   return o.res;
 }
 
-#endif
+}  // namespace
+}  // namespace lawfit::bindings
 
-void register_cuda(py::module_& m) {
+PYBIND11_MODULE(_cuda, m) {
+  namespace py = pybind11;
+  using namespace lawfit;
+  using namespace lawfit::bindings;
+  m.doc() = "lawfit CUDA backend";
+  m.attr("__version__") = LAWFIT_VERSION;
   m.def(
-      "cuda_available",
-      []() {
-#ifdef LAWFIT_WITH_CUDA
-        return cuda::device_count(nullptr) > 0;
-#else
-        return false;
-#endif
-      },
-      "True when the extension was built with CUDA and a CUDA device is usable.");
+      "cuda_available", []() { return cuda::device_count(nullptr) > 0; },
+      "True when a CUDA device is usable.");
   m.def(
       "cuda_status",
       []() {
         py::dict d;
-#ifdef LAWFIT_WITH_CUDA
         std::string why;
         const int n = cuda::device_count(&why);
         d["built"] = true;
         d["devices"] = n;
         d["device"] = n > 0 ? py::object(py::str(cuda::device_name())) : py::object(py::none());
         d["reason"] = n > 0 ? py::object(py::none()) : py::object(py::str(why));
-#else
-        d["built"] = false;
-        d["devices"] = 0;
-        d["device"] = py::none();
-        d["reason"] =
-            "lawfit was built without CUDA (LAWFIT_CUDA=OFF, or AUTO without nvcc or without an NVIDIA GPU at "
-            "build time)";
-#endif
         return d;
       },
-      "Whether the CUDA backend was built, how many devices it sees, the current device, or why none is usable.");
-#ifdef LAWFIT_WITH_CUDA
+      "How many devices the CUDA backend sees, the current device, or why none is usable.");
   m.def("fit_law_cuda", &fit_law_cuda, py::arg("law"), LAWFIT_FIT_KWARGS,
         "fit_law on the current CUDA device (same arguments and results; `threads` is ignored). numpy inputs are "
         "copied to the device; offsets/x/y/w exposing __cuda_array_interface__ are used in place.");
   m.def("cost_evaluate_cuda", &cost_evaluate_cuda, py::arg("fields"), py::arg("strides"), py::arg("n"),
         py::arg("assumptions"), py::arg("outputs"), "cost_evaluate on the current CUDA device.");
-#endif
 }
-
-}  // namespace
-LAWFIT_REGISTER_BINDINGS(register_cuda);
-}  // namespace lawfit::bindings
