@@ -133,6 +133,15 @@ def _ray_keep(batch: pd.DataFrame, buckets: list) -> pd.DataFrame:
     return batch[batch[BUCKET].isin(buckets)]
 
 
+def _ray_empty(schema) -> pd.DataFrame:
+    """An empty pandas frame with a Ray Dataset's columns and types: from its Arrow schema, or, for datasets of
+    pandas blocks in older Ray releases (PandasBlockSchema: names and numpy dtypes), from those."""
+    base = getattr(schema, "base_schema", schema)
+    if hasattr(base, "empty_table"):
+        return base.empty_table().to_pandas()
+    return pd.DataFrame({n: pd.Series(dtype=t) for n, t in zip(base.names, base.types)})
+
+
 def _ray_prepare(batch: pd.DataFrame, by: list, k: int) -> pd.DataFrame:
     return batch.assign(**{BUCKET: _bucket_of(batch, by, k)})
 
@@ -184,8 +193,7 @@ class Regrouped:
                 partitions = max(1, 2 * cpus)
             k = partitions if self.by else 1
             self.npartitions = k
-            tagged = ray.data.from_pandas_refs(refs) if refs else ray.data.from_pandas(_tag(ds.schema().base_schema
-                                                                                            .empty_table().to_pandas()))
+            tagged = ray.data.from_pandas_refs(refs) if refs else ray.data.from_pandas(_tag(_ray_empty(ds.schema())))
             self.frame = tagged.map_batches(_ray_prepare, fn_kwargs={"by": self.by, "k": k}, batch_format="pandas",
                                             batch_size=None)
 
@@ -193,9 +201,7 @@ class Regrouped:
         """An empty frame with the user's columns (for building the meta of lazy results)."""
         if self.engine == "dask":
             return _whole(self.frame._meta)
-        schema = self.frame.schema()
-        base = getattr(schema, "base_schema", schema)
-        return _whole(base.empty_table().to_pandas())
+        return _whole(_ray_empty(self.frame.schema()))
 
     def run(self, fn, args=(), *, compute=True, meta=None, progress=False, only=None):
         """fn(partition, *args) on every partition (or the partitions ``only``): a list of the results (compute=True;
