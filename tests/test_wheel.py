@@ -31,13 +31,15 @@ def test_wheel_installs_and_passes_without_a_compiler(tmp_path):
     r = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "dist")], capture_output=True, text=True, env=env,
                        timeout=3600)
     log = r.stdout + r.stderr
-    assert r.returncode == 0, log[-6000:]
+    # (pip's warnings about unreachable local indexes would fill the failure message; leave them out of it)
+    brief = "\n".join(line for line in log.splitlines() if "WARNING: Location" not in line)
+    assert r.returncode == 0, brief[-6000:]
     m = re.search(r"^wheel: (\S+)\s+tag: (\S+)\s+size: (\d+) KiB", log, re.M)
-    assert m, log[-6000:]
+    assert m, brief[-6000:]
     tag, size_kb = m.group(2), int(m.group(3))
     assert "manylinux" in tag and tag.startswith("cp3"), tag
     assert 0 < size_kb < 20 * 1024
-    assert "demo: ok" in log, log[-6000:]
+    assert "demo: ok" in log, brief[-6000:]
     summary = re.search(r"^wheel tests: (.*)", log, re.M).group(1)
     assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
     print(m.group(0), "|", summary)
