@@ -824,6 +824,19 @@ def _run_with_batch_walkers(rg: Regrouped, fn, args_of, kw: dict, progress: bool
     return outs
 
 
+def _regroup_curves(data, x, y, by, partitions, shuffle, kw, progress, compute, op):
+    """The curves of an extrapolation (extrapolate, should_stop) regrouped by the engine; for a lazy result the
+    walker count is fixed here (kw["walkers"]), since partitions cannot agree on it later."""
+    from ._data import as_list
+
+    by = as_list(by)
+    rg = Regrouped(data, [x, y, *by], by, partitions, shuffle, op=op)
+    progress = bool(progress) or _progress_requested()
+    if not compute and kw.get("walkers") is None:
+        kw["walkers"] = _fixed_walkers(rg, kw, progress)
+    return by, rg, progress
+
+
 def extrapolate(data, *, x, y, by=None, horizon, families="domhan", samples=1000, seed=0, mode=None, bounds=None,
                 walkers=None, steps=200, burn=None, de_fraction=0.2, init_spread=1.0, init_sigma=1.0,
                 quantiles=(0.05, 0.5, 0.95), threads=None, reference=None, schedule=None, lr=None, match_within=None,
@@ -840,12 +853,8 @@ def extrapolate(data, *, x, y, by=None, horizon, families="domhan", samples=1000
               init_spread=init_spread, init_sigma=init_sigma, quantiles=quantiles, threads=threads,
               reference=reference, schedule=schedule, lr=lr, match_within=match_within, loo_group=loo_group)
     kw = _ex_kw(kw, "extrapolate")
-    by = as_list(by)
-    rg = Regrouped(data, [x, y, *by], by, partitions, shuffle, op="extrapolate")
-    progress = bool(progress) or _progress_requested()
+    by, rg, progress = _regroup_curves(data, x, y, by, partitions, shuffle, kw, progress, compute, "extrapolate")
     if not compute:
-        if kw.get("walkers") is None:
-            kw["walkers"] = _fixed_walkers(rg, kw, progress)
         return rg.run(_extrapolate_frame, (kw,), compute=False, meta=_empty_extrapolation_frame(rg, kw))
     outs = _run_with_batch_walkers(rg, _extrapolate_task, lambda k: (k,), kw, progress)
     outs = [o for o in outs if o is not None]
@@ -920,12 +929,8 @@ def should_stop(data, *, x, y, by=None, horizon, best, mode="max", threshold=0.0
     kw = _ex_kw(kw, "should_stop")
     dkw = dict(best=_check_per_curve("best", best, "should_stop"), threshold=threshold, level=level,
                criterion=criterion, std_threshold=std_threshold)
-    by = as_list(by)
-    rg = Regrouped(data, [x, y, *by], by, partitions, shuffle, op="should_stop")
-    progress = bool(progress) or _progress_requested()
+    by, rg, progress = _regroup_curves(data, x, y, by, partitions, shuffle, kw, progress, compute, "should_stop")
     if not compute:
-        if kw.get("walkers") is None:
-            kw["walkers"] = _fixed_walkers(rg, kw, progress)
         meta = _empty_decisions(by, rg.meta())
         return rg.run(_should_stop_frame, (kw, dkw), compute=False, meta=meta)
     outs = _run_with_batch_walkers(rg, _should_stop_task, lambda k: (k, dkw), kw, progress)
