@@ -101,10 +101,9 @@ const LoadedKernels& load_kernels(PollHook hook) {
   std::string want = env && *env ? env : "auto";
   if (want != "auto" && want != "baseline" && want != "avx2")
     throw std::runtime_error("LAWFIT_CPU must be auto, baseline or avx2, not '" + want + "'");
-  std::vector<std::string> order;
-  if (want == "auto") order = {"avx2", "baseline"};
-  else if (want == "avx2") order = {"avx2", "baseline"};
-  else order = {"baseline"};
+  // auto and avx2 both try the AVX2 level first and fall back to the baseline; baseline forces it.
+  std::vector<std::string> order = want == "baseline" ? std::vector<std::string>{"baseline"}
+                                                      : std::vector<std::string>{"avx2", "baseline"};
 #if !(defined(__x86_64__) || defined(__i386__))
   order = {"baseline"};  // one level elsewhere (aarch64: NEON is the baseline)
 #endif
