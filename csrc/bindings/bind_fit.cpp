@@ -136,11 +136,11 @@ void register_fit(py::module_& m) {
       [](const std::string& law, py::array offsets, py::array x, py::array y, py::object w, py::object lower,
          py::object upper, py::object starts, py::ssize_t n_random, py::object rand_lo, py::object rand_hi,
          bool project_linear, std::uint64_t seed, int loss, double delta, int space, double ftol, double xtol,
-         double gtol, int max_iter, int threads, bool want_cov, py::object keys) {
+         double gtol, int max_iter, int threads, bool want_cov, py::object keys, bool varpro, int scan) {
         const FitFn& fn = lookup(fit_table(), law);
         return fn(fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo, rand_hi,
                                 project_linear, seed, loss, delta, space, ftol, xtol, gtol, max_iter, threads,
-                                want_cov, keys));
+                                want_cov, keys, varpro, scan));
       },
       py::arg("law"), LAWFIT_FIT_KWARGS, "Batched multi-start fit of a built-in law to a CSR batch of curves.");
   m.def(
@@ -148,11 +148,11 @@ void register_fit(py::module_& m) {
       [](const std::string& law, py::array shared, py::array offsets, py::array x, py::array y, py::object w,
          py::object lower, py::object upper, py::object starts, py::ssize_t n_random, py::object rand_lo,
          py::object rand_hi, bool project_linear, std::uint64_t seed, int loss, double delta, int space,
-         double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov, py::object keys) {
+         double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov, py::object keys, bool varpro, int scan) {
         const SharedFn& fn = lookup(shared_table(), law);
         return fn(fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo, rand_hi, project_linear,
                                 seed, loss, delta, space, ftol, xtol, gtol, max_iter, threads, want_cov,
-                                keys),
+                                keys, varpro, scan),
                   shared);
       },
       py::arg("law"), py::arg("shared"), LAWFIT_FIT_KWARGS,

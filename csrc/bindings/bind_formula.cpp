@@ -137,10 +137,10 @@ void register_formula(py::module_& m) {
          py::object linear, py::object scale, py::array offsets, py::array x, py::array y, py::object w,
          py::object lower, py::object upper, py::object starts, py::ssize_t n_random, py::object rand_lo,
          py::object rand_hi, bool project_linear, std::uint64_t seed, int loss, double delta, int space,
-         double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov, py::object keys) {
+         double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov, py::object keys, bool varpro, int scan) {
         const FitArgs fa = fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo, rand_hi,
                                          project_linear, seed, loss, delta, space, ftol, xtol, gtol, max_iter, threads,
-                                         want_cov, keys);
+                                         want_cov, keys, varpro, scan);
         return with_formula("fit_formula", op, a, b, arg, consts, n_params, n_inputs, linear, scale,
                             [&](const fit::FormulaModel& model) {
                               return run_fit_kernel(model.n_params(), model.n_inputs(), fa,
@@ -160,10 +160,10 @@ void register_formula(py::module_& m) {
          py::object w, py::object lower, py::object upper, py::object starts, py::ssize_t n_random,
          py::object rand_lo, py::object rand_hi, bool project_linear, std::uint64_t seed, int loss, double delta,
          int space, double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov,
-         py::object keys) {
+         py::object keys, bool varpro, int scan) {
         const FitArgs fa = fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo, rand_hi,
                                          project_linear, seed, loss, delta, space, ftol, xtol, gtol, max_iter, threads,
-                                         want_cov, keys);
+                                         want_cov, keys, varpro, scan);
         return with_formula("fit_formula_shared", op, a, b, arg, consts, n_params, n_inputs, linear, scale,
                             [&](const fit::FormulaModel& model) { return run_shared_model(model, fa, shared); });
       },
@@ -176,9 +176,9 @@ void register_formula(py::module_& m) {
          py::object linear, py::object scale, py::array offsets, py::array x, py::array y, py::object w,
          py::array lower, py::array upper, py::array params, py::array status, py::ssize_t n, int method,
          std::uint64_t seed, int loss, double delta, int space, double ftol, double xtol, double gtol, int max_iter,
-         int threads, py::object shared, py::object keys) {
+         int threads, py::object shared, py::object keys, bool varpro) {
         const BootArgs ba{offsets, x, y, w, lower, upper, params, status, n, method, seed,
-                          loss, delta, space, ftol, xtol, gtol, max_iter, threads, shared, keys};
+                          loss, delta, space, ftol, xtol, gtol, max_iter, threads, shared, keys, varpro};
         return with_formula("bootstrap_formula", op, a, b, arg, consts, n_params, n_inputs, linear, scale,
                             [&](const fit::FormulaModel& model) { return run_bootstrap(model, ba); });
       },

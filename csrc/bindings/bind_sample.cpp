@@ -243,11 +243,11 @@ void register_sample(py::module_& m) {
       [](const std::string& law, py::array offsets, py::array x, py::array y, py::object w, py::array lower,
          py::array upper, py::array params, py::array status, py::ssize_t n, int method, std::uint64_t seed,
          int loss, double delta, int space, double ftol, double xtol, double gtol, int max_iter, int threads,
-         py::object shared, py::object keys) {
+         py::object shared, py::object keys, bool varpro) {
         auto it = boot_table().find(law);
         if (it == boot_table().end()) throw py::value_error("bootstrap: unknown built-in law '" + law + "'");
         return it->second(BootArgs{offsets, x, y, w, lower, upper, params, status, n, method, seed, loss, delta,
-                                   space, ftol, xtol, gtol, max_iter, threads, shared, keys});
+                                   space, ftol, xtol, gtol, max_iter, threads, shared, keys, varpro});
       },
       py::arg("law"), LAWFIT_BOOT_KWARGS,
       "Batched bootstrap refits of a fitted CSR batch: returns (params [B, n, P], status [B, n]).");

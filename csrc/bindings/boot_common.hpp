@@ -27,6 +27,7 @@ struct BootArgs {
   int max_iter, threads;
   py::object shared;           // [P] bool mask of parameters shared across curves, or None
   py::object keys;             // [B] uint64 random-stream key per curve, or None (the curve's index)
+  bool varpro;                 // the fit's solver: variable projection where it applies (fit::Options::varpro)
 };
 
 // The bootstrap kernel of a built-in law or of a compiled formula.
@@ -58,7 +59,8 @@ py::tuple run_bootstrap(const Model& m, const BootArgs& a) {
   if (B < 0) throw py::value_error("bootstrap: 'offsets' must have at least one element");
   if (a.n < 1) throw py::value_error("bootstrap: 'n' (replicates per curve) must be >= 1");
   if (a.method < 0 || a.method > 2) throw py::value_error("bootstrap: unknown method code");
-  const fit::Options o = solver_options(op, a.loss, a.delta, a.space, a.ftol, a.xtol, a.gtol, a.max_iter);
+  fit::Options o = solver_options(op, a.loss, a.delta, a.space, a.ftol, a.xtol, a.gtol, a.max_iter);
+  o.varpro = a.varpro;
   const i64* off = in_ptr<i64>(a.offsets, op, "offsets");
   const py::ssize_t n_total = a.y.size();
   if (off[0] != 0 || off[B] != n_total)
@@ -106,6 +108,6 @@ py::tuple run_bootstrap(const Model& m, const BootArgs& a) {
       py::arg("params"), py::arg("status"), py::arg("n"), py::arg("method") = 0, py::arg("seed") = 0,          \
       py::arg("loss") = 0, py::arg("delta") = 1.0, py::arg("space") = 0, py::arg("ftol") = 1e-8,              \
       py::arg("xtol") = 1e-8, py::arg("gtol") = 1e-8, py::arg("max_iter") = 200, py::arg("threads") = 0,      \
-      py::arg("shared") = py::none(), py::arg("keys") = py::none()
+      py::arg("shared") = py::none(), py::arg("keys") = py::none(), py::arg("varpro") = true
 
 }  // namespace lawfit::bindings

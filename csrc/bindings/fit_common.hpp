@@ -28,6 +28,8 @@ struct FitArgs {
   int threads;
   bool want_cov;
   py::object keys;  // [B] uint64 random-stream key per curve, or None (the curve's index)
+  bool varpro;      // variable projection where it applies (core/fit/varpro.hpp); false: LM on all parameters
+  int scan;         // solve only the best `scan` starts by projected cost (fit::StartSpec::scan); 0: all
 };
 
 // Solver options from the binding's codes, checked; op names the entry point in the error.
@@ -50,7 +52,9 @@ inline fit::Options solver_options(const char* op, int loss, double delta, int s
 }
 
 inline fit::Options fit_options(const FitArgs& a) {
-  return solver_options("fit", a.loss, a.delta, a.space, a.ftol, a.xtol, a.gtol, a.max_iter);
+  fit::Options o = solver_options("fit", a.loss, a.delta, a.space, a.ftol, a.xtol, a.gtol, a.max_iter);
+  o.varpro = a.varpro;
+  return o;
 }
 
 // The CSR inputs of a fit: offsets readable on the host (validated here); x, y, w host or device pointers.
@@ -106,6 +110,8 @@ inline FitCall fit_setup(int np, int d, const FitArgs& a, const FitInputs& fi) {
   fit::StartSpec& st = fc.st;
   st.project_linear = a.project_linear;
   st.seed = a.seed;
+  if (a.scan < 0) throw py::value_error("fit: 'scan' must be >= 0");
+  st.scan = a.scan;
   if (!a.starts.is_none()) {
     const py::array s = a.starts.cast<py::array>();
     if (s.ndim() == 2) {
@@ -193,9 +199,9 @@ inline FitArgs fit_args_from(py::array offsets, py::array x, py::array y, py::ob
                              py::object upper, py::object starts, py::ssize_t n_random, py::object rand_lo,
                              py::object rand_hi, bool project_linear, std::uint64_t seed, int loss, double delta,
                              int space, double ftol, double xtol, double gtol, int max_iter, int threads,
-                             bool want_cov, py::object keys) {
-  return FitArgs{offsets,        x,    y,    w,     lower, upper, starts, n_random, rand_lo, rand_hi,  project_linear,
-                 seed,           loss, delta, space, ftol, xtol,  gtol,   max_iter, threads, want_cov, keys};
+                             bool want_cov, py::object keys, bool varpro, int scan) {
+  return FitArgs{offsets, x,     y,     w,    lower, upper,    starts,  n_random, rand_lo, rand_hi, project_linear,
+                 seed,    loss,  delta, space, ftol, xtol,     gtol,    max_iter, threads, want_cov, keys, varpro, scan};
 }
 
 #define LAWFIT_FIT_KWARGS                                                                                     \
@@ -204,6 +210,7 @@ inline FitArgs fit_args_from(py::array offsets, py::array x, py::array y, py::ob
       py::arg("rand_lo") = py::none(), py::arg("rand_hi") = py::none(), py::arg("project_linear") = false, \
       py::arg("seed") = 0, py::arg("loss") = 0, py::arg("delta") = 1.0, py::arg("space") = 0,               \
       py::arg("ftol") = 1e-8, py::arg("xtol") = 1e-8, py::arg("gtol") = 1e-8, py::arg("max_iter") = 200,   \
-      py::arg("threads") = 0, py::arg("want_cov") = true, py::arg("keys") = py::none()
+      py::arg("threads") = 0, py::arg("want_cov") = true, py::arg("keys") = py::none(), \
+      py::arg("varpro") = true, py::arg("scan") = 0
 
 }  // namespace lawfit::bindings

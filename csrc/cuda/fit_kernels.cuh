@@ -1,5 +1,5 @@
 // The batched multi-start fit on the GPU: the kernels instantiate the same core templates as the CPU path
-// (core/fit/batch.hpp: check_curve, check_bounds, start_point, best_start, covariance; core/fit/lm.hpp:
+// (core/fit/batch.hpp: check_curve, check_bounds, start_point, best_start, covariance; core/fit/varpro.hpp:
 // lm_solve), so a curve gets the same status, best start and parameters on either device.
 //
 // Pipeline (one call): validate curves -> prepare inputs (laws with prepare, e.g. log x) -> one task per
@@ -72,7 +72,7 @@ __global__ void fit_tasks_kernel(Model m, fit::BatchInput in, fit::StartSpec st,
     const double* lo = in.lower + off;
     const double* hi = in.upper + off;
     double p0[PMAX];
-    if (!fit::start_point(m, st, S, b, curve_key(in.keys, b), s, c, lo, hi, p0)) continue;
+    if (!fit::start_point(m, st, S, b, curve_key(in.keys, b), s, c, lo, hi, p0, o)) continue;
     const fit::LMResult<PMAX> r = fit::lm_solve(m, c, p0, lo, hi, o);
     for (int j = 0; j < np; ++j) tp[t * np + j] = r.p[j];
     tc[t] = r.cost;

@@ -73,7 +73,7 @@ py::dict fit_law_cuda(const std::string& law, py::object offsets, py::object x, 
                       py::object lower, py::object upper, py::object starts, py::ssize_t n_random, py::object rand_lo,
                       py::object rand_hi, bool project_linear, std::uint64_t seed, int loss, double delta, int space,
                       double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov,
-                      py::object keys) {
+                      py::object keys, bool varpro, int scan) {
   const char* op = "fit";
   int P = -1, D = -1;
 #define X(L)               \
@@ -88,7 +88,7 @@ py::dict fit_law_cuda(const std::string& law, py::object offsets, py::object x, 
   const bool dev = is_cuda_array(x) || is_cuda_array(y) || is_cuda_array(offsets) || is_cuda_array(w);
   FitArgs a = fit_args_from(py::array(), py::array(), py::array(), w, lower, upper, starts, n_random, rand_lo,
                             rand_hi, project_linear, seed, loss, delta, space, ftol, xtol, gtol, max_iter, threads,
-                            want_cov, keys);
+                            want_cov, keys, varpro, scan);
   FitInputs fi;
   std::vector<i64> host_off;
   if (dev) {

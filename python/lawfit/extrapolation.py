@@ -599,7 +599,7 @@ def extrapolate(
         r = spec._fit(offsets=offsets, x=X1, y=z, w=None, lower=lo_b, upper=hi_b,
                       starts=_lsq_starts(spec), project_linear=True, seed=int(seed), loss=0, delta=1.0,
                       space=0, ftol=_LSQ_TOL, xtol=_LSQ_TOL, gtol=_LSQ_TOL, max_iter=_LSQ_MAX_ITER,
-                      threads=int(threads or 0), want_cov=False)
+                      threads=int(threads or 0), want_cov=False, varpro=False)
         p = np.asarray(r["params"])
         st = np.asarray(r["status"])
         ok = (st == Status.CONVERGED) | (st == Status.MAX_ITER)

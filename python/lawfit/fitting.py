@@ -211,6 +211,7 @@ def fit(
     progress: bool = False,
     device: str = "cpu",
     compute: bool = True,
+    solver: str = "varpro",
 ) -> FitResult:
     """Fit ``law`` to every curve of ``data`` at once.
 
@@ -269,6 +270,11 @@ def fit(
         directly: offsets/x/y/w exposing ``__cuda_array_interface__`` are read in place.)
     compute: for a Dask DataFrame / Ray Dataset ``data`` (fitted partition by partition on the current cluster, the
         same results: :mod:`lawfit.distributed`), False returns a lazy frame of the per-curve table instead.
+    solver: "varpro" (default): for l2 fits in linear space of a law with linear parameters (``lawfit.laws()``'s
+        ``linear`` column, a formula's terms), variable projection: those parameters are solved exactly at every
+        step and Levenberg-Marquardt iterates on the others, then a last LM pass on all parameters confirms the
+        optimum; every other fit is plain LM. "lm": Levenberg-Marquardt on all parameters always. Both end at an
+        optimum of the same problem; from poor starts they may reach different local optima.
     """
     if compute is not True or is_distributed(data):  # a Dask DataFrame / Ray Dataset: lawfit.distributed
         return distributed.dispatch("fit", locals())
@@ -309,6 +315,8 @@ def fit(
     ftol, xtol, gtol = tols["ftol"], tols["xtol"], tols["gtol"]
     threads = resolve_threads(threads)
     seed = check_seed(seed)
+    if solver not in ("varpro", "lm"):
+        raise ValueError(f"solver must be 'varpro' or 'lm', got {show(solver)}")
     y = check_label("y", y)
     weight = check_label("weight", weight, optional=True)
     shared_names = as_list(shared)
@@ -340,6 +348,7 @@ def fit(
         max_iter=min(max_iter, INT32_LIMIT - 1),
         threads=threads,
         seed=seed,
+        varpro=solver == "varpro",
     )
     for p in shared_names:
         if p not in spec.params:
@@ -357,7 +366,8 @@ def fit(
             np.asarray(out["status"]).dtype)
         out["params"] = np.where(refused[:, None], np.nan, np.asarray(out["params"], dtype=np.float64))
     options = dict(x=xs, y=y, by=batch.by, weight=weight, loss=loss, delta=float(delta), space=space,
-                   shared=shared_names, max_iter=int(max_iter), ftol=ftol, xtol=xtol, gtol=gtol, seed=int(seed))
+                   shared=shared_names, max_iter=int(max_iter), ftol=ftol, xtol=xtol, gtol=gtol, seed=int(seed),
+                   solver=solver)
     if batch.perm is not None:  # CSR order -> key order, one array at a time
         inv = inverse_permutation(batch.perm)
         for k, v in out.items():

@@ -112,6 +112,7 @@ def _native_args(result) -> dict:
         # a joint fit: every replicate refits all curves together, the shared parameters common to them
         shared=np.array([p in shared for p in result.law.params], dtype=bool) if shared else None,
         keys=curve_hashes(result.keys, result.by),
+        varpro=o.get("solver", "varpro") == "varpro",  # the fit's solver
     )
 
 
@@ -381,7 +382,7 @@ def holdout_factors(result, rungs: int = 1) -> pd.DataFrame:
         offsets=a["offsets"], x=a["x"], y=a["y"], w=np.ascontiguousarray(w_hold),
         lower=a["lower"], upper=a["upper"], keys=a["keys"], starts=np.ascontiguousarray(start),
         project_linear=False, loss=a["loss"], delta=a["delta"], space=a["space"], ftol=a["ftol"], xtol=a["xtol"],
-        gtol=a["gtol"], max_iter=a["max_iter"], threads=0, seed=0,
+        gtol=a["gtol"], max_iter=a["max_iter"], threads=0, seed=0, varpro=a["varpro"],
     )
     hp = np.asarray(hold["params"], dtype=np.float64)
     hst = np.asarray(hold["status"])

@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "core/fit/lm.hpp"
+#include "core/fit/varpro.hpp"
 #include "core/laws/law.hpp"
 
 namespace lawfit::fit {
@@ -38,6 +38,10 @@ struct StartSpec {
   const double* rand_lo = nullptr;  // [P] range of random starts (natural units)
   const double* rand_hi = nullptr;
   std::uint64_t seed = 0;
+  // > 0: where VarPro applies (core/fit/varpro.hpp), rank the starts by their projected cost (one evaluation each,
+  // the linear parameters solved) and solve only the best `scan` of them (ties to the lower index); the others are
+  // NOT_RUN. 0: solve every start. (A default grid then costs a few evaluations and one or two solves per curve.)
+  i64 scan = 0;
 };
 
 struct BatchOutput {
@@ -257,10 +261,11 @@ LAWFIT_HD inline Status check_bounds(int np, const double* lo, const double* hi)
 // Start s of curve b (natural units, clamped into the bounds, linear parameters solved if asked): explicit
 // starts, or Philox(seed, key, s) draws (key: curve_key of curve b, never its position). S is the number of
 // starts per curve. Returns false if
-// the start is unusable (NaN).
+// the start is unusable (NaN). Where the solver is VarPro (o, core/fit/varpro.hpp) it solves the linear parameters
+// itself, so they are not projected here.
 template <class Model>
 LAWFIT_HD bool start_point(const Model& m, const StartSpec& st, i64 S, i64 b, std::uint64_t key, i64 s,
-                           const Curve& c, const double* lo, const double* hi, double* p0) {
+                           const Curve& c, const double* lo, const double* hi, double* p0, const Options& o) {
   const int np = m.n_params();
   if (st.starts) {
     const double* src = st.starts + ((st.per_curve ? b * S : 0) + s) * np;
@@ -278,7 +283,7 @@ LAWFIT_HD bool start_point(const Model& m, const StartSpec& st, i64 S, i64 b, st
     p0[j] = p0[j] < lo[j] ? lo[j] : p0[j];  // std::min(std::max(p0, lo), hi)
     p0[j] = hi[j] < p0[j] ? hi[j] : p0[j];
   }
-  if (st.project_linear) init_linear(m, c, p0, lo, hi);
+  if (st.project_linear && !varpro_applies(m, o)) init_linear(m, c, p0, lo, hi);
   return true;
 }
 
@@ -295,6 +300,24 @@ LAWFIT_HD inline i64 best_start(const double* tc, const std::int32_t* ts, i64 S,
   }
   *any_nonfinite = nf;
   return best;
+}
+
+// Which starts to solve when StartSpec::scan ranks them: chosen[s] for the `keep` lowest projected costs sc[S]
+// (ties to the lower index; infinite costs are chosen last, in index order).
+inline void choose_starts(const double* sc, i64 S, i64 keep, char* chosen) {
+  for (i64 s = 0; s < S; ++s) chosen[s] = 0;
+  for (i64 k = 0; k < keep && k < S; ++k) {
+    i64 best = -1;
+    for (i64 s = 0; s < S; ++s)
+      if (!chosen[s] && (best < 0 || sc[s] < sc[best])) best = s;
+    chosen[best] = 1;
+  }
+}
+
+// Does the start grid get ranked (StartSpec::scan) for this model and these options?
+template <class Model>
+LAWFIT_HD inline bool scanning(const Model& m, const StartSpec& st, i64 S, const Options& o) {
+  return st.scan > 0 && st.scan < S && varpro_applies(m, o);
 }
 
 // With several starts, the grid decides the basin and a final run from the winning start, with tight
@@ -357,9 +380,23 @@ void fit_one(const Model& m, const Curve& c, const double* lo, const double* hi,
   Normal<PMAX> best_ne, ne;
   i64 best_s = -1;
   bool any_nonfinite = false;
+  // A ranked grid: the projected cost of every start first, then only the best st.scan are solved.
+  thread_local std::vector<double> sc;
+  thread_local std::vector<char> chosen;
+  const bool scan = scanning(m, st, S, o);
+  if (scan) {
+    sc.assign(S, kInf);
+    chosen.assign(S, 0);
+    for (i64 s = 0; s < S; ++s) {
+      double p0[PMAX];
+      if (start_point(m, st, S, b, key, s, c, lo, hi, p0, o)) sc[s] = projected_cost(m, c, p0, lo, hi, o);
+    }
+    choose_starts(sc.data(), S, st.scan, chosen.data());
+  }
   for (i64 s = 0; s < S; ++s) {
+    if (scan && !chosen[s]) continue;
     double p0[PMAX];
-    if (!start_point(m, st, S, b, key, s, c, lo, hi, p0)) continue;
+    if (!start_point(m, st, S, b, key, s, c, lo, hi, p0, o)) continue;
     const LMResult<PMAX> r = lm_solve(m, c, p0, lo, hi, o, &ne);
     if (r.status == NON_FINITE || !std::isfinite(r.cost)) {
       any_nonfinite |= r.status == NON_FINITE;
@@ -459,22 +496,42 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
 
   // Every (curve, start) pair is a task, in blocks of at most ~2^18 tasks to bound memory.
   const i64 block = std::max<i64>(1, (i64(1) << 18) / S);
-  std::vector<double> tp, tc;
+  std::vector<double> tp, tc, sc;
   std::vector<std::int32_t> ti, ts;
+  std::vector<char> chosen;
   for (i64 b0 = 0; b0 < B; b0 += block) {
     const i64 nb = std::min(block, B - b0);
     tp.assign(nb * S * np, kNaN);
     tc.assign(nb * S, kInf);
     ti.assign(nb * S, 0);
     ts.assign(nb * S, NOT_RUN);
+    // A ranked grid (StartSpec::scan): the projected cost of every (curve, start), then the best starts per curve.
+    const bool scan = scanning(m, st, S, o);
+    if (scan) {
+      sc.assign(nb * S, kInf);
+      chosen.assign(nb * S, 0);
+      parallel_for(nb * S, threads, [&](i64 t) {
+        const i64 b = b0 + t / S, s = t % S;
+        if (pre[b] != CONVERGED) return;
+        const Curve c = curve(b);
+        const double *lo, *hi;
+        bounds(b, &lo, &hi);
+        double p0[PMAX];
+        if (start_point(m, st, S, b, curve_key(in.keys, b), s, c, lo, hi, p0, o))
+          sc[t] = projected_cost(m, c, p0, lo, hi, o);
+      });
+      parallel_for(nb, threads, [&](i64 k) {
+        choose_starts(sc.data() + k * S, S, st.scan, chosen.data() + k * S);
+      });
+    }
     parallel_for(nb * S, threads, [&](i64 t) {
       const i64 b = b0 + t / S, s = t % S;
-      if (pre[b] != CONVERGED) return;
+      if (pre[b] != CONVERGED || (scan && !chosen[t])) return;
       const Curve c = curve(b);
       const double *lo, *hi;
       bounds(b, &lo, &hi);
       double p0[PMAX];
-      if (!start_point(m, st, S, b, curve_key(in.keys, b), s, c, lo, hi, p0)) return;  // NOT_RUN
+      if (!start_point(m, st, S, b, curve_key(in.keys, b), s, c, lo, hi, p0, o)) return;  // NOT_RUN
       const LMResult<PMAX> r = lm_solve(m, c, p0, lo, hi, o);
       for (int j = 0; j < np; ++j) tp[t * np + j] = r.p[j];
       tc[t] = r.cost;

@@ -24,6 +24,9 @@ struct Options {
   Space space = SPACE_LINEAR;
   double ftol = 1e-8, xtol = 1e-8, gtol = 1e-8;
   int max_iter = 200;
+  // Variable projection (core/fit/varpro.hpp) for l2 fits in linear space of models with linear parameters:
+  // those are solved exactly at every step and LM iterates on the others. false: plain LM on all parameters.
+  bool varpro = true;
 };
 
 // One curve: n points; x[n, d] row-major; y[n]; w[n] or null.
@@ -115,14 +118,16 @@ LAWFIT_HD inline double lane_dot(const double* u, const double* v, int n) {
 
 // Residuals rb[q] of n points (observations y, weight roots sw if W, model values f, gradients jt[q * PMAX + j]
 // = df/dp_j) and the columns of their Jacobian with respect to the internal parameters, jb[j][q] = dr/dtheta_j.
+// natural_linear: the linear parameters' columns are taken in natural units (dr/dp_j) whatever their scale (VarPro
+// solves them in natural units, core/fit/varpro.hpp).
 template <Space S, bool W, class Model>
 LAWFIT_HD inline void residual_rows(const Model& m, const double* y, const double* sw, const double* f,
                                     const double* jt, const double* p, int n, double* rb,
-                                    double (*jb)[kAccumBlock]) {
+                                    double (*jb)[kAccumBlock], bool natural_linear) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   double dp[PMAX];  // dp/dtheta: p for LOG parameters, 1 otherwise
-  for (int j = 0; j < np; ++j) dp[j] = m.scale(j) == LOG ? p[j] : 1.0;
+  for (int j = 0; j < np; ++j) dp[j] = (m.scale(j) == LOG && !(natural_linear && m.is_linear(j))) ? p[j] : 1.0;
   LAWFIT_SIMD
   for (int q = 0; q < n; ++q) {
     const Residual e = residual<S>(y[q], f[q], W ? sw[q] : 1.0);
@@ -132,9 +137,10 @@ LAWFIT_HD inline void residual_rows(const Model& m, const double* y, const doubl
 }
 
 // Cost, J^T J and J^T r at natural parameters p. Returns false if not finite (ne is then unspecified).
+// natural_linear: see residual_rows.
 template <class Model>
 LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const Options& o,
-                          Normal<Model::PMAX>& ne) {
+                          Normal<Model::PMAX>& ne, bool natural_linear = false) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   double a[PMAX * PMAX], g[PMAX];
@@ -188,11 +194,11 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
     // is k copies of the point (what the pairs bootstrap relies on).
     const bool wr = c.w && o.loss == L2;
     if (o.space == SPACE_LOG) {
-      if (wr) residual_rows<SPACE_LOG, true>(m, y, sw, f, jt, p, nu, rb, jb);
-      else residual_rows<SPACE_LOG, false>(m, y, sw, f, jt, p, nu, rb, jb);
+      if (wr) residual_rows<SPACE_LOG, true>(m, y, sw, f, jt, p, nu, rb, jb, natural_linear);
+      else residual_rows<SPACE_LOG, false>(m, y, sw, f, jt, p, nu, rb, jb, natural_linear);
     } else {
-      if (wr) residual_rows<SPACE_LINEAR, true>(m, y, sw, f, jt, p, nu, rb, jb);
-      else residual_rows<SPACE_LINEAR, false>(m, y, sw, f, jt, p, nu, rb, jb);
+      if (wr) residual_rows<SPACE_LINEAR, true>(m, y, sw, f, jt, p, nu, rb, jb, natural_linear);
+      else residual_rows<SPACE_LINEAR, false>(m, y, sw, f, jt, p, nu, rb, jb, natural_linear);
     }
     for (int q = nu; q < nl; ++q) {
       rb[q] = 0.0;
@@ -254,9 +260,10 @@ LAWFIT_HD double cost_at(const Model& m, const Curve& c, const double* p, const 
   return std::isfinite(cost) ? cost : kInf;
 }
 
-// Run LM from the natural start p0 within natural bounds [lower, upper].
+// Run LM on all parameters from the natural start p0 within natural bounds [lower, upper] (lm_solve in
+// core/fit/varpro.hpp chooses between this and variable projection).
 template <class Model>
-LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const double* p0, const double* lower,
+LAWFIT_HD LMResult<Model::PMAX> lm_full(const Model& m, const Curve& c, const double* p0, const double* lower,
                                          const double* upper, const Options& o,
                                          Normal<Model::PMAX>* final_ne = nullptr) {
   constexpr int PMAX = Model::PMAX;

@@ -4,7 +4,7 @@
 // Assumptions: the batch was fitted by fit_batch (core/fit/batch.hpp) with the same model, options and
 // bounds; p_hat[B, P] holds the full-data fit and fit_status[B] its status (replicates of a curve whose fit
 // is not CONVERGED/MAX_ITER are NOT_RUN with NaN parameters). Each replicate is warm-started at p_hat and
-// solved by lm_solve (core/fit/lm.hpp), the same solver as the fit.
+// solved by lm_solve (core/fit/varpro.hpp), the same solver as the fit.
 //   PAIRS:     the curve's points with positive weight are resampled with replacement; a replicate is
 //              the integer multiplicity of each point (times its weight) passed as weights, so x and y are
 //              never copied.

@@ -1,0 +1,404 @@
+// Variable projection (Golub & Pereyra 1973, with Kaufman's 1975 Jacobian) for models with linear parameters, and
+// lm_solve(), the one entry point of the per-curve solver: VarPro where it applies, plain LM (core/fit/lm.hpp)
+// otherwise.
+//
+// A law f = f0(theta) + sum_j c_j phi_j(theta) (the linear[] flags, core/laws/law.hpp) fitted by l2 in linear
+// space has, for fixed nonlinear parameters theta, a cost that is an exact quadratic in the linear ones c. VarPro
+// minimises the projected cost C*(theta) = min_c C(c, theta): every step solves c exactly (within its bounds) and
+// LM iterates on theta only. The projected cost has no plateaus in the linear parameters (e.g. a LOG amplitude
+// sliding towards zero while the exponent is far off), so poor starts need fewer iterations, and the default
+// start grids need axes on the exponents only.
+//
+// One model evaluation per trial step: at (c, theta_trial), c the exact solution at the last accepted theta, the
+// normal equations (linear parameters in natural units) give the exact step to the new c (the cost is quadratic
+// in c: C(c + dc) = C + g_L.dc + dc^T A_LL dc / 2) and, by eliminating the free linear parameters (Schur
+// complement), the reduced Gauss-Newton system for theta:
+//     S = A_NN - A_NF A_FF^-1 A_FN,   g* = g_N + A_NL dc   (Kaufman's J^T J and J^T r to first order in dc).
+// Linear parameters are kept in their bounds by an active set (Lawson-Hanson: step to the first bound met, hold
+// it, re-solve; release a held one whose gradient points inside). theta is damped (Nielsen's update, More's
+// scaling) and projected into its box as in lm_full, with the same exits.
+//
+// VarPro ends at the projected optimum; lm_solve then runs lm_full from there (usually one evaluation: the
+// gradient test holds at once), so the result, its status and the normal equations behind the covariance are
+// those of the full problem, and both paths agree to the solver's tolerance.
+// Rules as lm.hpp: no allocation; usable on the GPU.
+#pragma once
+#include "core/fit/lm.hpp"
+
+namespace lawfit::fit {
+
+// Does VarPro apply: l2 in linear space, enabled, and the model has a linear parameter.
+template <class Model>
+LAWFIT_HD inline bool varpro_applies(const Model& m, const Options& o) {
+  if (!o.varpro || o.loss != L2 || o.space != SPACE_LINEAR) return false;
+  for (int j = 0; j < m.n_params(); ++j)
+    if (m.is_linear(j)) return true;
+  return false;
+}
+
+// Factor the symmetric n x n system a[idx[u], idx[v]] (+ a tiny Levenberg term where needed: the smallest of 0,
+// 1e-12, 1e-9, 1e-6 x its diagonal that it factors with) into l (leading dimension PMAX). false if none does.
+template <int PMAX>
+LAWFIT_HD inline bool factor_sub(const double* a, const int* idx, int n, double* l) {
+  for (double reg = 0.0; reg < 1e-5; reg = reg == 0.0 ? 1e-12 : reg * 1e3) {
+    for (int u = 0; u < n; ++u) {
+      for (int v = 0; v < n; ++v) l[u * PMAX + v] = a[idx[u] * PMAX + idx[v]];
+      l[u * PMAX + u] = l[u * PMAX + u] * (1.0 + reg) + 1e-300;
+    }
+    if (ldlt(l, n, PMAX)) return true;
+  }
+  return false;
+}
+
+// The linear parameters' exact step. Given the normal equations (a, g) at a point whose linear parameters are c
+// (natural units), find dc minimising the quadratic C + g_L.dc + dc^T A_LL dc / 2 with c + dc inside [lo, hi].
+// lin[k] (k < nl) are the linear parameters' indices. Writes dc[j] (j = lin[k]; zero elsewhere), held[k] (at a
+// bound, not eliminated), the factor lf of the free block (ordered as free[u], u < *nfree) and the cost change.
+// Returns false if the free block is singular.
+template <int PMAX>
+LAWFIT_HD bool linear_step(const double* a, const double* g, const int* lin, int nl, const double* c,
+                           const double* lo, const double* hi, double* dc, bool* held, int* free, int* nfree,
+                           double* lf, double* dcost) {
+  for (int k = 0; k < nl; ++k) {
+    const int j = lin[k];
+    dc[j] = 0.0;
+    held[k] = !(lo[j] < hi[j]);  // a fixed parameter never moves
+  }
+  bool fixed_only[PMAX];
+  for (int k = 0; k < nl; ++k) fixed_only[k] = held[k];
+  int nf = 0;
+  for (int pass = 0; pass < 2 * nl + 2; ++pass) {
+    // Solve the free block for the full step from c + dc: A_FF s = -(g_F + A_F. dc).
+    nf = 0;
+    for (int k = 0; k < nl; ++k)
+      if (!held[k]) free[nf++] = lin[k];
+    double s[PMAX];
+    if (nf > 0) {
+      if (!factor_sub<PMAX>(a, free, nf, lf)) return false;
+      for (int u = 0; u < nf; ++u) {
+        double r = g[free[u]];
+        for (int k = 0; k < nl; ++k) r += a[free[u] * PMAX + lin[k]] * dc[lin[k]];
+        s[u] = -r;
+      }
+      ldlt_solve(lf, nf, PMAX, s);
+    }
+    // Step towards c + dc + s; stop at the first bound met and hold that parameter.
+    double t = 1.0, bound = 0.0;
+    int block = -1;
+    for (int u = 0; u < nf; ++u) {
+      const int j = free[u];
+      const double v = c[j] + dc[j] + s[u];
+      const double b = v < lo[j] ? lo[j] : (v > hi[j] ? hi[j] : v);
+      if (b == v) continue;
+      const double tj = (b - c[j] - dc[j]) / s[u];
+      if (tj < t) t = tj, block = u, bound = b;
+    }
+    if (t < 0.0) t = 0.0;
+    for (int u = 0; u < nf; ++u) dc[free[u]] += t * s[u];
+    if (block >= 0) {
+      const int j = free[block];
+      dc[j] = bound - c[j];
+      for (int k = 0; k < nl; ++k)
+        if (lin[k] == j) held[k] = true;
+      continue;
+    }
+    // Optimal over the free set: release a held parameter whose gradient points into its box.
+    int release = -1;
+    for (int k = 0; k < nl && release < 0; ++k) {
+      if (!held[k] || fixed_only[k]) continue;
+      const int j = lin[k];
+      double gr = g[j];
+      for (int l = 0; l < nl; ++l) gr += a[j * PMAX + lin[l]] * dc[lin[l]];
+      const double v = c[j] + dc[j];
+      if ((v <= lo[j] && gr < 0.0) || (v >= hi[j] && gr > 0.0)) release = k;
+    }
+    if (release < 0) break;
+    held[release] = false;
+  }
+  // The final free set's factor (for the Schur complement), and the exact cost change.
+  nf = 0;
+  for (int k = 0; k < nl; ++k)
+    if (!held[k]) free[nf++] = lin[k];
+  if (nf > 0 && !factor_sub<PMAX>(a, free, nf, lf)) return false;
+  *nfree = nf;
+  double d = 0.0;
+  for (int k = 0; k < nl; ++k) {
+    const int j = lin[k];
+    double ad = 0.0;
+    for (int l = 0; l < nl; ++l) ad += a[j * PMAX + lin[l]] * dc[lin[l]];
+    d += dc[j] * (g[j] + 0.5 * ad);
+  }
+  *dcost = d < 0.0 ? d : 0.0;  // (rounding can make an exact zero step look like a rise)
+  return true;
+}
+
+// State of VarPro at one evaluated point: the normal equations ne there (linear parameters in natural units),
+// the exact linear step dc, the projected cost, and the reduced system (S, g*) over the nonlinear parameters.
+template <int PMAX>
+struct Projected {
+  Normal<PMAX> ne;
+  double dc[PMAX];
+  double cost;      // projected cost C* = ne.cost + the linear step's change
+  double s[PMAX * PMAX];  // reduced J^T J over the nonlinear parameters (indices nonlin[], leading dim PMAX)
+  double g[PMAX];         // reduced gradient
+  bool degenerate;        // a LOG-scaled linear parameter is zero (see project)
+};
+
+// Evaluate at natural p and project: false if not finite or the linear block is singular.
+template <class Model>
+LAWFIT_HD bool project(const Model& m, const Curve& c, const double* p, const Options& o, const int* lin, int nl,
+                       const int* nonlin, int nn, const double* lo, const double* hi,
+                       Projected<Model::PMAX>& pr) {
+  constexpr int PMAX = Model::PMAX;
+  pr.degenerate = false;
+  if (!accumulate(m, c, p, o, pr.ne, true)) return false;
+  const double* a = pr.ne.a;
+  bool held[PMAX];
+  int free[PMAX], nf = 0;
+  double lf[PMAX * PMAX], dcost = 0.0;
+  if (!linear_step<PMAX>(a, pr.ne.g, lin, nl, p, lo, hi, pr.dc, held, free, &nf, lf, &dcost)) return false;
+  pr.cost = pr.ne.cost + dcost;
+  // A LOG-scaled linear parameter (an amplitude, p > 0 by its scale) solved to zero: its term has vanished and
+  // its exponents are undetermined, a plateau of the projected cost where every gradient is zero. VarPro does not
+  // step there (see varpro_solve).
+  for (int k = 0; k < nl; ++k)
+    pr.degenerate |= m.scale(lin[k]) == LOG && !(p[lin[k]] + pr.dc[lin[k]] > 0.0);
+  // Reduced system: g* = g_N + A_NL dc; S = A_NN - A_NF A_FF^-1 A_FN.
+  for (int u = 0; u < nn; ++u) {
+    const int j = nonlin[u];
+    double gr = pr.ne.g[j];
+    for (int k = 0; k < nl; ++k) gr += a[j * PMAX + lin[k]] * pr.dc[lin[k]];
+    pr.g[u] = gr;
+  }
+  double z[PMAX][PMAX];  // z[v] = A_FF^-1 A_F,nonlin[v]
+  for (int v = 0; v < nn; ++v) {
+    for (int w = 0; w < nf; ++w) z[v][w] = a[free[w] * PMAX + nonlin[v]];
+    if (nf > 0) ldlt_solve(lf, nf, PMAX, z[v]);
+  }
+  for (int u = 0; u < nn; ++u)
+    for (int v = 0; v <= u; ++v) {
+      double sv = a[nonlin[u] * PMAX + nonlin[v]];
+      for (int w = 0; w < nf; ++w) sv -= a[nonlin[u] * PMAX + free[w]] * z[v][w];
+      pr.s[u * PMAX + v] = pr.s[v * PMAX + u] = sv;
+    }
+  return std::isfinite(pr.cost);
+}
+
+// VarPro from the natural start p0 (bounds natural). Returns the projected optimum (natural parameters, the linear
+// ones solved), its cost, iterations and status; NON_FINITE or SINGULAR where it could not start.
+// The parameters split for VarPro: indices of the linear (lin[nl]) and nonlinear (nonlin[nn]) ones; the box of
+// each (internal, i.e. log, for LOG nonlinear ones; natural for linear ones, a LOG linear parameter kept >= 0);
+// th: the nonlinear ones' internal values; p: the natural start clamped into the box.
+template <int PMAX>
+struct Split {
+  int lin[PMAX] = {}, nonlin[PMAX] = {}, nl = 0, nn = 0;
+  double lo[PMAX] = {}, hi[PMAX] = {}, th[PMAX] = {}, p[PMAX] = {};
+};
+template <class Model>
+LAWFIT_HD void split_params(const Model& m, const double* p0, const double* lower, const double* upper,
+                            Split<Model::PMAX>& sp) {
+  for (int j = 0; j < m.n_params(); ++j) {
+    double v = p0[j] < lower[j] ? lower[j] : p0[j];
+    v = upper[j] < v ? upper[j] : v;
+    if (m.is_linear(j)) {
+      sp.lin[sp.nl++] = j;
+      sp.lo[j] = (m.scale(j) == LOG && lower[j] < 0.0) ? 0.0 : lower[j];
+      sp.hi[j] = upper[j];
+      if (v < sp.lo[j]) v = sp.lo[j];
+      sp.th[j] = v;
+    } else {
+      sp.nonlin[sp.nn++] = j;
+      if (m.scale(j) == LOG) {
+        sp.lo[j] = lower[j] > 0.0 ? std::log(lower[j]) : -kInf;
+        sp.hi[j] = std::log(upper[j]);
+        if (!(v > 0.0)) v = lower[j] > 0.0 ? lower[j] : 1e-12;
+        sp.th[j] = std::log(v);
+      } else {
+        sp.lo[j] = lower[j];
+        sp.hi[j] = upper[j];
+        sp.th[j] = v;
+      }
+    }
+    sp.p[j] = v;
+  }
+}
+
+// Projected cost at the start p0 (VarPro's first step: one evaluation, the linear parameters solved), used to rank
+// a start grid (StartSpec::scan, core/fit/batch.hpp); +inf where VarPro could not start there.
+template <class Model>
+LAWFIT_HD double projected_cost(const Model& m, const Curve& c, const double* p0, const double* lower,
+                                const double* upper, const Options& o) {
+  Split<Model::PMAX> sp;
+  split_params(m, p0, lower, upper, sp);
+  Projected<Model::PMAX> pr;
+  if (!project(m, c, sp.p, o, sp.lin, sp.nl, sp.nonlin, sp.nn, sp.lo, sp.hi, pr) || pr.degenerate) return kInf;
+  return pr.cost;
+}
+
+// VarPro from the natural start p0 (bounds natural). Returns the projected optimum (natural parameters, the linear
+// ones solved), its cost, iterations and status; NON_FINITE or SINGULAR where it could not start.
+template <class Model>
+LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, const double* p0, const double* lower,
+                                             const double* upper, const Options& o) {
+  constexpr int PMAX = Model::PMAX;
+  const int np = m.n_params();
+  LMResult<PMAX> res;
+  res.iters = 0;
+  Split<PMAX> sp;
+  split_params(m, p0, lower, upper, sp);
+  const int *lin = sp.lin, *nonlin = sp.nonlin;
+  const int nl = sp.nl, nn = sp.nn;
+  const double *lo = sp.lo, *hi = sp.hi;
+  double* th = sp.th;
+  double* p = sp.p;
+  Projected<PMAX> cur, trial;
+  if (!project(m, c, p, o, lin, nl, nonlin, nn, lo, hi, cur) || cur.degenerate) {
+    // (lm_solve then runs lm_full from the start instead)
+    for (int j = 0; j < np; ++j) res.p[j] = p[j];
+    res.cost = kInf;
+    res.status = cur.degenerate ? SINGULAR : NON_FINITE;
+    return res;
+  }
+  auto settle = [&](const Projected<PMAX>& pr) {  // the projected point: linear parameters moved by their step
+    for (int k = 0; k < nl; ++k) p[lin[k]] += pr.dc[lin[k]];
+  };
+  settle(cur);
+  Status status = MAX_ITER;
+  if (nn == 0 || cur.cost == 0.0) status = CONVERGED;
+  double dscale[PMAX];
+  for (int u = 0; u < nn; ++u) dscale[u] = cur.s[u * PMAX + u] > 1e-300 ? cur.s[u * PMAX + u] : 1e-300;
+  auto held = [&](int u) {
+    const int j = nonlin[u];
+    return (th[j] <= lo[j] && cur.g[u] > 0.0) || (th[j] >= hi[j] && cur.g[u] < 0.0);
+  };
+  // The ftol/xtol exits' stationarity gate (as lm_full): the undamped reduced Gauss-Newton step must promise a
+  // relative decrease of at most 100 ftol.
+  auto stationary = [&]() -> bool {
+    bool fj[PMAX];
+    for (int u = 0; u < nn; ++u) fj[u] = held(u);
+    for (double reg = 1e-12; reg < 1e-5; reg *= 1e3) {
+      double l[PMAX * PMAX] = {}, h[PMAX];
+      for (int u = 0; u < nn; ++u) {
+        for (int v = 0; v < nn; ++v) l[u * PMAX + v] = (fj[u] || fj[v]) ? 0.0 : cur.s[u * PMAX + v];
+        l[u * PMAX + u] = fj[u] ? 1.0 : cur.s[u * PMAX + u] * (1.0 + reg) + 1e-300;
+        h[u] = fj[u] ? 0.0 : cur.g[u];
+      }
+      if (!ldlt(l, nn, PMAX)) continue;
+      ldlt_solve(l, nn, PMAX, h);
+      double pred = 0.0;
+      for (int u = 0; u < nn; ++u) pred += fj[u] ? 0.0 : 0.5 * cur.g[u] * h[u];
+      return pred <= 100.0 * o.ftol * cur.cost;
+    }
+    return true;
+  };
+  double lambda = 1e-3, nu = 2.0;
+  for (int it = 0; status == MAX_ITER && it < o.max_iter; ++it) {
+    res.iters = it + 1;
+    // MINPACK's gradient test over the free nonlinear parameters: |g*_u| / (||J_u|| ||r||), with the full
+    // problem's column norms (at the projected point the linear parameters' gradient is zero).
+    bool fixed[PMAX];
+    double cmax = 0.0;
+    const double rr = 2.0 * cur.cost;
+    for (int u = 0; u < nn; ++u) {
+      const int j = nonlin[u];
+      fixed[u] = held(u);
+      const double cn = cur.ne.a[j * PMAX + j] * rr;
+      if (!fixed[u] && cn > 0.0) cmax = std::max(cmax, std::fabs(cur.g[u]) / std::sqrt(cn));
+      dscale[u] = std::max(dscale[u], cur.s[u * PMAX + u]);
+    }
+    if (cmax <= o.gtol) {
+      status = CONVERGED;
+      break;
+    }
+    bool accepted = false;
+    while (!accepted && status == MAX_ITER) {
+      double l[PMAX * PMAX], h[PMAX];
+      for (int u = 0; u < nn; ++u) {
+        for (int v = 0; v < nn; ++v) l[u * PMAX + v] = (fixed[u] || fixed[v]) ? 0.0 : cur.s[u * PMAX + v];
+        l[u * PMAX + u] = fixed[u] ? 1.0 : cur.s[u * PMAX + u] + lambda * dscale[u];
+        h[u] = fixed[u] ? 0.0 : -cur.g[u];
+      }
+      if (!ldlt(l, nn, PMAX)) {
+        lambda *= nu;
+        nu *= 2.0;
+        if (lambda > 1e30) status = CONVERGED;  // lm_full takes over from here
+        continue;
+      }
+      ldlt_solve(l, nn, PMAX, h);
+      double thn[PMAX], step[PMAX], hnorm = 0.0, tnorm = 0.0, pt[PMAX];
+      for (int j = 0; j < np; ++j) pt[j] = p[j];
+      for (int u = 0; u < nn; ++u) {
+        const int j = nonlin[u];
+        double v = th[j] + h[u];
+        if (v < lo[j]) v = lo[j];
+        if (v > hi[j]) v = hi[j];
+        thn[u] = v;
+        step[u] = v - th[j];
+        hnorm += step[u] * step[u];
+        tnorm += th[j] * th[j];
+        pt[j] = m.scale(j) == LOG ? std::exp(v) : v;
+      }
+      hnorm = std::sqrt(hnorm);
+      tnorm = std::sqrt(tnorm);
+      if (hnorm <= o.xtol * (o.xtol + tnorm) && stationary()) {
+        status = CONVERGED;
+        break;
+      }
+      double pred = 0.0;
+      for (int u = 0; u < nn; ++u) {
+        double sh = 0.0;
+        for (int v = 0; v < nn; ++v) sh += cur.s[u * PMAX + v] * step[v];
+        pred -= cur.g[u] * step[u] + 0.5 * step[u] * sh;
+      }
+      const bool ok = project(m, c, pt, o, lin, nl, nonlin, nn, lo, hi, trial) && !trial.degenerate;
+      const double actual = ok ? cur.cost - trial.cost : -kInf;
+      if (ok && actual > 0.0) {
+        const double rho = pred > 0.0 ? actual / pred : 0.0;
+        const double t = 2.0 * rho - 1.0;
+        lambda *= std::max(1.0 / 3.0, 1.0 - t * t * t);
+        if (lambda < 1e-15) lambda = 1e-15;
+        nu = 2.0;
+        const bool ftol_met = actual < o.ftol * cur.cost && rho > 0.25;
+        for (int u = 0; u < nn; ++u) th[nonlin[u]] = thn[u];
+        for (int j = 0; j < np; ++j) p[j] = pt[j];
+        cur = trial;
+        settle(cur);
+        accepted = true;
+        if (cur.cost == 0.0 || (ftol_met && stationary())) status = CONVERGED;
+      } else {
+        if (ok && actual == 0.0 && pred <= o.ftol * cur.cost) {
+          status = CONVERGED;
+          break;
+        }
+        lambda *= nu;
+        nu *= 2.0;
+        if (lambda > 1e30) status = CONVERGED;  // stationary to machine precision
+      }
+    }
+  }
+  for (int j = 0; j < np; ++j) res.p[j] = p[j];
+  res.cost = cur.cost;
+  res.status = status;
+  return res;
+}
+
+// The per-curve solver: VarPro where it applies (then lm_full from its optimum, see the top), else lm_full.
+// final_ne: the normal equations at the result (internal parameters), for the covariance.
+template <class Model>
+LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const double* p0, const double* lower,
+                                         const double* upper, const Options& o,
+                                         Normal<Model::PMAX>* final_ne = nullptr) {
+  if (!varpro_applies(m, o)) return lm_full(m, c, p0, lower, upper, o, final_ne);
+  const LMResult<Model::PMAX> vp = varpro_solve(m, c, p0, lower, upper, o);
+  if (vp.status != CONVERGED && vp.status != MAX_ITER) return lm_full(m, c, p0, lower, upper, o, final_ne);
+  // lm_full gets the iterations VarPro left (at least one: its first gradient test; if VarPro used them all, the
+  // fit stays MAX_ITER unless that test passes).
+  Options rest = o;
+  rest.max_iter = o.max_iter - vp.iters > 1 ? o.max_iter - vp.iters : 1;
+  LMResult<Model::PMAX> r = lm_full(m, c, vp.p, lower, upper, rest, final_ne);
+  if (vp.status == MAX_ITER && vp.iters >= o.max_iter && r.status == CONVERGED && r.iters > 1) r.status = MAX_ITER;
+  r.iters += vp.iters;
+  return r;
+}
+
+}  // namespace lawfit::fit
