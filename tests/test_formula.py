@@ -41,7 +41,9 @@ def test_chinchilla_formula_matches_builtin(kw):
     # scalar libm: the objectives agree to 1e-10, the parameters to what the flat (A, alpha) valley allows.
     np.testing.assert_allclose(r2.params.to_numpy(), r1.params.to_numpy(), rtol=1e-7)
     np.testing.assert_allclose(r2.objective.to_numpy(), r1.objective.to_numpy(), rtol=1e-10)
-    assert r2.best_start.iloc[0] == r1.best_start.iloc[0]
+    if kw:  # (LM from each start: the same start wins. With VarPro (l2, linear space) many of the 180 starts reach
+        # the same optimum, their objectives equal to rounding, and which of them is lowest is rounding's choice.)
+        assert r2.best_start.iloc[0] == r1.best_start.iloc[0]
     np.testing.assert_allclose(r2.covariance, r1.covariance, rtol=1e-7)
 
 

@@ -67,7 +67,9 @@ LAWFIT_HD bool linear_step(const double* a, const double* g, const int* lin, int
   bool fixed_only[PMAX];
   for (int k = 0; k < nl; ++k) fixed_only[k] = held[k];
   int nf = 0;
+  bool factored = false;  // lf holds the factor of the current free set
   for (int pass = 0; pass < 2 * nl + 2; ++pass) {
+    factored = false;
     // Solve the free block for the full step from c + dc: A_FF s = -(g_F + A_F. dc).
     nf = 0;
     for (int k = 0; k < nl; ++k)
@@ -75,6 +77,7 @@ LAWFIT_HD bool linear_step(const double* a, const double* g, const int* lin, int
     double s[PMAX];
     if (nf > 0) {
       if (!factor_sub<PMAX>(a, free, nf, lf)) return false;
+      factored = true;
       for (int u = 0; u < nf; ++u) {
         double r = g[free[u]];
         for (int k = 0; k < nl; ++k) r += a[free[u] * PMAX + lin[k]] * dc[lin[k]];
@@ -100,6 +103,7 @@ LAWFIT_HD bool linear_step(const double* a, const double* g, const int* lin, int
       dc[j] = bound - c[j];
       for (int k = 0; k < nl; ++k)
         if (lin[k] == j) held[k] = true;
+      factored = false;
       continue;
     }
     // Optimal over the free set: release a held parameter whose gradient points into its box.
@@ -115,11 +119,14 @@ LAWFIT_HD bool linear_step(const double* a, const double* g, const int* lin, int
     if (release < 0) break;
     held[release] = false;
   }
-  // The final free set's factor (for the Schur complement), and the exact cost change.
-  nf = 0;
-  for (int k = 0; k < nl; ++k)
-    if (!held[k]) free[nf++] = lin[k];
-  if (nf > 0 && !factor_sub<PMAX>(a, free, nf, lf)) return false;
+  // The final free set's factor (for the Schur complement; already in lf unless the pass limit ended the loop),
+  // and the exact cost change.
+  if (!factored) {
+    nf = 0;
+    for (int k = 0; k < nl; ++k)
+      if (!held[k]) free[nf++] = lin[k];
+    if (nf > 0 && !factor_sub<PMAX>(a, free, nf, lf)) return false;
+  }
   *nfree = nf;
   double d = 0.0;
   for (int k = 0; k < nl; ++k) {
