@@ -152,3 +152,24 @@ def test_extension_and_baseline_have_no_avx_instructions():
         asm = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(PKG / "_kernels_avx2.so")],
                              capture_output=True, text=True, check=True).stdout
         assert "%ymm" in asm
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and X86), reason="x86-64 ELF check")
+def test_avx2_level_calls_no_legacy_sse_vector_math():
+    """The AVX2 library imports only libmvec's AVX2 variants (_ZGVdN4*): its 2-wide calls go to its own shims
+    (csrc/kernels/vmath_shims.cpp), never to the legacy-SSE _ZGVbN2* ones, whose state transitions cost ~50x."""
+    if "_kernels_avx2.so" not in KERNELS:
+        pytest.skip("no AVX2 kernel library in this build")
+    nm = _tool("nm")
+    undefined = subprocess.run([nm, "-D", "--undefined-only", str(PKG / "_kernels_avx2.so")], capture_output=True,
+                               text=True, check=True).stdout
+    vector = [line.split()[-1] for line in undefined.splitlines() if "_ZGV" in line]
+    assert not [s for s in vector if not s.startswith("_ZGVdN4")], vector
+    if "libmvec" in build_info_vector_math():
+        assert vector, "the AVX2 library with libmvec imports no vector math at all"
+
+
+def build_info_vector_math() -> str:
+    import lawfit
+
+    return str(lawfit.build_info().get("vector_math", ""))
