@@ -24,8 +24,10 @@ NVCC = shutil.which("nvcc") or ("/usr/local/cuda/bin/nvcc" if os.path.exists("/u
 def test_cuda_sources_compile(tmp_path):
     if lawfit.build_info()["cuda"]:
         pytest.skip("this build already compiled the CUDA backend into the extension")
-    flags = ["-std=c++17", "-O1", "--expt-relaxed-constexpr", "--fmad=false", "-arch=sm_80",
-             "-DLAWFIT_WITH_CUDA=1", f"-I{ROOT / 'csrc'}", "-c"]
+    # PTX only (code=compute_80): the C++ front end and the device code generation check the sources; ptxas (SASS),
+    # a quarter of the time on 2 cores (4 min 23 s -> 3 min 11 s without it), adds no check of them.
+    flags = ["-std=c++17", "-O1", "--expt-relaxed-constexpr", "--fmad=false",
+             "-gencode=arch=compute_80,code=compute_80", "-DLAWFIT_WITH_CUDA=1", f"-I{ROOT / 'csrc'}", "-c"]
 
     def compile_one(src):
         out = tmp_path / (src.stem + ".o")
