@@ -4,8 +4,11 @@ same power_law curves (20 points, x = geomspace(1, 1000), 1% noise: lawfit.datas
   common start  every curve starts at E=2, A=100, alpha=0.3 (a user without a good guess): lawfit solver="varpro"
                 and solver="lm" (native call on the CSR batch, all threads) vs scipy.optimize.curve_fit in a Python
                 loop (timed on the first --loop-curves curves, per-curve time scaled to the batch)
-  default grid  no starts (the law's default grid, 6 alphas, linear parameters solved): fits per second, varpro and
-                lm, at --curves and at 1,000,000 curves (varpro)
+  default grid  no starts (the law's default grid, 6 alphas, linear parameters solved): fits per second, varpro,
+                lm and the ranked grid (scan=1: solve only the best start by projected cost), at --curves and at
+                1,000,000 curves (varpro, scan=1)
+  hard curves   the 2,000 power-law curves of tests/test_solver_vs_scipy.py's generator (8-40 points, noise up to
+                10%, 1-4 decades), default grid: lm, varpro and scan=1, each counted against LM's full grid
 
 Each row reports the minimum over --repeats (methods interleaved), the mean iterations, the converged share and,
 against the best objective any method reached per curve, how many curves ended above it (rel. 1e-6).
@@ -35,6 +38,22 @@ def batch(n_curves, seed=0):
         df["y"].to_numpy(dtype=float))
 
 
+def hard_batch(n_curves, seed=1):
+    """The hard power-law curves of tests/test_solver_vs_scipy.py (same generator and seed)."""
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for _ in range(n_curves):
+        n = int(rng.integers(8, 40))
+        lo = 10 ** rng.uniform(0, 7)
+        x = np.geomspace(lo, lo * 10 ** rng.uniform(1, 4), n)
+        E, A, al = rng.uniform(0.1, 3), 10 ** rng.uniform(-1, 4), rng.uniform(0.05, 1.5)
+        xs.append(x)
+        ys.append((E + A * x**-al) * (1 + rng.normal(0, 10 ** rng.uniform(-4, -1), n)))
+    off = np.zeros(n_curves + 1, dtype=np.int64)
+    off[1:] = np.cumsum([len(x) for x in xs])
+    return off, np.ascontiguousarray(np.concatenate(xs)[:, None]), np.concatenate(ys)
+
+
 def native(off, X, Y, starts, threads, **kw):
     spec = lawfit.get_law("power_law")
     return spec._fit(offsets=off, x=X, y=Y, lower=np.array(spec.lower), upper=np.array(spec.upper),
@@ -57,6 +76,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--big", type=int, default=1_000_000)
+    ap.add_argument("--hard", type=int, default=2000)
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args()
     spec = lawfit.get_law("power_law")
@@ -95,14 +115,15 @@ def main():
 
     # default grid
     runs = {"varpro": lambda: native(off, X, Y, grid, a.threads, varpro=True, project_linear=True),
-            "lm": lambda: native(off, X, Y, grid, a.threads, varpro=False, project_linear=True)}
+            "lm": lambda: native(off, X, Y, grid, a.threads, varpro=False, project_linear=True),
+            "varpro scan=1": lambda: native(off, X, Y, grid, a.threads, varpro=True, project_linear=True, scan=1)}
     times = {k: np.inf for k in runs}
     for _ in range(a.repeats):
         for k, fn in runs.items():
             t = time.perf_counter()
             outs[k] = fn()
             times[k] = min(times[k], time.perf_counter() - t)
-    best = np.minimum(outs["varpro"]["cost"], outs["lm"]["cost"])
+    best = np.minimum.reduce([outs[k]["cost"] for k in runs])
     for k in runs:
         o = outs[k]
         rows[f"default grid, {k}"] = dict(
@@ -110,10 +131,30 @@ def main():
             converged=float(np.mean(o["status"] == 0)), above_best=int(np.sum(o["cost"] > best * (1 + 1e-6) + 1e-15)))
     if a.big:
         offb, Xb, Yb = batch(a.big, seed=1)
-        tb, ob = timed(lambda: native(offb, Xb, Yb, grid, a.threads, varpro=True, project_linear=True), max(1, a.repeats - 1))
-        rows["default grid, varpro, big"] = dict(curves=a.big, seconds=tb, fits_per_s=a.big / tb,
-                                                 mean_iters=float(np.mean(ob["iters"])),
-                                                 converged=float(np.mean(ob["status"] == 0)))
+        for name, kw in (("varpro", {}), ("varpro scan=1", {"scan": 1})):
+            tb, ob = timed(lambda: native(offb, Xb, Yb, grid, a.threads, varpro=True, project_linear=True, **kw),
+                           max(1, a.repeats - 1))
+            rows[f"default grid, {name}, big"] = dict(curves=a.big, seconds=tb, fits_per_s=a.big / tb,
+                                                       mean_iters=float(np.mean(ob["iters"])),
+                                                       converged=float(np.mean(ob["status"] == 0)))
+    # hard curves: the generator of tests/test_solver_vs_scipy.py (8-40 points, noise 0.01-10%, 1-4 decades), 2,000
+    # curves, default grid: each solver against LM's full grid (today's default before VarPro)
+    offh, Xh, Yh = hard_batch(a.hard)
+    runs = {"lm": dict(varpro=False), "varpro": dict(varpro=True), "varpro scan=1": dict(varpro=True, scan=1)}
+    times = {k: np.inf for k in runs}
+    for _ in range(a.repeats):
+        for k, kw in runs.items():
+            t = time.perf_counter()
+            outs[k] = native(offh, Xh, Yh, grid, a.threads, project_linear=True, **kw)
+            times[k] = min(times[k], time.perf_counter() - t)
+    ref = outs["lm"]["cost"]
+    for k in runs:
+        o = outs[k]["cost"]
+        rows[f"hard curves, default grid, {k}"] = dict(
+            curves=a.hard, seconds=times[k], fits_per_s=a.hard / times[k],
+            mean_iters=float(np.mean(outs[k]["iters"])), converged=float(np.mean(outs[k]["status"] == 0)),
+            above_lm_grid=int(np.sum(o > ref * (1 + 1e-6) + 1e-15)), above_lm_grid_by_1pct=int(np.sum(o > ref * 1.01)),
+            below_lm_grid=int(np.sum(o < ref * (1 - 1e-6))))
     for k, v in rows.items():
         print(f"{k:32s} " + "  ".join(f"{kk}={vv:.4g}" if isinstance(vv, float) else f"{kk}={vv}" for kk, vv in v.items()))
     if not a.no_write:

@@ -1,6 +1,7 @@
 """The batched LM solver against scipy.optimize.least_squares: same loss, same start, same problem."""
 import numpy as np
 import pytest
+import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -235,3 +236,24 @@ def test_ranked_start_grid_solves_the_best_projected_start():
             assert one["best_start"][i] == int(np.argmin(costs)), (i, costs)
             checked += 1
     assert checked > 30
+
+
+def test_fit_scan_option():
+    """lawfit.fit(scan=k) is the ranked grid: the same curves as the native call, every start when k covers the
+    grid, a clear error for a bad k, and no effect where VarPro does not apply (log space)."""
+    probs, _, data = _poor_start_problems()
+    full = lawfit.fit(data, "power_law", x="x", y="y", by="curve")
+    same = lawfit.fit(data, "power_law", x="x", y="y", by="curve", scan=len(lawfit.get_law("power_law").default_starts()))
+    pd.testing.assert_frame_equal(full.params, same.params)
+    one = lawfit.fit(data, "power_law", x="x", y="y", by="curve", scan=1)
+    assert (one.status == "CONVERGED").mean() >= (full.status == "CONVERGED").mean() - 0.01
+    # ranked: above the full grid on few curves (a subset of its starts is solved; it can also end lower: another
+    # start's path, then the polish)
+    assert np.mean(one.objective.to_numpy() > full.objective.to_numpy() * (1 + 1e-6)) < 0.05
+    assert one.options["scan"] == 1
+    for bad in (0, -1, 1.5, "2"):
+        with pytest.raises(ValueError, match="scan"):
+            lawfit.fit(data, "power_law", x="x", y="y", by="curve", scan=bad)
+    logf = lawfit.fit(data, "power_law", x="x", y="y", by="curve", space="log")
+    logs = lawfit.fit(data, "power_law", x="x", y="y", by="curve", space="log", scan=1)
+    pd.testing.assert_frame_equal(logf.params, logs.params)

@@ -625,7 +625,7 @@ def _check_fit_args(law, kw: dict, op: str = "fit") -> tuple:
 def fit(data, law, *, x, y, by=None, weight=None, loss="l2", delta=None, space="linear", starts=None, bounds=None,
         fixed=None, tie=None, shared=None, max_iter=None, ftol=1e-8, xtol=1e-8, gtol=1e-8, threads=None, seed=0,
         nan_policy="status", progress=False, device="cpu", compute=True, partitions=None, shuffle=True,
-        solver="varpro"):
+        solver="varpro", scan=None):
     """:func:`lawfit.fit` of a Dask DataFrame or a Ray Dataset, partition-parallel on the current cluster.
 
     The arguments are those of lawfit.fit, plus ``compute`` (False: a lazy Dask DataFrame / Ray Dataset of the
@@ -641,7 +641,7 @@ def fit(data, law, *, x, y, by=None, weight=None, loss="l2", delta=None, space="
     kw = {k: v for k, v in dict(x=x, y=y, by=by, weight=weight, loss=loss, delta=delta, space=space, starts=starts,
                                 bounds=bounds, fixed=fixed, tie=tie, shared=shared, max_iter=max_iter, ftol=ftol,
                                 xtol=xtol, gtol=gtol, threads=threads, seed=seed, nan_policy=nan_policy,
-                                device=device, solver=solver).items()}
+                                device=device, solver=solver, scan=scan).items()}
     by, kw = _check_fit_args(law, kw)
     kw["by"] = by or None
     cols = [*as_list(x), y, *by, weight]

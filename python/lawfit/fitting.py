@@ -212,6 +212,7 @@ def fit(
     device: str = "cpu",
     compute: bool = True,
     solver: str = "varpro",
+    scan: Optional[int] = None,
 ) -> FitResult:
     """Fit ``law`` to every curve of ``data`` at once.
 
@@ -275,6 +276,12 @@ def fit(
         step and Levenberg-Marquardt iterates on the others, then a last LM pass on all parameters confirms the
         optimum; every other fit is plain LM. "lm": Levenberg-Marquardt on all parameters always. Both end at an
         optimum of the same problem; from poor starts they may reach different local optima.
+    scan: with several starts (the default grid, a grid, random starts) and VarPro: rank every start by its
+        projected cost (one evaluation, the linear parameters solved) and solve only the best ``scan`` of them
+        (the others get no solve; ties go to the lower start). None (default): solve every start. scan=1 makes the
+        default grid several times faster; measured on 2,000 hard power-law curves it ended above the full grid on
+        32 (1.6%) and above LM's full grid on 5, below it on 168. Fits where VarPro does not apply solve every start.
+        CPU only (device="cuda" solves every start).
     """
     if compute is not True or is_distributed(data):  # a Dask DataFrame / Ray Dataset: lawfit.distributed
         return distributed.dispatch("fit", locals())
@@ -317,6 +324,7 @@ def fit(
     seed = check_seed(seed)
     if solver not in ("varpro", "lm"):
         raise ValueError(f"solver must be 'varpro' or 'lm', got {show(solver)}")
+    scan = 0 if scan is None else check_int("scan", scan, 1)
     y = check_label("y", y)
     weight = check_label("weight", weight, optional=True)
     shared_names = as_list(shared)
@@ -349,6 +357,7 @@ def fit(
         threads=threads,
         seed=seed,
         varpro=solver == "varpro",
+        scan=int(scan),
     )
     for p in shared_names:
         if p not in spec.params:
@@ -367,7 +376,7 @@ def fit(
         out["params"] = np.where(refused[:, None], np.nan, np.asarray(out["params"], dtype=np.float64))
     options = dict(x=xs, y=y, by=batch.by, weight=weight, loss=loss, delta=float(delta), space=space,
                    shared=shared_names, max_iter=int(max_iter), ftol=ftol, xtol=xtol, gtol=gtol, seed=int(seed),
-                   solver=solver)
+                   solver=solver, scan=int(scan))
     if batch.perm is not None:  # CSR order -> key order, one array at a time
         inv = inverse_permutation(batch.perm)
         for k, v in out.items():
@@ -387,7 +396,7 @@ def fit(
 def _fit_native(spec, batch, X, lo, hi, st, common, device="cpu") -> dict:
     """One native call over the whole batch (the CSR order of the batch; per-curve inputs reordered to it)."""
     if device == "cuda":
-        common = {k: v for k, v in common.items() if k != "threads"}
+        common = {k: v for k, v in common.items() if k not in ("threads", "scan")}
 
         def native(**kw):
             return _device.cuda_module().fit_law_cuda(spec.name, **kw)

@@ -325,6 +325,13 @@ LAWFIT_HD inline bool scanning(const Model& m, const StartSpec& st, i64 S, const
   return st.scan > 0 && st.scan < S && varpro_applies(m, o);
 }
 
+// Is the best start polished (below)? With several starts solved: a ranked grid that solves one start is a single
+// solve, as one explicit start is.
+template <class Model>
+LAWFIT_HD inline bool polishes(const Model& m, const StartSpec& st, i64 S, const Options& o) {
+  return S > 1 && !(scanning(m, st, S, o) && st.scan == 1);
+}
+
 // With several starts, the grid decides the basin and a final run from the winning start, with tight
 // tolerances (1e-13), settles the last digits (a single start already ran at the user's tolerances). The
 // refinement is kept only if it does not raise the cost; the status stays CONVERGED if either run converged.
@@ -414,7 +421,7 @@ void fit_one(const Model& m, const Curve& c, const double* lo, const double* hi,
     }
   }
   if (best_s < 0) return fail_curve_out(out, np, b, any_nonfinite ? NON_FINITE : NOT_RUN);
-  if (S > 1) polish(m, c, lo, hi, o, best, best_ne);
+  if (polishes(m, st, S, o)) polish(m, c, lo, hi, o, best, best_ne);
   for (int j = 0; j < np; ++j) out.params[b * np + j] = best.p[j];
   out.cost[b] = best.cost;
   out.iters[b] = best.iters;
@@ -559,7 +566,7 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
       r.iters = ti[t];
       r.status = static_cast<Status>(ts[t]);
       Normal<PMAX> ne;
-      const bool polished = S > 1 && [&] {
+      const bool polished = polishes(m, st, S, o) && [&] {
         const double *lo, *hi;
         bounds(b, &lo, &hi);
         return polish(m, curve(b), lo, hi, o, r, ne);

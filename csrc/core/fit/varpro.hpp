@@ -19,8 +19,10 @@
 // scaling) and projected into its box as in lm_full, with the same exits.
 //
 // VarPro ends at the projected optimum; lm_solve then runs lm_full from there (usually one evaluation: the
-// gradient test holds at once), so the result, its status and the normal equations behind the covariance are
-// those of the full problem, and both paths agree to the solver's tolerance.
+// gradient test holds at once), so the result, its status, its objective (evaluated, not the quadratic's
+// prediction) and the normal equations behind the covariance are those of the full problem, and both paths agree
+// to the solver's tolerance. (Returning VarPro's point directly was tried: in laws with several amplitudes VarPro
+// can stop where lm_full still moves, and the predicted cost can be off by rounding in a near-singular block.)
 // Rules as lm.hpp: no allocation; usable on the GPU.
 #pragma once
 #include "core/fit/lm.hpp"
@@ -38,14 +40,18 @@ LAWFIT_HD inline bool varpro_applies(const Model& m, const Options& o) {
 
 // Factor the symmetric n x n system a[idx[u], idx[v]] (+ a tiny Levenberg term where needed: the smallest of 0,
 // 1e-12, 1e-9, 1e-6 x its diagonal that it factors with) into l (leading dimension PMAX). false if none does.
+// *regularized: whether it needed the Levenberg term (a near-singular block).
 template <int PMAX>
-LAWFIT_HD inline bool factor_sub(const double* a, const int* idx, int n, double* l) {
+LAWFIT_HD inline bool factor_sub(const double* a, const int* idx, int n, double* l, bool* regularized) {
   for (double reg = 0.0; reg < 1e-5; reg = reg == 0.0 ? 1e-12 : reg * 1e3) {
     for (int u = 0; u < n; ++u) {
       for (int v = 0; v < n; ++v) l[u * PMAX + v] = a[idx[u] * PMAX + idx[v]];
       l[u * PMAX + u] = l[u * PMAX + u] * (1.0 + reg) + 1e-300;
     }
-    if (ldlt(l, n, PMAX)) return true;
+    if (ldlt(l, n, PMAX)) {
+      *regularized |= reg > 0.0;
+      return true;
+    }
   }
   return false;
 }
@@ -58,7 +64,7 @@ LAWFIT_HD inline bool factor_sub(const double* a, const int* idx, int n, double*
 template <int PMAX>
 LAWFIT_HD bool linear_step(const double* a, const double* g, const int* lin, int nl, const double* c,
                            const double* lo, const double* hi, double* dc, bool* held, int* free, int* nfree,
-                           double* lf, double* dcost) {
+                           double* lf, double* dcost, bool* regularized) {
   for (int k = 0; k < nl; ++k) {
     const int j = lin[k];
     dc[j] = 0.0;
@@ -76,7 +82,7 @@ LAWFIT_HD bool linear_step(const double* a, const double* g, const int* lin, int
       if (!held[k]) free[nf++] = lin[k];
     double s[PMAX];
     if (nf > 0) {
-      if (!factor_sub<PMAX>(a, free, nf, lf)) return false;
+      if (!factor_sub<PMAX>(a, free, nf, lf, regularized)) return false;
       factored = true;
       for (int u = 0; u < nf; ++u) {
         double r = g[free[u]];
@@ -125,7 +131,7 @@ LAWFIT_HD bool linear_step(const double* a, const double* g, const int* lin, int
     nf = 0;
     for (int k = 0; k < nl; ++k)
       if (!held[k]) free[nf++] = lin[k];
-    if (nf > 0 && !factor_sub<PMAX>(a, free, nf, lf)) return false;
+    if (nf > 0 && !factor_sub<PMAX>(a, free, nf, lf, regularized)) return false;
   }
   *nfree = nf;
   double d = 0.0;
@@ -163,8 +169,14 @@ LAWFIT_HD bool project(const Model& m, const Curve& c, const double* p, const Op
   bool held[PMAX];
   int free[PMAX], nf = 0;
   double lf[PMAX * PMAX], dcost = 0.0;
-  if (!linear_step<PMAX>(a, pr.ne.g, lin, nl, p, lo, hi, pr.dc, held, free, &nf, lf, &dcost)) return false;
+  bool regularized = false;
+  if (!linear_step<PMAX>(a, pr.ne.g, lin, nl, p, lo, hi, pr.dc, held, free, &nf, lf, &dcost, &regularized))
+    return false;
   pr.cost = pr.ne.cost + dcost;
+  // A near-singular linear block (two amplitudes' columns almost collinear, e.g. an exponent at 0 turning a term
+  // into a constant beside E) has no exact solution to trust: the predicted cost can be off by rounding, even
+  // negative. Treated like a vanished amplitude (below): VarPro does not step there.
+  pr.degenerate = regularized || !(pr.cost >= 0.0);
   // A LOG-scaled linear parameter (an amplitude, p > 0 by its scale) solved to zero: its term has vanished and
   // its exponents are undetermined, a plateau of the projected cost where every gradient is zero. VarPro does not
   // step there (see varpro_solve).
