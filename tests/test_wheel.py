@@ -1,11 +1,8 @@
 """The wheel installs and works without a compiler: scripts/check_wheel.sh builds the CPU wheel (reusing this
 checkout's build directory when the build requirements are installed, as the README's commands leave them),
 repairs it with auditwheel, checks its manylinux tag and size, installs it in a fresh venv whose PATH has no
-compiler, cmake or nvcc, and runs `lawfit demo` and this test suite against the installed wheel. A test that fails
-there is rerun once; one that then passes is named in the summary as flaky (with its first failure's message in the
-script's output), a deterministic failure fails this test. (Seen so far: tests/test_schedules.py::
-test_each_curve_alone_and_bad_curves_isolated, intermittently, only against the wheel; not reproduced in 60 runs of
-the dev build at 1-4 threads.)
+compiler, cmake or nvcc, and runs `lawfit demo` and this test suite against the installed wheel (the script prints
+the messages of any failure there).
 
 Runs wherever the checkout's scripts/ and a Linux x86-64/aarch64 toolchain are present (as in CI); skipped inside
 the wheel check itself (LAWFIT_WHEEL_CHECK), from an installed copy without the scripts, and where

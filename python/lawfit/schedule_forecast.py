@@ -188,7 +188,7 @@ def _posterior(p: dict, prior: dict, *, samples: int, seed: int, threads: int, i
         off, rows = p["off"], np.arange(len(p["t"]))
     S1h, S2h = p["S1h"][idx], p["S2h"][idx]
     lastv = p["last"][idx] if cut_value is None else cut_value
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # (a tiny S2h gives inf: handled below)
         unit = np.abs(lastv) / np.where(S2h > 0, S2h, np.nan)
     unit = np.where(np.isfinite(unit), unit, np.inf)
     mu_C = np.where(np.isfinite(unit), prior["gain"] * unit, 0.0)

@@ -145,7 +145,8 @@ def constant(*, warmup=0.0, peak=1.0) -> Schedule:
 def features(offsets, steps, fields: dict, lam: float = 0.999, threads: Optional[int] = None) -> tuple:
     """(S1, S2 [n, 2], error [C]) of lr_annealing at CSR ``steps`` (strictly increasing non-negative integers per
     curve) under per-curve schedule ``fields`` (from :meth:`Schedule.resolve`); error: 0 ok, 1 steps not
-    increasing, 2 a step that is not a non-negative integer (or beyond 1e9)."""
+    increasing, 2 a step that is not a non-negative integer (or beyond 1e9); the rows of a curve with an error are
+    NaN."""
     C = len(offsets) - 1
     f = {k: np.ascontiguousarray(np.broadcast_to(np.asarray(v), (C,))) for k, v in fields.items()}
     out, err = _core.schedule_features(np.ascontiguousarray(offsets, dtype=np.int64),
@@ -154,7 +155,10 @@ def features(offsets, steps, fields: dict, lam: float = 0.999, threads: Optional
                                        f["peak"].astype(np.float64), f["final"].astype(np.float64),
                                        f["decay"].astype(np.float64), f["shape"].astype(np.int32), float(lam),
                                        MAX_STEP, resolve_threads(threads, op="schedule"))
-    return np.asarray(out), np.asarray(err)
+    out, err = np.asarray(out), np.asarray(err)
+    if err.any():  # (the native call leaves a failed curve's rows unwritten: whatever the memory held)
+        out[np.repeat(err != 0, np.diff(np.asarray(offsets, dtype=np.int64)))] = np.nan
+    return out, err
 
 
 __all__ = ["Schedule", "cosine", "linear", "wsd", "constant", "features"]
