@@ -260,6 +260,59 @@ LAWFIT_HD double cost_at(const Model& m, const Curve& c, const double* p, const 
   return std::isfinite(cost) ? cost : kInf;
 }
 
+// The pieces of one damped Gauss-Newton iteration on a system (a [n x n], leading dimension PMAX; gradient g) in
+// which the parameters with fixed[j] are held: shared by lm_full and VarPro (core/fit/varpro.hpp), which runs them
+// on its reduced system.
+
+// Stationarity gate of the ftol and xtol exits: the undamped Gauss-Newton step over the free parameters must promise
+// a relative decrease of at most 100 ftol (a nearly singular system gets a small Levenberg term, the smallest of
+// 1e-12, 1e-9, 1e-6 x its diagonal that it can be factored with; none: nothing better to offer, stationary).
+template <int PMAX>
+LAWFIT_HD bool gn_stationary(const double* a, const double* g, int n, const bool* fixed, double cost, double ftol) {
+  for (double reg = 1e-12; reg < 1e-5; reg *= 1e3) {
+    double l[PMAX * PMAX] = {}, h[PMAX];  // (zeroed: GCC cannot see that the loop below fills what ldlt reads)
+    for (int j = 0; j < n; ++j) {
+      for (int k = 0; k < n; ++k) l[j * PMAX + k] = (fixed[j] || fixed[k]) ? 0.0 : a[j * PMAX + k];
+      l[j * PMAX + j] = fixed[j] ? 1.0 : a[j * PMAX + j] * (1.0 + reg) + 1e-300;
+      h[j] = fixed[j] ? 0.0 : g[j];
+    }
+    if (!ldlt(l, n, PMAX)) continue;
+    ldlt_solve(l, n, PMAX, h);
+    double pred = 0.0;
+    for (int j = 0; j < n; ++j) pred += fixed[j] ? 0.0 : 0.5 * g[j] * h[j];
+    return pred <= 100.0 * ftol * cost;
+  }
+  return true;
+}
+
+// The damped step h = -(a + lambda diag(dscale))^-1 g over the free parameters (0 for held ones). false if the
+// damped system cannot be factored (the caller raises lambda).
+template <int PMAX>
+LAWFIT_HD bool damped_step(const double* a, const double* g, int n, const bool* fixed, double lambda,
+                           const double* dscale, double* h) {
+  double l[PMAX * PMAX];
+  for (int j = 0; j < n; ++j) {
+    for (int k = 0; k < n; ++k) l[j * PMAX + k] = (fixed[j] || fixed[k]) ? 0.0 : a[j * PMAX + k];
+    l[j * PMAX + j] = fixed[j] ? 1.0 : a[j * PMAX + j] + lambda * dscale[j];
+    h[j] = fixed[j] ? 0.0 : -g[j];
+  }
+  if (!ldlt(l, n, PMAX)) return false;
+  ldlt_solve(l, n, PMAX, h);
+  return true;
+}
+
+// Decrease of the quadratic model for the step: -(g.step + step^T a step / 2).
+template <int PMAX>
+LAWFIT_HD double predicted_decrease(const double* a, const double* g, int n, const double* step) {
+  double pred = 0.0;
+  for (int j = 0; j < n; ++j) {
+    double ah = 0.0;
+    for (int k = 0; k < n; ++k) ah += a[j * PMAX + k] * step[k];
+    pred -= g[j] * step[j] + 0.5 * step[j] * ah;
+  }
+  return pred;
+}
+
 // Run LM on all parameters from the natural start p0 within natural bounds [lower, upper] (lm_solve in
 // core/fit/varpro.hpp chooses between this and variable projection).
 template <class Model>
@@ -303,31 +356,15 @@ LAWFIT_HD LMResult<Model::PMAX> lm_full(const Model& m, const Curve& c, const do
 
   double dscale[PMAX];
   for (int j = 0; j < np; ++j) dscale[j] = ne.a[j * PMAX + j] > 1e-300 ? ne.a[j * PMAX + j] : 1e-300;
-  // Stationarity gate of the ftol and xtol exits, which a damped LM can meet far from a minimum while it crawls
-  // along a curved valley (e.g. a LOG amplitude sliding towards zero): the undamped Gauss-Newton step over the
-  // free parameters (those not held at a bound) must promise a relative decrease of at most 100 ftol, otherwise
-  // the iteration goes on (and ends as MAX_ITER if it never gets there).
-  // (A nearly singular J^T J gets a small Levenberg term, the smallest of 1e-12, 1e-9, 1e-6 x its diagonal
-  // that it can be factored with.)
+  // Stationarity gate of the ftol and xtol exits (gn_stationary), which a damped LM can meet far from a minimum
+  // while it crawls along a curved valley (e.g. a LOG amplitude sliding towards zero): otherwise the iteration goes
+  // on (and ends as MAX_ITER if it never gets there).
   // Active set: a parameter at a bound whose descent direction points outward is held fixed.
   auto held = [&](int j) { return (th[j] <= lo[j] && ne.g[j] > 0.0) || (th[j] >= hi[j] && ne.g[j] < 0.0); };
   auto stationary = [&]() -> bool {
     bool fj[PMAX];
     for (int j = 0; j < np; ++j) fj[j] = held(j);
-    for (double reg = 1e-12; reg < 1e-5; reg *= 1e3) {
-      double l[PMAX * PMAX] = {}, h[PMAX];  // (zeroed: GCC cannot see that the loop below fills what ldlt reads)
-      for (int j = 0; j < np; ++j) {
-        for (int k = 0; k < np; ++k) l[j * PMAX + k] = (fj[j] || fj[k]) ? 0.0 : ne.a[j * PMAX + k];
-        l[j * PMAX + j] = fj[j] ? 1.0 : ne.a[j * PMAX + j] * (1.0 + reg) + 1e-300;
-        h[j] = fj[j] ? 0.0 : ne.g[j];
-      }
-      if (!ldlt(l, np, PMAX)) continue;
-      ldlt_solve(l, np, PMAX, h);
-      double pred = 0.0;
-      for (int j = 0; j < np; ++j) pred += fj[j] ? 0.0 : 0.5 * ne.g[j] * h[j];
-      return pred <= 100.0 * o.ftol * ne.cost;
-    }
-    return true;  // no usable quadratic model: nothing better to offer
+    return gn_stationary<PMAX>(ne.a, ne.g, np, fj, ne.cost, o.ftol);
   };
   double lambda = 1e-3, nu = 2.0;
   Status status = MAX_ITER;
@@ -355,14 +392,8 @@ LAWFIT_HD LMResult<Model::PMAX> lm_full(const Model& m, const Curve& c, const do
     // Inner loop: increase damping until a step reduces the cost.
     bool accepted = false, done = false;
     while (!accepted) {
-      double l[PMAX * PMAX], h[PMAX];
-      for (int j = 0; j < np; ++j) {
-        for (int k = 0; k < np; ++k)
-          l[j * PMAX + k] = (fixed[j] || fixed[k]) ? 0.0 : ne.a[j * PMAX + k];
-        l[j * PMAX + j] = fixed[j] ? 1.0 : ne.a[j * PMAX + j] + lambda * dscale[j];
-        h[j] = fixed[j] ? 0.0 : -ne.g[j];
-      }
-      if (!ldlt(l, np, PMAX)) {
+      double h[PMAX];
+      if (!damped_step<PMAX>(ne.a, ne.g, np, fixed, lambda, dscale, h)) {
         lambda *= nu;
         nu *= 2.0;
         if (lambda > 1e30) {
@@ -373,7 +404,6 @@ LAWFIT_HD LMResult<Model::PMAX> lm_full(const Model& m, const Curve& c, const do
         continue;
       }
       singular_start = false;
-      ldlt_solve(l, np, PMAX, h);
       double thn[PMAX], step[PMAX], hnorm = 0.0, tnorm = 0.0;
       for (int j = 0; j < np; ++j) {
         double v = th[j] + h[j];
@@ -392,12 +422,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_full(const Model& m, const Curve& c, const do
         break;
       }
       // Predicted reduction of the quadratic model for the (projected) step.
-      double pred = 0.0;
-      for (int j = 0; j < np; ++j) {
-        double ah = 0.0;
-        for (int k = 0; k < np; ++k) ah += ne.a[j * PMAX + k] * step[k];
-        pred -= ne.g[j] * step[j] + 0.5 * step[j] * ah;
-      }
+      const double pred = predicted_decrease<PMAX>(ne.a, ne.g, np, step);
       double pn[PMAX];
       to_natural(m, thn, pn);
       const bool ok = accumulate(m, c, pn, o, tn);

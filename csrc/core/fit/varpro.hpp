@@ -295,20 +295,7 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
   auto stationary = [&]() -> bool {
     bool fj[PMAX];
     for (int u = 0; u < nn; ++u) fj[u] = held(u);
-    for (double reg = 1e-12; reg < 1e-5; reg *= 1e3) {
-      double l[PMAX * PMAX] = {}, h[PMAX];
-      for (int u = 0; u < nn; ++u) {
-        for (int v = 0; v < nn; ++v) l[u * PMAX + v] = (fj[u] || fj[v]) ? 0.0 : cur.s[u * PMAX + v];
-        l[u * PMAX + u] = fj[u] ? 1.0 : cur.s[u * PMAX + u] * (1.0 + reg) + 1e-300;
-        h[u] = fj[u] ? 0.0 : cur.g[u];
-      }
-      if (!ldlt(l, nn, PMAX)) continue;
-      ldlt_solve(l, nn, PMAX, h);
-      double pred = 0.0;
-      for (int u = 0; u < nn; ++u) pred += fj[u] ? 0.0 : 0.5 * cur.g[u] * h[u];
-      return pred <= 100.0 * o.ftol * cur.cost;
-    }
-    return true;
+    return gn_stationary<PMAX>(cur.s, cur.g, nn, fj, cur.cost, o.ftol);
   };
   double lambda = 1e-3, nu = 2.0;
   for (int it = 0; status == MAX_ITER && it < o.max_iter; ++it) {
@@ -331,19 +318,13 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
     }
     bool accepted = false;
     while (!accepted && status == MAX_ITER) {
-      double l[PMAX * PMAX], h[PMAX];
-      for (int u = 0; u < nn; ++u) {
-        for (int v = 0; v < nn; ++v) l[u * PMAX + v] = (fixed[u] || fixed[v]) ? 0.0 : cur.s[u * PMAX + v];
-        l[u * PMAX + u] = fixed[u] ? 1.0 : cur.s[u * PMAX + u] + lambda * dscale[u];
-        h[u] = fixed[u] ? 0.0 : -cur.g[u];
-      }
-      if (!ldlt(l, nn, PMAX)) {
+      double h[PMAX];
+      if (!damped_step<PMAX>(cur.s, cur.g, nn, fixed, lambda, dscale, h)) {
         lambda *= nu;
         nu *= 2.0;
         if (lambda > 1e30) status = CONVERGED;  // lm_full takes over from here
         continue;
       }
-      ldlt_solve(l, nn, PMAX, h);
       double thn[PMAX], step[PMAX], hnorm = 0.0, tnorm = 0.0, pt[PMAX];
       for (int j = 0; j < np; ++j) pt[j] = p[j];
       for (int u = 0; u < nn; ++u) {
@@ -363,12 +344,7 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
         status = CONVERGED;
         break;
       }
-      double pred = 0.0;
-      for (int u = 0; u < nn; ++u) {
-        double sh = 0.0;
-        for (int v = 0; v < nn; ++v) sh += cur.s[u * PMAX + v] * step[v];
-        pred -= cur.g[u] * step[u] + 0.5 * step[u] * sh;
-      }
+      const double pred = predicted_decrease<PMAX>(cur.s, cur.g, nn, step);
       const bool ok = project(m, c, pt, o, lin, nl, nonlin, nn, lo, hi, trial) && !trial.degenerate;
       const double actual = ok ? cur.cost - trial.cost : -kInf;
       if (ok && actual > 0.0) {
