@@ -27,7 +27,11 @@ warm-up call per method (JAX's compile time is reported separately). --threads N
 (os.sched_setaffinity, before jax/torch are imported) and passes N to lawfit (threads=), torch (set_num_threads)
 and the Cpufit wrapper (N contiguous chunks on Python threads); JAX/XLA sizes its pool from the affinity.
 
-"limit" row, a floor estimate: the time numpy takes to evaluate the model and its Jacobian (f and the P partial
+"limit (native)" row, the floor: the model's value and gradient at every point, generated as straight-line C++ by
+lawfit._jit and run in the solvers' own vectorised per-point loop with libmvec's exp (no residuals, sums, solves or
+tests), one evaluation of every curve timed on one thread, divided by --threads, times lawfit's mean iterations.
+
+"limit (numpy)" row, an older floor estimate: the time numpy takes to evaluate the model and its Jacobian (f and the P partial
 derivatives, analytic, vectorised over all curves x points, one thread) once for the whole batch, multiplied by
 lawfit's mean number of iterations per curve (each lawfit iteration evaluates the model and Jacobian at least once;
 rejected trial steps, the linear solves and the stopping tests are not counted). It says what the model evaluations
@@ -116,12 +120,20 @@ def lawfit_methods(problem, d, threads):
     names = PARAMS[problem]
     df = pd.DataFrame({"curve": np.repeat(np.arange(B), n), "x": np.tile(d["x"], B), "y": d["y"].ravel()})
     starts = pd.DataFrame({"curve": np.arange(B), **{k: d["p0"][:, j] for j, k in enumerate(names)}})
-    law = "power_law" if problem == "power_law" else lawfit.Law(GAUSS_FORMULA, inputs="x")
+    if problem == "power_law":
+        law = "power_law"
+    else:  # the user formula compiled to native code (lawfit._jit; compiled here, before any timing, or cached)
+        law = lawfit.Law(GAUSS_FORMULA, inputs="x", native=True)
+        try:
+            law.compile()
+        except RuntimeError as e:  # no C++ compiler here: the bytecode evaluator
+            print(f"lawfit: the Gaussian formula runs on the bytecode evaluator ({e})", file=sys.stderr)
+            law = lawfit.Law(GAUSS_FORMULA, inputs="x", native=False)
     spec = lawfit.get_law(law)
     assert tuple(spec.params) == names, spec.params
 
-    def end_to_end():
-        r = lawfit.fit(df, law, x="x", y="y", by="curve", starts=starts, threads=threads)
+    def end_to_end(solver="varpro"):
+        r = lawfit.fit(df, law, x="x", y="y", by="curve", starts=starts, threads=threads, solver=solver)
         p = r.params.to_numpy().copy()
         return dict(params=p, status_ok=(r.status == "CONVERGED").to_numpy(), iters=r.iterations.to_numpy(),
                     own_cost=r.objective.to_numpy())
@@ -131,12 +143,17 @@ def lawfit_methods(problem, d, threads):
               upper=np.array(spec.upper, np.float64), starts=np.ascontiguousarray(d["p0"][:, None, :]),
               threads=threads, want_cov=False)
 
-    def native():
-        o = spec._fit(**kw)
+    def native(spec=spec, varpro=True):
+        o = spec._fit(**kw, varpro=varpro)
         return dict(params=np.asarray(o["params"], np.float64), status_ok=np.asarray(o["status"]) == 0,
                     iters=np.asarray(o["iters"]), own_cost=np.asarray(o["cost"]))
 
-    return {"lawfit": end_to_end, "lawfit_native": native}
+    methods = {"lawfit": end_to_end, "lawfit_native": native,
+               "lawfit_lm": lambda: end_to_end("lm"), "lawfit_native_lm": lambda: native(varpro=False)}
+    if problem == "gauss":  # the same formula on the bytecode evaluator (native=False): what the compile buys
+        bytecode = lawfit.Law(GAUSS_FORMULA, inputs="x", native=False)
+        methods["lawfit_native_bytecode"] = lambda: native(bytecode)
+    return methods
 
 
 def jax_method(problem, d):
@@ -212,7 +229,35 @@ def _timed(fn):
     return time.perf_counter() - t0, out
 
 
-def limit_row(problem, d, mean_iters, repeats):
+# The native floor: the law's value and gradient as straight-line C++ (lawfit._jit), in the solvers' own vectorised
+# per-point loop (core/fit/lm.hpp accumulate, step 1) and nothing else. power_law as the built-in evaluates it after
+# its prepare step (x -> log x, once per point): E + A exp(-alpha lx).
+FLOOR_FORMULAS = {"power_law": ("E + A*exp(-alpha*lx)", "lx"), "gauss": (GAUSS_FORMULA, "x")}
+
+
+def native_floor(problem, d, repeats):
+    import lawfit
+    from lawfit import _core
+
+    formula, inp = FLOOR_FORMULAS[problem]
+    law = lawfit.Law(formula, inputs=inp, native=True)
+    try:
+        handle = lawfit._jit.handle(law, 0.0, True)
+    except RuntimeError:  # no C++ compiler here: no native floor
+        return None
+    B, n = d["y"].shape
+    x = np.log(d["x"]) if problem == "power_law" else d["x"]
+    X = np.ascontiguousarray(np.tile(x, B))
+    P = np.ascontiguousarray(d["truth"] * 1.01)
+    times = []
+    for _ in range(max(repeats, 3)):
+        t0 = time.perf_counter()
+        _core.jit_eval_floor(handle, X, n, P)
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def limit_row(problem, d, mean_iters, repeats, threads):
     p = d["truth"] * 1.01
     x = d["x"]
     lx = np.log(x) if problem == "power_law" else None
@@ -229,6 +274,8 @@ def limit_row(problem, d, mean_iters, repeats):
         np.matmul(Jt, r[:, :, None])
         t_ne.append(time.perf_counter() - t0)
     te, tn = min(t_eval), min(t_ne)
+    tf = native_floor(problem, d, repeats)
+    nan = float("nan")
     return {
         "what": "numpy (one thread), model + analytic Jacobian over all curves x points, one evaluation, times "
                 "lawfit's mean iterations per curve (rejected trials, solves and tests not counted)",
@@ -237,6 +284,15 @@ def limit_row(problem, d, mean_iters, repeats):
         "limit_s": te * mean_iters,
         "one_eval_with_normal_equations_s": tn,
         "limit_with_normal_equations_s": tn * mean_iters,
+        "native": {
+            "what": "the floor of the issue: the model's value and gradient at every point, compiled straight-line "
+                    "C++ in the solvers' vectorised per-point loop (libmvec exp), one evaluation per curve measured "
+                    "on one thread, divided by the thread count (perfect scaling), times lawfit's mean iterations "
+                    "per curve (each iteration evaluates at least once)",
+            "formula": FLOOR_FORMULAS[problem][0],
+            "one_eval_one_thread_s": nan if tf is None else tf,
+            "limit_s": nan if tf is None else tf / threads * mean_iters,
+        },
     }
 
 
@@ -316,7 +372,7 @@ def main():
                                                                         spread=a.spread)
         B, n = d["y"].shape
         methods = dict(lawfit_methods(problem, d, a.threads))
-        precision = {"lawfit": "float64", "lawfit_native": "float64"}
+        precision = {m: "float64" for m in methods}
         if have_jax:
             methods["jax_lm"] = jax_method(problem, d)
             precision["jax_lm"] = "float64"
@@ -361,7 +417,7 @@ def main():
             if m in e:
                 e[m]["iterations_meaning"] = "Cpufit n_iterations (trial steps, accepted or not)"
                 e[m]["tolerance"] = a.cpufit_tol[0] if m == "cpufit_f32" else a.cpufit_tol[1]
-        pr["limit"] = limit_row(problem, d, np.mean(ref["iters"]), a.repeats)
+        pr["limit"] = limit_row(problem, d, np.mean(ref["iters"]), a.repeats, a.threads)
         res["problems"][problem] = pr
         report(problem, pr, a.threads)
     res["load_average_after"] = os.getloadavg()
@@ -388,6 +444,10 @@ def report(problem, pr, threads):
         print(f"{m:15s} {e['precision']:8s} {1e3 * e['time_s']:9.2f} {e['time_s'] / tl:9.2f} "
               f"{e['converged']:6d} {e['mean_iterations']:6.2f} {extra}")
     lim = pr["limit"]
+    nf = lim["native"]
+    print(f"{'limit (native)':15s} {'float64':8s} {1e3 * nf['limit_s']:9.2f} {nf['limit_s'] / tl:9.2f}   "
+          f"(model+gradient at every point, compiled: {1e3 * nf['one_eval_one_thread_s']:.2f} ms per evaluation on "
+          f"one thread / {threads} x {lim['lawfit_mean_iterations']:.2f} iterations)")
     print(f"{'limit (numpy)':15s} {'float64':8s} {1e3 * lim['limit_s']:9.2f} {lim['limit_s'] / tl:9.2f}   "
           f"(one model+Jacobian evaluation {1e3 * lim['one_eval_s']:.2f} ms x {lim['lawfit_mean_iterations']:.2f} "
           f"iterations; with J^T J, J^T r: {1e3 * lim['limit_with_normal_equations_s']:.2f} ms)")

@@ -109,10 +109,12 @@ def test_normal_helpers():
 
 @pytest.mark.parametrize("method", ["pairs", "residual"])
 def test_formula_law_bootstrap_matches_builtin(plaw, method):
-    """A lawfit.Law with the built-in's formula draws the same resamples (Philox keyed by seed, curve,
-    replicate) and refits them: replicates agree with the built-in law's to rounding, BCa intervals too."""
+    """A lawfit.Law with the built-in's formula, bounds and scales draws the same resamples (Philox keyed by seed,
+    curve, replicate) and refits them: replicates agree with the built-in law's to rounding, BCa intervals too.
+    (With A on a linear scale the solver's path differs, VarPro hands over to LM earlier: replicates then agree to the
+    solver's tolerance, a few 1e-6 in ill-conditioned ones, not to rounding.)"""
     df, ref = plaw
-    law = lawfit.Law("E + A * x^-alpha", inputs="x", bounds={"A": (0, None), "alpha": (0, 10)})
+    law = lawfit.Law("E + A * x^-alpha", inputs="x", bounds={"A": (0, None), "alpha": (0, 10)}, scale={"A": "log"})
     fit = lawfit.fit(df, law, x="x", y="y", by="curve")
     np.testing.assert_allclose(fit.params.to_numpy(), ref.params.to_numpy(), rtol=1e-7)
     a = bootstrap(ref, n=200, method=method, seed=4)

@@ -125,6 +125,44 @@ py::array_t<double> formula_eval(py::array op, py::array a, py::array b, py::arr
 }
 
 void register_formula(py::module_& m) {
+  m.def(
+      "jit_load", [](const std::string& path, const std::string& key) { return load_jit(path, key); }, py::arg("path"),
+      py::arg("key"),
+      "Load a formula's native library (built by lawfit._jit) and return its handle for fit_formula / "
+      "bootstrap_formula(jit=...); RuntimeError when it cannot load or was built under another key.");
+  m.def(
+      "jit_eval",
+      [](int handle, py::array x, py::array p) {
+        const kernels::JitTable& t = jit_table(handle);
+        const int P = t.n_params, D = t.n_inputs;
+        const py::ssize_t n = x.size() / D;
+        if (x.size() != n * D)
+          throw py::value_error("jit_eval: 'x' has " + std::to_string(x.size()) +
+                                " elements, not a multiple of the input count " + std::to_string(D));
+        const double* xp = in_ptr<double>(x, "jit_eval", "x");   // [n, D]
+        const double* pp = in_ptr<double>(p, "jit_eval", "p", P);  // [P]
+        py::array_t<double> out({n, static_cast<py::ssize_t>(P + 1)});
+        t.eval(xp, n, pp, out.mutable_data());
+        return out;
+      },
+      py::arg("handle"), py::arg("x"), py::arg("p"),
+      "Value and gradient ([n, P+1]) of a native formula library's law at x[n, D] with p[P] (scalar libm).");
+  m.def(
+      "jit_eval_floor",
+      [](int handle, py::array x, py::ssize_t n, py::array p) {
+        const kernels::JitTable& t = jit_table(handle);
+        const int P = t.n_params, D = t.n_inputs;
+        if (n < 1 || x.size() % (n * D) != 0)
+          throw py::value_error("jit_eval_floor: 'x' must hold B curves of n points x the input count");
+        const py::ssize_t B = x.size() / (n * D);
+        const double* xp = in_ptr<double>(x, "jit_eval_floor", "x");
+        const double* pp = in_ptr<double>(p, "jit_eval_floor", "p", B * P);
+        py::gil_scoped_release release;
+        return t.eval_floor(xp, B, n, pp);
+      },
+      py::arg("handle"), py::arg("x"), py::arg("n"), py::arg("p"),
+      "The benchmarks' floor: value and gradient at every point of B curves (x[B*n*D], p[B, P]) in the solvers' "
+      "vectorised per-point loop, one thread; returns a checksum.");
   m.def("formula_eval", &formula_eval, py::arg("op"), py::arg("a"), py::arg("b"), py::arg("arg"),
         py::arg("consts"), py::arg("n_params"), py::arg("n_inputs"), py::arg("x"), py::arg("p"),
         py::arg("grad") = false, py::arg("block") = false,
@@ -137,22 +175,26 @@ void register_formula(py::module_& m) {
          py::object linear, py::object scale, py::array offsets, py::array x, py::array y, py::object w,
          py::object lower, py::object upper, py::object starts, py::ssize_t n_random, py::object rand_lo,
          py::object rand_hi, bool project_linear, std::uint64_t seed, int loss, double delta, int space,
-         double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov, py::object keys, bool varpro, int scan) {
+         double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov, py::object keys, bool varpro, int scan,
+         int jit) {
         const FitArgs fa = fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo, rand_hi,
                                          project_linear, seed, loss, delta, space, ftol, xtol, gtol, max_iter, threads,
                                          want_cov, keys, varpro, scan);
+        // The formula's native library when it has one (python/lawfit/_jit.py), else the bytecode evaluator.
+        const kernels::FitFormulaFn fit_fn = jit >= 0 ? jit_table(jit).fit : kernel_table().fit_formula;
         return with_formula("fit_formula", op, a, b, arg, consts, n_params, n_inputs, linear, scale,
                             [&](const fit::FormulaModel& model) {
                               return run_fit_kernel(model.n_params(), model.n_inputs(), fa,
                                                     [&](FitCall& fc, kernels::KernelError* err) {
-                                                      return kernel_table().fit_formula(&model, &fc.in, &fc.st, &fc.o,
-                                                                                        &fc.out, fa.threads, err);
+                                                      return fit_fn(&model, &fc.in, &fc.st, &fc.o, &fc.out, fa.threads, err);
                                                     });
                             });
       },
       py::arg("op"), py::arg("a"), py::arg("b"), py::arg("arg"), py::arg("consts"), py::arg("n_params"),
       py::arg("n_inputs"), py::arg("linear") = py::none(), py::arg("scale") = py::none(), LAWFIT_FIT_KWARGS,
-      "Batched multi-start fit of a compiled formula (lawfit.Law) to a CSR batch of curves.");
+      py::arg("jit") = -1,
+      "Batched multi-start fit of a compiled formula (lawfit.Law) to a CSR batch of curves; jit: the handle of the "
+      "formula's native library (jit_load), or -1 for the bytecode evaluator.");
   m.def(
       "fit_formula_shared",
       [](py::array op, py::array a, py::array b, py::array arg, py::array consts, int n_params, int n_inputs,
@@ -176,14 +218,16 @@ void register_formula(py::module_& m) {
          py::object linear, py::object scale, py::array offsets, py::array x, py::array y, py::object w,
          py::array lower, py::array upper, py::array params, py::array status, py::ssize_t n, int method,
          std::uint64_t seed, int loss, double delta, int space, double ftol, double xtol, double gtol, int max_iter,
-         int threads, py::object shared, py::object keys, bool varpro) {
+         int threads, py::object shared, py::object keys, bool varpro, int jit) {
+        if (jit >= 0) jit_table(jit);  // a bad handle is a ValueError here, before the GIL is released
         const BootArgs ba{offsets, x, y, w, lower, upper, params, status, n, method, seed,
-                          loss, delta, space, ftol, xtol, gtol, max_iter, threads, shared, keys, varpro};
+                          loss, delta, space, ftol, xtol, gtol, max_iter, threads, shared, keys, varpro, jit};
         return with_formula("bootstrap_formula", op, a, b, arg, consts, n_params, n_inputs, linear, scale,
                             [&](const fit::FormulaModel& model) { return run_bootstrap(model, ba); });
       },
       py::arg("op"), py::arg("a"), py::arg("b"), py::arg("arg"), py::arg("consts"), py::arg("n_params"),
       py::arg("n_inputs"), py::arg("linear") = py::none(), py::arg("scale") = py::none(), LAWFIT_BOOT_KWARGS,
+      py::arg("jit") = -1,
       "Batched bootstrap refits of a compiled formula fitted to a CSR batch: (params [B, n, P], status [B, n]).");
 }
 

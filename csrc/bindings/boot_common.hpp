@@ -28,20 +28,22 @@ struct BootArgs {
   py::object shared;           // [P] bool mask of parameters shared across curves, or None
   py::object keys;             // [B] uint64 random-stream key per curve, or None (the curve's index)
   bool varpro;                 // the fit's solver: variable projection where it applies (fit::Options::varpro)
+  int jit = -1;                // a compiled formula's native library (load_jit handle), or -1: the kernel table's
 };
 
 // The bootstrap kernel of a built-in law or of a compiled formula.
 template <class L>
-int boot_kernel(const laws::StaticModel<L>&, const fit::BatchInput* in, const double* p_hat, const std::int32_t* st,
+int boot_kernel(const laws::StaticModel<L>&, int, const fit::BatchInput* in, const double* p_hat, const std::int32_t* st,
                 i64 R, int method, std::uint64_t seed, const fit::Options* o, const sample::BootstrapOutput* out,
                 int threads, kernels::KernelError* err) {
   static const int k = kernel_law_index(L::name);
   return kernel_table().boot_law[k](in, p_hat, st, R, method, seed, o, out, threads, err);
 }
-inline int boot_kernel(const fit::FormulaModel& m, const fit::BatchInput* in, const double* p_hat,
+inline int boot_kernel(const fit::FormulaModel& m, int jit, const fit::BatchInput* in, const double* p_hat,
                        const std::int32_t* st, i64 R, int method, std::uint64_t seed, const fit::Options* o,
                        const sample::BootstrapOutput* out, int threads, kernels::KernelError* err) {
-  return kernel_table().boot_formula(&m, in, p_hat, st, R, method, seed, o, out, threads, err);
+  const kernels::BootFormulaFn fn = jit >= 0 ? jit_table(jit).boot : kernel_table().boot_formula;
+  return fn(&m, in, p_hat, st, R, method, seed, o, out, threads, err);
 }
 
 // The model of a joint (shared-parameter) bootstrap: built-in laws behind one type (laws::DynamicLaw).
@@ -96,7 +98,7 @@ py::tuple run_bootstrap(const Model& m, const BootArgs& a) {
       sample::bootstrap_shared(shared_model(m), in, mask, p_hat, st, a.n, static_cast<sample::BootMethod>(a.method), a.seed, o,
                                out, a.threads);
     else  // the solver kernel for this CPU (kernels/api.hpp)
-      rc = boot_kernel(m, &in, p_hat, st, a.n, a.method, a.seed, &o, &out, a.threads, &err);
+      rc = boot_kernel(m, a.jit, &in, p_hat, st, a.n, a.method, a.seed, &o, &out, a.threads, &err);
   }
   check_kernel(rc, err);
   return py::make_tuple(params, status);

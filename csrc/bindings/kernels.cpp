@@ -18,6 +18,12 @@ namespace lawfit::bindings {
 namespace {
 
 LoadedKernels g_kernels;
+PollHook g_hook = nullptr;
+struct LoadedJit {
+  std::string path;
+  const kernels::JitTable* table;
+};
+std::vector<LoadedJit> g_jits;  // appended under the GIL (the binding holds it)
 
 std::string cpu_features() {
   std::string s;
@@ -97,6 +103,7 @@ const kernels::KernelTable* try_level(const std::string& dir, const std::string&
 
 const LoadedKernels& load_kernels(PollHook hook) {
   if (g_kernels.table) return g_kernels;
+  g_hook = hook;
   const char* env = std::getenv("LAWFIT_CPU");
   std::string want = env && *env ? env : "auto";
   if (want != "auto" && want != "baseline" && want != "avx2")
@@ -130,6 +137,35 @@ const LoadedKernels& load_kernels(PollHook hook) {
 const kernels::KernelTable& kernel_table() {
   if (!g_kernels.table) throw std::runtime_error("lawfit's solver kernels are not loaded");
   return *g_kernels.table;
+}
+
+int load_jit(const std::string& path, const std::string& key) {
+  for (size_t i = 0; i < g_jits.size(); ++i)
+    if (g_jits[i].path == path && key == g_jits[i].table->key) return static_cast<int>(i);
+  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char* e = dlerror();
+    throw std::runtime_error("cannot load the native formula library " + path + ": " + (e ? e : "dlopen failed"));
+  }
+  auto entry = reinterpret_cast<kernels::JitEntryFn>(dlsym(h, kernels::kJitEntryName));
+  const kernels::JitTable* t = entry ? entry() : nullptr;
+  std::string why;
+  if (!t) why = "it has no entry point " + std::string(kernels::kJitEntryName);
+  else if (t->abi != kernels::kAbiVersion) why = "it was built for another kernel ABI";
+  else if (!t->key || key != t->key) why = "it was built for another formula or lawfit version (key mismatch)";
+  if (!why.empty()) {
+    dlclose(h);
+    throw std::runtime_error("cannot use the native formula library " + path + ": " + why);
+  }
+  t->set_poll_hook(g_hook);
+  g_jits.push_back({path, t});
+  return static_cast<int>(g_jits.size() - 1);
+}
+
+const kernels::JitTable& jit_table(int handle) {
+  if (handle < 0 || handle >= static_cast<int>(g_jits.size()))
+    throw pybind11::value_error("no native formula library with handle " + std::to_string(handle));
+  return *g_jits[static_cast<size_t>(handle)].table;
 }
 
 int kernel_law_index(const char* name) {

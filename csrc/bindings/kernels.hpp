@@ -21,6 +21,11 @@ const LoadedKernels& load_kernels(PollHook hook);
 const kernels::KernelTable& kernel_table();
 // The kernel index of a built-in law (LAWFIT_FOR_EACH_LAW order, checked against the library's names at load).
 int kernel_law_index(const char* name);
+// Load a formula's native library (kernels/api.hpp, JitTable; built by python/lawfit/_jit.py) and return its handle
+// (libraries stay loaded; the same path twice gives the same handle). Throws std::runtime_error naming the reason when
+// the library cannot load, lacks the entry point, or was built under another key or ABI.
+int load_jit(const std::string& path, const std::string& key);
+const kernels::JitTable& jit_table(int handle);
 // Re-throw a kernel's KernelCode as the exception it stands for (Interrupted, ValueError, MemoryError, ...).
 void check_kernel(int code, const kernels::KernelError& err);
 

@@ -56,4 +56,27 @@ struct KernelTable {
 using EntryFn = const KernelTable* (*)();
 constexpr const char* kEntryName = "lawfit_kernels_v1";
 
+// A user formula compiled to native code at run time (python/lawfit/_jit.py generates a law struct from the
+// formula's tape and compiles it with kernels/jit_main.inc into a library of its own). Its fit and bootstrap are the
+// built-in laws' solvers instantiated for that law; the FormulaModel they are handed is the same formula's tape
+// (used only to check the parameter and input counts). The library exports lawfit_jit_v1() only.
+struct JitTable {
+  int abi;          // kAbiVersion
+  const char* key;  // the cache key the library was built under (the loader checks it)
+  int n_params, n_inputs;
+  FitFormulaFn fit;
+  BootFormulaFn boot;
+  void (*set_poll_hook)(PollHook);
+  // The generated law's value and gradient at n points x[n * n_inputs] with parameters p[n_params]:
+  // out[i * (n_params + 1)] the value, then df/dp (for tests against the bytecode evaluator).
+  void (*eval)(const double* x, i64 n, const double* p, double* out);
+  // The benchmarks' floor (bench/bench_peers.py "limit" row): the model's value and gradient at every point of B
+  // curves of n points (x[B * n * n_inputs], p[B * n_params]), in the solvers' vectorised per-point loop
+  // (core/fit/lm.hpp accumulate, step 1) and nothing else; returns a checksum.
+  double (*eval_floor)(const double* x, i64 B, i64 n, const double* p);
+};
+
+using JitEntryFn = const JitTable* (*)();
+constexpr const char* kJitEntryName = "lawfit_jit_v1";
+
 }  // namespace lawfit::kernels

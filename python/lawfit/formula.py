@@ -37,6 +37,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ._args import show
+from . import _jit
 from ._native import _core
 from .catalogue import LawSpec
 
@@ -562,6 +563,11 @@ class Law(LawSpec):
         1.0 only). Values are clipped into the bounds.
     scale: ``{param: "log"}`` to optimise ``log(p)`` (the parameter stays positive).
     name: a name for tables and plots (default: the formula).
+    native: compile the formula to native code for fits and bootstraps (:mod:`lawfit._jit`): ``None`` (default)
+        when a call is large enough to repay the compile (about 6 s, cached on disk, so once per machine), or
+        when it is already cached; ``True`` always (RuntimeError where no C++ compiler is found); ``False``
+        never (the bytecode evaluator). Results agree with the bytecode's to the solvers' tolerance.
+        ``native_status`` says which one runs and why.
     """
 
     def __init__(
@@ -574,7 +580,10 @@ class Law(LawSpec):
         start: Optional[dict] = None,
         scale: Optional[dict] = None,
         name: Optional[str] = None,
+        native: Optional[bool] = None,
     ):
+        if native not in (None, True, False):
+            raise ValueError(f"native must be None (when it pays), True or False, got {show(native)}")
         if isinstance(inputs, str):
             inputs = [inputs]
         if isinstance(inputs, (bytes, dict)) or not hasattr(inputs, "__iter__"):
@@ -681,6 +690,8 @@ class Law(LawSpec):
         object.__setattr__(self, "_scale_arr", np.array([1 if s == "log" else 0 for s in scales], dtype=np.int32))
         object.__setattr__(self, "_given", {"params": params, "bounds": bounds_n, "start": start_n,
                                             "scale": dict(scale), "name": name})
+        object.__setattr__(self, "_native", native)
+        object.__setattr__(self, "_native_state", ("not built", "no fit has run yet"))
 
     # ---- native entry points ----------------------------------------------------------------------
     def _tape_args(self) -> tuple:
@@ -688,13 +699,36 @@ class Law(LawSpec):
         return (t["op"], t["a"], t["b"], t["arg"], t["consts"], self.n_params, len(self.inputs))
 
     def _fit(self, **kw) -> dict:
-        return _core.fit_formula(*self._tape_args(), self._linear_arr, self._scale_arr, **kw)
+        jit = _jit.handle(self, _jit.fit_work(kw), self._native)
+        return _core.fit_formula(*self._tape_args(), self._linear_arr, self._scale_arr, jit=jit, **kw)
 
     def _fit_shared(self, **kw) -> dict:
         return _core.fit_formula_shared(*self._tape_args(), self._linear_arr, self._scale_arr, **kw)
 
     def _bootstrap(self, **kw) -> tuple:
-        return _core.bootstrap_formula(*self._tape_args(), self._linear_arr, self._scale_arr, **kw)
+        jit = -1
+        if kw.get("shared") is None:  # joint fits run on the bytecode (one solve per batch)
+            jit = _jit.handle(self, float(np.size(kw.get("y", ()))) * int(kw.get("n", 1)), self._native)
+        return _core.bootstrap_formula(*self._tape_args(), self._linear_arr, self._scale_arr, jit=jit, **kw)
+
+    def compile(self) -> "Law":
+        """Compile the formula to native code now (or load it from the cache); RuntimeError naming the reason when
+        it cannot (no C++ compiler, no headers, a failed compile). Returns the law."""
+        if self._native is False:
+            raise RuntimeError("compile: this Law was made with native=False")
+        _jit.handle(self, 0.0, True)
+        return self
+
+    @property
+    def native_status(self) -> dict:
+        """How this formula is evaluated in fits: ``{"status": "native" | "not built" | "unavailable", "detail":
+        the library's path or the reason}``, as of the last fit, bootstrap or compile() in this process."""
+        status, detail = self._native_state
+        if _jit._disabled():
+            status, detail = "not built", "LAWFIT_JIT=0 turns native formulas off"
+        elif self._native is False:
+            status, detail = "not built", "native=False"
+        return {"status": status, "detail": detail}
 
     def _eval(self, X: np.ndarray, P: np.ndarray, grad: bool = False) -> np.ndarray:
         X = np.ascontiguousarray(X, dtype=np.float64)
@@ -755,6 +789,7 @@ class Law(LawSpec):
             "start": {k: list(v) for k, v in g["start"].items()},
             "scale": dict(g["scale"]),
             "name": g["name"],
+            "native": self._native,
         }
 
     @classmethod
@@ -769,4 +804,5 @@ class Law(LawSpec):
             start=d.get("start") or None,
             scale=d.get("scale") or None,
             name=d.get("name"),
+            native=d.get("native"),
         )

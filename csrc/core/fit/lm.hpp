@@ -314,11 +314,14 @@ LAWFIT_HD double predicted_decrease(const double* a, const double* g, int n, con
 }
 
 // Run LM on all parameters from the natural start p0 within natural bounds [lower, upper] (lm_solve in
-// core/fit/varpro.hpp chooses between this and variable projection).
+// core/fit/varpro.hpp chooses between this and variable projection). ne0: the normal equations at p0 when the
+// caller has them (VarPro's last evaluation, internal parameters): used instead of evaluating there again, as long as
+// p0 is a valid start as it is (inside the bounds, LOG parameters positive); otherwise ignored.
 template <class Model>
 LAWFIT_HD LMResult<Model::PMAX> lm_full(const Model& m, const Curve& c, const double* p0, const double* lower,
                                          const double* upper, const Options& o,
-                                         Normal<Model::PMAX>* final_ne = nullptr) {
+                                         Normal<Model::PMAX>* final_ne = nullptr,
+                                         const Normal<Model::PMAX>* ne0 = nullptr) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   LMResult<PMAX> res;
@@ -332,39 +335,49 @@ LAWFIT_HD LMResult<Model::PMAX> lm_full(const Model& m, const Curve& c, const do
       hi[j] = upper[j];
     }
     double v = p0[j];
-    if (m.scale(j) == LOG && !(v > 0.0)) v = (lower[j] > 0.0) ? lower[j] : 1e-12;
+    if (m.scale(j) == LOG && !(v > 0.0)) {
+      v = (lower[j] > 0.0) ? lower[j] : 1e-12;
+      ne0 = nullptr;  // (the start moved: ne0 is not its normal equations)
+    }
     th[j] = (m.scale(j) == LOG) ? std::log(v) : v;
-    if (th[j] < lo[j]) th[j] = lo[j];
-    if (th[j] > hi[j]) th[j] = hi[j];
+    if (th[j] < lo[j] || th[j] > hi[j]) {
+      th[j] = th[j] < lo[j] ? lo[j] : hi[j];
+      ne0 = nullptr;
+    }
   }
   to_natural(m, th, p);
   for (int j = 0; j < np; ++j) res.p[j] = p[j];
   res.iters = 0;
 
-  Normal<PMAX> ne, tn;
-  if (!accumulate(m, c, p, o, ne)) {
+  // The accepted point's normal equations (*ne) and the trial's (*tn): two buffers, swapped on acceptance.
+  Normal<PMAX> nbuf[2];
+  Normal<PMAX>* ne = &nbuf[0];
+  Normal<PMAX>* tn = &nbuf[1];
+  if (ne0) {
+    *ne = *ne0;
+  } else if (!accumulate(m, c, p, o, *ne)) {
     res.cost = kInf;
     res.status = NON_FINITE;
     return res;
   }
-  res.cost = ne.cost;
-  if (ne.cost == 0.0) {
+  res.cost = ne->cost;
+  if (ne->cost == 0.0) {
     res.status = CONVERGED;
-    if (final_ne) *final_ne = ne;
+    if (final_ne) *final_ne = *ne;
     return res;
   }
 
   double dscale[PMAX];
-  for (int j = 0; j < np; ++j) dscale[j] = ne.a[j * PMAX + j] > 1e-300 ? ne.a[j * PMAX + j] : 1e-300;
+  for (int j = 0; j < np; ++j) dscale[j] = ne->a[j * PMAX + j] > 1e-300 ? ne->a[j * PMAX + j] : 1e-300;
   // Stationarity gate of the ftol and xtol exits (gn_stationary), which a damped LM can meet far from a minimum
   // while it crawls along a curved valley (e.g. a LOG amplitude sliding towards zero): otherwise the iteration goes
   // on (and ends as MAX_ITER if it never gets there).
   // Active set: a parameter at a bound whose descent direction points outward is held fixed.
-  auto held = [&](int j) { return (th[j] <= lo[j] && ne.g[j] > 0.0) || (th[j] >= hi[j] && ne.g[j] < 0.0); };
+  auto held = [&](int j) { return (th[j] <= lo[j] && ne->g[j] > 0.0) || (th[j] >= hi[j] && ne->g[j] < 0.0); };
   auto stationary = [&]() -> bool {
     bool fj[PMAX];
     for (int j = 0; j < np; ++j) fj[j] = held(j);
-    return gn_stationary<PMAX>(ne.a, ne.g, np, fj, ne.cost, o.ftol);
+    return gn_stationary<PMAX>(ne->a, ne->g, np, fj, ne->cost, o.ftol);
   };
   double lambda = 1e-3, nu = 2.0;
   Status status = MAX_ITER;
@@ -381,9 +394,9 @@ LAWFIT_HD LMResult<Model::PMAX> lm_full(const Model& m, const Curve& c, const do
     double cmax = 0.0;
     for (int j = 0; j < np; ++j) {
       fixed[j] = held(j);
-      const double cn = ne.a[j * PMAX + j] * ne.rr;
-      if (!fixed[j] && cn > 0.0) cmax = std::max(cmax, std::fabs(ne.g[j]) / std::sqrt(cn));
-      dscale[j] = std::max(dscale[j], ne.a[j * PMAX + j]);
+      const double cn = ne->a[j * PMAX + j] * ne->rr;
+      if (!fixed[j] && cn > 0.0) cmax = std::max(cmax, std::fabs(ne->g[j]) / std::sqrt(cn));
+      dscale[j] = std::max(dscale[j], ne->a[j * PMAX + j]);
     }
     if (cmax <= o.gtol) {
       status = CONVERGED;
@@ -393,7 +406,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_full(const Model& m, const Curve& c, const do
     bool accepted = false, done = false;
     while (!accepted) {
       double h[PMAX];
-      if (!damped_step<PMAX>(ne.a, ne.g, np, fixed, lambda, dscale, h)) {
+      if (!damped_step<PMAX>(ne->a, ne->g, np, fixed, lambda, dscale, h)) {
         lambda *= nu;
         nu *= 2.0;
         if (lambda > 1e30) {
@@ -422,31 +435,33 @@ LAWFIT_HD LMResult<Model::PMAX> lm_full(const Model& m, const Curve& c, const do
         break;
       }
       // Predicted reduction of the quadratic model for the (projected) step.
-      const double pred = predicted_decrease<PMAX>(ne.a, ne.g, np, step);
+      const double pred = predicted_decrease<PMAX>(ne->a, ne->g, np, step);
       double pn[PMAX];
       to_natural(m, thn, pn);
-      const bool ok = accumulate(m, c, pn, o, tn);
-      const double actual = ok ? ne.cost - tn.cost : -kInf;
+      const bool ok = accumulate(m, c, pn, o, *tn);
+      const double actual = ok ? ne->cost - tn->cost : -kInf;
       if (ok && actual > 0.0) {
         const double rho = pred > 0.0 ? actual / pred : 0.0;
         const double t = 2.0 * rho - 1.0;
         lambda *= std::max(1.0 / 3.0, 1.0 - t * t * t);
         if (lambda < 1e-15) lambda = 1e-15;
         nu = 2.0;
-        const bool ftol_met = actual < o.ftol * ne.cost && rho > 0.25;
+        const bool ftol_met = actual < o.ftol * ne->cost && rho > 0.25;
         for (int j = 0; j < np; ++j) {
           th[j] = thn[j];
           p[j] = pn[j];
         }
+        Normal<PMAX>* was = ne;
         ne = tn;
+        tn = was;
         accepted = true;
-        if (ne.cost == 0.0 || (ftol_met && stationary())) {
+        if (ne->cost == 0.0 || (ftol_met && stationary())) {
           status = CONVERGED;
           done = true;
         }
       } else {
         // Rejected: the cost cannot be reduced along any step the damping allows.
-        if (ok && actual == 0.0 && pred <= o.ftol * ne.cost) {
+        if (ok && actual == 0.0 && pred <= o.ftol * ne->cost) {
           status = CONVERGED;
           done = true;
           break;
@@ -463,9 +478,9 @@ LAWFIT_HD LMResult<Model::PMAX> lm_full(const Model& m, const Curve& c, const do
     if (done) break;
   }
   for (int j = 0; j < np; ++j) res.p[j] = p[j];
-  res.cost = ne.cost;
+  res.cost = ne->cost;
   res.status = status;
-  if (final_ne) *final_ne = ne;
+  if (final_ne) *final_ne = *ne;
   return res;
 }
 
