@@ -31,8 +31,8 @@ and the Cpufit wrapper (N contiguous chunks on Python threads); JAX/XLA sizes it
 lawfit._jit and run in the solvers' own vectorised per-point loop with libmvec's exp (no residuals, sums, solves or
 tests), one evaluation of every curve timed on one thread, divided by --threads, times lawfit's mean iterations.
 
-"limit (numpy)" row, an older floor estimate: the time numpy takes to evaluate the model and its Jacobian (f and the P partial
-derivatives, analytic, vectorised over all curves x points, one thread) once for the whole batch, multiplied by
+"limit (numpy)" row, an older floor estimate: the time numpy takes to evaluate the model and its Jacobian (f and the P
+partial derivatives, analytic, vectorised over all curves x points, one thread) once for the whole batch, multiplied by
 lawfit's mean number of iterations per curve (each lawfit iteration evaluates the model and Jacobian at least once;
 rejected trial steps, the linear solves and the stopping tests are not counted). It says what the model evaluations
 alone cost in numpy, not what a solver could reach with better vector math (lawfit's exp is libmvec/SIMD); the
