@@ -166,8 +166,11 @@ def test_auto_mode_compiles_only_when_the_work_repays_it(monkeypatch):
     lawfit.fit(df, law, x="x", y="y", by="curve", starts=starts)
     assert law.native_status["status"] == "not built"
     assert "LAWFIT_JIT_WORK" in law.native_status["detail"]
-    monkeypatch.setenv("LAWFIT_JIT_WORK", "100")  # 4 curves x 32 points x 1 start is above it
-    r = lawfit.fit(df, law, x="x", y="y", by="curve", starts=starts)
+    # the work adds up over calls: 4 curves x 32 points x 1 start = 128 per call
+    monkeypatch.setenv("LAWFIT_JIT_WORK", "300")
+    lawfit.fit(df, law, x="x", y="y", by="curve", starts=starts)  # 256 so far (the first call's included)
+    assert law.native_status["status"] == "not built"
+    r = lawfit.fit(df, law, x="x", y="y", by="curve", starts=starts)  # 384
     assert law.native_status["status"] == "native"
     assert (r.status == "CONVERGED").all()
 

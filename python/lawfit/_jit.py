@@ -16,9 +16,10 @@ the bytecode evaluator, as before.
 
 When a formula is compiled (``Law(native=...)``):
 
-- ``None`` (default): a cached library is always used; a new one is compiled when a call's work (points x starts,
-  or points x replicates) reaches ``LAWFIT_JIT_WORK`` (default 10 million, about the bytecode's cost of the
-  compile), and a failed compile falls back to the bytecode quietly (``Law.native`` says why).
+- ``None`` (default): a cached library is always used; a new one is compiled once the work of the process's calls
+  with that formula (points x starts, or points x replicates, summed) reaches ``LAWFIT_JIT_WORK`` (default 10
+  million, about the bytecode's cost of the compile), and a failed compile falls back to the bytecode quietly
+  (``Law.native_status`` says why).
 - ``True``: compile at the first fit (or ``Law.compile()``); RuntimeError when it cannot.
 - ``False``: never.
 
@@ -62,6 +63,7 @@ COMPILE_TIMEOUT_S = 600
 _lock = threading.Lock()
 _loaded: dict = {}  # key -> (handle, library path) (process-local: handles are not pickled with a Law)
 _failed: dict = {}  # key -> reason (auto mode does not retry a failed compile in this process)
+_work: dict = {}  # key -> points x starts of this process's calls so far (auto mode compiles once it reaches the threshold)
 _env_cache: dict = {}
 
 
@@ -346,7 +348,8 @@ def handle(law, work: float, mode) -> int:
             _set_state(law, "native", path)
             return h
         if not lib.is_file():
-            if mode is None and (work < work_threshold() or key in _failed):
+            _work[key] = _work.get(key, 0.0) + float(work)
+            if mode is None and (_work[key] < work_threshold() or key in _failed):
                 _set_state(law, "not built", _failed.get(key, "the work of the calls so far is below LAWFIT_JIT_WORK"))
                 return -1
             try:

@@ -564,8 +564,8 @@ class Law(LawSpec):
     scale: ``{param: "log"}`` to optimise ``log(p)`` (the parameter stays positive).
     name: a name for tables and plots (default: the formula).
     native: compile the formula to native code for fits and bootstraps (:mod:`lawfit._jit`): ``None`` (default)
-        when a call is large enough to repay the compile (about 6 s, cached on disk, so once per machine), or
-        when it is already cached; ``True`` always (RuntimeError where no C++ compiler is found); ``False``
+        once this process's fits with it are large enough to repay the compile (4-8 s, cached on disk, so once
+        per machine; ``LAWFIT_JIT_WORK`` points x starts), or when it is already cached; ``True`` always (RuntimeError where no C++ compiler is found); ``False``
         never (the bytecode evaluator). Results agree with the bytecode's to the solvers' tolerance.
         ``native_status`` says which one runs and why.
     """
