@@ -28,8 +28,9 @@ warm-up call per method (JAX's compile time is reported separately). --threads N
 and the Cpufit wrapper (N contiguous chunks on Python threads); JAX/XLA sizes its pool from the affinity.
 
 "limit (native)" row, the floor: the model's value and gradient at every point, generated as straight-line C++ by
-lawfit._jit and run in the solvers' own vectorised per-point loop with libmvec's exp (no residuals, sums, solves or
-tests), one evaluation of every curve timed on one thread, divided by --threads, times lawfit's mean iterations.
+lawfit._jit and run through the solvers' own block evaluation (core/fit/lm.hpp eval_points, libmvec exp; no
+residuals, sums, solves or tests), one evaluation of every curve timed on one thread, divided by --threads, times
+lawfit's mean iterations.
 
 "limit (numpy)" row, an older floor estimate: the time numpy takes to evaluate the model and its Jacobian (f and the P
 partial derivatives, analytic, vectorised over all curves x points, one thread) once for the whole batch, multiplied by
@@ -229,8 +230,8 @@ def _timed(fn):
     return time.perf_counter() - t0, out
 
 
-# The native floor: the law's value and gradient as straight-line C++ (lawfit._jit), in the solvers' own vectorised
-# per-point loop (core/fit/lm.hpp accumulate, step 1) and nothing else. power_law as the built-in evaluates it after
+# The native floor: the law's value and gradient as straight-line C++ (lawfit._jit), through the solvers' own block
+# evaluation (core/fit/lm.hpp eval_points) and nothing else. power_law as the built-in evaluates it after
 # its prepare step (x -> log x, once per point): E + A exp(-alpha lx).
 FLOOR_FORMULAS = {"power_law": ("E + A*exp(-alpha*lx)", "lx"), "gauss": (GAUSS_FORMULA, "x")}
 
@@ -286,7 +287,7 @@ def limit_row(problem, d, mean_iters, repeats, threads):
         "limit_with_normal_equations_s": tn * mean_iters,
         "native": {
             "what": "the floor of the issue: the model's value and gradient at every point, compiled straight-line "
-                    "C++ in the solvers' vectorised per-point loop (libmvec exp), one evaluation per curve measured "
+                    "C++ through the solvers' own block evaluation (libmvec exp), one evaluation per curve measured "
                     "on one thread, divided by the thread count (perfect scaling), times lawfit's mean iterations "
                     "per curve (each iteration evaluates at least once)",
             "formula": FLOOR_FORMULAS[problem][0],

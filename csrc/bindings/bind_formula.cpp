@@ -75,6 +75,15 @@ auto with_formula(const char* opname, py::array op, py::array a, py::array b, py
   return fn(model);
 }
 
+// The number of points in x[n, D] (D >= 1); ValueError when its size is not a multiple of D.
+py::ssize_t point_count(const char* opname, const py::array& x, int D) {
+  const py::ssize_t n = x.size() / D;
+  if (x.size() != n * D)
+    throw py::value_error(std::string(opname) + ": 'x' has " + std::to_string(x.size()) +
+                          " elements, not a multiple of the input count " + std::to_string(D));
+  return n;
+}
+
 py::array_t<double> formula_eval(py::array op, py::array a, py::array b, py::array arg, py::array consts,
                                  int n_params, int n_inputs, py::array x, py::array p, bool grad, bool block) {
   const char* opname = "formula_eval";
@@ -84,10 +93,7 @@ py::array_t<double> formula_eval(py::array op, py::array a, py::array b, py::arr
   m.code = f.code.data();
   const int P = n_params, D = n_inputs;
   if (D < 1) throw py::value_error("formula_eval: the formula must have at least one input");
-  const py::ssize_t n = x.size() / D;
-  if (x.size() != n * D)
-    throw py::value_error("formula_eval: 'x' has " + std::to_string(x.size()) +
-                          " elements, not a multiple of the input count " + std::to_string(D));
+  const py::ssize_t n = point_count(opname, x, D);
   const double* xp = in_ptr<double>(x, opname, "x");  // [n, D]
   const bool per_point = p.size() == n * P && n != 1;
   const double* pp = in_ptr<double>(p, opname, "p", per_point ? n * P : P);  // [P] or [n, P]
@@ -135,10 +141,7 @@ void register_formula(py::module_& m) {
       [](int handle, py::array x, py::array p) {
         const kernels::JitTable& t = jit_table(handle);
         const int P = t.n_params, D = t.n_inputs;
-        const py::ssize_t n = x.size() / D;
-        if (x.size() != n * D)
-          throw py::value_error("jit_eval: 'x' has " + std::to_string(x.size()) +
-                                " elements, not a multiple of the input count " + std::to_string(D));
+        const py::ssize_t n = point_count("jit_eval", x, D);
         const double* xp = in_ptr<double>(x, "jit_eval", "x");   // [n, D]
         const double* pp = in_ptr<double>(p, "jit_eval", "p", P);  // [P]
         py::array_t<double> out({n, static_cast<py::ssize_t>(P + 1)});

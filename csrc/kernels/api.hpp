@@ -71,8 +71,8 @@ struct JitTable {
   // out[i * (n_params + 1)] the value, then df/dp (for tests against the bytecode evaluator).
   void (*eval)(const double* x, i64 n, const double* p, double* out);
   // The benchmarks' floor (bench/bench_peers.py "limit" row): the model's value and gradient at every point of B
-  // curves of n points (x[B * n * n_inputs], p[B * n_params]), in the solvers' vectorised per-point loop
-  // (core/fit/lm.hpp accumulate, step 1) and nothing else; returns a checksum.
+  // curves of n points (x[B * n * n_inputs], p[B * n_params]), evaluated as the solvers evaluate a block
+  // (core/fit/lm.hpp eval_points) and nothing else; returns a checksum.
   double (*eval_floor)(const double* x, i64 B, i64 n, const double* p);
 };
 

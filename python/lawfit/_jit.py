@@ -63,8 +63,8 @@ COMPILE_TIMEOUT_S = 600
 _lock = threading.Lock()
 _loaded: dict = {}  # key -> (handle, library path) (process-local: handles are not pickled with a Law)
 _failed: dict = {}  # key -> reason (auto mode does not retry a failed compile in this process)
-_work: dict = {}  # key -> points x starts of this process's calls so far (auto mode compiles once it reaches the threshold)
-_env_cache: dict = {}
+_work: dict = {}  # key -> points x starts of this process's calls so far (auto mode compiles at the threshold)
+_env_cache: dict = {}  # the toolchain's digest, and each law's source and key (_source_and_key)
 
 
 class JitUnavailable(RuntimeError):
@@ -289,6 +289,27 @@ def work_threshold() -> float:
 
 
 def _source_and_key(law) -> tuple:
+    """(compiler, include dir, flags, source, key) of a law's library; JitUnavailable when it cannot be built here.
+    Memoised per law and compiler environment ($CXX, $PATH): every fit and bootstrap of a formula asks, and the
+    compiler lookup, code generation and hashing cost ~0.4 ms, a third of a one-curve fit."""
+    memo = ("source", law, os.environ.get("CXX"), os.environ.get("PATH"))
+    try:
+        hit = _env_cache.get(memo)
+    except TypeError:  # an unhashable law (a field holding a list): no memo
+        memo, hit = None, None
+    if hit is None:
+        try:
+            hit = _build_source_and_key(law)
+        except JitUnavailable as e:
+            hit = e
+        if memo is not None:
+            _env_cache[memo] = hit
+    if isinstance(hit, JitUnavailable):
+        raise JitUnavailable(str(hit))
+    return hit
+
+
+def _build_source_and_key(law) -> tuple:
     cxx = compiler()
     if cxx is None:
         raise JitUnavailable("no C++ compiler found ($CXX, c++, g++ or clang++)")
@@ -342,11 +363,11 @@ def handle(law, work: float, mode) -> int:
             raise
         return -1
     with _lock:
-        lib = cache_dir() / f"{key}.so"
         if key in _loaded:
             h, path = _loaded[key]
             _set_state(law, "native", path)
             return h
+        lib = cache_dir() / f"{key}.so"
         if not lib.is_file():
             _work[key] = _work.get(key, 0.0) + float(work)
             if mode is None and (_work[key] < work_threshold() or key in _failed):

@@ -116,6 +116,26 @@ LAWFIT_HD inline double lane_dot(const double* u, const double* v, int n) {
   return t;
 }
 
+// Model values f[q] and gradients jt[q * PMAX + j] at nb <= kAccumBlock contiguous points x[q * n_inputs() + k]
+// (accumulate's first step; also the benchmarks' floor, kernels/jit_main.inc). With the model's input count as
+// stride (a constant for built-in laws), the parameters copied to the stack and the gradients written in place, the
+// per-point loop is one the compiler can vectorise; a model that evaluates whole blocks itself does so.
+template <class Model>
+LAWFIT_HD inline void eval_points(const Model& m, const double* x, int nb, const double* p, double* f, double* jt) {
+#ifndef __CUDA_ARCH__
+  if constexpr (HasEvalBlock<Model>::value) {  // e.g. formulas
+    static_assert(Model::kMaxBlock >= kAccumBlock, "eval_block must take a whole block");
+    m.eval_block(x, nb, p, f, jt);
+    return;
+  }
+#endif
+  constexpr int PMAX = Model::PMAX;
+  double pl[PMAX];
+  for (int j = 0; j < m.n_params(); ++j) pl[j] = p[j];
+  LAWFIT_SIMD
+  for (int q = 0; q < nb; ++q) f[q] = m.eval(x + q * m.n_inputs(), pl, jt + q * PMAX);
+}
+
 // Residuals rb[q] of n points (observations y, weight roots sw if W, model values f, gradients jt[q * PMAX + j]
 // = df/dp_j) and the columns of their Jacobian with respect to the internal parameters, jb[j][q] = dr/dtheta_j.
 // natural_linear: the linear parameters' columns are taken in natural units (dr/dp_j) whatever their scale (VarPro
@@ -169,22 +189,7 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
     double f[kAccumBlock], rb[kAccumBlock], jt[kAccumBlock * PMAX], jb[PMAX][kAccumBlock];
     // Model values and gradients (rows jt[q * PMAX + j]).
     if (nu == nb && c.d == m.n_inputs()) {
-      // The block's points are contiguous, with the model's input count as stride (a constant for built-in laws),
-      // the parameters are copied to the stack and the gradients are written in place: a loop the compiler can
-      // vectorise.
-      const double* x = c.x + i0 * m.n_inputs();
-#ifndef __CUDA_ARCH__
-      if constexpr (HasEvalBlock<Model>::value) {  // the model evaluates whole blocks itself (e.g. formulas)
-        static_assert(Model::kMaxBlock >= kAccumBlock, "eval_block must take a whole block");
-        m.eval_block(x, nb, p, f, jt);
-      } else
-#endif
-      {
-        double pl[PMAX];
-        for (int j = 0; j < np; ++j) pl[j] = p[j];
-        LAWFIT_SIMD
-        for (int q = 0; q < nb; ++q) f[q] = m.eval(x + q * m.n_inputs(), pl, jt + q * PMAX);
-      }
+      eval_points(m, c.x + i0 * m.n_inputs(), nb, p, f, jt);
     } else {
       for (int q = 0; q < nu; ++q) f[q] = m.eval(c.x + (c.w ? idx[q] : i0 + q) * c.d, p, jt + q * PMAX);
     }

@@ -260,8 +260,10 @@ LAWFIT_HD double projected_cost(const Model& m, const Curve& c, const double* p0
 // an accepted step that decreased the cost by less than kHandover of it, as its model predicted (rho within 0.25 of
 // 1), after which the undamped reduced Gauss-Newton step promises a relative decrease of at most kHandoverGN;
 // lm_full finishes from there (see lm_solve).
-// p_eval, ne_eval (optional): the point of VarPro's last evaluation (before its linear step) and the normal equations
-// there, in lm_full's internal parameters, so that lm_full can continue from that point without evaluating it again.
+// p_eval, ne_eval (optional, both or neither): the point of VarPro's last evaluation (before its linear step) and the
+// normal equations there, so that lm_full can continue from that point without evaluating it again. Their linear
+// parameters' columns are in natural units: lm_full's own units only when no linear parameter is LOG-scaled, the only
+// case lm_solve asks for them.
 constexpr double kHandover = 1e-3, kHandoverGN = 1e-4;
 template <class Model>
 LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, const double* p0, const double* lower,
@@ -278,7 +280,7 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
   const double *lo = sp.lo, *hi = sp.hi;
   double* th = sp.th;
   double* p = sp.p;
-  // Two buffers, swapped on acceptance (cur, the accepted point's projection; the other one takes the trial's).
+  // Two buffers, swapped on acceptance: *cp, the accepted point's projection; *tp, the trial's.
   Projected<PMAX> buf[2];
   Projected<PMAX>* cp = &buf[0];
   Projected<PMAX>* tp = &buf[1];
@@ -289,9 +291,10 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
     res.status = cp->degenerate ? SINGULAR : NON_FINITE;
     return res;
   }
-  double pe[PMAX];  // the point cur was evaluated at (before its linear step)
-  auto settle = [&](const Projected<PMAX>& pr) {  // the projected point: linear parameters moved by their step
-    for (int j = 0; j < np; ++j) pe[j] = p[j];
+  // The projected point: the linear parameters moved by their step (p_eval keeps the point *cp was evaluated at).
+  auto settle = [&](const Projected<PMAX>& pr) {
+    if (p_eval)
+      for (int j = 0; j < np; ++j) p_eval[j] = p[j];
     for (int k = 0; k < nl; ++k) p[lin[k]] += pr.dc[lin[k]];
   };
   settle(*cp);
@@ -305,15 +308,11 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
   };
   // The ftol/xtol exits' stationarity gate (as lm_full): the undamped reduced Gauss-Newton step must promise a
   // relative decrease of at most 100 ftol.
-  auto stationary = [&]() -> bool {
+  // (With tol = kHandoverGN / 100 the same test is the hand-over's "near the optimum".)
+  auto stationary = [&](double tol) -> bool {
     bool fj[PMAX];
     for (int u = 0; u < nn; ++u) fj[u] = held(u);
-    return gn_stationary<PMAX>(cp->s, cp->g, nn, fj, cp->cost, o.ftol);
-  };
-  auto near_optimum = [&]() -> bool {
-    bool fj[PMAX];
-    for (int u = 0; u < nn; ++u) fj[u] = held(u);
-    return gn_stationary<PMAX>(cp->s, cp->g, nn, fj, cp->cost, kHandoverGN / 100.0);
+    return gn_stationary<PMAX>(cp->s, cp->g, nn, fj, cp->cost, tol);
   };
   double lambda = 1e-3, nu = 2.0;
   for (int it = 0; status == MAX_ITER && it < o.max_iter; ++it) {
@@ -358,7 +357,7 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
       }
       hnorm = std::sqrt(hnorm);
       tnorm = std::sqrt(tnorm);
-      if (hnorm <= o.xtol * (o.xtol + tnorm) && stationary()) {
+      if (hnorm <= o.xtol * (o.xtol + tnorm) && stationary(o.ftol)) {
         status = CONVERGED;
         break;
       }
@@ -384,7 +383,8 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
         accepted = true;
         // (the hand-over also needs the undamped reduced Gauss-Newton step from here to promise little: near the
         // optimum, not merely a well-modelled step along a valley far from it)
-        if (cp->cost == 0.0 || (ftol_met && stationary()) || (quadratic && near_optimum())) status = CONVERGED;
+        if (cp->cost == 0.0 || (ftol_met && stationary(o.ftol)) || (quadratic && stationary(kHandoverGN / 100.0)))
+          status = CONVERGED;
       } else {
         if (ok && actual == 0.0 && pred <= o.ftol * cp->cost) {
           status = CONVERGED;
@@ -399,19 +399,7 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
   for (int j = 0; j < np; ++j) res.p[j] = p[j];
   res.cost = cp->cost;
   res.status = status;
-  if (p_eval && ne_eval) {
-    // cur.ne has the linear parameters' columns in natural units; lm_full's LOG ones are d/dlog p = p d/dp.
-    *ne_eval = cp->ne;
-    for (int j = 0; j < np; ++j) p_eval[j] = pe[j];
-    for (int k = 0; k < nl; ++k) {
-      const int j = lin[k];
-      if (m.scale(j) != LOG) continue;
-      const double s = pe[j];
-      ne_eval->g[j] *= s;
-      for (int i = 0; i < np; ++i) ne_eval->a[j * PMAX + i] *= s;  // row j, then column j: the diagonal s^2
-      for (int i = 0; i < np; ++i) ne_eval->a[i * PMAX + j] *= s;
-    }
-  }
+  if (p_eval) *ne_eval = cp->ne;
   return res;
 }
 
@@ -430,7 +418,8 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
   // avoids (measured on Chinchilla: 72 iterations instead of 20), so there VarPro runs to its own convergence.
   bool handover = true;
   for (int j = 0; j < m.n_params(); ++j) handover &= !(m.is_linear(j) && m.scale(j) == LOG);
-  const LMResult<PMAX> vp = varpro_solve(m, c, p0, lower, upper, o, handover, handover ? pe : nullptr, &ne_e);
+  const LMResult<PMAX> vp =
+      varpro_solve(m, c, p0, lower, upper, o, handover, handover ? pe : nullptr, handover ? &ne_e : nullptr);
   if (vp.status != CONVERGED && vp.status != MAX_ITER) return lm_full(m, c, p0, lower, upper, o, final_ne);
   // lm_full gets the iterations VarPro left (at least one: its first gradient test; if VarPro used them all, the
   // fit stays MAX_ITER unless that test passes).
