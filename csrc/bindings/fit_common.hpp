@@ -29,7 +29,7 @@ struct FitArgs {
   bool want_cov;
   py::object keys;  // [B] uint64 random-stream key per curve, or None (the curve's index)
   bool varpro;      // variable projection where it applies (core/fit/varpro.hpp); false: LM on all parameters
-  int scan;         // solve only the best `scan` starts by projected cost (fit::StartSpec::scan); 0: all
+  int scan;         // fit::StartSpec::scan: the best `scan` starts by projected cost; -1: the grid's local minima; 0: all
 };
 
 // Solver options from the binding's codes, checked; op names the entry point in the error.
@@ -110,7 +110,7 @@ inline FitCall fit_setup(int np, int d, const FitArgs& a, const FitInputs& fi) {
   fit::StartSpec& st = fc.st;
   st.project_linear = a.project_linear;
   st.seed = a.seed;
-  if (a.scan < 0) throw py::value_error("fit: 'scan' must be >= 0");
+  if (a.scan < fit::kScanAuto) throw py::value_error("fit: 'scan' must be -1 (auto: the grid's local minima), 0 (all) or >= 1");
   st.scan = a.scan;
   if (!a.starts.is_none()) {
     const py::array s = a.starts.cast<py::array>();

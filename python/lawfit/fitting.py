@@ -212,7 +212,7 @@ def fit(
     device: str = "cpu",
     compute: bool = True,
     solver: str = "varpro",
-    scan: Optional[int] = None,
+    scan: Union[int, str, None] = None,
 ) -> FitResult:
     """Fit ``law`` to every curve of ``data`` at once.
 
@@ -276,12 +276,15 @@ def fit(
         step and Levenberg-Marquardt iterates on the others, then a last LM pass on all parameters confirms the
         optimum; every other fit is plain LM. "lm": Levenberg-Marquardt on all parameters always. Both end at an
         optimum of the same problem; from poor starts they may reach different local optima.
-    scan: with several starts (the default grid, a grid, random starts) and VarPro: rank every start by its
-        projected cost (one evaluation, the linear parameters solved) and solve only the best ``scan`` of them
-        (the others get no solve; ties go to the lower start). None (default): solve every start. scan=1 makes the
-        default grid several times faster; measured on 2,000 hard power-law curves it ended above the full grid on
-        32 (1.6%) and above LM's full grid on 5, below it on 168. Fits where VarPro does not apply solve every start.
-        CPU only (device="cuda" solves every start).
+    scan: which of several starts to solve, where VarPro applies (every start is first ranked by its projected
+        cost: one evaluation, the linear parameters solved). "auto" (default, also None): the local minima of the
+        projected cost over the start grid (the default grid or one given as a [S, P] array; neighbours are the
+        adjacent values along each nonlinear parameter's axis), i.e. one solve per basin the grid resolves, usually
+        one; with several, the best is polished at tight tolerances. Per-curve or random starts have no grid: every
+        start is solved. An integer k >= 1: the best k by projected cost (ties go to the lower start). "all": every
+        start (the others get no solve in the two ranked modes). Measured on the 2,000 hard power-law curves of
+        bench/bench_varpro.py, see bench/README.md for the counts against the full grid. Fits where VarPro does
+        not apply solve every start. CPU only (device="cuda" solves every start).
     """
     if compute is not True or is_distributed(data):  # a Dask DataFrame / Ray Dataset: lawfit.distributed
         return distributed.dispatch("fit", locals())
@@ -324,7 +327,7 @@ def fit(
     seed = check_seed(seed)
     if solver not in ("varpro", "lm"):
         raise ValueError(f"solver must be 'varpro' or 'lm', got {show(solver)}")
-    scan = 0 if scan is None else check_int("scan", scan, 1)
+    scan_native = _scan_mode(scan)
     y = check_label("y", y)
     weight = check_label("weight", weight, optional=True)
     shared_names = as_list(shared)
@@ -357,7 +360,7 @@ def fit(
         threads=threads,
         seed=seed,
         varpro=solver == "varpro",
-        scan=int(scan),
+        scan=scan_native,
     )
     for p in shared_names:
         if p not in spec.params:
@@ -376,7 +379,7 @@ def fit(
         out["params"] = np.where(refused[:, None], np.nan, np.asarray(out["params"], dtype=np.float64))
     options = dict(x=xs, y=y, by=batch.by, weight=weight, loss=loss, delta=float(delta), space=space,
                    shared=shared_names, max_iter=int(max_iter), ftol=ftol, xtol=xtol, gtol=gtol, seed=int(seed),
-                   solver=solver, scan=int(scan))
+                   solver=solver, scan={-1: "auto", 0: "all"}.get(scan_native, scan_native))
     if batch.perm is not None:  # CSR order -> key order, one array at a time
         inv = inverse_permutation(batch.perm)
         for k, v in out.items():
@@ -391,6 +394,17 @@ def fit(
     res._batch_perm = batch.perm
     res._bounds = (lo, hi)
     return res
+
+
+def _scan_mode(scan) -> int:
+    """fit's ``scan`` as the native fit's (core/fit/batch.hpp StartSpec::scan): -1 auto, 0 all, k."""
+    if scan is None or (isinstance(scan, str) and scan == "auto"):
+        return -1
+    if isinstance(scan, str) and scan == "all":
+        return 0
+    if isinstance(scan, str):
+        raise ValueError(f"scan must be 'auto', 'all' or an integer >= 1, got {show(scan)}")
+    return check_int("scan", scan, 1)
 
 
 def _fit_native(spec, batch, X, lo, hi, st, common, device="cpu") -> dict:

@@ -243,14 +243,20 @@ LAWFIT_HD void split_params(const Model& m, const double* p0, const double* lowe
 }
 
 // Projected cost at the start p0 (VarPro's first step: one evaluation, the linear parameters solved), used to rank
-// a start grid (StartSpec::scan, core/fit/batch.hpp); +inf where VarPro could not start there.
+// a start grid (StartSpec::scan, core/fit/batch.hpp); +inf where VarPro could not start there. settled (optional):
+// p0 with its linear parameters solved, the start VarPro then takes (its first evaluation is exact there, see
+// kReproject); p0 itself where the cost is +inf.
 template <class Model>
 LAWFIT_HD double projected_cost(const Model& m, const Curve& c, const double* p0, const double* lower,
-                                const double* upper, const Options& o) {
+                                const double* upper, const Options& o, double* settled = nullptr) {
   Split<Model::PMAX> sp;
   split_params(m, p0, lower, upper, sp);
   Projected<Model::PMAX> pr;
+  if (settled)
+    for (int j = 0; j < m.n_params(); ++j) settled[j] = p0[j];
   if (!project(m, c, sp.p, o, sp.lin, sp.nl, sp.nonlin, sp.nn, sp.lo, sp.hi, pr) || pr.degenerate) return kInf;
+  if (settled)
+    for (int j = 0; j < m.n_params(); ++j) settled[j] = sp.p[j] + (m.is_linear(j) ? pr.dc[j] : 0.0);
   return pr.cost;
 }
 
@@ -264,7 +270,7 @@ LAWFIT_HD double projected_cost(const Model& m, const Curve& c, const double* p0
 // normal equations there, so that lm_full can continue from that point without evaluating it again. Their linear
 // parameters' columns are in natural units: lm_full's own units only when no linear parameter is LOG-scaled, the only
 // case lm_solve asks for them.
-constexpr double kHandover = 1e-3, kHandoverGN = 1e-4;
+constexpr double kHandover = 1e-3, kHandoverGN = 1e-4, kReproject = 1e-2;
 template <class Model>
 LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, const double* p0, const double* lower,
                                              const double* upper, const Options& o, bool handover = false,
@@ -298,6 +304,21 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
     for (int k = 0; k < nl; ++k) p[lin[k]] += pr.dc[lin[k]];
   };
   settle(*cp);
+  // Kaufman's reduced system at a point is exact only where the linear parameters are already solved there (its
+  // nonlinear Jacobian columns are those at the evaluated c, e.g. dA x^-alpha / dalpha scales with A). A start whose
+  // linear parameters were far from their solution (a common start, a grid's A = 1) would make the first step a
+  // poor one (measured: rho ~ 0.1, one wasted iteration, and then the damping to recover): where the linear step
+  // moved a parameter by more than kReproject of its solved value, evaluate once more at the projected point.
+  // (power_law from E=2, A=100, alpha=0.3: 8.3 -> 5.6 iterations, same optima.)
+  bool moved = false;
+  for (int k = 0; k < nl; ++k)
+    moved |= std::fabs(cp->dc[lin[k]]) > kReproject * std::fabs(p[lin[k]]);
+  if (moved && project(m, c, p, o, lin, nl, nonlin, nn, lo, hi, *tp) && !tp->degenerate) {
+    Projected<PMAX>* was = cp;
+    cp = tp;
+    tp = was;
+    settle(*cp);
+  }
   Status status = MAX_ITER;
   if (nn == 0 || cp->cost == 0.0) status = CONVERGED;
   double dscale[PMAX];
