@@ -23,7 +23,8 @@ struct PackedFormula {
 };
 
 PackedFormula pack_formula(const char* opname, py::array op, py::array a, py::array b, py::array arg,
-                           py::array consts, int n_params, int n_inputs, py::object linear, py::object scale) {
+                           py::array consts, int n_params, int n_inputs, py::object linear, py::object scale,
+                           py::object amplitude = py::none()) {
   const py::ssize_t n = op.size();
   const std::int32_t* pop = in_ptr<std::int32_t>(op, opname, "op");           // [n]
   const std::int32_t* pa = in_ptr<std::int32_t>(a, opname, "a", n);           // [n]
@@ -61,14 +62,27 @@ PackedFormula pack_formula(const char* opname, py::array op, py::array a, py::ar
     }
     f.model.scales[j] = s;
   }
+  // amplitude[P] (python/lawfit/formula.py _amplitudes): -1, or the index of the linear parameter whose term a
+  // nonlinear one sits in.
+  if (!amplitude.is_none()) {
+    const std::int32_t* am = in_ptr<std::int32_t>(amplitude.cast<py::array>(), opname, "amplitude", n_params);
+    for (int j = 0; j < n_params; ++j) {
+      const int t = am[j];
+      if (t != -1 && !(t >= 0 && t < n_params && f.model.linear[t] && !f.model.linear[j]))
+        throw py::value_error(std::string(opname) + ": argument 'amplitude' must hold -1 or the index of a linear "
+                              "parameter for a nonlinear one, got " + std::to_string(t) + " for parameter " +
+                              std::to_string(j));
+      f.model.amplitude1[j] = t + 1;
+    }
+  }
   return f;
 }
 
 // Pack and check a tape, then call fn(model) with a model whose code points into the live tape.
 template <class Fn>
 auto with_formula(const char* opname, py::array op, py::array a, py::array b, py::array arg, py::array consts,
-                  int n_params, int n_inputs, py::object linear, py::object scale, Fn&& fn) {
-  const PackedFormula f = pack_formula(opname, op, a, b, arg, consts, n_params, n_inputs, linear, scale);
+                  int n_params, int n_inputs, py::object linear, py::object scale, py::object amplitude, Fn&& fn) {
+  const PackedFormula f = pack_formula(opname, op, a, b, arg, consts, n_params, n_inputs, linear, scale, amplitude);
   if (n_inputs < 1) throw py::value_error(std::string(opname) + ": the formula must have at least one input");
   fit::FormulaModel model = f.model;
   model.code = f.code.data();
@@ -179,13 +193,13 @@ void register_formula(py::module_& m) {
          py::object lower, py::object upper, py::object starts, py::ssize_t n_random, py::object rand_lo,
          py::object rand_hi, bool project_linear, std::uint64_t seed, int loss, double delta, int space,
          double ftol, double xtol, double gtol, int max_iter, int threads, bool want_cov, py::object keys, bool varpro, int scan,
-         int jit) {
+         int jit, py::object amplitude) {
         const FitArgs fa = fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo, rand_hi,
                                          project_linear, seed, loss, delta, space, ftol, xtol, gtol, max_iter, threads,
                                          want_cov, keys, varpro, scan);
         // The formula's native library when it has one (python/lawfit/_jit.py), else the bytecode evaluator.
         const kernels::FitFormulaFn fit_fn = jit >= 0 ? jit_table(jit).fit : kernel_table().fit_formula;
-        return with_formula("fit_formula", op, a, b, arg, consts, n_params, n_inputs, linear, scale,
+        return with_formula("fit_formula", op, a, b, arg, consts, n_params, n_inputs, linear, scale, amplitude,
                             [&](const fit::FormulaModel& model) {
                               return run_fit_kernel(model.n_params(), model.n_inputs(), fa,
                                                     [&](FitCall& fc, kernels::KernelError* err) {
@@ -195,9 +209,10 @@ void register_formula(py::module_& m) {
       },
       py::arg("op"), py::arg("a"), py::arg("b"), py::arg("arg"), py::arg("consts"), py::arg("n_params"),
       py::arg("n_inputs"), py::arg("linear") = py::none(), py::arg("scale") = py::none(), LAWFIT_FIT_KWARGS,
-      py::arg("jit") = -1,
+      py::arg("jit") = -1, py::arg("amplitude") = py::none(),
       "Batched multi-start fit of a compiled formula (lawfit.Law) to a CSR batch of curves; jit: the handle of the "
-      "formula's native library (jit_load), or -1 for the bytecode evaluator.");
+      "formula's native library (jit_load), or -1 for the bytecode evaluator; amplitude: per parameter, the linear "
+      "parameter whose term it sits in, or -1 (VarPro's exact projection).");
   m.def(
       "fit_formula_shared",
       [](py::array op, py::array a, py::array b, py::array arg, py::array consts, int n_params, int n_inputs,
@@ -209,7 +224,7 @@ void register_formula(py::module_& m) {
         const FitArgs fa = fit_args_from(offsets, x, y, w, lower, upper, starts, n_random, rand_lo, rand_hi,
                                          project_linear, seed, loss, delta, space, ftol, xtol, gtol, max_iter, threads,
                                          want_cov, keys, varpro, scan);
-        return with_formula("fit_formula_shared", op, a, b, arg, consts, n_params, n_inputs, linear, scale,
+        return with_formula("fit_formula_shared", op, a, b, arg, consts, n_params, n_inputs, linear, scale, py::none(),
                             [&](const fit::FormulaModel& model) { return run_shared_model(model, fa, shared); });
       },
       py::arg("op"), py::arg("a"), py::arg("b"), py::arg("arg"), py::arg("consts"), py::arg("n_params"),
@@ -221,16 +236,16 @@ void register_formula(py::module_& m) {
          py::object linear, py::object scale, py::array offsets, py::array x, py::array y, py::object w,
          py::array lower, py::array upper, py::array params, py::array status, py::ssize_t n, int method,
          std::uint64_t seed, int loss, double delta, int space, double ftol, double xtol, double gtol, int max_iter,
-         int threads, py::object shared, py::object keys, bool varpro, int jit) {
+         int threads, py::object shared, py::object keys, bool varpro, int jit, py::object amplitude) {
         if (jit >= 0) jit_table(jit);  // a bad handle is a ValueError here, before the GIL is released
         const BootArgs ba{offsets, x, y, w, lower, upper, params, status, n, method, seed,
                           loss, delta, space, ftol, xtol, gtol, max_iter, threads, shared, keys, varpro, jit};
-        return with_formula("bootstrap_formula", op, a, b, arg, consts, n_params, n_inputs, linear, scale,
+        return with_formula("bootstrap_formula", op, a, b, arg, consts, n_params, n_inputs, linear, scale, amplitude,
                             [&](const fit::FormulaModel& model) { return run_bootstrap(model, ba); });
       },
       py::arg("op"), py::arg("a"), py::arg("b"), py::arg("arg"), py::arg("consts"), py::arg("n_params"),
       py::arg("n_inputs"), py::arg("linear") = py::none(), py::arg("scale") = py::none(), LAWFIT_BOOT_KWARGS,
-      py::arg("jit") = -1,
+      py::arg("jit") = -1, py::arg("amplitude") = py::none(),
       "Batched bootstrap refits of a compiled formula fitted to a CSR batch: (params [B, n, P], status [B, n]).");
 }
 

@@ -81,7 +81,7 @@ def _lit(v: float) -> str:
     return v.hex()
 
 
-def generate(op, a, b, arg, consts, n_params: int, n_inputs: int, linear, scale) -> str:
+def generate(op, a, b, arg, consts, n_params: int, n_inputs: int, linear, scale, amplitude=None) -> str:
     """C++ source of the law struct ``lawfit::jit::JitLaw`` of a validated tape (without the key and include)."""
     from .formula import OP_NAMES
 
@@ -162,6 +162,7 @@ def generate(op, a, b, arg, consts, n_params: int, n_inputs: int, linear, scale)
     P, D = int(n_params), int(n_inputs)
     lin = ", ".join("true" if bool(t) else "false" for t in linear)
     sc = ", ".join("LOG" if int(t) == 1 else "LINEAR" for t in scale)
+    amp = ", ".join(str(int(t)) for t in (amplitude if amplitude is not None else [-1] * int(n_params)))
 
     def spell(lines, x, g, gzero, indent=""):
         """The code with inputs x(i), gradient entries g(j) and the gradient's zeroing spelled out."""
@@ -182,6 +183,7 @@ def generate(op, a, b, arg, consts, n_params: int, n_inputs: int, linear, scale)
         f"  static constexpr int P = {P}, D = {D};",
         f"  static constexpr bool linear[P] = {{{lin}}};",
         f"  static constexpr Scale scale[P] = {{{sc}}};",
+        f"  static constexpr int amplitude[P] = {{{amp}}};",
         "  LAWFIT_HD static bool domain(const double* x) {",
         "    for (int k = 0; k < D; ++k)",
         "      if (!std::isfinite(x[k])) return false;",
@@ -319,7 +321,7 @@ def _build_source_and_key(law) -> tuple:
     fl = flags()
     t = law._tape
     body = generate(t["op"], t["a"], t["b"], t["arg"], t["consts"], law.n_params, len(law.inputs),
-                    law._linear_arr, law._scale_arr)
+                    law._linear_arr, law._scale_arr, law._amplitude_arr)
     key = hashlib.sha256((_toolchain_digest(cxx, inc, fl) + body).encode()).hexdigest()[:32]
     src = (body + f'#define LAWFIT_JIT_KEY "{key}"\n#include "kernels/jit_main.inc"\n'
            '#include "kernels/vmath_shims.cpp"\n')

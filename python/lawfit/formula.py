@@ -443,6 +443,46 @@ def _linear_flags(op: np.ndarray, a: np.ndarray, b: np.ndarray, arg: np.ndarray,
     return tuple(j in kept for j in range(n_params))
 
 
+def _amplitudes(op: np.ndarray, a: np.ndarray, b: np.ndarray, arg: np.ndarray, consts: np.ndarray,
+                linear: Tuple[bool, ...]) -> Tuple[int, ...]:
+    """For each nonlinear parameter theta, the linear parameter c whose coefficient is the only part of the formula
+    that theta enters (f = f0 + sum_j c_j phi_j with theta in phi_c alone: df/dtheta = c dphi_c/dtheta), else -1;
+    -1 for linear parameters (core/laws/law.hpp ``amplitude``; VarPro's exact projection, core/fit/varpro.hpp).
+
+    A symbolic pass per theta: every slot is affine in the linear parameters (they were kept so, _linear_flags), and
+    for each of its coefficients (key -1: the part free of them) it records whether theta enters it."""
+    n_params = len(linear)
+    out = []
+    for t in range(n_params):
+        if linear[t]:
+            out.append(-1)
+            continue
+        dep: list = []  # per slot: {key: theta enters that coefficient}
+        for i in range(len(op)):
+            o = OP_NAMES[int(op[i])]
+            da = dep[a[i]] if a[i] >= 0 else {}
+            db = dep[b[i]] if b[i] >= 0 else {}
+            if o == "param":
+                j = int(arg[i])
+                d = {j: False} if linear[j] else {-1: j == t}
+            elif o in ("const", "input"):
+                d = {-1: False}
+            elif o in ("add", "sub"):
+                d = {k: da.get(k, False) or db.get(k, False) for k in {*da, *db}}
+            elif o == "neg" or (o == "powk" and float(consts[arg[i]]) == 1.0):
+                d = dict(da)
+            elif o in ("mul", "div") and (set(db) == {-1} or (o == "mul" and set(da) == {-1})):
+                s, v = (db, da) if set(db) == {-1} else (da, db)  # s: the factor free of the linear parameters
+                d = {k: e or s[-1] for k, e in v.items()}
+            else:  # functions, powers, min, max (of slots free of the linear parameters; else, conservatively, -1)
+                d = {-1: any(da.values()) or any(db.values()) or any(k != -1 for k in (*da, *db))}
+            dep.append(d)
+        final = dep[-1]
+        owners = [k for k, e in final.items() if e]
+        out.append(owners[0] if len(owners) == 1 and owners[0] >= 0 else -1)
+    return tuple(out)
+
+
 def compile_formula(formula: str, inputs: Sequence[str], params: Optional[Sequence[str]] = None) -> dict:
     """Parse and compile ``formula``: returns the tape (op, a, b, arg: int32 [n]; consts: float64 [m]), the
     parameter names in order, and the linear flags. Raises ValueError naming the offending token."""
@@ -521,7 +561,8 @@ def compile_formula(formula: str, inputs: Sequence[str], params: Optional[Sequen
     }
     linear = _linear_flags(tape["op"], tape["a"], tape["b"], tape["arg"], tape["consts"], len(order))
     exponent = tuple(name in b.exponents and not linear[j] for j, name in enumerate(order))
-    return {"tape": tape, "params": tuple(order), "linear": linear, "exponent": exponent}
+    amplitude = _amplitudes(tape["op"], tape["a"], tape["b"], tape["arg"], tape["consts"], linear)
+    return {"tape": tape, "params": tuple(order), "linear": linear, "exponent": exponent, "amplitude": amplitude}
 
 
 def _check_names(kind: str, names: Iterable[str]) -> List[str]:
@@ -687,6 +728,7 @@ class Law(LawSpec):
             v.setflags(write=False)
         object.__setattr__(self, "_tape", tape)
         object.__setattr__(self, "_linear_arr", np.array(linear, dtype=np.bool_))
+        object.__setattr__(self, "_amplitude_arr", np.array(c["amplitude"], dtype=np.int32))
         object.__setattr__(self, "_scale_arr", np.array([1 if s == "log" else 0 for s in scales], dtype=np.int32))
         object.__setattr__(self, "_given", {"params": params, "bounds": bounds_n, "start": start_n,
                                             "scale": dict(scale), "name": name})
@@ -700,7 +742,8 @@ class Law(LawSpec):
 
     def _fit(self, **kw) -> dict:
         jit = _jit.handle(self, _jit.fit_work(kw), self._native)
-        return _core.fit_formula(*self._tape_args(), self._linear_arr, self._scale_arr, jit=jit, **kw)
+        return _core.fit_formula(*self._tape_args(), self._linear_arr, self._scale_arr, jit=jit,
+                                 amplitude=self._amplitude_arr, **kw)
 
     def _fit_shared(self, **kw) -> dict:
         return _core.fit_formula_shared(*self._tape_args(), self._linear_arr, self._scale_arr, **kw)
@@ -709,7 +752,8 @@ class Law(LawSpec):
         jit = -1
         if kw.get("shared") is None:  # joint fits run on the bytecode (one solve per batch)
             jit = _jit.handle(self, float(np.size(kw.get("y", ()))) * int(kw.get("n", 1)), self._native)
-        return _core.bootstrap_formula(*self._tape_args(), self._linear_arr, self._scale_arr, jit=jit, **kw)
+        return _core.bootstrap_formula(*self._tape_args(), self._linear_arr, self._scale_arr, jit=jit,
+                                       amplitude=self._amplitude_arr, **kw)
 
     def compile(self) -> "Law":
         """Compile the formula to native code now (or load it from the cache); RuntimeError naming the reason when

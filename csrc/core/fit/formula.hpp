@@ -135,6 +135,10 @@ struct FormulaModel {
   }
   LAWFIT_HD bool is_linear(int j) const { return linear[j]; }
   LAWFIT_HD Scale scale(int j) const { return scales[j]; }
+  // The linear parameter whose term nonlinear parameter j sits in (core/laws/law.hpp amplitude), -1 if none; stored
+  // plus one so that a model nobody filled (zeros) has none.
+  int amplitude1[PMAX] = {};
+  LAWFIT_HD int amplitude(int j) const { return amplitude1[j] - 1; }
 
   // Value at x[d] with parameters p[np]; if g != nullptr also df/dp into g[np].
   LAWFIT_HD double eval(const double* x, const double* p, double* g) const {

@@ -157,10 +157,11 @@ LAWFIT_HD inline void residual_rows(const Model& m, const double* y, const doubl
 }
 
 // Cost, J^T J and J^T r at natural parameters p. Returns false if not finite (ne is then unspecified).
-// natural_linear: see residual_rows.
+// natural_linear: see residual_rows. linear_only: only the linear parameters' block of J^T J and J^T r (the others'
+// entries are 0; what a projected cost needs, core/fit/varpro.hpp).
 template <class Model>
 LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const Options& o,
-                          Normal<Model::PMAX>& ne, bool natural_linear = false) {
+                          Normal<Model::PMAX>& ne, bool natural_linear = false, bool linear_only = false) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   double a[PMAX * PMAX], g[PMAX];
@@ -234,8 +235,10 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
     }
     // 3. The sums.
     for (int j = 0; j < np; ++j) {
+      if (linear_only && !m.is_linear(j)) continue;
       g[j] += lane_dot(jb[j], rb, nl);
-      for (int k = 0; k <= j; ++k) a[j * PMAX + k] += lane_dot(jb[j], jb[k], nl);
+      for (int k = 0; k <= j; ++k)
+        if (!linear_only || m.is_linear(k)) a[j * PMAX + k] += lane_dot(jb[j], jb[k], nl);
     }
   }
   // One check for every point: non-finite residuals or derivatives have made a sum non-finite.

@@ -25,9 +25,27 @@
 // can stop where lm_full still moves, and the predicted cost can be off by rounding in a near-singular block.)
 // Rules as lm.hpp: no allocation; usable on the GPU.
 #pragma once
+#include <utility>
+
 #include "core/fit/lm.hpp"
 
 namespace lawfit::fit {
+
+// The linear parameter whose term the nonlinear parameter j sits in (Law::amplitude, core/laws/law.hpp), or -1
+// (also for models without the table: formulas, joint fits).
+template <class Model, class = void>
+struct HasAmplitudeFn : std::false_type {};
+template <class Model>
+struct HasAmplitudeFn<Model, std::void_t<decltype(std::declval<const Model&>().amplitude(0))>> : std::true_type {};
+template <class Model>
+LAWFIT_HD inline int amplitude_of(const Model& m, int j) {
+  if constexpr (HasAmplitudeFn<Model>::value) {
+    const int a = m.amplitude(j);
+    return (a >= 0 && m.is_linear(a) && !m.is_linear(j)) ? a : -1;
+  } else {
+    return -1;
+  }
+}
 
 // Does VarPro apply: l2 in linear space, enabled, and the model has a linear parameter.
 template <class Model>
@@ -65,10 +83,42 @@ template <int PMAX>
 LAWFIT_HD bool linear_step(const double* a, const double* g, const int* lin, int nl, const double* c,
                            const double* lo, const double* hi, double* dc, bool* held, int* free, int* nfree,
                            double* lf, double* dcost, bool* regularized) {
+  bool any_fixed = false;
   for (int k = 0; k < nl; ++k) {
     const int j = lin[k];
     dc[j] = 0.0;
     held[k] = !(lo[j] < hi[j]);  // a fixed parameter never moves
+    any_fixed |= held[k];
+  }
+  // The usual case first: nothing fixed and the unconstrained solution inside the box (the first pass of the active
+  // set below, without its bookkeeping; the same arithmetic, so the same bits).
+  if (!any_fixed && nl > 0) {
+    if (!factor_sub<PMAX>(a, lin, nl, lf, regularized)) return false;
+    double st[PMAX];
+    for (int k = 0; k < nl; ++k) st[k] = -g[lin[k]];
+    ldlt_solve(lf, nl, PMAX, st);
+    bool inside = true;
+    for (int k = 0; k < nl; ++k) {
+      const int j = lin[k];
+      const double v = c[j] + st[k];
+      inside &= !(v < lo[j]) && !(v > hi[j]);
+    }
+    if (inside) {
+      for (int k = 0; k < nl; ++k) {
+        dc[lin[k]] = st[k];
+        free[k] = lin[k];
+      }
+      *nfree = nl;
+      double d = 0.0;
+      for (int k = 0; k < nl; ++k) {
+        const int j = lin[k];
+        double ad = 0.0;
+        for (int l = 0; l < nl; ++l) ad += a[j * PMAX + lin[l]] * dc[lin[l]];
+        d += dc[j] * (g[j] + 0.5 * ad);
+      }
+      *dcost = d < 0.0 ? d : 0.0;
+      return true;
+    }
   }
   bool fixed_only[PMAX];
   for (int k = 0; k < nl; ++k) fixed_only[k] = held[k];
@@ -155,16 +205,22 @@ struct Projected {
   double s[PMAX * PMAX];  // reduced J^T J over the nonlinear parameters (indices nonlin[], leading dim PMAX)
   double g[PMAX];         // reduced gradient
   bool degenerate;        // a LOG-scaled linear parameter is zero (see project)
+  double evaluated;       // the cost evaluated at p (before the linear step)
+  bool exact;             // ne, s and g hold at the projected point p + dc exactly (see project); else ne is the
+                          // evaluated point's and s, g Kaufman's first-order approximation
 };
 
-// Evaluate at natural p and project: false if not finite or the linear block is singular.
+// Evaluate at natural p and project: false if not finite or the linear block is singular. cost_only: the projected
+// cost, dc and degenerate only (the normal equations' linear block alone, no reduced system; a start grid's ranking).
 template <class Model>
 LAWFIT_HD bool project(const Model& m, const Curve& c, const double* p, const Options& o, const int* lin, int nl,
                        const int* nonlin, int nn, const double* lo, const double* hi,
-                       Projected<Model::PMAX>& pr) {
+                       Projected<Model::PMAX>& pr, bool cost_only = false) {
   constexpr int PMAX = Model::PMAX;
   pr.degenerate = false;
-  if (!accumulate(m, c, p, o, pr.ne, true)) return false;
+  pr.exact = false;
+  if (!accumulate(m, c, p, o, pr.ne, true, cost_only)) return false;
+  pr.evaluated = pr.ne.cost;
   const double* a = pr.ne.a;
   bool held[PMAX];
   int free[PMAX], nf = 0;
@@ -182,6 +238,7 @@ LAWFIT_HD bool project(const Model& m, const Curve& c, const double* p, const Op
   // step there (see varpro_solve).
   for (int k = 0; k < nl; ++k)
     pr.degenerate |= m.scale(lin[k]) == LOG && !(p[lin[k]] + pr.dc[lin[k]] > 0.0);
+  if (cost_only) return std::isfinite(pr.cost);
   // Reduced system: g* = g_N + A_NL dc; S = A_NN - A_NF A_FF^-1 A_FN.
   for (int u = 0; u < nn; ++u) {
     const int j = nonlin[u];
@@ -200,6 +257,41 @@ LAWFIT_HD bool project(const Model& m, const Curve& c, const double* p, const Op
       for (int w = 0; w < nf; ++w) sv -= a[nonlin[u] * PMAX + free[w]] * z[v][w];
       pr.s[u * PMAX + v] = pr.s[v * PMAX + u] = sv;
     }
+  // Where every nonlinear parameter sits in one linear parameter's term (amplitude_of: its Jacobian column is that
+  // amplitude times a function of theta and x), the columns at the projected point are the evaluated ones times
+  // (c_a + dc_a) / c_a, and the residuals there are r + J_L dc (exact: linear in c). So the reduced system and the
+  // full normal equations at p + dc follow without evaluating there: the reduced system is then Kaufman's at the
+  // projected point instead of its first-order approximation from the last c (which converged only linearly while
+  // the linear parameters still moved, and made a poor first step from a start whose linear parameters were far
+  // off; see kReproject).
+  double sc[PMAX];  // column factor per parameter: 1 for the linear ones
+  bool exact = nn > 0;
+  for (int j = 0; j < m.n_params(); ++j) sc[j] = 1.0;
+  for (int u = 0; u < nn && exact; ++u) {
+    const int amp = amplitude_of(m, nonlin[u]);
+    exact = amp >= 0 && p[amp] != 0.0;
+    if (exact) sc[nonlin[u]] = (p[amp] + pr.dc[amp]) / p[amp];
+  }
+  if (exact) {
+    const int np = m.n_params();
+    double gn[PMAX];
+    for (int j = 0; j < np; ++j) {
+      double gj = pr.ne.g[j];
+      for (int k = 0; k < nl; ++k) gj += a[j * PMAX + lin[k]] * pr.dc[lin[k]];
+      gn[j] = sc[j] * gj;
+    }
+    for (int j = 0; j < np; ++j) {
+      pr.ne.g[j] = gn[j];
+      for (int k = 0; k < np; ++k) pr.ne.a[j * PMAX + k] *= sc[j] * sc[k];
+    }
+    pr.ne.cost = pr.cost;
+    pr.ne.rr = 2.0 * pr.cost;
+    for (int u = 0; u < nn; ++u) {
+      pr.g[u] *= sc[nonlin[u]];
+      for (int v = 0; v < nn; ++v) pr.s[u * PMAX + v] *= sc[nonlin[u]] * sc[nonlin[v]];
+    }
+    pr.exact = true;
+  }
   return std::isfinite(pr.cost);
 }
 
@@ -254,7 +346,7 @@ LAWFIT_HD double projected_cost(const Model& m, const Curve& c, const double* p0
   Projected<Model::PMAX> pr;
   if (settled)
     for (int j = 0; j < m.n_params(); ++j) settled[j] = p0[j];
-  if (!project(m, c, sp.p, o, sp.lin, sp.nl, sp.nonlin, sp.nn, sp.lo, sp.hi, pr) || pr.degenerate) return kInf;
+  if (!project(m, c, sp.p, o, sp.lin, sp.nl, sp.nonlin, sp.nn, sp.lo, sp.hi, pr, true) || pr.degenerate) return kInf;
   if (settled)
     for (int j = 0; j < m.n_params(); ++j) settled[j] = sp.p[j] + (m.is_linear(j) ? pr.dc[j] : 0.0);
   return pr.cost;
@@ -266,15 +358,21 @@ LAWFIT_HD double projected_cost(const Model& m, const Curve& c, const double* p0
 // an accepted step that decreased the cost by less than kHandover of it, as its model predicted (rho within 0.25 of
 // 1), after which the undamped reduced Gauss-Newton step promises a relative decrease of at most kHandoverGN;
 // lm_full finishes from there (see lm_solve).
-// p_eval, ne_eval (optional, both or neither): the point of VarPro's last evaluation (before its linear step) and the
-// normal equations there, so that lm_full can continue from that point without evaluating it again. Their linear
-// parameters' columns are in natural units: lm_full's own units only when no linear parameter is LOG-scaled, the only
-// case lm_solve asks for them.
-constexpr double kHandover = 1e-3, kHandoverGN = 1e-4, kReproject = 1e-2;
+// p_eval, ne_eval (optional, both or neither): a point and the normal equations there, so that lm_full can continue
+// from that point without evaluating it again (*end says which; linear parameters' columns in natural units):
+//   END_EVALUATED  the point of VarPro's last evaluation (before its linear step);
+//   END_EXACT      the result itself, its projection exact (Projected::exact) and its projected cost trusted: the
+//                  linear step changed the evaluated cost by at most kTrust of it. (The projected cost is a prediction
+//                  that rounding can make wrong where the linear block is near singular: measured, a predicted 0
+//                  where the cost was 0.058, every lm_full step then rejected.);
+//   END_NONE       neither (an exact projection whose cost is not trusted).
+constexpr double kHandover = 1e-3, kHandoverGN = 1e-4, kReproject = 1e-2, kTrust = 1e-6;
+enum VarProEnd { END_EVALUATED, END_EXACT, END_NONE };
 template <class Model>
 LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, const double* p0, const double* lower,
                                              const double* upper, const Options& o, bool handover = false,
-                                             double* p_eval = nullptr, Normal<Model::PMAX>* ne_eval = nullptr) {
+                                             double* p_eval = nullptr, Normal<Model::PMAX>* ne_eval = nullptr,
+                                             VarProEnd* end = nullptr) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   LMResult<PMAX> res;
@@ -310,10 +408,11 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
   // poor one (measured: rho ~ 0.1, one wasted iteration, and then the damping to recover): where the linear step
   // moved a parameter by more than kReproject of its solved value, evaluate once more at the projected point.
   // (power_law from E=2, A=100, alpha=0.3: 8.3 -> 5.6 iterations, same optima.)
+  // (Not needed where the projection is exact there, Projected::exact.)
   bool moved = false;
   for (int k = 0; k < nl; ++k)
     moved |= std::fabs(cp->dc[lin[k]]) > kReproject * std::fabs(p[lin[k]]);
-  if (moved && project(m, c, p, o, lin, nl, nonlin, nn, lo, hi, *tp) && !tp->degenerate) {
+  if (moved && !cp->exact && project(m, c, p, o, lin, nl, nonlin, nn, lo, hi, *tp) && !tp->degenerate) {
     Projected<PMAX>* was = cp;
     cp = tp;
     tp = was;
@@ -420,7 +519,14 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
   for (int j = 0; j < np; ++j) res.p[j] = p[j];
   res.cost = cp->cost;
   res.status = status;
-  if (p_eval) *ne_eval = cp->ne;
+  if (p_eval) {
+    *ne_eval = cp->ne;
+    if (cp->exact)
+      for (int j = 0; j < np; ++j) p_eval[j] = p[j];
+  }
+  if (end)
+    *end = !cp->exact ? END_EVALUATED
+                      : (std::fabs(cp->cost - cp->evaluated) <= kTrust * cp->evaluated ? END_EXACT : END_NONE);
   return res;
 }
 
@@ -439,8 +545,8 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
   // avoids (measured on Chinchilla: 72 iterations instead of 20), so there VarPro runs to its own convergence.
   bool handover = true;
   for (int j = 0; j < m.n_params(); ++j) handover &= !(m.is_linear(j) && m.scale(j) == LOG);
-  const LMResult<PMAX> vp =
-      varpro_solve(m, c, p0, lower, upper, o, handover, handover ? pe : nullptr, handover ? &ne_e : nullptr);
+  VarProEnd end = END_NONE;
+  const LMResult<PMAX> vp = varpro_solve(m, c, p0, lower, upper, o, handover, pe, &ne_e, &end);
   if (vp.status != CONVERGED && vp.status != MAX_ITER) return lm_full(m, c, p0, lower, upper, o, final_ne);
   // lm_full gets the iterations VarPro left (at least one: its first gradient test; if VarPro used them all, the
   // fit stays MAX_ITER unless that test passes).
@@ -451,8 +557,33 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
   // Gauss-Newton step being exact in them). With a LOG-scaled one, lm_full's step in log p is only a linearisation of
   // that move, so it starts from the projected point and evaluates it (as before the hand-over existed: measured, the
   // reuse there changed Chinchilla's flat directions at 5e-8 under tight tolerances, for no gain).
-  LMResult<Model::PMAX> r = handover ? lm_full(m, c, pe, lower, upper, rest, final_ne, &ne_e)
-                                     : lm_full(m, c, vp.p, lower, upper, rest, final_ne);
+  // Where the last projection was exact and its cost trusted (END_EXACT), its normal equations are those at VarPro's
+  // result: lm_full continues from there without evaluating it again, whatever the scales (the LOG ones' columns
+  // converted to log p).
+  const bool reuse = end == END_EXACT || (handover && end == END_EVALUATED);
+  if (end == END_EXACT)
+    for (int j = 0; j < m.n_params(); ++j) {
+      if (!(m.is_linear(j) && m.scale(j) == LOG)) continue;
+      for (int k = 0; k < m.n_params(); ++k) {
+        ne_e.a[j * PMAX + k] *= pe[j];
+        ne_e.a[k * PMAX + j] *= pe[j];
+      }
+      ne_e.g[j] *= pe[j];
+    }
+  LMResult<Model::PMAX> r = reuse ? lm_full(m, c, pe, lower, upper, rest, final_ne, &ne_e)
+                                  : lm_full(m, c, vp.p, lower, upper, rest, final_ne);
+  // An END_EXACT start that lm_full left where it was (its gradient test passed at once): the cost and normal equations
+  // are still the projection's, equal to an evaluation there only up to rounding; the result reports evaluated ones
+  // (the same objective and covariance as a fit that evaluates there, e.g. the few-curves path).
+  // (lm_full accepts only steps that lower the cost: the same cost, no step. Its point is then pe up to the rounding of
+  // exp(log p) in the LOG parameters.)
+  if (end == END_EXACT && !(r.cost < ne_e.cost)) {
+    Normal<PMAX> fresh;
+    if (accumulate(m, c, r.p, o, fresh)) {
+      r.cost = fresh.cost;
+      if (final_ne) *final_ne = fresh;
+    }
+  }
   if (vp.status == MAX_ITER && vp.iters >= o.max_iter && r.status == CONVERGED && r.iters > 1) r.status = MAX_ITER;
   r.iters += vp.iters;
   return r;

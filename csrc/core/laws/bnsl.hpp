@@ -54,6 +54,7 @@ struct Bnsl1 : BnslImpl<1> {
   static constexpr double upper[P] = {kInf, kInf, kInf, kInf, kInf, 100.0};
   static constexpr Scale scale[P] = {LINEAR, LOG, LINEAR, LINEAR, LOG, LOG};
   static constexpr bool linear[P] = {true, true, false, false, false, false};
+  static constexpr int amplitude[P] = {-1, -1, 1, 1, 1, 1};
   static constexpr Axis grid[P] = {{1, {0.0}},
                                    {1, {1.0}},
                                    {3, {0.0, 0.2, 0.5}},
@@ -74,6 +75,7 @@ struct Bnsl2 : BnslImpl<2> {
   static constexpr double upper[P] = {kInf, kInf, kInf, kInf, kInf, 100.0, kInf, kInf, 100.0};
   static constexpr Scale scale[P] = {LINEAR, LOG, LINEAR, LINEAR, LOG, LOG, LINEAR, LOG, LOG};
   static constexpr bool linear[P] = {true, true, false, false, false, false, false, false, false};
+  static constexpr int amplitude[P] = {-1, -1, 1, 1, 1, 1, 1, 1, 1};
   static constexpr Axis grid[P] = {{1, {0.0}},
                                    {1, {1.0}},
                                    {2, {0.0, 0.3}},

@@ -19,6 +19,7 @@ struct Chinchilla : LogInputs<Chinchilla, 2> {
   static constexpr double upper[P] = {kInf, kInf, kInf, 5.0, 5.0};
   static constexpr Scale scale[P] = {LOG, LOG, LOG, LINEAR, LINEAR};
   static constexpr bool linear[P] = {true, true, true, false, false};
+  static constexpr int amplitude[P] = {-1, -1, -1, 1, 2};
   static constexpr Axis grid[P] = {{1, {1.0}},
                                    {1, {1.0}},
                                    {1, {1.0}},

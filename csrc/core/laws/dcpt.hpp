@@ -21,6 +21,7 @@ struct Dcpt {
   static constexpr double upper[P] = {kInf, kInf, kInf, kInf, 5.0, 5.0, 5.0, 5.0, 10.0};
   static constexpr Scale scale[P] = {LOG, LOG, LOG, LOG, LINEAR, LINEAR, LINEAR, LINEAR, LOG};
   static constexpr bool linear[P] = {true, true, true, true, false, false, false, false, false};
+  static constexpr int amplitude[P] = {-1, -1, -1, -1, 1, 2, 2, 3, 3};
   static constexpr Axis grid[P] = {{1, {1.0}},
                                    {1, {1.0}},
                                    {1, {1.0}},

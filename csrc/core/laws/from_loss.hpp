@@ -19,6 +19,7 @@ struct ErrorFromLoss {
   static constexpr double upper[P] = {kInf, kInf, 100.0};
   static constexpr Scale scale[P] = {LINEAR, LOG, LOG};
   static constexpr bool linear[P] = {true, true, false};
+  static constexpr int amplitude[P] = {-1, -1, 1};
   static constexpr Axis grid[P] = {{1, {0.8}}, {1, {1.0}}, {8, {0.05, 0.15, 0.4, 0.8, 1.5, 3.0, 6.0, 12.0}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] >= 0.0; }

@@ -12,6 +12,12 @@
 //                                             (f = f0(theta) + sum_j p_j phi_j(theta)); used to solve
 //                                             those parameters exactly when starting from a grid
 //   static constexpr Axis grid[P];            default start grid (axes of linear params are ignored)
+//   static constexpr int amplitude[P];        optional: for a nonlinear parameter whose derivative is one linear
+//                                             parameter times a function of the nonlinear ones and x only (it sits in
+//                                             a term A * phi(x; theta), e.g. power_law's alpha in A x^-alpha), the
+//                                             index of that linear parameter; -1 otherwise and for linear ones.
+//                                             VarPro (core/fit/varpro.hpp) then has the exact normal equations at
+//                                             the point with the linear parameters solved, without evaluating there
 //   LAWFIT_HD static bool domain(const double* x);                      x[D] inside the law's domain
 //   LAWFIT_HD static double eval(const double* x, const double* p, double* g);
 //       value at x[D] with parameters p[P]; if g != nullptr also writes df/dp into g[P]
@@ -72,14 +78,23 @@ struct LogInputs : PreparedEval<Law> {
 // core/fit/formula.hpp provides the same interface with a runtime parameter count).
 // Copies of a law's per-parameter tables built at compile time: indexing a local constexpr copy with a runtime
 // index also works in device code (nvcc cannot read a host static array from the GPU).
+// Does Law declare amplitude[] (above)?
+template <class Law, class = void>
+struct HasAmplitude : std::false_type {};
+template <class Law>
+struct HasAmplitude<Law, std::void_t<decltype(Law::amplitude)>> : std::true_type {};
+
 template <class Law>
 struct ParamTables {
   bool linear[Law::P];
   Scale scale[Law::P];
-  constexpr ParamTables() : linear{}, scale{} {
+  int amplitude[Law::P];
+  constexpr ParamTables() : linear{}, scale{}, amplitude{} {
     for (int j = 0; j < Law::P; ++j) {
       linear[j] = Law::linear[j];
       scale[j] = Law::scale[j];
+      if constexpr (HasAmplitude<Law>::value) amplitude[j] = Law::amplitude[j];
+      else amplitude[j] = -1;
     }
   }
 };
@@ -99,6 +114,10 @@ struct StaticModel {
   LAWFIT_HD Scale scale(int j) const {
     constexpr ParamTables<Law> t{};
     return t.scale[j];
+  }
+  LAWFIT_HD int amplitude(int j) const {
+    constexpr ParamTables<Law> t{};
+    return t.amplitude[j];
   }
 };
 
@@ -166,6 +185,10 @@ struct PreparedModel {
   LAWFIT_HD Scale scale(int j) const {
     constexpr ParamTables<Law> t{};
     return t.scale[j];
+  }
+  LAWFIT_HD int amplitude(int j) const {
+    constexpr ParamTables<Law> t{};
+    return t.amplitude[j];
   }
 };
 

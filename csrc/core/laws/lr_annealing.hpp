@@ -21,6 +21,7 @@ struct LrAnnealing {
   static constexpr double upper[P] = {kInf, kInf, kInf, 10.0};
   static constexpr Scale scale[P] = {LINEAR, LOG, LINEAR, LOG};
   static constexpr bool linear[P] = {true, true, true, false};
+  static constexpr int amplitude[P] = {-1, -1, -1, 1};
   static constexpr Axis grid[P] = {
       {1, {2.0}}, {1, {1.0}}, {1, {1.0}}, {8, {0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.1, 1.6}}};
 

@@ -21,6 +21,7 @@ struct Pow3 : LogInputs<Pow3, 1> {
   static constexpr double upper[P] = {kInf, kInf, 50.0};
   static constexpr Scale scale[P] = {LINEAR, LINEAR, LOG};
   static constexpr bool linear[P] = {true, true, false};
+  static constexpr int amplitude[P] = {-1, -1, 1};
   static constexpr Axis grid[P] = {
       {1, {0.84}}, {1, {0.52}}, {8, {0.01, 0.04, 0.1, 0.2, 0.4, 0.8, 1.5, 3.0}}};
 

@@ -17,6 +17,7 @@ struct PowerLaw : LogInputs<PowerLaw, 1> {
   static constexpr double upper[P] = {kInf, kInf, 10.0};
   static constexpr Scale scale[P] = {LINEAR, LOG, LINEAR};
   static constexpr bool linear[P] = {true, true, false};
+  static constexpr int amplitude[P] = {-1, -1, 1};
   static constexpr Axis grid[P] = {{1, {0.0}}, {1, {1.0}}, {6, {0.05, 0.15, 0.3, 0.6, 1.0, 2.0}}};
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] > 0.0; }
