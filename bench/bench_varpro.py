@@ -4,11 +4,12 @@ same power_law curves (20 points, x = geomspace(1, 1000), 1% noise: lawfit.datas
   common start  every curve starts at E=2, A=100, alpha=0.3 (a user without a good guess): lawfit solver="varpro"
                 and solver="lm" (native call on the CSR batch, all threads) vs scipy.optimize.curve_fit in a Python
                 loop (timed on the first --loop-curves curves, per-curve time scaled to the batch)
-  default grid  no starts (the law's default grid, 6 alphas, linear parameters solved): fits per second, varpro,
-                lm and the ranked grid (scan=1: solve only the best start by projected cost), at --curves and at
-                1,000,000 curves (varpro, scan=1)
+  default grid  no starts (the law's default grid, 6 alphas, linear parameters solved): fits per second of what
+                lawfit.fit does by default (varpro, scan="auto": the grid's local minima of the projected cost
+                solved), of every start solved (varpro and lm, scan="all") and of the best start only (scan=1), at
+                --curves and at 1,000,000 curves (auto, scan=1, all)
   hard curves   the 2,000 power-law curves of tests/test_solver_vs_scipy.py's generator (8-40 points, noise up to
-                10%, 1-4 decades), default grid: lm, varpro and scan=1, each counted against LM's full grid
+                10%, 1-4 decades), default grid: lm, varpro all, auto and scan=1, each counted against LM's full grid
 
 Each row reports the minimum over --repeats (methods interleaved), the mean iterations, the converged share and,
 against the best objective any method reached per curve, how many curves ended above it (rel. 1e-6).
@@ -114,8 +115,10 @@ def main():
         above_best=int(np.sum(~(r_cf <= best[:nl] * (1 + 1e-6) + 1e-15))), above_best_of=nl)
 
     # default grid
-    runs = {"varpro": lambda: native(off, X, Y, grid, a.threads, varpro=True, project_linear=True),
-            "lm": lambda: native(off, X, Y, grid, a.threads, varpro=False, project_linear=True),
+    runs = {"varpro auto (default)": lambda: native(off, X, Y, grid, a.threads, varpro=True, project_linear=True,
+                                                    scan=-1),
+            "varpro all": lambda: native(off, X, Y, grid, a.threads, varpro=True, project_linear=True),
+            "lm all": lambda: native(off, X, Y, grid, a.threads, varpro=False, project_linear=True),
             "varpro scan=1": lambda: native(off, X, Y, grid, a.threads, varpro=True, project_linear=True, scan=1)}
     times = {k: np.inf for k in runs}
     for _ in range(a.repeats):
@@ -131,7 +134,8 @@ def main():
             converged=float(np.mean(o["status"] == 0)), above_best=int(np.sum(o["cost"] > best * (1 + 1e-6) + 1e-15)))
     if a.big:
         offb, Xb, Yb = batch(a.big, seed=1)
-        for name, kw in (("varpro", {}), ("varpro scan=1", {"scan": 1})):
+        for name, kw in (("varpro auto (default)", {"scan": -1}), ("varpro scan=1", {"scan": 1}),
+                         ("varpro all", {})):
             tb, ob = timed(lambda: native(offb, Xb, Yb, grid, a.threads, varpro=True, project_linear=True, **kw),
                            max(1, a.repeats - 1))
             rows[f"default grid, {name}, big"] = dict(curves=a.big, seconds=tb, fits_per_s=a.big / tb,
@@ -140,7 +144,8 @@ def main():
     # hard curves: the generator of tests/test_solver_vs_scipy.py (8-40 points, noise 0.01-10%, 1-4 decades), 2,000
     # curves, default grid: each solver against LM's full grid (today's default before VarPro)
     offh, Xh, Yh = hard_batch(a.hard)
-    runs = {"lm": dict(varpro=False), "varpro": dict(varpro=True), "varpro scan=1": dict(varpro=True, scan=1)}
+    runs = {"lm": dict(varpro=False), "varpro all": dict(varpro=True), "varpro auto (default)": dict(varpro=True, scan=-1),
+            "varpro scan=1": dict(varpro=True, scan=1)}
     times = {k: np.inf for k in runs}
     for _ in range(a.repeats):
         for k, kw in runs.items():

@@ -70,6 +70,30 @@ def test_power_law_formula_matches_builtin_many_curves():
     np.testing.assert_allclose(p2[["y_pred", "y_low", "y_high"]], p1[["y_pred", "y_low", "y_high"]], rtol=1e-8)
 
 
+def test_formula_amplitudes():
+    """formula.py _amplitudes: a nonlinear parameter that enters only one linear parameter's coefficient gets that
+    parameter (VarPro's exact projection, core/fit/varpro.hpp); one in the constant part, in two terms, or in a
+    coefficient shared by two linear parameters gets -1; linear parameters -1."""
+    from lawfit.formula import compile_formula
+
+    cases = {
+        "E + A*x^-alpha": {"alpha": "A"},
+        "E + A*N^-alpha + B*D^-beta": {"alpha": "A", "beta": "B"},
+        "a*exp(-(x-b)^2/(2*c^2)) + d": {"b": "a", "c": "a"},
+        "E + A*exp(-k*x)/(1+k)": {"k": "A"},
+        "E*(1 + x^-alpha)": {"alpha": "E"},
+        "c - (c-a)*exp(-b*x)": {},           # b's coefficient is (a - c): two linear parameters
+        "E + A*x^-alpha + B*x^-alpha": {},   # alpha in two terms
+        "E + x^-alpha + A*log(x)": {},       # alpha in the part free of the linear parameters
+    }
+    for formula, want in cases.items():
+        c = compile_formula(formula, ["x"] if "N" not in formula else ["N", "D"])
+        got = {c["params"][j]: c["params"][a] for j, a in enumerate(c["amplitude"]) if a >= 0}
+        assert got == want, (formula, got)
+        for j, a in enumerate(c["amplitude"]):
+            assert a == -1 or (c["linear"][a] and not c["linear"][j])
+
+
 def test_unscaled_formula_default_starts_recover_truth():
     df = lawfit.datasets.synthetic_power_law(50, noise=0.0)
     law = lawfit.Law("E + A*x^-alpha", inputs=["x"])  # no bounds, no scale: linear E, A solved exactly

@@ -20,8 +20,10 @@ py::dict law_info() {
   d["name"] = Law::name;
   d["formula"] = Law::formula;
   d["citation"] = Law::citation;
-  py::list params, inputs, lower, upper, scale, linear, grid;
+  py::list params, inputs, lower, upper, scale, linear, grid, amplitude;
+  constexpr laws::ParamTables<Law> tables{};
   for (int j = 0; j < Law::P; ++j) {
+    amplitude.append(tables.amplitude[j]);
     params.append(Law::params[j]);
     lower.append(Law::lower[j]);
     upper.append(Law::upper[j]);
@@ -39,6 +41,7 @@ py::dict law_info() {
   d["scale"] = scale;
   d["linear"] = linear;
   d["grid"] = grid;
+  d["amplitude"] = amplitude;  // core/laws/law.hpp: the linear parameter whose term a nonlinear one sits in, or -1
   return d;
 }
 
