@@ -19,7 +19,7 @@
 
 namespace lawfit::kernels {
 
-constexpr int kAbiVersion = 2;  // 2: StartSpec::nbr_off, nbr (kScanAuto)
+constexpr int kAbiVersion = 2;  // 2: StartSpec::grid (kScanAuto)
 constexpr int kMaxLaws = 64;
 
 enum KernelCode : int { KERNEL_OK = 0, KERNEL_INTERRUPTED = 1, KERNEL_INVALID = 2, KERNEL_NO_MEMORY = 3, KERNEL_ERROR = 4 };

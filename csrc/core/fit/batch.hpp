@@ -30,6 +30,8 @@ struct BatchInput {
   const std::uint64_t* keys = nullptr;  // [B] random-stream key per curve (common.hpp curve_key), or null
 };
 
+struct StartGrid;  // below
+
 struct StartSpec {
   const double* starts = nullptr;  // [Sb, S, P] explicit starts, or null for random starts
   i64 S = 1;
@@ -41,14 +43,13 @@ struct StartSpec {
   // Where VarPro applies (core/fit/varpro.hpp) the starts can be ranked by their projected cost (one evaluation each,
   // the linear parameters solved) and only some of them solved (the others are NOT_RUN):
   //   > 0  the best `scan` of them (ties to the lower index);
-  //   < 0  (kScanAuto) the local minima of the projected cost over the grid (grid_neighbours below): one solve per
-  //        basin the grid resolves, usually one. Needs shared explicit starts (fit_batch then fills nbr_off/nbr);
+  //   < 0  (kScanAuto) the local minima of the projected cost over the grid (StartGrid below): one solve per
+  //        basin the grid resolves, usually one. Needs shared explicit starts (fit_batch then fills grid);
   //        otherwise every start is solved;
   //   0    every start.
   // (A default grid then costs a few evaluations and one or two solves per curve.)
   i64 scan = 0;
-  const i64* nbr_off = nullptr;  // [S+1] CSR neighbour lists of the shared starts (kScanAuto)
-  const i64* nbr = nullptr;
+  const StartGrid* grid = nullptr;  // the shared starts' grid (kScanAuto)
 };
 constexpr i64 kScanAuto = -1;
 
@@ -327,78 +328,112 @@ inline void choose_starts(const double* sc, i64 S, i64 keep, char* chosen) {
   }
 }
 
-// Neighbours in a shared start list (StartSpec::scan = kScanAuto), as CSR lists off[S+1], nbr: t is a neighbour of s
-// when the two agree on every nonlinear parameter but one, j, and t's value of j is the next one below or above s's
-// among the starts that agree with s elsewhere (in a product grid: the adjacent points along each axis), or when
-// they agree on every nonlinear parameter (duplicates for VarPro, which solves the linear ones; their values are
-// ignored). A start list that is not a grid simply has fewer neighbours (more local minima, more solves).
+// The grid of a shared start list (StartSpec::scan = kScanAuto). Starts that agree on every nonlinear parameter are
+// one grid point (VarPro solves the linear ones, so their values are ignored): point q has the starts
+// members[member_off[q] .. member_off[q+1]). Two points are neighbours when they agree on every nonlinear parameter but
+// one, j, and the other's value of j is the next one below or above among the points that agree elsewhere (in a
+// product grid: the adjacent points along each axis), as CSR lists nbr_off[n_points + 1], nbr. A start list that is
+// not a grid simply has fewer neighbours (more local minima, more solves). Built by sorting: O(P S log S).
+struct StartGrid {
+  i64 n_points = 0;
+  std::vector<i64> member_off, members, nbr_off, nbr;
+};
 template <class Model>
-void grid_neighbours(const Model& m, const double* starts, i64 S, std::vector<i64>& off, std::vector<i64>& nbr) {
+void build_start_grid(const Model& m, const double* starts, i64 S, StartGrid& g) {
   const int np = m.n_params();
-  off.assign(static_cast<size_t>(S + 1), 0);
-  nbr.clear();
+  std::vector<int> nl;  // the nonlinear parameters
+  for (int j = 0; j < np; ++j)
+    if (!m.is_linear(j)) nl.push_back(j);
   auto at = [&](i64 s, int j) { return starts[s * np + j]; };
-  std::vector<i64> mine;
-  for (i64 s = 0; s < S; ++s) {
-    mine.clear();
-    for (int j = -1; j < np; ++j) {  // j = -1: duplicates
-      if (j >= 0 && m.is_linear(j)) continue;
-      i64 below = -1, above = -1;
-      for (i64 t = 0; t < S; ++t) {
-        if (t == s) continue;
-        bool same = true;
-        for (int k = 0; k < np && same; ++k)
-          if (k != j && !m.is_linear(k)) same = at(t, k) == at(s, k);
-        if (!same) continue;
-        if (j < 0 || at(t, j) == at(s, j)) {
-          if (j < 0) mine.push_back(t);
-          continue;
-        }
-        if (at(t, j) < at(s, j) && (below < 0 || at(t, j) > at(below, j))) below = t;
-        if (at(t, j) > at(s, j) && (above < 0 || at(t, j) < at(above, j))) above = t;
+  // Lexicographic order on the nonlinear values, the parameter `last` compared last (-1: in parameter order).
+  auto order = [&](int last) {
+    return [&, last](i64 u, i64 v) {
+      for (int j : nl)
+        if (j != last && at(u, j) != at(v, j)) return at(u, j) < at(v, j);
+      if (last >= 0 && at(u, last) != at(v, last)) return at(u, last) < at(v, last);
+      return u < v;
+    };
+  };
+  auto same = [&](i64 u, i64 v, int except) {
+    for (int j : nl)
+      if (j != except && at(u, j) != at(v, j)) return false;
+    return true;
+  };
+  // Points: runs of equal nonlinear values.
+  std::vector<i64> idx(static_cast<size_t>(S)), point(static_cast<size_t>(S));
+  for (i64 s = 0; s < S; ++s) idx[s] = s;
+  std::sort(idx.begin(), idx.end(), order(-1));
+  g.members = idx;
+  g.member_off.assign(1, 0);
+  for (i64 k = 0; k < S; ++k) {
+    if (k > 0 && !same(idx[k - 1], idx[k], -1)) g.member_off.push_back(k);
+    point[idx[k]] = static_cast<i64>(g.member_off.size()) - 1;
+  }
+  g.member_off.push_back(S);
+  g.n_points = static_cast<i64>(g.member_off.size()) - 1;
+  // Neighbours along each nonlinear axis: sorted with that axis last, consecutive points that agree elsewhere.
+  std::vector<std::vector<i64>> adj(static_cast<size_t>(g.n_points));
+  std::vector<i64> rep(static_cast<size_t>(g.n_points));  // one start per point
+  for (i64 q = 0; q < g.n_points; ++q) rep[q] = g.members[g.member_off[q]];
+  for (int j : nl) {
+    std::vector<i64> r = rep;
+    std::sort(r.begin(), r.end(), order(j));
+    for (size_t k = 1; k < r.size(); ++k)
+      if (same(r[k - 1], r[k], j)) {
+        adj[point[r[k - 1]]].push_back(point[r[k]]);
+        adj[point[r[k]]].push_back(point[r[k - 1]]);
       }
-      for (i64 t : {below, above})
-        if (t >= 0 && std::find(mine.begin(), mine.end(), t) == mine.end()) mine.push_back(t);
-    }
-    nbr.insert(nbr.end(), mine.begin(), mine.end());
-    off[s + 1] = static_cast<i64>(nbr.size());
+  }
+  g.nbr_off.assign(1, 0);
+  g.nbr.clear();
+  for (i64 q = 0; q < g.n_points; ++q) {
+    g.nbr.insert(g.nbr.end(), adj[q].begin(), adj[q].end());
+    g.nbr_off.push_back(static_cast<i64>(g.nbr.size()));
   }
 }
 
-// The starts kScanAuto solves, chosen[s]: the local minima of the projected costs sc[S] over the neighbour lists
-// (sc[s] finite and below every neighbour's, ties to the lower index), and the best ceil(S / kScanShare) overall (at
-// least the best one, also where none is finite). Large grids are those of many-parameter laws, where a coarse grid
-// point's projected cost says less about the basin it leads to: measured on 20 perturbed bnsl2 recovery cases (512
-// starts, 7 exponent axes of 2-4 values), the local minima alone missed the full grid's optimum on 11, with the best
-// 8 added on 1, with the best 16 on none; on bnsl1, dcpt, data_constrained, pow4, exp4, Chinchilla the minima alone
-// missed none. Returns how many are chosen.
+// The starts kScanAuto solves, chosen[s]: each grid point stands for its best member (lowest projected cost sc[s],
+// ties to the lower index); the points whose cost is finite and below every neighbour's (ties to the lower index) are
+// local minima, and their best members are chosen; so are the best ceil(S / kScanShare) starts overall (at least the
+// best one, also where none is finite). Large grids are those of many-parameter laws, where a coarse grid point's
+// projected cost says less about the basin it leads to: measured on 20 perturbed bnsl2 recovery cases (512 starts, 7
+// exponent axes of 2-4 values), the local minima alone missed the full grid's optimum on 11, with the best 8 added on
+// 1, with the best 16 on none; on bnsl1, dcpt, data_constrained, pow4, exp4, Chinchilla the minima alone missed none.
+// Returns how many are chosen.
 constexpr i64 kScanShare = 32;
-inline i64 choose_minima(const double* sc, i64 S, const i64* off, const i64* nbr, char* chosen) {
+inline i64 choose_minima(const double* sc, i64 S, const StartGrid& g, char* chosen) {
   choose_starts(sc, S, (S + kScanShare - 1) / kScanShare, chosen);
-  i64 n = 0;
-  for (i64 s = 0; s < S; ++s) {
-    bool low = std::isfinite(sc[s]);
-    for (i64 e = off[s]; e < off[s + 1] && low; ++e) {
-      const i64 t = nbr[e];
-      low = sc[s] < sc[t] || (sc[s] == sc[t] && s < t);
-    }
-    chosen[s] |= low;
-    n += chosen[s];
+  thread_local std::vector<i64> best;
+  best.resize(static_cast<size_t>(g.n_points));
+  auto below = [&](i64 u, i64 v) { return sc[u] < sc[v] || (!(sc[v] < sc[u]) && u < v); };  // (NaN-free: +inf at worst)
+  for (i64 q = 0; q < g.n_points; ++q) {
+    i64 b = g.members[g.member_off[q]];
+    for (i64 e = g.member_off[q] + 1; e < g.member_off[q + 1]; ++e)
+      if (below(g.members[e], b)) b = g.members[e];
+    best[q] = b;
   }
+  for (i64 q = 0; q < g.n_points; ++q) {
+    const i64 s = best[q];
+    bool low = std::isfinite(sc[s]);
+    for (i64 e = g.nbr_off[q]; e < g.nbr_off[q + 1] && low; ++e) low = below(s, best[g.nbr[e]]);
+    if (low) chosen[s] = 1;
+  }
+  i64 n = 0;
+  for (i64 s = 0; s < S; ++s) n += chosen[s] != 0;
   return n;
 }
 
 // Does the start grid get ranked (StartSpec::scan) for this model and these options?
 template <class Model>
 LAWFIT_HD inline bool scanning(const Model& m, const StartSpec& st, i64 S, const Options& o) {
-  if (st.scan < 0) return st.nbr_off && S > 1 && varpro_applies(m, o);
+  if (st.scan < 0) return st.grid && S > 1 && varpro_applies(m, o);
   return st.scan > 0 && st.scan < S && varpro_applies(m, o);
 }
 
 // The starts of one curve to solve when the grid is ranked (sc: projected costs; chosen[s]); returns their number.
 template <class Model>
 inline i64 choose(const Model&, const StartSpec& st, const double* sc, i64 S, char* chosen) {
-  if (st.scan < 0) return choose_minima(sc, S, st.nbr_off, st.nbr, chosen);
+  if (st.scan < 0) return choose_minima(sc, S, *st.grid, chosen);
   choose_starts(sc, S, st.scan, chosen);
   return std::min(st.scan, S);
 }
@@ -531,12 +566,11 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& spec, cons
   // kScanAuto: the shared start list's neighbours, once for the batch (per-curve or random starts have no grid:
   // every start is solved).
   StartSpec st = spec;
-  std::vector<i64> nbr_off, nbr;
-  st.nbr_off = st.nbr = nullptr;
+  StartGrid grid;
+  st.grid = nullptr;
   if (st.scan < 0 && st.starts && !st.per_curve && S > 1 && varpro_applies(m, o)) {
-    grid_neighbours(m, st.starts, S, nbr_off, nbr);
-    st.nbr_off = nbr_off.data();
-    st.nbr = nbr.data();
+    build_start_grid(m, st.starts, S, grid);
+    st.grid = &grid;
   }
   const int nthreads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
   if (B >= 8 * std::max(1, nthreads)) {
