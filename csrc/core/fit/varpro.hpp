@@ -271,6 +271,7 @@ LAWFIT_HD bool project(const Model& m, const Curve& c, const double* p, const Op
     const int amp = amplitude_of(m, nonlin[u]);
     exact = amp >= 0 && p[amp] != 0.0;
     if (exact) sc[nonlin[u]] = (p[amp] + pr.dc[amp]) / p[amp];
+    exact = exact && std::isfinite(sc[nonlin[u]]);  // (an amplitude of 1e-300 moving to O(1): keep Kaufman's system)
   }
   if (exact) {
     const int np = m.n_params();
