@@ -194,25 +194,43 @@ def test_varpro_from_a_poor_common_start():
     assert not np.any(gv > gl * (1 + 1e-6) + 1e-15), np.flatnonzero(gv > gl * (1 + 1e-6) + 1e-15)[:5]
 
 
+def _grid_batch(n=None):
+    """The poor-start problems (the first n) as a CSR batch, power_law's default grid, and the native fit of the batch
+    from that grid: (probs, off, X, Y, grid, run), run(offsets, x, y, **kw)."""
+    spec = lawfit.get_law("power_law")
+    probs = _poor_start_problems()[0][:n]
+    off = np.zeros(len(probs) + 1, dtype=np.int64)
+    off[1:] = np.cumsum([len(x) for x, _ in probs])
+    X = np.concatenate([x for x, _ in probs]).reshape(-1, 1)
+    Y = np.concatenate([y for _, y in probs])
+    grid = np.ascontiguousarray(spec.default_starts())
+
+    def run(o, x, y, starts=grid, **kw):
+        return spec._fit(offsets=o, x=x, y=y, lower=np.array(spec.lower), upper=np.array(spec.upper), starts=starts,
+                         project_linear=True, **kw)
+
+    return probs, off, X, Y, grid, run
+
+
+def _grid_costs(x, y, alphas):
+    """Projected cost of one curve at each grid alpha (E and A by numpy lstsq; inf where A <= 0, which would be held
+    at its bound)."""
+    costs = []
+    for al in alphas:
+        phi = np.column_stack([np.ones_like(x), x ** -al])
+        c, *_ = np.linalg.lstsq(phi, y, rcond=None)
+        r = y - phi @ c
+        costs.append(0.5 * r @ r if c[1] > 0 else np.inf)
+    return np.array(costs)
+
+
 def test_ranked_start_grid_solves_the_best_projected_start():
     """The native fit's scan=k (core/fit/batch.hpp StartSpec::scan): where VarPro applies, the starts are ranked by
     their projected cost (E and A solved exactly at each grid alpha) and only the best k are solved. k=1 solves the
     grid alpha whose least-squares cost (numpy lstsq) is lowest; k >= S is the full grid; the result does not depend
     on the thread count or on whether the curve is fitted among few curves (one task per start) or many (one task
     per curve)."""
-    spec = lawfit.get_law("power_law")
-    probs, _, _ = _poor_start_problems()
-    probs = probs[:64]
-    off = np.zeros(len(probs) + 1, dtype=np.int64)
-    off[1:] = np.cumsum([len(x) for x, _ in probs])
-    X = np.concatenate([x for x, _ in probs]).reshape(-1, 1)
-    Y = np.concatenate([y for _, y in probs])
-    grid = np.ascontiguousarray(spec.default_starts())
-    lo, hi = np.array(spec.lower), np.array(spec.upper)
-
-    def run(o, x, y, **kw):
-        return spec._fit(offsets=o, x=x, y=y, lower=lo, upper=hi, starts=grid, project_linear=True, **kw)
-
+    probs, off, X, Y, grid, run = _grid_batch(64)
     full, scan_all = run(off, X, Y), run(off, X, Y, scan=len(grid))
     for k in ("params", "cost", "status", "best_start"):
         np.testing.assert_array_equal(full[k], scan_all[k])
@@ -224,13 +242,7 @@ def test_ranked_start_grid_solves_the_best_projected_start():
         np.testing.assert_array_equal(few[k], one[k][:3])
     checked = 0
     for i, (x, y) in enumerate(probs):
-        costs = []
-        for al in grid[:, 2]:
-            phi = np.column_stack([np.ones_like(x), x ** -al])
-            c, *_ = np.linalg.lstsq(phi, y, rcond=None)
-            r = y - phi @ c
-            costs.append(0.5 * r @ r if c[1] > 0 else np.inf)  # (A <= 0 would be held at its bound)
-        costs = np.array(costs)
+        costs = _grid_costs(x, y, grid[:, 2])
         srt = np.sort(costs)
         if np.isfinite(srt[0]) and srt[1] > srt[0] * (1 + 1e-6):  # a clear winner
             assert one["best_start"][i] == int(np.argmin(costs)), (i, costs)
@@ -275,18 +287,7 @@ def test_auto_scan_solves_the_local_minima_of_the_grid():
     numpy lstsq at each grid alpha). Where there is one, the fit is exactly scan=1's (the same start, solved once,
     not polished); where there are several, best_start is one of them and the objective is never above scan=1's.
     The result does not depend on the thread count or on the path (few curves: one task per start)."""
-    spec = lawfit.get_law("power_law")
-    probs, _, _ = _poor_start_problems()
-    off = np.zeros(len(probs) + 1, dtype=np.int64)
-    off[1:] = np.cumsum([len(x) for x, _ in probs])
-    X = np.concatenate([x for x, _ in probs]).reshape(-1, 1)
-    Y = np.concatenate([y for _, y in probs])
-    grid = np.ascontiguousarray(spec.default_starts())
-    lo, hi = np.array(spec.lower), np.array(spec.upper)
-
-    def run(o, x, y, **kw):
-        return spec._fit(offsets=o, x=x, y=y, lower=lo, upper=hi, starts=grid, project_linear=True, **kw)
-
+    probs, off, X, Y, grid, run = _grid_batch()
     auto, one = run(off, X, Y, scan=-1, threads=2), run(off, X, Y, scan=1, threads=2)
     keys = ("params", "cost", "status", "best_start", "iters")
     for k in keys:
@@ -296,13 +297,7 @@ def test_auto_scan_solves_the_local_minima_of_the_grid():
         np.testing.assert_array_equal(few[k], auto[k][:3])
     unique = several = 0
     for i, (x, y) in enumerate(probs):
-        costs = []
-        for al in grid[:, 2]:
-            phi = np.column_stack([np.ones_like(x), x ** -al])
-            c, *_ = np.linalg.lstsq(phi, y, rcond=None)
-            r = y - phi @ c
-            costs.append(0.5 * r @ r if c[1] > 0 else np.inf)
-        costs = np.array(costs)
+        costs = _grid_costs(x, y, grid[:, 2])
         fin = costs[np.isfinite(costs)]
         if len(fin) < len(costs) or np.any(np.abs(np.diff(costs)) <= 1e-6 * costs[1:]):
             continue  # a bound or a near tie: leave the ranking to the native code
@@ -320,8 +315,7 @@ def test_auto_scan_solves_the_local_minima_of_the_grid():
     # repeated under four (E, A) pairs picks the same alphas and ends at the same optima (to the solver's tolerance
     # on these ill-conditioned curves: the solves start from the same projected points up to rounding).
     dup = np.array([[E, A, al] for al in grid[:, 2] for E in (0.0, 3.0) for A in (1.0, 50.0)])
-    big = spec._fit(offsets=off, x=X, y=Y, lower=lo, upper=hi, starts=np.ascontiguousarray(dup), project_linear=True,
-                    scan=-1, threads=2)
+    big = run(off, X, Y, starts=np.ascontiguousarray(dup), scan=-1, threads=2)
     np.testing.assert_array_equal(dup[big["best_start"], 2], grid[auto["best_start"], 2])
     np.testing.assert_allclose(big["cost"], auto["cost"], rtol=1e-5, atol=1e-300)
     assert np.mean(np.abs(big["cost"] / auto["cost"] - 1) < 1e-9) > 0.9

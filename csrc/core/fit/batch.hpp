@@ -507,29 +507,28 @@ void fit_one(const Model& m, const Curve& c, const double* lo, const double* hi,
   i64 best_s = -1;
   bool any_nonfinite = false;
   // A ranked grid: the projected cost of every start first, then only the best st.scan are solved, each from its
-  // start with the linear parameters solved (settled[s]; usable[s]: the start was not NaN).
+  // start with the linear parameters solved (settled[s]; NaN: the start was NaN, NOT_RUN).
   thread_local std::vector<double> sc, settled;
-  thread_local std::vector<char> chosen, usable;
+  thread_local std::vector<char> chosen;
   const bool scan = scanning(m, st, S, o);
   i64 n_solved = S;
   if (scan) {
     sc.assign(S, kInf);
     chosen.assign(S, 0);
-    usable.assign(S, 0);
-    settled.resize(static_cast<size_t>(S * np));
+    settled.assign(static_cast<size_t>(S * np), kNaN);
     for (i64 s = 0; s < S; ++s) {
       double p0[PMAX];
-      if (!start_point(m, st, S, b, key, s, c, lo, hi, p0, o)) continue;
-      usable[s] = 1;
-      sc[s] = projected_cost(m, c, p0, lo, hi, o, settled.data() + s * np);
+      if (start_point(m, st, S, b, key, s, c, lo, hi, p0, o))
+        sc[s] = projected_cost(m, c, p0, lo, hi, o, settled.data() + s * np);
     }
     n_solved = choose(m, st, sc.data(), S, chosen.data());
   }
   for (i64 s = 0; s < S; ++s) {
-    if (scan && !(chosen[s] && usable[s])) continue;
-    double p0[PMAX];
+    if (scan && !chosen[s]) continue;
+    double p0[PMAX] = {};
     if (scan) {
       for (int j = 0; j < np; ++j) p0[j] = settled[s * np + j];
+      if (std::isnan(p0[0])) continue;
     } else if (!start_point(m, st, S, b, key, s, c, lo, hi, p0, o)) {
       continue;
     }

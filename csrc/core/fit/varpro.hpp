@@ -83,42 +83,10 @@ template <int PMAX>
 LAWFIT_HD bool linear_step(const double* a, const double* g, const int* lin, int nl, const double* c,
                            const double* lo, const double* hi, double* dc, bool* held, int* free, int* nfree,
                            double* lf, double* dcost, bool* regularized) {
-  bool any_fixed = false;
   for (int k = 0; k < nl; ++k) {
     const int j = lin[k];
     dc[j] = 0.0;
     held[k] = !(lo[j] < hi[j]);  // a fixed parameter never moves
-    any_fixed |= held[k];
-  }
-  // The usual case first: nothing fixed and the unconstrained solution inside the box (the first pass of the active
-  // set below, without its bookkeeping; the same arithmetic, so the same bits).
-  if (!any_fixed && nl > 0) {
-    if (!factor_sub<PMAX>(a, lin, nl, lf, regularized)) return false;
-    double st[PMAX];
-    for (int k = 0; k < nl; ++k) st[k] = -g[lin[k]];
-    ldlt_solve(lf, nl, PMAX, st);
-    bool inside = true;
-    for (int k = 0; k < nl; ++k) {
-      const int j = lin[k];
-      const double v = c[j] + st[k];
-      inside &= !(v < lo[j]) && !(v > hi[j]);
-    }
-    if (inside) {
-      for (int k = 0; k < nl; ++k) {
-        dc[lin[k]] = st[k];
-        free[k] = lin[k];
-      }
-      *nfree = nl;
-      double d = 0.0;
-      for (int k = 0; k < nl; ++k) {
-        const int j = lin[k];
-        double ad = 0.0;
-        for (int l = 0; l < nl; ++l) ad += a[j * PMAX + lin[l]] * dc[lin[l]];
-        d += dc[j] * (g[j] + 0.5 * ad);
-      }
-      *dcost = d < 0.0 ? d : 0.0;
-      return true;
-    }
   }
   bool fixed_only[PMAX];
   for (int k = 0; k < nl; ++k) fixed_only[k] = held[k];
@@ -275,22 +243,23 @@ LAWFIT_HD bool project(const Model& m, const Curve& c, const double* p, const Op
   }
   if (exact) {
     const int np = m.n_params();
-    double gn[PMAX];
-    for (int j = 0; j < np; ++j) {
+    // The gradient at p + dc: g + A dc for the linear parameters; the reduced gradient g* (above), scaled, for the
+    // nonlinear ones.
+    for (int k = 0; k < nl; ++k) {
+      const int j = lin[k];
       double gj = pr.ne.g[j];
-      for (int k = 0; k < nl; ++k) gj += a[j * PMAX + lin[k]] * pr.dc[lin[k]];
-      gn[j] = sc[j] * gj;
+      for (int l = 0; l < nl; ++l) gj += a[j * PMAX + lin[l]] * pr.dc[lin[l]];
+      pr.ne.g[j] = gj;
     }
-    for (int j = 0; j < np; ++j) {
-      pr.ne.g[j] = gn[j];
-      for (int k = 0; k < np; ++k) pr.ne.a[j * PMAX + k] *= sc[j] * sc[k];
-    }
-    pr.ne.cost = pr.cost;
-    pr.ne.rr = 2.0 * pr.cost;
     for (int u = 0; u < nn; ++u) {
       pr.g[u] *= sc[nonlin[u]];
+      pr.ne.g[nonlin[u]] = pr.g[u];
       for (int v = 0; v < nn; ++v) pr.s[u * PMAX + v] *= sc[nonlin[u]] * sc[nonlin[v]];
     }
+    for (int j = 0; j < np; ++j)
+      for (int k = 0; k < np; ++k) pr.ne.a[j * PMAX + k] *= sc[j] * sc[k];
+    pr.ne.cost = pr.cost;
+    pr.ne.rr = 2.0 * pr.cost;
     pr.exact = true;
   }
   return std::isfinite(pr.cost);
