@@ -41,8 +41,19 @@ LAWFIT_HD inline void cholesky_solve(const double* l, int n, int ld, double* b) 
 // the diagonal holds 1/D, so that ldlt_solve() multiplies where a Cholesky solve divides: the solver's small
 // systems are latency-bound, and this has one division per column and no square root. Returns false if a is
 // not numerically positive definite.
-LAWFIT_HD inline bool ldlt(double* a, int n, int ld) {
-  double d[32];
+// The bodies take the size as a template argument N (0: the run-time n): on the CPU, ldlt() and ldlt_solve() dispatch
+// the sizes the solvers meet most (1-4) to fully unrolled copies (measured on power_law fits: 10-15% faster with the
+// solvers' other small systems dispatched alike; results equal up to rounding). The GPU keeps one body: unrolled copies
+// inlined into every kernel took nvcc from 2.5 to over 15 minutes per source file.
+
+// The size a dispatcher passes for n = k to a body templated on it for systems of at most PMAX: k, or 0 (the run-time
+// size) where k > PMAX, so that no copy is compiled for a size the model cannot have.
+constexpr int sized(int pmax, int k) { return k <= pmax ? k : 0; }
+
+template <int N>
+LAWFIT_HD inline bool ldlt_n(double* a, int n_rt, int ld) {
+  const int n = N > 0 ? N : n_rt;
+  double d[N > 0 ? N : 32];
   for (int j = 0; j < n; ++j) {
     double dj = a[j * ld + j];
     for (int k = 0; k < j; ++k) dj -= a[j * ld + k] * a[j * ld + k] * d[k];
@@ -59,8 +70,9 @@ LAWFIT_HD inline bool ldlt(double* a, int n, int ld) {
   return true;
 }
 
-// Solve L D L^T x = b in place (b overwritten with x), factor from ldlt().
-LAWFIT_HD inline void ldlt_solve(const double* l, int n, int ld, double* b) {
+template <int N>
+LAWFIT_HD inline void ldlt_solve_n(const double* l, int n_rt, int ld, double* b) {
+  const int n = N > 0 ? N : n_rt;
   for (int i = 0; i < n; ++i) {
     double s = b[i];
     for (int k = 0; k < i; ++k) s -= l[i * ld + k] * b[k];
@@ -72,6 +84,35 @@ LAWFIT_HD inline void ldlt_solve(const double* l, int n, int ld, double* b) {
     for (int k = i + 1; k < n; ++k) s -= l[k * ld + i] * b[k];
     b[i] = s;
   }
+}
+
+LAWFIT_HD inline bool ldlt(double* a, int n, int ld) {
+#ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
+  return ldlt_n<0>(a, n, ld);
+#else
+  switch (n) {
+    case 1: return ldlt_n<1>(a, n, ld);
+    case 2: return ldlt_n<2>(a, n, ld);
+    case 3: return ldlt_n<3>(a, n, ld);
+    case 4: return ldlt_n<4>(a, n, ld);
+    default: return ldlt_n<0>(a, n, ld);
+  }
+#endif
+}
+
+// Solve L D L^T x = b in place (b overwritten with x), factor from ldlt().
+LAWFIT_HD inline void ldlt_solve(const double* l, int n, int ld, double* b) {
+#ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
+  return ldlt_solve_n<0>(l, n, ld, b);
+#else
+  switch (n) {
+    case 1: return ldlt_solve_n<1>(l, n, ld, b);
+    case 2: return ldlt_solve_n<2>(l, n, ld, b);
+    case 3: return ldlt_solve_n<3>(l, n, ld, b);
+    case 4: return ldlt_solve_n<4>(l, n, ld, b);
+    default: return ldlt_solve_n<0>(l, n, ld, b);
+  }
+#endif
 }
 
 // Inverse of a symmetric positive-definite matrix (n x n, leading dimension ld) into inv (same layout).

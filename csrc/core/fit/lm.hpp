@@ -275,8 +275,10 @@ LAWFIT_HD double cost_at(const Model& m, const Curve& c, const double* p, const 
 // Stationarity gate of the ftol and xtol exits: the undamped Gauss-Newton step over the free parameters must promise
 // a relative decrease of at most 100 ftol (a nearly singular system gets a small Levenberg term, the smallest of
 // 1e-12, 1e-9, 1e-6 x its diagonal that it can be factored with; none: nothing better to offer, stationary).
-template <int PMAX>
-LAWFIT_HD bool gn_stationary(const double* a, const double* g, int n, const bool* fixed, double cost, double ftol) {
+template <int PMAX, int N>
+LAWFIT_HD bool gn_stationary_n(const double* a, const double* g, int n_rt, const bool* fixed, double cost,
+                               double ftol) {
+  const int n = N > 0 ? N : (n_rt < PMAX ? n_rt : PMAX);  // (n <= PMAX always: said so for the compiler)
   for (double reg = 1e-12; reg < 1e-5; reg *= 1e3) {
     double l[PMAX * PMAX] = {}, h[PMAX];  // (zeroed: GCC cannot see that the loop below fills what ldlt reads)
     for (int j = 0; j < n; ++j) {
@@ -284,29 +286,59 @@ LAWFIT_HD bool gn_stationary(const double* a, const double* g, int n, const bool
       l[j * PMAX + j] = fixed[j] ? 1.0 : a[j * PMAX + j] * (1.0 + reg) + 1e-300;
       h[j] = fixed[j] ? 0.0 : g[j];
     }
-    if (!ldlt(l, n, PMAX)) continue;
-    ldlt_solve(l, n, PMAX, h);
+    if (!ldlt_n<N>(l, n, PMAX)) continue;
+    ldlt_solve_n<N>(l, n, PMAX, h);
     double pred = 0.0;
     for (int j = 0; j < n; ++j) pred += fixed[j] ? 0.0 : 0.5 * g[j] * h[j];
     return pred <= 100.0 * ftol * cost;
   }
   return true;
 }
+template <int PMAX>
+LAWFIT_HD bool gn_stationary(const double* a, const double* g, int n, const bool* fixed, double cost, double ftol) {
+#ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
+  return gn_stationary_n<PMAX, 0>(a, g, n, fixed, cost, ftol);
+#else
+  switch (n) {
+    case 1: return gn_stationary_n<PMAX, 1>(a, g, n, fixed, cost, ftol);
+    case 2: return gn_stationary_n<PMAX, sized(PMAX, 2)>(a, g, n, fixed, cost, ftol);
+    case 3: return gn_stationary_n<PMAX, sized(PMAX, 3)>(a, g, n, fixed, cost, ftol);
+    case 4: return gn_stationary_n<PMAX, sized(PMAX, 4)>(a, g, n, fixed, cost, ftol);
+    default: return gn_stationary_n<PMAX, 0>(a, g, n, fixed, cost, ftol);
+  }
+#endif
+}
 
 // The damped step h = -(a + lambda diag(dscale))^-1 g over the free parameters (0 for held ones). false if the
 // damped system cannot be factored (the caller raises lambda).
-template <int PMAX>
-LAWFIT_HD bool damped_step(const double* a, const double* g, int n, const bool* fixed, double lambda,
-                           const double* dscale, double* h) {
+template <int PMAX, int N>
+LAWFIT_HD bool damped_step_n(const double* a, const double* g, int n_rt, const bool* fixed, double lambda,
+                             const double* dscale, double* h) {
+  const int n = N > 0 ? N : (n_rt < PMAX ? n_rt : PMAX);  // (n <= PMAX always: said so for the compiler)
   double l[PMAX * PMAX];
   for (int j = 0; j < n; ++j) {
     for (int k = 0; k < n; ++k) l[j * PMAX + k] = (fixed[j] || fixed[k]) ? 0.0 : a[j * PMAX + k];
     l[j * PMAX + j] = fixed[j] ? 1.0 : a[j * PMAX + j] + lambda * dscale[j];
     h[j] = fixed[j] ? 0.0 : -g[j];
   }
-  if (!ldlt(l, n, PMAX)) return false;
-  ldlt_solve(l, n, PMAX, h);
+  if (!ldlt_n<N>(l, n, PMAX)) return false;
+  ldlt_solve_n<N>(l, n, PMAX, h);
   return true;
+}
+template <int PMAX>
+LAWFIT_HD bool damped_step(const double* a, const double* g, int n, const bool* fixed, double lambda,
+                           const double* dscale, double* h) {
+#ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
+  return damped_step_n<PMAX, 0>(a, g, n, fixed, lambda, dscale, h);
+#else
+  switch (n) {
+    case 1: return damped_step_n<PMAX, 1>(a, g, n, fixed, lambda, dscale, h);
+    case 2: return damped_step_n<PMAX, sized(PMAX, 2)>(a, g, n, fixed, lambda, dscale, h);
+    case 3: return damped_step_n<PMAX, sized(PMAX, 3)>(a, g, n, fixed, lambda, dscale, h);
+    case 4: return damped_step_n<PMAX, sized(PMAX, 4)>(a, g, n, fixed, lambda, dscale, h);
+    default: return damped_step_n<PMAX, 0>(a, g, n, fixed, lambda, dscale, h);
+  }
+#endif
 }
 
 // Decrease of the quadratic model for the step: -(g.step + step^T a step / 2).

@@ -59,19 +59,34 @@ LAWFIT_HD inline bool varpro_applies(const Model& m, const Options& o) {
 // Factor the symmetric n x n system a[idx[u], idx[v]] (+ a tiny Levenberg term where needed: the smallest of 0,
 // 1e-12, 1e-9, 1e-6 x its diagonal that it factors with) into l (leading dimension PMAX). false if none does.
 // *regularized: whether it needed the Levenberg term (a near-singular block).
-template <int PMAX>
-LAWFIT_HD inline bool factor_sub(const double* a, const int* idx, int n, double* l, bool* regularized) {
+template <int PMAX, int N>
+LAWFIT_HD inline bool factor_sub_n(const double* a, const int* idx, int n_rt, double* l, bool* regularized) {
+  const int n = N > 0 ? N : (n_rt < PMAX ? n_rt : PMAX);  // (n <= PMAX always: said so for the compiler)
   for (double reg = 0.0; reg < 1e-5; reg = reg == 0.0 ? 1e-12 : reg * 1e3) {
     for (int u = 0; u < n; ++u) {
       for (int v = 0; v < n; ++v) l[u * PMAX + v] = a[idx[u] * PMAX + idx[v]];
       l[u * PMAX + u] = l[u * PMAX + u] * (1.0 + reg) + 1e-300;
     }
-    if (ldlt(l, n, PMAX)) {
+    if (ldlt_n<N>(l, n, PMAX)) {
       *regularized |= reg > 0.0;
       return true;
     }
   }
   return false;
+}
+template <int PMAX>
+LAWFIT_HD inline bool factor_sub(const double* a, const int* idx, int n, double* l, bool* regularized) {
+#ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
+  return factor_sub_n<PMAX, 0>(a, idx, n, l, regularized);
+#else
+  switch (n) {
+    case 1: return factor_sub_n<PMAX, 1>(a, idx, n, l, regularized);
+    case 2: return factor_sub_n<PMAX, sized(PMAX, 2)>(a, idx, n, l, regularized);
+    case 3: return factor_sub_n<PMAX, sized(PMAX, 3)>(a, idx, n, l, regularized);
+    case 4: return factor_sub_n<PMAX, sized(PMAX, 4)>(a, idx, n, l, regularized);
+    default: return factor_sub_n<PMAX, 0>(a, idx, n, l, regularized);
+  }
+#endif
 }
 
 // The linear parameters' exact step. Given the normal equations (a, g) at a point whose linear parameters are c
@@ -79,10 +94,11 @@ LAWFIT_HD inline bool factor_sub(const double* a, const int* idx, int n, double*
 // lin[k] (k < nl) are the linear parameters' indices. Writes dc[j] (j = lin[k]; zero elsewhere), held[k] (at a
 // bound, not eliminated), the factor lf of the free block (ordered as free[u], u < *nfree) and the cost change.
 // Returns false if the free block is singular.
-template <int PMAX>
-LAWFIT_HD bool linear_step(const double* a, const double* g, const int* lin, int nl, const double* c,
-                           const double* lo, const double* hi, double* dc, bool* held, int* free, int* nfree,
-                           double* lf, double* dcost, bool* regularized) {
+template <int PMAX, int NL>
+LAWFIT_HD bool linear_step_n(const double* a, const double* g, const int* lin, int nl_rt, const double* c,
+                             const double* lo, const double* hi, double* dc, bool* held, int* free, int* nfree,
+                             double* lf, double* dcost, bool* regularized) {
+  const int nl = NL > 0 ? NL : (nl_rt < PMAX ? nl_rt : PMAX);  // (nl <= PMAX always: said so for the compiler)
   for (int k = 0; k < nl; ++k) {
     const int j = lin[k];
     dc[j] = 0.0;
@@ -161,6 +177,25 @@ LAWFIT_HD bool linear_step(const double* a, const double* g, const int* lin, int
   }
   *dcost = d < 0.0 ? d : 0.0;  // (rounding can make an exact zero step look like a rise)
   return true;
+}
+template <int PMAX>
+LAWFIT_HD bool linear_step(const double* a, const double* g, const int* lin, int nl, const double* c,
+                           const double* lo, const double* hi, double* dc, bool* held, int* free, int* nfree,
+                           double* lf, double* dcost, bool* regularized) {
+#ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
+  return linear_step_n<PMAX, 0>(a, g, lin, nl, c, lo, hi, dc, held, free, nfree, lf, dcost, regularized);
+#else
+  switch (nl) {
+    case 1: return linear_step_n<PMAX, 1>(a, g, lin, nl, c, lo, hi, dc, held, free, nfree, lf, dcost, regularized);
+    case 2:
+      return linear_step_n<PMAX, sized(PMAX, 2)>(a, g, lin, nl, c, lo, hi, dc, held, free, nfree, lf, dcost,
+                                                 regularized);
+    case 3:
+      return linear_step_n<PMAX, sized(PMAX, 3)>(a, g, lin, nl, c, lo, hi, dc, held, free, nfree, lf, dcost,
+                                                 regularized);
+    default: return linear_step_n<PMAX, 0>(a, g, lin, nl, c, lo, hi, dc, held, free, nfree, lf, dcost, regularized);
+  }
+#endif
 }
 
 // State of VarPro at one evaluated point: the normal equations ne there (linear parameters in natural units),
