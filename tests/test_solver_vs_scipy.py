@@ -296,12 +296,14 @@ def test_auto_scan_solves_the_local_minima_of_the_grid():
     for k in keys:
         np.testing.assert_array_equal(few[k], auto[k][:3])
     unique = several = 0
+    minima_of = {}
     for i, (x, y) in enumerate(probs):
         costs = _grid_costs(x, y, grid[:, 2])
         fin = costs[np.isfinite(costs)]
         if len(fin) < len(costs) or np.any(np.abs(np.diff(costs)) <= 1e-6 * costs[1:]):
             continue  # a bound or a near tie: leave the ranking to the native code
         minima = [s for s in range(len(costs)) if all(costs[s] < costs[t] for t in (s - 1, s + 1) if 0 <= t < len(costs))]
+        minima_of[i] = minima
         if len(minima) == 1:
             unique += 1
             for k in keys:
@@ -312,10 +314,19 @@ def test_auto_scan_solves_the_local_minima_of_the_grid():
             assert auto["cost"][i] <= one["cost"][i]
     assert unique > 200 and several > 3, (unique, several)
     # Starts that differ only in linear parameters are one grid point (VarPro solves those): a grid with every alpha
-    # repeated under four (E, A) pairs picks the same alphas and ends at the same optima (to the solver's tolerance
-    # on these ill-conditioned curves: the solves start from the same projected points up to rounding).
+    # repeated under four (E, A) pairs solves the same alphas. Where the projected cost has one minimum, it picks the
+    # same alpha and ends at the same optimum (to the solver's tolerance on these ill-conditioned curves: the solves
+    # start from the same projected points up to rounding); where it has several, which one wins can turn on rounding
+    # (measured: a degenerate curve, A -> 6e26 from alpha = 2 against alpha -> 0 from 0.05, costs 0.08% apart, swapped
+    # its winner when the solver's small systems were unrolled), so there the winner is one of the minima, not above
+    # scan=1's (beyond the solver's tolerance in these degenerate valleys).
     dup = np.array([[E, A, al] for al in grid[:, 2] for E in (0.0, 3.0) for A in (1.0, 50.0)])
     big = run(off, X, Y, starts=np.ascontiguousarray(dup), scan=-1, threads=2)
-    np.testing.assert_array_equal(dup[big["best_start"], 2], grid[auto["best_start"], 2])
-    np.testing.assert_allclose(big["cost"], auto["cost"], rtol=1e-5, atol=1e-300)
+    one_min = np.array(sorted(i for i, mins in minima_of.items() if len(mins) == 1))
+    np.testing.assert_array_equal(dup[big["best_start"][one_min], 2], grid[auto["best_start"][one_min], 2])
+    np.testing.assert_allclose(big["cost"][one_min], auto["cost"][one_min], rtol=1e-5, atol=1e-300)
+    for i, mins in minima_of.items():
+        if len(mins) > 1:
+            assert dup[big["best_start"][i], 2] in grid[mins, 2], (i, mins, big["best_start"][i])
+            assert big["cost"][i] <= one["cost"][i] * (1 + 1e-6)  # (the same basin, from another member's start)
     assert np.mean(np.abs(big["cost"] / auto["cost"] - 1) < 1e-9) > 0.9

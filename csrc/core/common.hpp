@@ -19,6 +19,15 @@
 #define LAWFIT_HD
 #endif
 
+// The solver's small per-iteration helpers (core/fit/linalg.hpp, lm.hpp, varpro.hpp): always inlined on the CPU. In a
+// library that instantiates the solver for many laws in one translation unit, GCC's inlining budget otherwise leaves
+// them as calls (measured).
+#if defined(__CUDACC__) || !defined(__GNUC__)
+#define LAWFIT_INLINE inline
+#else
+#define LAWFIT_INLINE inline __attribute__((always_inline))
+#endif
+
 namespace lawfit {
 
 using i64 = std::int64_t;

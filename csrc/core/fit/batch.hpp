@@ -193,7 +193,7 @@ LAWFIT_HD void covariance_from(const Model& m, const Normal<Model::PMAX>& ne, co
       const int j = idx[u], k = idx[v];
       a[u * PMAX + v] = ne.a[j * PMAX + k] * dinv[j] * dinv[k];
     }
-  if (!spd_inverse(a, nf, PMAX, inv, work)) return;
+  if (!spd_inverse<PMAX>(a, nf, inv, work)) return;
   const double s2 = 2.0 * ne.cost / static_cast<double>(n_used - nf);
   for (int u = 0; u < nf; ++u)
     for (int v = 0; v < nf; ++v) cov[idx[u] * np + idx[v]] = inv[u * PMAX + v] * s2;
@@ -233,7 +233,7 @@ LAWFIT_HD void sandwich_covariance(const Model& m, const Curve& c, const double*
       meat[v * PMAX + u] = meat[u * PMAX + v];
     }
   double inv[PMAX * PMAX], work[PMAX * PMAX];
-  if (!spd_inverse(bread, nf, PMAX, inv, work)) return;
+  if (!spd_inverse<PMAX>(bread, nf, inv, work)) return;
   const double scale = static_cast<double>(n_used) / static_cast<double>(n_used - nf);
   for (int u = 0; u < nf; ++u)
     for (int v = 0; v < nf; ++v) {

@@ -51,7 +51,7 @@ LAWFIT_HD inline void cholesky_solve(const double* l, int n, int ld, double* b) 
 constexpr int sized(int pmax, int k) { return k <= pmax ? k : 0; }
 
 template <int N>
-LAWFIT_HD inline bool ldlt_n(double* a, int n_rt, int ld) {
+LAWFIT_HD LAWFIT_INLINE bool ldlt_n(double* a, int n_rt, int ld) {
   const int n = N > 0 ? N : n_rt;
   double d[N > 0 ? N : 32];
   for (int j = 0; j < n; ++j) {
@@ -71,7 +71,7 @@ LAWFIT_HD inline bool ldlt_n(double* a, int n_rt, int ld) {
 }
 
 template <int N>
-LAWFIT_HD inline void ldlt_solve_n(const double* l, int n_rt, int ld, double* b) {
+LAWFIT_HD LAWFIT_INLINE void ldlt_solve_n(const double* l, int n_rt, int ld, double* b) {
   const int n = N > 0 ? N : n_rt;
   for (int i = 0; i < n; ++i) {
     double s = b[i];
@@ -86,7 +86,7 @@ LAWFIT_HD inline void ldlt_solve_n(const double* l, int n_rt, int ld, double* b)
   }
 }
 
-LAWFIT_HD inline bool ldlt(double* a, int n, int ld) {
+LAWFIT_HD LAWFIT_INLINE bool ldlt(double* a, int n, int ld) {
 #ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
   return ldlt_n<0>(a, n, ld);
 #else
@@ -101,7 +101,7 @@ LAWFIT_HD inline bool ldlt(double* a, int n, int ld) {
 }
 
 // Solve L D L^T x = b in place (b overwritten with x), factor from ldlt().
-LAWFIT_HD inline void ldlt_solve(const double* l, int n, int ld, double* b) {
+LAWFIT_HD LAWFIT_INLINE void ldlt_solve(const double* l, int n, int ld, double* b) {
 #ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
   return ldlt_solve_n<0>(l, n, ld, b);
 #else
@@ -115,22 +115,39 @@ LAWFIT_HD inline void ldlt_solve(const double* l, int n, int ld, double* b) {
 #endif
 }
 
-// Inverse of a symmetric positive-definite matrix (n x n, leading dimension ld) into inv (same layout).
-// Returns false if a is singular; inv is then filled with NaN.
-LAWFIT_HD inline bool spd_inverse(const double* a, int n, int ld, double* inv, double* work) {
-  for (int i = 0; i < n * ld; ++i) work[i] = a[i];
-  if (!ldlt(work, n, ld)) {
+// Inverse of a symmetric positive-definite matrix (n x n, n <= PMAX, leading dimension PMAX) into inv (same layout).
+// Returns false if a is singular; inv is then filled with NaN. Dispatched by size as ldlt().
+template <int PMAX, int N>
+LAWFIT_HD inline bool spd_inverse_n(const double* a, int n_rt, double* inv, double* work) {
+  const int n = N > 0 ? N : (n_rt < PMAX ? n_rt : PMAX);  // (n <= PMAX always: said so for the compiler)
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) work[i * PMAX + j] = a[i * PMAX + j];
+  if (!ldlt_n<N>(work, n, PMAX)) {
     for (int i = 0; i < n; ++i)
-      for (int j = 0; j < n; ++j) inv[i * ld + j] = kNaN;
+      for (int j = 0; j < n; ++j) inv[i * PMAX + j] = kNaN;
     return false;
   }
   for (int j = 0; j < n; ++j) {
-    double col[32];
+    double col[PMAX] = {};  // (zeroed: GCC cannot see that the loop below fills what the solve reads)
     for (int i = 0; i < n; ++i) col[i] = (i == j) ? 1.0 : 0.0;
-    ldlt_solve(work, n, ld, col);
-    for (int i = 0; i < n; ++i) inv[i * ld + j] = col[i];
+    ldlt_solve_n<N>(work, n, PMAX, col);
+    for (int i = 0; i < n; ++i) inv[i * PMAX + j] = col[i];
   }
   return true;
+}
+template <int PMAX>
+LAWFIT_HD inline bool spd_inverse(const double* a, int n, double* inv, double* work) {
+#ifdef __CUDA_ARCH__  // (one body on the GPU, as ldlt)
+  return spd_inverse_n<PMAX, 0>(a, n, inv, work);
+#else
+  switch (n) {
+    case 1: return spd_inverse_n<PMAX, 1>(a, n, inv, work);
+    case 2: return spd_inverse_n<PMAX, sized(PMAX, 2)>(a, n, inv, work);
+    case 3: return spd_inverse_n<PMAX, sized(PMAX, 3)>(a, n, inv, work);
+    case 4: return spd_inverse_n<PMAX, sized(PMAX, 4)>(a, n, inv, work);
+    default: return spd_inverse_n<PMAX, 0>(a, n, inv, work);
+  }
+#endif
 }
 
 }  // namespace lawfit::fit

@@ -107,7 +107,7 @@ template <class Model>
 struct HasEvalBlock<Model, std::void_t<decltype(&Model::eval_block)>> : std::true_type {};
 
 // Sum of u[q] * v[q] over q < n (n a multiple of kLanes), in kLanes partial sums.
-LAWFIT_HD inline double lane_dot(const double* u, const double* v, int n) {
+LAWFIT_HD LAWFIT_INLINE double lane_dot(const double* u, const double* v, int n) {
   double s[kLanes] = {};
   for (int q = 0; q < n; q += kLanes)
     for (int l = 0; l < kLanes; ++l) s[l] += u[q + l] * v[q + l];
@@ -276,7 +276,7 @@ LAWFIT_HD double cost_at(const Model& m, const Curve& c, const double* p, const 
 // a relative decrease of at most 100 ftol (a nearly singular system gets a small Levenberg term, the smallest of
 // 1e-12, 1e-9, 1e-6 x its diagonal that it can be factored with; none: nothing better to offer, stationary).
 template <int PMAX, int N>
-LAWFIT_HD bool gn_stationary_n(const double* a, const double* g, int n_rt, const bool* fixed, double cost,
+LAWFIT_HD LAWFIT_INLINE bool gn_stationary_n(const double* a, const double* g, int n_rt, const bool* fixed, double cost,
                                double ftol) {
   const int n = N > 0 ? N : (n_rt < PMAX ? n_rt : PMAX);  // (n <= PMAX always: said so for the compiler)
   for (double reg = 1e-12; reg < 1e-5; reg *= 1e3) {
@@ -295,7 +295,7 @@ LAWFIT_HD bool gn_stationary_n(const double* a, const double* g, int n_rt, const
   return true;
 }
 template <int PMAX>
-LAWFIT_HD bool gn_stationary(const double* a, const double* g, int n, const bool* fixed, double cost, double ftol) {
+LAWFIT_HD LAWFIT_INLINE bool gn_stationary(const double* a, const double* g, int n, const bool* fixed, double cost, double ftol) {
 #ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
   return gn_stationary_n<PMAX, 0>(a, g, n, fixed, cost, ftol);
 #else
@@ -312,7 +312,7 @@ LAWFIT_HD bool gn_stationary(const double* a, const double* g, int n, const bool
 // The damped step h = -(a + lambda diag(dscale))^-1 g over the free parameters (0 for held ones). false if the
 // damped system cannot be factored (the caller raises lambda).
 template <int PMAX, int N>
-LAWFIT_HD bool damped_step_n(const double* a, const double* g, int n_rt, const bool* fixed, double lambda,
+LAWFIT_HD LAWFIT_INLINE bool damped_step_n(const double* a, const double* g, int n_rt, const bool* fixed, double lambda,
                              const double* dscale, double* h) {
   const int n = N > 0 ? N : (n_rt < PMAX ? n_rt : PMAX);  // (n <= PMAX always: said so for the compiler)
   double l[PMAX * PMAX];
@@ -326,7 +326,7 @@ LAWFIT_HD bool damped_step_n(const double* a, const double* g, int n_rt, const b
   return true;
 }
 template <int PMAX>
-LAWFIT_HD bool damped_step(const double* a, const double* g, int n, const bool* fixed, double lambda,
+LAWFIT_HD LAWFIT_INLINE bool damped_step(const double* a, const double* g, int n, const bool* fixed, double lambda,
                            const double* dscale, double* h) {
 #ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
   return damped_step_n<PMAX, 0>(a, g, n, fixed, lambda, dscale, h);
@@ -343,7 +343,7 @@ LAWFIT_HD bool damped_step(const double* a, const double* g, int n, const bool* 
 
 // Decrease of the quadratic model for the step: -(g.step + step^T a step / 2).
 template <int PMAX>
-LAWFIT_HD double predicted_decrease(const double* a, const double* g, int n, const double* step) {
+LAWFIT_HD LAWFIT_INLINE double predicted_decrease(const double* a, const double* g, int n, const double* step) {
   double pred = 0.0;
   for (int j = 0; j < n; ++j) {
     double ah = 0.0;

@@ -304,7 +304,7 @@ class SharedFit {
     std::vector<double> hinv(K * PMAX * PMAX);
     parallel_for(K, threads_, [&](i64 k) {
       double work[PMAX * PMAX];
-      if (!spd_inverse(blk[k].hll, nl_, PMAX, &hinv[k * PMAX * PMAX], work)) bad[k] = 1;
+      if (!spd_inverse<PMAX>(blk[k].hll, nl_, &hinv[k * PMAX * PMAX], work)) bad[k] = 1;
       for (int a = 0; a < nl_; ++a)
         for (int c = 0; c < ns_; ++c) {
           double acc = 0.0;
@@ -322,7 +322,7 @@ class SharedFit {
           for (int e = 0; e < nl_; ++e) acc -= blk[k].hls[e * PMAX + a] * w[(k * PMAX + e) * PMAX + c];
           s[a * PMAX + c] += acc;
         }
-    if (!spd_inverse(s, ns_, PMAX, sinv, work)) return;
+    if (!spd_inverse<PMAX>(s, ns_, sinv, work)) return;
     parallel_for(K, threads_, [&](i64 k) {
       const i64 b = active_[k];
       double full[PMAX * PMAX];  // internal-parameter covariance in law order
