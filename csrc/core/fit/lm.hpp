@@ -276,8 +276,8 @@ LAWFIT_HD double cost_at(const Model& m, const Curve& c, const double* p, const 
 // a relative decrease of at most 100 ftol (a nearly singular system gets a small Levenberg term, the smallest of
 // 1e-12, 1e-9, 1e-6 x its diagonal that it can be factored with; none: nothing better to offer, stationary).
 template <int PMAX, int N>
-LAWFIT_HD LAWFIT_INLINE bool gn_stationary_n(const double* a, const double* g, int n_rt, const bool* fixed, double cost,
-                               double ftol) {
+LAWFIT_HD LAWFIT_INLINE bool gn_stationary_n(const double* a, const double* g, int n_rt, const bool* fixed,
+                                             double cost, double ftol) {
   const int n = N > 0 ? N : (n_rt < PMAX ? n_rt : PMAX);  // (n <= PMAX always: said so for the compiler)
   for (double reg = 1e-12; reg < 1e-5; reg *= 1e3) {
     double l[PMAX * PMAX] = {}, h[PMAX];  // (zeroed: GCC cannot see that the loop below fills what ldlt reads)
@@ -295,7 +295,8 @@ LAWFIT_HD LAWFIT_INLINE bool gn_stationary_n(const double* a, const double* g, i
   return true;
 }
 template <int PMAX>
-LAWFIT_HD LAWFIT_INLINE bool gn_stationary(const double* a, const double* g, int n, const bool* fixed, double cost, double ftol) {
+LAWFIT_HD LAWFIT_INLINE bool gn_stationary(const double* a, const double* g, int n, const bool* fixed, double cost,
+                                           double ftol) {
 #ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
   return gn_stationary_n<PMAX, 0>(a, g, n, fixed, cost, ftol);
 #else
@@ -312,8 +313,8 @@ LAWFIT_HD LAWFIT_INLINE bool gn_stationary(const double* a, const double* g, int
 // The damped step h = -(a + lambda diag(dscale))^-1 g over the free parameters (0 for held ones). false if the
 // damped system cannot be factored (the caller raises lambda).
 template <int PMAX, int N>
-LAWFIT_HD LAWFIT_INLINE bool damped_step_n(const double* a, const double* g, int n_rt, const bool* fixed, double lambda,
-                             const double* dscale, double* h) {
+LAWFIT_HD LAWFIT_INLINE bool damped_step_n(const double* a, const double* g, int n_rt, const bool* fixed,
+                                           double lambda, const double* dscale, double* h) {
   const int n = N > 0 ? N : (n_rt < PMAX ? n_rt : PMAX);  // (n <= PMAX always: said so for the compiler)
   double l[PMAX * PMAX];
   for (int j = 0; j < n; ++j) {
@@ -327,7 +328,7 @@ LAWFIT_HD LAWFIT_INLINE bool damped_step_n(const double* a, const double* g, int
 }
 template <int PMAX>
 LAWFIT_HD LAWFIT_INLINE bool damped_step(const double* a, const double* g, int n, const bool* fixed, double lambda,
-                           const double* dscale, double* h) {
+                                         const double* dscale, double* h) {
 #ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
   return damped_step_n<PMAX, 0>(a, g, n, fixed, lambda, dscale, h);
 #else

@@ -60,7 +60,8 @@ LAWFIT_HD inline bool varpro_applies(const Model& m, const Options& o) {
 // 1e-12, 1e-9, 1e-6 x its diagonal that it factors with) into l (leading dimension PMAX). false if none does.
 // *regularized: whether it needed the Levenberg term (a near-singular block).
 template <int PMAX, int N>
-LAWFIT_HD LAWFIT_INLINE bool factor_sub_n(const double* a, const int* idx, int n_rt, double* l, bool* regularized) {
+LAWFIT_HD LAWFIT_INLINE bool factor_sub_n(const double* a, const int* idx, int n_rt, double* l,
+                                          bool* regularized) {
   const int n = N > 0 ? N : (n_rt < PMAX ? n_rt : PMAX);  // (n <= PMAX always: said so for the compiler)
   for (double reg = 0.0; reg < 1e-5; reg = reg == 0.0 ? 1e-12 : reg * 1e3) {
     for (int u = 0; u < n; ++u) {
@@ -95,9 +96,9 @@ LAWFIT_HD LAWFIT_INLINE bool factor_sub(const double* a, const int* idx, int n, 
 // bound, not eliminated), the factor lf of the free block (ordered as free[u], u < *nfree) and the cost change.
 // Returns false if the free block is singular.
 template <int PMAX, int NL>
-LAWFIT_HD LAWFIT_INLINE bool linear_step_n(const double* a, const double* g, const int* lin, int nl_rt, const double* c,
-                             const double* lo, const double* hi, double* dc, bool* held, int* free, int* nfree,
-                             double* lf, double* dcost, bool* regularized) {
+LAWFIT_HD LAWFIT_INLINE bool linear_step_n(const double* a, const double* g, const int* lin, int nl_rt,
+                                           const double* c, const double* lo, const double* hi, double* dc, bool* held,
+                                           int* free, int* nfree, double* lf, double* dcost, bool* regularized) {
   const int nl = NL > 0 ? NL : (nl_rt < PMAX ? nl_rt : PMAX);  // (nl <= PMAX always: said so for the compiler)
   for (int k = 0; k < nl; ++k) {
     const int j = lin[k];
@@ -180,8 +181,8 @@ LAWFIT_HD LAWFIT_INLINE bool linear_step_n(const double* a, const double* g, con
 }
 template <int PMAX>
 LAWFIT_HD LAWFIT_INLINE bool linear_step(const double* a, const double* g, const int* lin, int nl, const double* c,
-                           const double* lo, const double* hi, double* dc, bool* held, int* free, int* nfree,
-                           double* lf, double* dcost, bool* regularized) {
+                                         const double* lo, const double* hi, double* dc, bool* held, int* free,
+                                         int* nfree, double* lf, double* dcost, bool* regularized) {
 #ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
   return linear_step_n<PMAX, 0>(a, g, lin, nl, c, lo, hi, dc, held, free, nfree, lf, dcost, regularized);
 #else
