@@ -438,6 +438,13 @@ inline i64 choose(const Model&, const StartSpec& st, const double* sc, i64 S, ch
   return std::min(st.scan, S);
 }
 
+// The point a chosen start of a ranked grid is solved from: the start with its linear parameters solved (settled, see
+// projected_cost; NaN: no usable start, NOT_RUN). false: not run.
+LAWFIT_HD inline bool ranked_start(const double* settled, int np, double* p0) {
+  for (int j = 0; j < np; ++j) p0[j] = settled[j];
+  return !std::isnan(p0[0]);
+}
+
 // Is the best start polished (below)? With several starts solved (n_solved): a ranked grid that solves one start is
 // a single solve, as one explicit start is, unless that solve ran out of iterations: the full grid it stands for would
 // have polished it (a restart with fresh damping; measured on LCBench's pow3 fits, 28 of 2,000 degenerate curves
@@ -527,8 +534,7 @@ void fit_one(const Model& m, const Curve& c, const double* lo, const double* hi,
     if (scan && !chosen[s]) continue;
     double p0[PMAX] = {};
     if (scan) {
-      for (int j = 0; j < np; ++j) p0[j] = settled[s * np + j];
-      if (std::isnan(p0[0])) continue;
+      if (!ranked_start(settled.data() + s * np, np, p0)) continue;
     } else if (!start_point(m, st, S, b, key, s, c, lo, hi, p0, o)) {
       continue;
     }
@@ -678,9 +684,8 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
       const double *lo, *hi;
       bounds(b, &lo, &hi);
       double p0[PMAX] = {};
-      if (scan) {  // the start with its linear parameters solved (NaN: no usable start, NOT_RUN)
-        for (int j = 0; j < np; ++j) p0[j] = settled[t * np + j];
-        if (std::isnan(p0[0])) return;
+      if (scan) {
+        if (!ranked_start(settled.data() + t * np, np, p0)) return;
       } else if (!start_point(m, st, S, b, curve_key(in.keys, b), s, c, lo, hi, p0, o)) {
         return;  // NOT_RUN
       }
@@ -719,8 +724,20 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
       if (out.cov) {
         const double *lo, *hi;
         bounds(b, &lo, &hi);
-        if (polished) fit_covariance(m, curve(b), ne, pb, lo, hi, o, out.n_points[b], out.cov + b * np * np);
-        else covariance(m, curve(b), pb, lo, hi, o, out.n_points[b], out.cov + b * np * np);
+        // l2: the covariance from the normal equations the solve ended with, as fit_one. The tasks above kept none,
+        // so the best start is solved again (one solve per curve; this path is for few curves): an evaluation at the
+        // result could differ from them by rounding (see lm_solve), and the covariance then with the thread count.
+        if (!polished && o.loss == L2) {
+          const Curve c = curve(b);
+          double p0[PMAX] = {};
+          const bool started = scan ? ranked_start(settled.data() + t * np, np, p0)
+                                    : start_point(m, st, S, b, curve_key(in.keys, b), best, c, lo, hi, p0, o);
+          if (!started || lm_solve(m, c, p0, lo, hi, o, &ne).status == NON_FINITE) {
+            covariance(m, c, pb, lo, hi, o, out.n_points[b], out.cov + b * np * np);
+            return;
+          }
+        }
+        fit_covariance(m, curve(b), ne, pb, lo, hi, o, out.n_points[b], out.cov + b * np * np);
       }
     });
   }
