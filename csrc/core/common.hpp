@@ -21,11 +21,13 @@
 
 // The solver's small per-iteration helpers (core/fit/linalg.hpp, lm.hpp, varpro.hpp): always inlined on the CPU. In a
 // library that instantiates the solver for many laws in one translation unit, GCC's inlining budget otherwise leaves
-// them as calls (measured).
+// them as calls (measured). LAWFIT_INLINE_LAMBDA: the same for a lambda (after its parameter list).
 #if defined(__CUDACC__) || !defined(__GNUC__)
 #define LAWFIT_INLINE inline
+#define LAWFIT_INLINE_LAMBDA
 #else
 #define LAWFIT_INLINE inline __attribute__((always_inline))
+#define LAWFIT_INLINE_LAMBDA __attribute__((always_inline))
 #endif
 
 namespace lawfit {

@@ -1,5 +1,7 @@
 // Small dense linear algebra for the per-curve solvers: fixed-capacity arrays, no allocation.
 #pragma once
+#include <type_traits>
+
 #include "core/common.hpp"
 
 namespace lawfit::fit {
@@ -50,6 +52,27 @@ LAWFIT_HD inline void cholesky_solve(const double* l, int n, int ld, double* b) 
 // size) where k > PMAX, so that no copy is compiled for a size the model cannot have.
 constexpr int sized(int pmax, int k) { return k <= pmax ? k : 0; }
 
+// The one dispatcher of the small systems (here, in lm.hpp and in varpro.hpp): body(Size<N>{}) with N = sized(PMAX, n)
+// for n = 1..4 and N = 0 (the run-time size) otherwise; on the GPU always N = 0 (one body: the unrolled copies,
+// inlined into every kernel, multiply nvcc's compile time). The body is a lambda marked LAWFIT_INLINE_LAMBDA.
+template <int N>
+using Size = std::integral_constant<int, N>;
+template <int PMAX, class Body>
+LAWFIT_HD LAWFIT_INLINE auto by_size(int n, Body&& body) {
+#ifdef __CUDA_ARCH__
+  (void)n;
+  return body(Size<0>{});
+#else
+  switch (n) {
+    case 1: return body(Size<sized(PMAX, 1)>{});
+    case 2: return body(Size<sized(PMAX, 2)>{});
+    case 3: return body(Size<sized(PMAX, 3)>{});
+    case 4: return body(Size<sized(PMAX, 4)>{});
+    default: return body(Size<0>{});
+  }
+#endif
+}
+
 template <int N>
 LAWFIT_HD LAWFIT_INLINE bool ldlt_n(double* a, int n_rt, int ld) {
   const int n = N > 0 ? N : n_rt;
@@ -87,32 +110,12 @@ LAWFIT_HD LAWFIT_INLINE void ldlt_solve_n(const double* l, int n_rt, int ld, dou
 }
 
 LAWFIT_HD LAWFIT_INLINE bool ldlt(double* a, int n, int ld) {
-#ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
-  return ldlt_n<0>(a, n, ld);
-#else
-  switch (n) {
-    case 1: return ldlt_n<1>(a, n, ld);
-    case 2: return ldlt_n<2>(a, n, ld);
-    case 3: return ldlt_n<3>(a, n, ld);
-    case 4: return ldlt_n<4>(a, n, ld);
-    default: return ldlt_n<0>(a, n, ld);
-  }
-#endif
+  return by_size<4>(n, [&](auto N) LAWFIT_INLINE_LAMBDA { return ldlt_n<N()>(a, n, ld); });
 }
 
 // Solve L D L^T x = b in place (b overwritten with x), factor from ldlt().
 LAWFIT_HD LAWFIT_INLINE void ldlt_solve(const double* l, int n, int ld, double* b) {
-#ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
-  return ldlt_solve_n<0>(l, n, ld, b);
-#else
-  switch (n) {
-    case 1: return ldlt_solve_n<1>(l, n, ld, b);
-    case 2: return ldlt_solve_n<2>(l, n, ld, b);
-    case 3: return ldlt_solve_n<3>(l, n, ld, b);
-    case 4: return ldlt_solve_n<4>(l, n, ld, b);
-    default: return ldlt_solve_n<0>(l, n, ld, b);
-  }
-#endif
+  by_size<4>(n, [&](auto N) LAWFIT_INLINE_LAMBDA { ldlt_solve_n<N()>(l, n, ld, b); });
 }
 
 // Inverse of a symmetric positive-definite matrix (n x n, n <= PMAX, leading dimension PMAX) into inv (same layout).
@@ -137,17 +140,7 @@ LAWFIT_HD inline bool spd_inverse_n(const double* a, int n_rt, double* inv, doub
 }
 template <int PMAX>
 LAWFIT_HD inline bool spd_inverse(const double* a, int n, double* inv, double* work) {
-#ifdef __CUDA_ARCH__  // (one body on the GPU, as ldlt)
-  return spd_inverse_n<PMAX, 0>(a, n, inv, work);
-#else
-  switch (n) {
-    case 1: return spd_inverse_n<PMAX, 1>(a, n, inv, work);
-    case 2: return spd_inverse_n<PMAX, sized(PMAX, 2)>(a, n, inv, work);
-    case 3: return spd_inverse_n<PMAX, sized(PMAX, 3)>(a, n, inv, work);
-    case 4: return spd_inverse_n<PMAX, sized(PMAX, 4)>(a, n, inv, work);
-    default: return spd_inverse_n<PMAX, 0>(a, n, inv, work);
-  }
-#endif
+  return by_size<PMAX>(n, [&](auto N) LAWFIT_INLINE_LAMBDA { return spd_inverse_n<PMAX, N()>(a, n, inv, work); });
 }
 
 }  // namespace lawfit::fit

@@ -297,17 +297,8 @@ LAWFIT_HD LAWFIT_INLINE bool gn_stationary_n(const double* a, const double* g, i
 template <int PMAX>
 LAWFIT_HD LAWFIT_INLINE bool gn_stationary(const double* a, const double* g, int n, const bool* fixed, double cost,
                                            double ftol) {
-#ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
-  return gn_stationary_n<PMAX, 0>(a, g, n, fixed, cost, ftol);
-#else
-  switch (n) {
-    case 1: return gn_stationary_n<PMAX, 1>(a, g, n, fixed, cost, ftol);
-    case 2: return gn_stationary_n<PMAX, sized(PMAX, 2)>(a, g, n, fixed, cost, ftol);
-    case 3: return gn_stationary_n<PMAX, sized(PMAX, 3)>(a, g, n, fixed, cost, ftol);
-    case 4: return gn_stationary_n<PMAX, sized(PMAX, 4)>(a, g, n, fixed, cost, ftol);
-    default: return gn_stationary_n<PMAX, 0>(a, g, n, fixed, cost, ftol);
-  }
-#endif
+  return by_size<PMAX>(
+      n, [&](auto N) LAWFIT_INLINE_LAMBDA { return gn_stationary_n<PMAX, N()>(a, g, n, fixed, cost, ftol); });
 }
 
 // The damped step h = -(a + lambda diag(dscale))^-1 g over the free parameters (0 for held ones). false if the
@@ -329,17 +320,8 @@ LAWFIT_HD LAWFIT_INLINE bool damped_step_n(const double* a, const double* g, int
 template <int PMAX>
 LAWFIT_HD LAWFIT_INLINE bool damped_step(const double* a, const double* g, int n, const bool* fixed, double lambda,
                                          const double* dscale, double* h) {
-#ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
-  return damped_step_n<PMAX, 0>(a, g, n, fixed, lambda, dscale, h);
-#else
-  switch (n) {
-    case 1: return damped_step_n<PMAX, 1>(a, g, n, fixed, lambda, dscale, h);
-    case 2: return damped_step_n<PMAX, sized(PMAX, 2)>(a, g, n, fixed, lambda, dscale, h);
-    case 3: return damped_step_n<PMAX, sized(PMAX, 3)>(a, g, n, fixed, lambda, dscale, h);
-    case 4: return damped_step_n<PMAX, sized(PMAX, 4)>(a, g, n, fixed, lambda, dscale, h);
-    default: return damped_step_n<PMAX, 0>(a, g, n, fixed, lambda, dscale, h);
-  }
-#endif
+  return by_size<PMAX>(
+      n, [&](auto N) LAWFIT_INLINE_LAMBDA { return damped_step_n<PMAX, N()>(a, g, n, fixed, lambda, dscale, h); });
 }
 
 // Decrease of the quadratic model for the step: -(g.step + step^T a step / 2).

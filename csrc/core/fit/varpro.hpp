@@ -78,17 +78,8 @@ LAWFIT_HD LAWFIT_INLINE bool factor_sub_n(const double* a, const int* idx, int n
 }
 template <int PMAX>
 LAWFIT_HD LAWFIT_INLINE bool factor_sub(const double* a, const int* idx, int n, double* l, bool* regularized) {
-#ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
-  return factor_sub_n<PMAX, 0>(a, idx, n, l, regularized);
-#else
-  switch (n) {
-    case 1: return factor_sub_n<PMAX, 1>(a, idx, n, l, regularized);
-    case 2: return factor_sub_n<PMAX, sized(PMAX, 2)>(a, idx, n, l, regularized);
-    case 3: return factor_sub_n<PMAX, sized(PMAX, 3)>(a, idx, n, l, regularized);
-    case 4: return factor_sub_n<PMAX, sized(PMAX, 4)>(a, idx, n, l, regularized);
-    default: return factor_sub_n<PMAX, 0>(a, idx, n, l, regularized);
-  }
-#endif
+  return by_size<PMAX>(
+      n, [&](auto N) LAWFIT_INLINE_LAMBDA { return factor_sub_n<PMAX, N()>(a, idx, n, l, regularized); });
 }
 
 // The linear parameters' exact step. Given the normal equations (a, g) at a point whose linear parameters are c
@@ -184,20 +175,10 @@ template <int PMAX>
 LAWFIT_HD LAWFIT_INLINE bool linear_step(const double* a, const double* g, const int* lin, int nl, const double* c,
                                          const double* lo, const double* hi, double* dc, bool* held, int* free,
                                          int* nfree, double* lf, double* dcost, bool* regularized) {
-#ifdef __CUDA_ARCH__  // (one body on the GPU: unrolled copies multiply the kernels' compile time)
-  return linear_step_n<PMAX, 0>(a, g, lin, nl, c, lo, hi, dc, held, free, nfree, lf, dcost, regularized);
-#else
-  switch (nl) {
-    case 1: return linear_step_n<PMAX, 1>(a, g, lin, nl, c, lo, hi, dc, held, free, nfree, lf, dcost, regularized);
-    case 2:
-      return linear_step_n<PMAX, sized(PMAX, 2)>(a, g, lin, nl, c, lo, hi, dc, held, free, nfree, lf, dcost,
-                                                 regularized);
-    case 3:
-      return linear_step_n<PMAX, sized(PMAX, 3)>(a, g, lin, nl, c, lo, hi, dc, held, free, nfree, lf, dcost,
-                                                 regularized);
-    default: return linear_step_n<PMAX, 0>(a, g, lin, nl, c, lo, hi, dc, held, free, nfree, lf, dcost, regularized);
-  }
-#endif
+  // (sizes 1-3: a linear block of 4 or more amplitudes is rare)
+  return by_size<PMAX < 3 ? PMAX : 3>(nl, [&](auto N) LAWFIT_INLINE_LAMBDA {
+    return linear_step_n<PMAX, N()>(a, g, lin, nl, c, lo, hi, dc, held, free, nfree, lf, dcost, regularized);
+  });
 }
 
 // State of VarPro at one evaluated point: the normal equations ne there (linear parameters in natural units),
