@@ -417,10 +417,12 @@ def _fit_native(spec, batch, X, lo, hi, st, common, device="cpu") -> dict:
     else:
         native = spec._fit
     per_curve_bounds = np.ndim(lo) == 2
-    hashes, st = batch.hashes, dict(st)
+    st = dict(st)
+    # The curves' random-stream keys draw random starts only: explicit starts (a grid included) never read them.
+    hashes = batch.hashes if st.get("starts") is None else None
     if batch.perm is not None:  # per-curve inputs, given in key order, in CSR order
         p = batch.perm
-        hashes = hashes[p]
+        hashes = None if hashes is None else hashes[p]
         if per_curve_bounds:
             lo, hi = lo[p], hi[p]
         if st.get("starts") is not None and st["starts"].ndim == 3:
@@ -434,7 +436,7 @@ def _fit_native(spec, batch, X, lo, hi, st, common, device="cpu") -> dict:
         w=batch.w,
         lower=np.ascontiguousarray(lo),
         upper=np.ascontiguousarray(hi),
-        keys=np.ascontiguousarray(hashes),
+        keys=None if hashes is None else np.ascontiguousarray(hashes),
         **st,
         **common,
     )
