@@ -438,10 +438,14 @@ inline i64 choose(const Model&, const StartSpec& st, const double* sc, i64 S, ch
   return std::min(st.scan, S);
 }
 
-// The point a chosen start of a ranked grid is solved from: the start with its linear parameters solved (settled, see
-// projected_cost; NaN: no usable start, NOT_RUN). false: not run.
-LAWFIT_HD inline bool ranked_start(const double* settled, int np, double* p0) {
-  for (int j = 0; j < np; ++j) p0[j] = settled[j];
+// The point start s of curve b is solved from (p0): with a ranked grid (settled: its row of the ranking) the start
+// with its linear parameters solved (see projected_cost; NaN: no usable start), else start_point's. false: not run
+// (NOT_RUN).
+template <class Model>
+LAWFIT_HD bool solve_start(const Model& m, const StartSpec& st, i64 S, i64 b, std::uint64_t key, i64 s, const Curve& c,
+                           const double* lo, const double* hi, const Options& o, const double* settled, double* p0) {
+  if (!settled) return start_point(m, st, S, b, key, s, c, lo, hi, p0, o);
+  for (int j = 0; j < m.n_params(); ++j) p0[j] = settled[j];
   return !std::isnan(p0[0]);
 }
 
@@ -533,11 +537,7 @@ void fit_one(const Model& m, const Curve& c, const double* lo, const double* hi,
   for (i64 s = 0; s < S; ++s) {
     if (scan && !chosen[s]) continue;
     double p0[PMAX] = {};
-    if (scan) {
-      if (!ranked_start(settled.data() + s * np, np, p0)) continue;
-    } else if (!start_point(m, st, S, b, key, s, c, lo, hi, p0, o)) {
-      continue;
-    }
+    if (!solve_start(m, st, S, b, key, s, c, lo, hi, o, scan ? settled.data() + s * np : nullptr, p0)) continue;
     const LMResult<PMAX> r = lm_solve(m, c, p0, lo, hi, o, &ne);
     if (r.status == NON_FINITE || !std::isfinite(r.cost)) {
       any_nonfinite |= r.status == NON_FINITE;
@@ -684,11 +684,9 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
       const double *lo, *hi;
       bounds(b, &lo, &hi);
       double p0[PMAX] = {};
-      if (scan) {
-        if (!ranked_start(settled.data() + t * np, np, p0)) return;
-      } else if (!start_point(m, st, S, b, curve_key(in.keys, b), s, c, lo, hi, p0, o)) {
+      if (!solve_start(m, st, S, b, curve_key(in.keys, b), s, c, lo, hi, o, scan ? settled.data() + t * np : nullptr,
+                       p0))
         return;  // NOT_RUN
-      }
       const LMResult<PMAX> r = lm_solve(m, c, p0, lo, hi, o);
       for (int j = 0; j < np; ++j) tp[t * np + j] = r.p[j];
       tc[t] = r.cost;
@@ -730,9 +728,9 @@ void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::
         if (!polished && o.loss == L2) {
           const Curve c = curve(b);
           double p0[PMAX] = {};
-          const bool started = scan ? ranked_start(settled.data() + t * np, np, p0)
-                                    : start_point(m, st, S, b, curve_key(in.keys, b), best, c, lo, hi, p0, o);
-          if (!started || lm_solve(m, c, p0, lo, hi, o, &ne).status == NON_FINITE) {
+          if (!solve_start(m, st, S, b, curve_key(in.keys, b), best, c, lo, hi, o,
+                           scan ? settled.data() + t * np : nullptr, p0) ||
+              lm_solve(m, c, p0, lo, hi, o, &ne).status == NON_FINITE) {
             covariance(m, c, pb, lo, hi, o, out.n_points[b], out.cov + b * np * np);
             return;
           }
