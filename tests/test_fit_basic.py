@@ -65,6 +65,36 @@ def test_per_curve_tasks_and_per_start_tasks_agree(law):
     assert a.status.loc[7] == "NON_FINITE" and (a.status.drop(7) == "CONVERGED").all()
 
 
+@pytest.mark.parametrize("law", ["power_law", lawfit.Law("E + A * x^-alpha", inputs=["x"], bounds={"A": (0, None), "alpha": (0, 10)})])
+@pytest.mark.parametrize("how", [dict(), dict(scan="all"), dict(starts=np.array([[2.0, 100.0, 0.3]]))])
+def test_curves_sharing_x_fit_as_alone(law, how):
+    """Curves with the same x values replay the evaluations at their common starts (a ranked grid's, the first of
+    each solve from a start shared by every curve; StartMemo in core/fit/lm.hpp) instead of repeating them. A curve's
+    result must not depend on that: the same bits whether its neighbours share its x or not, at any thread count,
+    on curves of two accumulation blocks (40 points), with a bad curve among them."""
+    rng = np.random.default_rng(3)
+    x = np.geomspace(1, 1000, 40)
+    B = 48
+    E, A, al = rng.uniform(1, 3, B), 10 ** rng.uniform(0, 2, B), rng.uniform(0.2, 1.0, B)
+    y = (E[:, None] + A[:, None] * x ** -al[:, None]) * (1 + 0.01 * rng.standard_normal((B, 40)))
+    y[17, 5] = np.nan
+    shared = pd.DataFrame({"curve": np.repeat(np.arange(B) * 2.0, 40), "x": np.tile(x, B), "y": y.ravel()})
+    # The same curves with a curve of other x values between each two (keys 1, 3, 5, ...): no two neighbours share x.
+    other = pd.DataFrame({"curve": np.repeat(np.arange(B) * 2.0 + 1.0, 40),
+                          "x": np.tile(x, B) * np.repeat(1.0 + 0.01 * np.arange(1, B + 1), 40), "y": y.ravel()})
+    mixed = pd.concat([shared, other]).sort_values("curve", kind="stable")
+    kw = dict(x="x", y="y", by="curve", **how)
+    ref = lawfit.fit(shared, law, threads=1, **kw)
+    backwards = shared.sort_values("curve", ascending=False, kind="stable")  # (each curve's points in order)
+    for df, threads in ((shared, 2), (mixed, 1), (mixed, 2), (backwards, 2)):
+        r = lawfit.fit(df, law, threads=threads, **kw)
+        np.testing.assert_array_equal(r.params.loc[ref.params.index].to_numpy(), ref.params.to_numpy())
+        np.testing.assert_array_equal(r.objective.loc[ref.params.index].to_numpy(), ref.objective.to_numpy())
+        assert (r.status.loc[ref.params.index] == ref.status).all()
+    assert ref.status.loc[34.0] == "NON_FINITE" and (ref.status.drop(34.0) == "CONVERGED").all()
+    np.testing.assert_allclose(ref.params["alpha"].drop(34.0), np.delete(al, 17), rtol=0.1)
+
+
 @pytest.mark.parametrize("loss,space", [("l2", "linear"), ("huber", "log")])
 def test_zero_weights_equal_dropped_points(loss, space):
     """Points with weight 0 (some outside the law's domain) leave the fit exactly as if they were dropped, on

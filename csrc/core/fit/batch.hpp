@@ -10,6 +10,8 @@
 // without affecting another curve.
 #pragma once
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <vector>
 
 #include "core/fit/varpro.hpp"
@@ -79,6 +81,22 @@ LAWFIT_HD void prepare_points(const double* x, int d, const double* w, i64 n, do
 // Validate one curve. Returns CONVERGED when the curve can be fitted.
 template <class Model>
 LAWFIT_HD Status check_curve(const Model& m, const Curve& c, Space space, i64* n_used) {
+  if (!c.w) {
+    // Unweighted (the usual case): every point is checked in passes without early exits, which the compiler can
+    // vectorise; only a curve that fails goes through the loop below, which says why.
+    constexpr double kMax = std::numeric_limits<double>::max();
+    const i64 nx = c.n * c.d;
+    int bad = 0;
+    for (i64 i = 0; i < nx; ++i) bad |= !(std::fabs(c.x[i]) <= kMax);  // (NaN too)
+    for (i64 i = 0; i < c.n; ++i) bad |= !(std::fabs(c.y[i]) <= kMax);
+    if (space == SPACE_LOG)
+      for (i64 i = 0; i < c.n; ++i) bad |= !(c.y[i] > 0.0);
+    for (i64 i = 0; i < c.n; ++i) bad |= !m.domain(c.x + i * c.d);
+    if (!bad) {
+      *n_used = c.n;
+      return (c.n < m.n_params() || c.n == 0) ? TOO_FEW_POINTS : CONVERGED;
+    }
+  }
   i64 n = 0;
   for (i64 i = 0; i < c.n; ++i) {
     const double* xi = c.x + i * c.d;
@@ -506,11 +524,18 @@ LAWFIT_HD Status validate_curve(const Model& m, const BatchInput& in, i64 b, Spa
   return s;
 }
 
+// Most doubles a thread keeps for the memos of a curve's starts (StartMemo, core/fit/lm.hpp): 1 MiB; more starts of
+// longer curves go without them.
+constexpr i64 kMemoDoubles = i64(1) << 17;
+
 // All starts of one validated curve in turn; the best (lowest cost, ties to the lowest index) is refined
 // when there were several, and written to out with its covariance (from its normal equations, no extra pass).
+// x_repeat: c has the x values of the curve this thread fitted before in this batch (fit_batch), so the evaluations
+// at starts they share (a ranked grid's, or the first of each solve from explicit starts common to every curve)
+// replay that curve's memos (StartMemo) instead of evaluating the model again; results are the same bit for bit.
 template <class Model>
 void fit_one(const Model& m, const Curve& c, const double* lo, const double* hi, const StartSpec& st, i64 S,
-             i64 b, std::uint64_t key, const Options& o, const BatchOutput& out) {
+             i64 b, std::uint64_t key, const Options& o, const BatchOutput& out, bool x_repeat = false) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   LMResult<PMAX> best;
@@ -523,6 +548,20 @@ void fit_one(const Model& m, const Curve& c, const double* lo, const double* hi,
   thread_local std::vector<char> chosen;
   const bool scan = scanning(m, st, S, o);
   i64 n_solved = S;
+  // The memos of the starts (one per start, recorded anew unless x_repeat): a ranked grid's evaluations, or the first
+  // evaluation of each solve from starts common to every curve (per-curve and random starts differ by curve).
+  thread_local std::vector<StartMemo<PMAX>> memos;
+  thread_local std::vector<double> memo_data;
+  const i64 nblk = (c.n + kAccumBlock - 1) / kAccumBlock, per = nblk * kAccumBlock * (1 + PMAX);
+  const bool memo = !c.w && (scan || (st.starts && !st.per_curve)) && S * per <= kMemoDoubles;
+  if (memo && !(x_repeat && static_cast<i64>(memos.size()) == S)) {
+    memos.assign(static_cast<size_t>(S), StartMemo<PMAX>{});
+    memo_data.resize(static_cast<size_t>(S * per));
+    for (i64 s = 0; s < S; ++s) {
+      memos[s].f = memo_data.data() + s * per;
+      memos[s].jb = memos[s].f + nblk * kAccumBlock;
+    }
+  }
   if (scan) {
     sc.assign(S, kInf);
     chosen.assign(S, 0);
@@ -530,7 +569,7 @@ void fit_one(const Model& m, const Curve& c, const double* lo, const double* hi,
     for (i64 s = 0; s < S; ++s) {
       double p0[PMAX];
       if (start_point(m, st, S, b, key, s, c, lo, hi, p0, o))
-        sc[s] = projected_cost(m, c, p0, lo, hi, o, settled.data() + s * np);
+        sc[s] = projected_cost(m, c, p0, lo, hi, o, settled.data() + s * np, memo ? &memos[s] : nullptr);
     }
     n_solved = choose(m, st, sc.data(), S, chosen.data());
   }
@@ -538,7 +577,7 @@ void fit_one(const Model& m, const Curve& c, const double* lo, const double* hi,
     if (scan && !chosen[s]) continue;
     double p0[PMAX] = {};
     if (!solve_start(m, st, S, b, key, s, c, lo, hi, o, scan ? settled.data() + s * np : nullptr, p0)) continue;
-    const LMResult<PMAX> r = lm_solve(m, c, p0, lo, hi, o, &ne);
+    const LMResult<PMAX> r = lm_solve(m, c, p0, lo, hi, o, &ne, memo && !scan ? &memos[s] : nullptr);
     if (r.status == NON_FINITE || !std::isfinite(r.cost)) {
       any_nonfinite |= r.status == NON_FINITE;
       continue;
@@ -563,6 +602,9 @@ template <class Model>
 void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::int32_t>& pre,
                    const StartSpec& st, const Options& o, const BatchOutput& out, int threads);
 
+// Numbers the calls of fit_batch (their per-thread state, see fit_batch, is valid for one call only).
+inline std::atomic<std::uint64_t> batch_generation{0};
+
 template <class Model>
 void fit_batch(const Model& m, const BatchInput& in, const StartSpec& spec, const Options& o,
                const BatchOutput& out, int threads) {
@@ -582,6 +624,10 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& spec, cons
     // Many curves: one task per curve validates it, prepares its inputs into a per-thread buffer (laws that
     // transform x, e.g. log x, do it once per point, not on every evaluation) and runs its starts. One pass
     // over the data, no batch-sized scratch.
+    // Curves that share their x values (a sweep's common steps or sizes) are told so: an unweighted curve with the
+    // x values of the curve this thread fitted before in this call reuses their prepared inputs and its ranked grid's
+    // memos (fit_one). last_x: those x values, valid for call `gen`.
+    const std::uint64_t gen = ++batch_generation;
     parallel_for(B, threads, [&](i64 b) {
       init_curve_out(out, np, b);
       const Status s = validate_curve(m, in, b, o.space, out.n_points);
@@ -590,15 +636,25 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& spec, cons
       const double* lo = in.lower + (in.per_curve_bounds ? b * np : 0);
       const double* hi = in.upper + (in.per_curve_bounds ? b * np : 0);
       const double* w = in.w ? in.w + a : nullptr;
+      thread_local std::uint64_t last_gen = 0;
+      thread_local std::vector<double> last_x;
+      const double* xb = in.x + a * in.d;
+      const size_t nx = static_cast<size_t>(n * in.d);
+      const bool repeat = !w && last_gen == gen && last_x.size() == nx &&
+                          (nx == 0 || std::memcmp(last_x.data(), xb, nx * sizeof(double)) == 0);
+      if (!repeat) {
+        last_gen = w ? 0 : gen;
+        if (!w) last_x.assign(xb, xb + nx);
+      }
       if constexpr (laws::Preparation<Model>::enabled) {
         using Law = typename Model::law_type;
         thread_local std::vector<double> xp;
         if (xp.size() < static_cast<size_t>(n * Law::DP)) xp.resize(static_cast<size_t>(n * Law::DP));
-        prepare_points<Law>(in.x + a * in.d, in.d, w, n, xp.data());
+        if (!repeat) prepare_points<Law>(xb, in.d, w, n, xp.data());
         fit_one(laws::PreparedModel<Law>{}, Curve{xp.data(), in.y + a, w, n, Law::DP}, lo, hi, st, S, b,
-                curve_key(in.keys, b), o, out);
+                curve_key(in.keys, b), o, out, repeat);
       } else {
-        fit_one(m, Curve{in.x + a * in.d, in.y + a, w, n, in.d}, lo, hi, st, S, b, curve_key(in.keys, b), o, out);
+        fit_one(m, Curve{xb, in.y + a, w, n, in.d}, lo, hi, st, S, b, curve_key(in.keys, b), o, out, repeat);
       }
     });
     return;

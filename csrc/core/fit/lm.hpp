@@ -9,6 +9,7 @@
 // J^T r are accumulated block by block (the Jacobian rows of at most kAccumBlock points at a time), so the whole
 // Jacobian is never stored. No allocation; usable on the GPU.
 #pragma once
+#include <cstring>
 #include <type_traits>
 
 #include "core/common.hpp"
@@ -156,20 +157,75 @@ LAWFIT_HD inline void residual_rows(const Model& m, const double* y, const doubl
   }
 }
 
+// Many curves often share their x values (a sweep's common steps or sizes) and are evaluated at the same start: a
+// ranked start grid (fit_one, core/fit/batch.hpp) evaluates every curve at each grid start, and a solve from an
+// explicit start shared by every curve begins with an evaluation there. What such an evaluation computes before y
+// enters is then the same for each of those curves: the model values at each point, the Jacobian columns (VarPro's
+// natural_linear columns; every residual's derivative is -1 in an unweighted l2 fit in linear space) and so J^T J.
+// A StartMemo holds them for one start: the first such curve records them, the next ones replay them, computing only
+// their residuals and the sums that involve y. A replay does the same arithmetic on the same values, so its results
+// are bit for bit an evaluation's, whichever curves a thread saw before. CPU only.
+template <int PMAX>
+struct StartMemo {
+  i64 n = -1;              // the curve's point count when recorded (-1: nothing recorded)
+  bool linear_only = false;  // recorded for accumulate's linear_only (the linear parameters' columns only)
+  double p[PMAX];          // the start it was recorded at (compared bit for bit)
+  double a[PMAX * PMAX];   // J^T J (its linear block where linear_only)
+  double* f = nullptr;     // model values, [n rounded up to kAccumBlock]
+  double* jb = nullptr;    // Jacobian columns of block k, parameter j: jb + (k * PMAX + j) * kAccumBlock (zero-padded)
+};
+
 // Cost, J^T J and J^T r at natural parameters p. Returns false if not finite (ne is then unspecified).
 // natural_linear: see residual_rows. linear_only: only the linear parameters' block of J^T J and J^T r (the others'
-// entries are 0; what a projected cost needs, core/fit/varpro.hpp).
+// entries are 0; what a projected cost needs, core/fit/varpro.hpp). memo (with natural_linear, for unweighted l2
+// fits in linear space; else ignored): replayed where it was recorded at p in the same mode on a curve with the same
+// x values (the caller knows), else recorded; see StartMemo.
 template <class Model>
 LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const Options& o,
-                          Normal<Model::PMAX>& ne, bool natural_linear = false, bool linear_only = false) {
+                          Normal<Model::PMAX>& ne, bool natural_linear = false, bool linear_only = false,
+                          StartMemo<Model::PMAX>* memo = nullptr) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   double a[PMAX * PMAX], g[PMAX];
   for (int k = 0; k < np * PMAX; ++k) a[k] = 0.0;
   for (int k = 0; k < np; ++k) g[k] = 0.0;
   double cost = 0.0, rr = 0.0;
+#ifdef __CUDA_ARCH__
+  (void)memo;
+  constexpr bool replay = false, record = false;
+#else
+  if (!(natural_linear && !c.w && o.loss == L2 && o.space == SPACE_LINEAR && c.d == m.n_inputs())) memo = nullptr;
+  bool replay = memo && memo->n == c.n && memo->linear_only == linear_only;
+  for (int j = 0; j < np && replay; ++j) {
+    std::uint64_t u, v;  // (bit for bit: -0.0 is not 0.0 here)
+    std::memcpy(&u, &memo->p[j], sizeof u);
+    std::memcpy(&v, &p[j], sizeof v);
+    replay = u == v;
+  }
+  const bool record = memo && !replay;
+  if (record) {
+    memo->n = -1;  // (until complete)
+    memo->linear_only = linear_only;
+    for (int j = 0; j < np; ++j) memo->p[j] = p[j];
+  }
+#endif
   for (i64 i0 = 0; i0 < c.n; i0 += kAccumBlock) {
     const int nb = static_cast<int>(c.n - i0 < kAccumBlock ? c.n - i0 : kAccumBlock);
+    const i64 blk = i0 / kAccumBlock;
+    if (replay) {
+      // The recorded model values and columns: only the residuals are this curve's (as residual_rows makes them).
+      double rb[kAccumBlock];
+      const double* fm = memo->f + i0;
+      for (int q = 0; q < nb; ++q) rb[q] = residual<SPACE_LINEAR>(c.y[i0 + q], fm[q], 1.0).r;
+      const int nl = (nb + kLanes - 1) / kLanes * kLanes;
+      for (int q = nb; q < nl; ++q) rb[q] = 0.0;
+      const double s = lane_dot(rb, rb, nl);
+      cost += 0.5 * s;
+      rr += s;
+      for (int j = 0; j < np; ++j)
+        if (!linear_only || m.is_linear(j)) g[j] += lane_dot(memo->jb + (blk * PMAX + j) * kAccumBlock, rb, nl);
+      continue;
+    }
     // 1. The block's points with positive weight (all of them without weights; otherwise listed in idx, with
     // their observations and weight roots), their residuals rb and Jacobian columns jb[j], zero-padded to a
     // multiple of kLanes (padding adds nothing to the sums).
@@ -210,6 +266,12 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
       rb[q] = 0.0;
       for (int j = 0; j < np; ++j) jb[j][q] = 0.0;
     }
+    if (record) {
+      for (int q = 0; q < nb; ++q) memo->f[i0 + q] = f[q];
+      for (int j = 0; j < np; ++j)
+        if (!linear_only || m.is_linear(j))
+          for (int q = 0; q < nl; ++q) memo->jb[(blk * PMAX + j) * kAccumBlock + q] = jb[j][q];
+    }
     // 2. The loss.
     if (o.loss != L2) {
       for (int q = 0; q < nu; ++q) {
@@ -240,6 +302,15 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
       for (int k = 0; k <= j; ++k)
         if (!linear_only || m.is_linear(k)) a[j * PMAX + k] += lane_dot(jb[j], jb[k], nl);
     }
+  }
+  if (replay || record) {
+    for (int j = 0; j < np; ++j)
+      for (int k = 0; k <= j; ++k)
+        if (!linear_only || (m.is_linear(j) && m.is_linear(k))) {
+          if (replay) a[j * PMAX + k] = memo->a[j * PMAX + k];
+          else memo->a[j * PMAX + k] = a[j * PMAX + k];
+        }
+    if (record) memo->n = c.n;
   }
   // One check for every point: non-finite residuals or derivatives have made a sum non-finite.
   bool finite = std::isfinite(cost);

@@ -201,11 +201,11 @@ struct Projected {
 template <class Model>
 LAWFIT_HD bool project(const Model& m, const Curve& c, const double* p, const Options& o, const int* lin, int nl,
                        const int* nonlin, int nn, const double* lo, const double* hi,
-                       Projected<Model::PMAX>& pr, bool cost_only = false) {
+                       Projected<Model::PMAX>& pr, bool cost_only = false, StartMemo<Model::PMAX>* memo = nullptr) {
   constexpr int PMAX = Model::PMAX;
   pr.degenerate = false;
   pr.exact = false;
-  if (!accumulate(m, c, p, o, pr.ne, true, cost_only)) return false;
+  if (!accumulate(m, c, p, o, pr.ne, true, cost_only, memo)) return false;
   pr.evaluated = pr.ne.cost;
   const double* a = pr.ne.a;
   bool held[PMAX];
@@ -325,16 +325,18 @@ LAWFIT_HD void split_params(const Model& m, const double* p0, const double* lowe
 // Projected cost at the start p0 (VarPro's first step: one evaluation, the linear parameters solved), used to rank
 // a start grid (StartSpec::scan, core/fit/batch.hpp); +inf where VarPro could not start there. settled (optional):
 // p0 with its linear parameters solved, the start VarPro then takes (its first evaluation is exact there, see
-// kReproject); p0 itself where the cost is +inf.
+// kReproject); p0 itself where the cost is +inf. memo: see StartMemo (core/fit/lm.hpp).
 template <class Model>
 LAWFIT_HD double projected_cost(const Model& m, const Curve& c, const double* p0, const double* lower,
-                                const double* upper, const Options& o, double* settled = nullptr) {
+                                const double* upper, const Options& o, double* settled = nullptr,
+                                StartMemo<Model::PMAX>* memo = nullptr) {
   Split<Model::PMAX> sp;
   split_params(m, p0, lower, upper, sp);
   Projected<Model::PMAX> pr;
   if (settled)
     for (int j = 0; j < m.n_params(); ++j) settled[j] = p0[j];
-  if (!project(m, c, sp.p, o, sp.lin, sp.nl, sp.nonlin, sp.nn, sp.lo, sp.hi, pr, true) || pr.degenerate) return kInf;
+  if (!project(m, c, sp.p, o, sp.lin, sp.nl, sp.nonlin, sp.nn, sp.lo, sp.hi, pr, true, memo) || pr.degenerate)
+    return kInf;
   if (settled)
     for (int j = 0; j < m.n_params(); ++j) settled[j] = sp.p[j] + (m.is_linear(j) ? pr.dc[j] : 0.0);
   return pr.cost;
@@ -360,7 +362,7 @@ template <class Model>
 LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, const double* p0, const double* lower,
                                              const double* upper, const Options& o, bool handover = false,
                                              double* p_eval = nullptr, Normal<Model::PMAX>* ne_eval = nullptr,
-                                             VarProEnd* end = nullptr) {
+                                             VarProEnd* end = nullptr, StartMemo<Model::PMAX>* memo = nullptr) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   LMResult<PMAX> res;
@@ -376,7 +378,7 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
   Projected<PMAX> buf[2];
   Projected<PMAX>* cp = &buf[0];
   Projected<PMAX>* tp = &buf[1];
-  if (!project(m, c, p, o, lin, nl, nonlin, nn, lo, hi, *cp) || cp->degenerate) {
+  if (!project(m, c, p, o, lin, nl, nonlin, nn, lo, hi, *cp, false, memo) || cp->degenerate) {
     // (lm_solve then runs lm_full from the start instead)
     for (int j = 0; j < np; ++j) res.p[j] = p[j];
     res.cost = kInf;
@@ -519,11 +521,13 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
 }
 
 // The per-curve solver: VarPro where it applies (then lm_full from its optimum, see the top), else lm_full.
-// final_ne: the normal equations at the result (internal parameters), for the covariance.
+// final_ne: the normal equations at the result (internal parameters), for the covariance. memo: VarPro's first
+// evaluation, at the start (StartMemo, core/fit/lm.hpp; the caller knows which curves share this start and x).
 template <class Model>
 LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const double* p0, const double* lower,
                                          const double* upper, const Options& o,
-                                         Normal<Model::PMAX>* final_ne = nullptr) {
+                                         Normal<Model::PMAX>* final_ne = nullptr,
+                                         StartMemo<Model::PMAX>* memo = nullptr) {
   if (!varpro_applies(m, o)) return lm_full(m, c, p0, lower, upper, o, final_ne);
   constexpr int PMAX = Model::PMAX;
   double pe[PMAX];
@@ -534,7 +538,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
   bool handover = true;
   for (int j = 0; j < m.n_params(); ++j) handover &= !(m.is_linear(j) && m.scale(j) == LOG);
   VarProEnd end = END_NONE;
-  const LMResult<PMAX> vp = varpro_solve(m, c, p0, lower, upper, o, handover, pe, &ne_e, &end);
+  const LMResult<PMAX> vp = varpro_solve(m, c, p0, lower, upper, o, handover, pe, &ne_e, &end, memo);
   if (vp.status != CONVERGED && vp.status != MAX_ITER) return lm_full(m, c, p0, lower, upper, o, final_ne);
   // lm_full gets the iterations VarPro left (at least one: its first gradient test; if VarPro used them all, the
   // fit stays MAX_ITER unless that test passes).
