@@ -283,6 +283,12 @@ def _grouping(df: pd.DataFrame, by: Sequence[str]) -> tuple:
             run_starts = np.flatnonzero(change) + 1
             del change
             first = np.r_[0, run_starts]
+            if len(by) == 1:  # one numeric key whose runs are in increasing order (the usual layout): no factorising
+                col = df[by[0]]
+                v = col.to_numpy()[first]
+                if col.dtype.kind != "f" or not np.isnan(v).any():
+                    if bool(np.all(v[1:] > v[:-1])):
+                        return pd.DataFrame({by[0]: pd.Index(v, dtype=col.dtype)}), run_starts, None, None
             rcodes, keys = curve_codes(df[list(by)].iloc[first].reset_index(drop=True), by)
             if len(keys) == R:
                 sorted_ = bool(np.all(rcodes[1:] > rcodes[:-1]))
