@@ -286,9 +286,8 @@ def _grouping(df: pd.DataFrame, by: Sequence[str]) -> tuple:
             if len(by) == 1:  # one numeric key whose runs are in increasing order (the usual layout): no factorising
                 col = df[by[0]]
                 v = col.to_numpy()[first]
-                if col.dtype.kind != "f" or not np.isnan(v).any():
-                    if bool(np.all(v[1:] > v[:-1])):
-                        return pd.DataFrame({by[0]: pd.Index(v, dtype=col.dtype)}), run_starts, None, None
+                if bool(np.all(v[1:] > v[:-1])):  # (False beside a NaN key: those go the general way)
+                    return pd.DataFrame({by[0]: pd.Index(v, dtype=col.dtype)}), run_starts, None, None
             rcodes, keys = curve_codes(df[list(by)].iloc[first].reset_index(drop=True), by)
             if len(keys) == R:
                 sorted_ = bool(np.all(rcodes[1:] > rcodes[:-1]))

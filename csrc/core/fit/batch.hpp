@@ -625,8 +625,8 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& spec, cons
     // transform x, e.g. log x, do it once per point, not on every evaluation) and runs its starts. One pass
     // over the data, no batch-sized scratch.
     // Curves that share their x values (a sweep's common steps or sizes) are told so: an unweighted curve with the
-    // x values of the curve this thread fitted before in this call reuses their prepared inputs and its ranked grid's
-    // memos (fit_one). last_x: those x values, valid for call `gen`.
+    // x values of the curve this thread fitted before in this call reuses their prepared inputs and the memos of its
+    // starts (fit_one). last_x: those x values, valid for call `gen`.
     const std::uint64_t gen = ++batch_generation;
     parallel_for(B, threads, [&](i64 b) {
       init_curve_out(out, np, b);
