@@ -312,13 +312,14 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
         }
     if (record) memo->n = c.n;
   }
-  // One check for every point: non-finite residuals or derivatives have made a sum non-finite.
-  bool finite = std::isfinite(cost);
+  // One check for every point: non-finite residuals or derivatives have made a sum non-finite. (v * 0 is +-0 for a
+  // finite v and NaN for an infinite or NaN one: one test of a sum of such products checks them all.)
+  double z = cost * 0.0;
   for (int j = 0; j < np; ++j) {
-    finite &= std::isfinite(g[j]);
-    for (int k = 0; k <= j; ++k) finite &= std::isfinite(a[j * PMAX + k]);
+    z += g[j] * 0.0;
+    for (int k = 0; k <= j; ++k) z += a[j * PMAX + k] * 0.0;
   }
-  if (!finite) return false;
+  if (!(z == 0.0)) return false;
   for (int j = 0; j < np; ++j) {
     ne.g[j] = g[j];
     for (int k = 0; k <= j; ++k) ne.a[j * PMAX + k] = ne.a[k * PMAX + j] = a[j * PMAX + k];

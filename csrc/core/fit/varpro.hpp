@@ -194,7 +194,36 @@ struct Projected {
   double evaluated;       // the cost evaluated at p (before the linear step)
   bool exact;             // ne, s and g hold at the projected point p + dc exactly (see project); else ne is the
                           // evaluated point's and s, g Kaufman's first-order approximation
+  // Where exact, project() leaves ne as evaluated and finish_exact() moves it to the projected point (its columns
+  // scaled by sc, the gradient updated): VarPro's iterations read only s, g, cost and ne's diagonal (diag()), so
+  // only the point VarPro ends at needs the rest. pending: not yet moved.
+  bool pending;
+  double sc[PMAX];  // column factor per parameter (1 for the linear ones)
+  // ne.a's diagonal entry j at the projected point (as finish_exact computes it)
+  LAWFIT_HD double diag(int j) const {
+    return pending ? ne.a[j * PMAX + j] * (sc[j] * sc[j]) : ne.a[j * PMAX + j];
+  }
 };
+
+// ne at the projected point of an exact projection (see Projected::pending): the gradient there, g + A dc for the
+// linear parameters and the reduced gradient (already scaled) for the nonlinear ones, and J^T J's columns scaled.
+template <int PMAX>
+LAWFIT_HD void finish_exact(Projected<PMAX>& pr, int np, const int* lin, int nl, const int* nonlin, int nn) {
+  if (!pr.pending) return;
+  const double* a = pr.ne.a;
+  for (int k = 0; k < nl; ++k) {
+    const int j = lin[k];
+    double gj = pr.ne.g[j];
+    for (int l = 0; l < nl; ++l) gj += a[j * PMAX + lin[l]] * pr.dc[lin[l]];
+    pr.ne.g[j] = gj;
+  }
+  for (int u = 0; u < nn; ++u) pr.ne.g[nonlin[u]] = pr.g[u];
+  for (int j = 0; j < np; ++j)
+    for (int k = 0; k < np; ++k) pr.ne.a[j * PMAX + k] *= pr.sc[j] * pr.sc[k];
+  pr.ne.cost = pr.cost;
+  pr.ne.rr = 2.0 * pr.cost;
+  pr.pending = false;
+}
 
 // Evaluate at natural p and project: false if not finite or the linear block is singular. cost_only: the projected
 // cost, dc and degenerate only (the normal equations' linear block alone, no reduced system; a start grid's ranking).
@@ -205,6 +234,7 @@ LAWFIT_HD bool project(const Model& m, const Curve& c, const double* p, const Op
   constexpr int PMAX = Model::PMAX;
   pr.degenerate = false;
   pr.exact = false;
+  pr.pending = false;
   if (!accumulate(m, c, p, o, pr.ne, true, cost_only, memo)) return false;
   pr.evaluated = pr.ne.cost;
   const double* a = pr.ne.a;
@@ -250,7 +280,7 @@ LAWFIT_HD bool project(const Model& m, const Curve& c, const double* p, const Op
   // projected point instead of its first-order approximation from the last c (which converged only linearly while
   // the linear parameters still moved, and made a poor first step from a start whose linear parameters were far
   // off; see kReproject).
-  double sc[PMAX];  // column factor per parameter: 1 for the linear ones
+  double* sc = pr.sc;  // column factor per parameter: 1 for the linear ones
   bool exact = nn > 0;
   for (int j = 0; j < m.n_params(); ++j) sc[j] = 1.0;
   for (int u = 0; u < nn && exact; ++u) {
@@ -260,25 +290,13 @@ LAWFIT_HD bool project(const Model& m, const Curve& c, const double* p, const Op
     exact = exact && std::isfinite(sc[nonlin[u]]);  // (an amplitude of 1e-300 moving to O(1): keep Kaufman's system)
   }
   if (exact) {
-    const int np = m.n_params();
-    // The gradient at p + dc: g + A dc for the linear parameters; the reduced gradient g* (above), scaled, for the
-    // nonlinear ones.
-    for (int k = 0; k < nl; ++k) {
-      const int j = lin[k];
-      double gj = pr.ne.g[j];
-      for (int l = 0; l < nl; ++l) gj += a[j * PMAX + lin[l]] * pr.dc[lin[l]];
-      pr.ne.g[j] = gj;
-    }
+    // The reduced system at p + dc: g* (above) and S scaled. The full normal equations there: finish_exact.
     for (int u = 0; u < nn; ++u) {
       pr.g[u] *= sc[nonlin[u]];
-      pr.ne.g[nonlin[u]] = pr.g[u];
       for (int v = 0; v < nn; ++v) pr.s[u * PMAX + v] *= sc[nonlin[u]] * sc[nonlin[v]];
     }
-    for (int j = 0; j < np; ++j)
-      for (int k = 0; k < np; ++k) pr.ne.a[j * PMAX + k] *= sc[j] * sc[k];
-    pr.ne.cost = pr.cost;
-    pr.ne.rr = 2.0 * pr.cost;
     pr.exact = true;
+    pr.pending = true;
   }
   return std::isfinite(pr.cost);
 }
@@ -435,7 +453,7 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
     for (int u = 0; u < nn; ++u) {
       const int j = nonlin[u];
       fixed[u] = held(u);
-      const double cn = cp->ne.a[j * PMAX + j] * rr;
+      const double cn = cp->diag(j) * rr;
       if (!fixed[u] && cn > 0.0) cmax = std::max(cmax, std::fabs(cp->g[u]) / std::sqrt(cn));
       dscale[u] = std::max(dscale[u], cp->s[u * PMAX + u]);
     }
@@ -510,6 +528,7 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
   res.cost = cp->cost;
   res.status = status;
   if (p_eval) {
+    finish_exact(*cp, np, lin, nl, nonlin, nn);
     *ne_eval = cp->ne;
     if (cp->exact)
       for (int j = 0; j < np; ++j) p_eval[j] = p[j];
@@ -518,6 +537,25 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
     *end = !cp->exact ? END_EVALUATED
                       : (std::fabs(cp->cost - cp->evaluated) <= kTrust * cp->evaluated ? END_EXACT : END_NONE);
   return res;
+}
+
+// Would lm_full, started at natural p with the normal equations ne there (internal parameters), stop at its first
+// gradient test (MINPACK's cosine, lm_full): p a valid start as it is, a nonzero cost, every free parameter's cosine
+// at most gtol. Bounds compared in natural units (lm_full compares log p with log bounds: the same order).
+template <class Model>
+LAWFIT_HD bool exact_converged(const Model& m, const double* p, const double* lower, const double* upper,
+                               const Options& o, const Normal<Model::PMAX>& ne) {
+  constexpr int PMAX = Model::PMAX;
+  if (!(ne.cost != 0.0)) return false;
+  double cmax = 0.0;
+  for (int j = 0; j < m.n_params(); ++j) {
+    const double v = p[j];
+    if ((m.scale(j) == LOG && !(v > 0.0)) || v < lower[j] || v > upper[j]) return false;
+    const bool held = (v <= lower[j] && ne.g[j] > 0.0) || (v >= upper[j] && ne.g[j] < 0.0);
+    const double cn = ne.a[j * PMAX + j] * ne.rr;
+    if (!held && cn > 0.0) cmax = std::max(cmax, std::fabs(ne.g[j]) / std::sqrt(cn));
+  }
+  return cmax <= o.gtol;
 }
 
 // The per-curve solver: VarPro where it applies (then lm_full from its optimum, see the top), else lm_full.
@@ -562,8 +600,19 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
       }
       ne_e.g[j] *= pe[j];
     }
-  LMResult<Model::PMAX> r = reuse ? lm_full(m, c, pe, lower, upper, rest, final_ne, &ne_e)
-                                  : lm_full(m, c, vp.p, lower, upper, rest, final_ne);
+  LMResult<Model::PMAX> r;
+  if (end == END_EXACT && exact_converged(m, pe, lower, upper, o, ne_e)) {
+    // lm_full's first test would pass there at once: VarPro's result, as it is (lm_full would return it with its
+    // LOG parameters through exp(log p)), with the normal equations there.
+    for (int j = 0; j < m.n_params(); ++j) r.p[j] = pe[j];
+    r.cost = ne_e.cost;
+    r.iters = 1;
+    r.status = CONVERGED;
+    if (final_ne) *final_ne = ne_e;
+  } else {
+    r = reuse ? lm_full(m, c, pe, lower, upper, rest, final_ne, &ne_e)
+              : lm_full(m, c, vp.p, lower, upper, rest, final_ne);
+  }
   // An END_EXACT start that lm_full left where it was (its gradient test passed at once) keeps the projection's cost
   // and normal equations: those of an evaluation there up to rounding (the projected cost is trusted, kTrust), and
   // not evaluated again (measured: 4-8% of a power_law fit's instructions). Every caller that reports an objective or
