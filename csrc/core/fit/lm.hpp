@@ -340,6 +340,11 @@ LAWFIT_HD double cost_at(const Model& m, const Curve& c, const double* p, const 
   return std::isfinite(cost) ? cost : kInf;
 }
 
+// MINPACK's gradient test term of one free parameter: the cosine between the residual vector and its Jacobian
+// column, |g_j| / (||J_j|| ||r||), from cn = ||J_j||^2 ||r||^2 (J^T J's diagonal entry times r^T r); 0 where cn is
+// not positive. lm_full, VarPro (core/fit/varpro.hpp) and exact_converged stop where the largest is <= gtol.
+LAWFIT_HD inline double gradient_cosine(double g, double cn) { return cn > 0.0 ? std::fabs(g) / std::sqrt(cn) : 0.0; }
+
 // The pieces of one damped Gauss-Newton iteration on a system (a [n x n], leading dimension PMAX; gradient g) in
 // which the parameters with fixed[j] are held: shared by lm_full and VarPro (core/fit/varpro.hpp), which runs them
 // on its reduced system.
@@ -490,7 +495,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_full(const Model& m, const Curve& c, const do
     for (int j = 0; j < np; ++j) {
       fixed[j] = held(j);
       const double cn = ne->a[j * PMAX + j] * ne->rr;
-      if (!fixed[j] && cn > 0.0) cmax = std::max(cmax, std::fabs(ne->g[j]) / std::sqrt(cn));
+      if (!fixed[j]) cmax = std::max(cmax, gradient_cosine(ne->g[j], cn));
       dscale[j] = std::max(dscale[j], ne->a[j * PMAX + j]);
     }
     if (cmax <= o.gtol) {

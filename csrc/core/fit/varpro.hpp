@@ -454,7 +454,7 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
       const int j = nonlin[u];
       fixed[u] = held(u);
       const double cn = cp->diag(j) * rr;
-      if (!fixed[u] && cn > 0.0) cmax = std::max(cmax, std::fabs(cp->g[u]) / std::sqrt(cn));
+      if (!fixed[u]) cmax = std::max(cmax, gradient_cosine(cp->g[u], cn));
       dscale[u] = std::max(dscale[u], cp->s[u * PMAX + u]);
     }
     if (cmax <= o.gtol) {
@@ -553,7 +553,7 @@ LAWFIT_HD bool exact_converged(const Model& m, const double* p, const double* lo
     if ((m.scale(j) == LOG && !(v > 0.0)) || v < lower[j] || v > upper[j]) return false;
     const bool held = (v <= lower[j] && ne.g[j] > 0.0) || (v >= upper[j] && ne.g[j] < 0.0);
     const double cn = ne.a[j * PMAX + j] * ne.rr;
-    if (!held && cn > 0.0) cmax = std::max(cmax, std::fabs(ne.g[j]) / std::sqrt(cn));
+    if (!held) cmax = std::max(cmax, gradient_cosine(ne.g[j], cn));
   }
   return cmax <= o.gtol;
 }
