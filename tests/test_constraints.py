@@ -1,5 +1,6 @@
 """fixed= and tie= in lawfit.fit: a fixed parameter is the law with the value written in, a tie the law with the
-expression substituted (parameters and standard errors to 1e-8); both are reported and leave the covariance."""
+expression substituted (parameters and standard errors to 1e-7 or better, the objective to 1e-10); both are reported and
+leave the covariance."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,8 +29,10 @@ def test_fixed_equals_the_law_with_the_value_written_in(chin):
                      scale=CHIN_SCALE)
     ref = lawfit.fit(chin, law, x=["N", "D"], y="loss", **TIGHT)
     free = ["E", "A", "B", "beta"]
-    _close(res.params[free].iloc[0], ref.params[free].iloc[0])
-    _close(res.stderr[free].iloc[0], ref.stderr[free].iloc[0])
+    # (1e-7: B's standard error is 43% of it here, a valley along which rounding in the solvers' small systems moves
+    # the two fits apart by ~4e-8 of B at the same objective to 20 digits)
+    _close(res.params[free].iloc[0], ref.params[free].iloc[0], rtol=1e-7)
+    _close(res.stderr[free].iloc[0], ref.stderr[free].iloc[0], rtol=1e-7)
     assert res.params["alpha"].iloc[0] == 0.34 and np.isnan(res.stderr["alpha"].iloc[0])
     assert np.isnan(res.covariance[0, 3]).all() and np.isnan(res.covariance[0, :, 3]).all()
     assert res.objective.iloc[0] == pytest.approx(ref.objective.iloc[0], rel=1e-10)

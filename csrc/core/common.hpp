@@ -30,6 +30,14 @@
 #define LAWFIT_INLINE_LAMBDA __attribute__((always_inline))
 #endif
 
+// LAWFIT_UNROLL before a loop whose trip count is a small compile-time constant: unrolled on the CPU (the small
+// systems' bodies of a fixed size, core/fit/linalg.hpp). Nothing on the GPU.
+#if defined(__CUDACC__) || !defined(__GNUC__)
+#define LAWFIT_UNROLL
+#else
+#define LAWFIT_UNROLL _Pragma("GCC unroll 4")
+#endif
+
 namespace lawfit {
 
 using i64 = std::int64_t;
