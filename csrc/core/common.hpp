@@ -31,7 +31,8 @@
 #endif
 
 // LAWFIT_UNROLL before a loop whose trip count is a small compile-time constant: unrolled on the CPU (the small
-// systems' bodies of a fixed size, core/fit/linalg.hpp). Nothing on the GPU.
+// systems' bodies of a fixed size: core/fit/linalg.hpp, the damped step and stationarity test of core/fit/lm.hpp,
+// where a run-time size is then unrolled by 4 as well: measured, no loss there). Nothing on the GPU.
 #if defined(__CUDACC__) || !defined(__GNUC__)
 #define LAWFIT_UNROLL
 #else

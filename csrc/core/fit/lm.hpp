@@ -358,7 +358,9 @@ LAWFIT_HD LAWFIT_INLINE bool gn_stationary_n(const double* a, const double* g, i
   const int n = N > 0 ? N : (n_rt < PMAX ? n_rt : PMAX);  // (n <= PMAX always: said so for the compiler)
   for (double reg = 1e-12; reg < 1e-5; reg *= 1e3) {
     double l[PMAX * PMAX] = {}, h[PMAX];  // (zeroed: GCC cannot see that the loop below fills what ldlt reads)
+    LAWFIT_UNROLL
     for (int j = 0; j < n; ++j) {
+      LAWFIT_UNROLL
       for (int k = 0; k < n; ++k) l[j * PMAX + k] = (fixed[j] || fixed[k]) ? 0.0 : a[j * PMAX + k];
       l[j * PMAX + j] = fixed[j] ? 1.0 : a[j * PMAX + j] * (1.0 + reg) + 1e-300;
       h[j] = fixed[j] ? 0.0 : g[j];
@@ -366,6 +368,7 @@ LAWFIT_HD LAWFIT_INLINE bool gn_stationary_n(const double* a, const double* g, i
     if (!ldlt_n<N>(l, n, PMAX)) continue;
     ldlt_solve_n<N>(l, n, PMAX, h);
     double pred = 0.0;
+    LAWFIT_UNROLL
     for (int j = 0; j < n; ++j) pred += fixed[j] ? 0.0 : 0.5 * g[j] * h[j];
     return pred <= 100.0 * ftol * cost;
   }
@@ -385,7 +388,9 @@ LAWFIT_HD LAWFIT_INLINE bool damped_step_n(const double* a, const double* g, int
                                            double lambda, const double* dscale, double* h) {
   const int n = N > 0 ? N : (n_rt < PMAX ? n_rt : PMAX);  // (n <= PMAX always: said so for the compiler)
   double l[PMAX * PMAX];
+  LAWFIT_UNROLL
   for (int j = 0; j < n; ++j) {
+    LAWFIT_UNROLL
     for (int k = 0; k < n; ++k) l[j * PMAX + k] = (fixed[j] || fixed[k]) ? 0.0 : a[j * PMAX + k];
     l[j * PMAX + j] = fixed[j] ? 1.0 : a[j * PMAX + j] + lambda * dscale[j];
     h[j] = fixed[j] ? 0.0 : -g[j];
