@@ -313,12 +313,12 @@ LAWFIT_HD bool accumulate(const Model& m, const Curve& c, const double* p, const
     if (record) memo->n = c.n;
   }
   // One check for every point: non-finite residuals or derivatives have made a sum non-finite. (v * 0 is +-0 for a
-  // finite v and NaN for an infinite or NaN one: one test of a sum of such products checks them all.)
-  double z = cost * 0.0;
-  for (int j = 0; j < np; ++j) {
-    z += g[j] * 0.0;
-    for (int k = 0; k <= j; ++k) z += a[j * PMAX + k] * 0.0;
-  }
+  // finite v and NaN for an infinite or NaN one: one test of a sum of such products checks them all.) The cost, r^T r
+  // and the diagonal of J^T J suffice: a non-finite residual or derivative makes one of them non-finite (its square
+  // is +inf or NaN), and where they are finite so is every other sum (|J_j . J_k| <= (J_j . J_j + J_k . J_k) / 2,
+  // |J_j . r| <= (J_j . J_j + r . r) / 2), so the test waits for fewer sums.
+  double z = cost * 0.0 + rr * 0.0;
+  for (int j = 0; j < np; ++j) z += a[j * PMAX + j] * 0.0;
   if (!(z == 0.0)) return false;
   for (int j = 0; j < np; ++j) {
     ne.g[j] = g[j];
