@@ -194,27 +194,31 @@ LAWFIT_HD int start_covariance(const Model& m, const double* p, const double* lo
   return (nf == 0 || n_used <= nf) ? 0 : nf;
 }
 
-// l2 from the normal equations of the fit (internal parameters).
+// l2 from the normal equations of the fit (internal parameters): the inverse over the free parameters, then in natural
+// units, J_nat = J_int diag(dtheta/dp), so inv(J_nat^T J_nat) = D inv(J_int^T J_int) D with D = diag(dp/dtheta) (p for
+// a LOG parameter, 1 otherwise): no division per parameter, and cov written once where every parameter is free.
 template <class Model>
 LAWFIT_HD void covariance_from(const Model& m, const Normal<Model::PMAX>& ne, const double* p, const double* lo,
                                const double* hi, i64 n_used, double* cov) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   int idx[PMAX];
-  const int nf = start_covariance(m, p, lo, hi, n_used, cov, idx);
-  if (nf == 0) return;
-  // Back to natural parameters: J_nat = J_int * diag(dtheta/dp), dtheta/dp = 1/p for LOG parameters.
-  double dinv[PMAX], a[PMAX * PMAX], inv[PMAX * PMAX], work[PMAX * PMAX];
-  for (int j = 0; j < np; ++j) dinv[j] = (m.scale(j) == LOG) ? 1.0 / p[j] : 1.0;
-  for (int u = 0; u < nf; ++u)
-    for (int v = 0; v < nf; ++v) {
-      const int j = idx[u], k = idx[v];
-      a[u * PMAX + v] = ne.a[j * PMAX + k] * dinv[j] * dinv[k];
-    }
-  if (!spd_inverse<PMAX>(a, nf, inv, work)) return;
+  const int nf = free_params(m, p, lo, hi, idx);
+  double a[PMAX * PMAX], inv[PMAX * PMAX], work[PMAX * PMAX];
+  bool ok = nf > 0 && n_used > nf;
+  if (ok) {
+    for (int u = 0; u < nf; ++u)
+      for (int v = 0; v < nf; ++v) a[u * PMAX + v] = ne.a[idx[u] * PMAX + idx[v]];
+    ok = spd_inverse<PMAX>(a, nf, inv, work);
+  }
+  if (!ok || nf < np)
+    for (int k = 0; k < np * np; ++k) cov[k] = kNaN;
+  if (!ok) return;
   const double s2 = 2.0 * ne.cost / static_cast<double>(n_used - nf);
+  double d[PMAX];
+  for (int u = 0; u < nf; ++u) d[u] = m.scale(idx[u]) == LOG ? p[idx[u]] : 1.0;
   for (int u = 0; u < nf; ++u)
-    for (int v = 0; v < nf; ++v) cov[idx[u] * np + idx[v]] = inv[u * PMAX + v] * s2;
+    for (int v = 0; v < nf; ++v) cov[idx[u] * np + idx[v]] = inv[u * PMAX + v] * s2 * (d[u] * d[v]);
 }
 
 // Robust losses: one pass over the points for the sandwich's bread and meat (natural parameters).
