@@ -29,8 +29,8 @@ and the Cpufit wrapper (N contiguous chunks on Python threads); JAX/XLA sizes it
 
 "limit (native)" row, the floor: the model's value and gradient at every point, generated as straight-line C++ by
 lawfit._jit and run through the solvers' own block evaluation (core/fit/lm.hpp eval_points, libmvec exp; no
-residuals, sums, solves or tests), one evaluation of every curve timed on one thread, divided by --threads, times
-lawfit's mean iterations.
+residuals, sums, solves or tests), one evaluation of every curve timed on one thread in every repeat beside the
+methods (at least 3; the minimum), divided by --threads, times lawfit's mean iterations.
 
 "limit (numpy)" row, an older floor estimate: the time numpy takes to evaluate the model and its Jacobian (f and the P
 partial derivatives, analytic, vectorised over all curves x points, one thread) once for the whole batch, multiplied by
@@ -236,7 +236,10 @@ def _timed(fn):
 FLOOR_FORMULAS = {"power_law": ("E + A*exp(-alpha*lx)", "lx"), "gauss": (GAUSS_FORMULA, "x")}
 
 
-def native_floor(problem, d, repeats):
+def native_floor(problem, d):
+    """A callable that evaluates the floor once (every curve, one thread), or None without a C++ compiler. Timed in
+    every repeat beside the methods (main), so that the floor and lawfit are measured in the same periods of a machine
+    whose speed drifts."""
     import lawfit
     from lawfit import _core
 
@@ -250,15 +253,10 @@ def native_floor(problem, d, repeats):
     x = np.log(d["x"]) if problem == "power_law" else d["x"]
     X = np.ascontiguousarray(np.tile(x, B))
     P = np.ascontiguousarray(d["truth"] * 1.01)
-    times = []
-    for _ in range(max(repeats, 3)):
-        t0 = time.perf_counter()
-        _core.jit_eval_floor(handle, X, n, P)
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    return lambda: _core.jit_eval_floor(handle, X, n, P)
 
 
-def limit_row(problem, d, mean_iters, repeats, threads):
+def limit_row(problem, d, mean_iters, repeats, threads, tf):
     p = d["truth"] * 1.01
     x = d["x"]
     lx = np.log(x) if problem == "power_law" else None
@@ -275,7 +273,6 @@ def limit_row(problem, d, mean_iters, repeats, threads):
         np.matmul(Jt, r[:, :, None])
         t_ne.append(time.perf_counter() - t0)
     te, tn = min(t_eval), min(t_ne)
-    tf = native_floor(problem, d, repeats)
     nan = float("nan")
     return {
         "what": "numpy (one thread), model + analytic Jacobian over all curves x points, one evaluation, times "
@@ -288,8 +285,9 @@ def limit_row(problem, d, mean_iters, repeats, threads):
         "native": {
             "what": "the floor of the issue: the model's value and gradient at every point, compiled straight-line "
                     "C++ through the solvers' own block evaluation (libmvec exp), one evaluation per curve measured "
-                    "on one thread, divided by the thread count (perfect scaling), times lawfit's mean iterations "
-                    "per curve (each iteration evaluates at least once)",
+                    "on one thread (min over the repeats, timed in each beside the methods), divided by the thread "
+                    "count (perfect scaling), times lawfit's mean iterations per curve (each iteration evaluates at "
+                    "least once)",
             "formula": FLOOR_FORMULAS[problem][0],
             "one_eval_one_thread_s": nan if tf is None else tf,
             "limit_s": nan if tf is None else tf / threads * mean_iters,
@@ -393,10 +391,18 @@ def main():
         for m, fn in methods.items():  # warm-up (JAX compiles here)
             t, outs[m] = _timed(fn)
             pr["methods"][m] = {"warmup_s": t}
-        for _ in range(a.repeats):
-            for m, fn in methods.items():
+        floor = native_floor(problem, d)
+        floor_times = []
+        if floor is not None:
+            floor()  # (warm-up)
+        for r in range(max(a.repeats, 3)):  # (the floor at least 3 times)
+            for m, fn in methods.items() if r < a.repeats else ():
                 t, outs[m] = _timed(fn)
                 times[m].append(t)
+            if floor is not None:
+                t0 = time.perf_counter()
+                floor()
+                floor_times.append(time.perf_counter() - t0)
         ref = outs["lawfit"]
         for m, o in outs.items():
             e = pr["methods"][m]
@@ -418,7 +424,9 @@ def main():
             if m in e:
                 e[m]["iterations_meaning"] = "Cpufit n_iterations (trial steps, accepted or not)"
                 e[m]["tolerance"] = a.cpufit_tol[0] if m == "cpufit_f32" else a.cpufit_tol[1]
-        pr["limit"] = limit_row(problem, d, np.mean(ref["iters"]), a.repeats, a.threads)
+        pr["limit"] = limit_row(problem, d, np.mean(ref["iters"]), a.repeats, a.threads,
+                                min(floor_times) if floor_times else None)
+        pr["limit"]["native"]["one_eval_one_thread_times_s"] = floor_times
         res["problems"][problem] = pr
         report(problem, pr, a.threads)
     res["load_average_after"] = os.getloadavg()
