@@ -183,15 +183,22 @@ LAWFIT_HD int free_params(const Model& m, const double* p, const double* lo, con
   return nf;
 }
 
-// Start of a covariance: cov filled with NaN; returns the number of free parameters (their indices in idx), or 0
-// when there are none or no degrees of freedom (cov then stays NaN).
+// The parameters a covariance is taken over: the number of free ones (their indices in idx), or 0 when there are none
+// or no degrees of freedom (n_used <= their number).
+template <class Model>
+LAWFIT_HD int covariance_params(const Model& m, const double* p, const double* lo, const double* hi, i64 n_used,
+                                int* idx) {
+  const int nf = free_params(m, p, lo, hi, idx);
+  return (nf == 0 || n_used <= nf) ? 0 : nf;
+}
+
+// Start of a covariance: cov filled with NaN; returns covariance_params (cov stays NaN where it is 0).
 template <class Model>
 LAWFIT_HD int start_covariance(const Model& m, const double* p, const double* lo, const double* hi, i64 n_used,
                                double* cov, int* idx) {
   const int np = m.n_params();
   for (int k = 0; k < np * np; ++k) cov[k] = kNaN;
-  const int nf = free_params(m, p, lo, hi, idx);
-  return (nf == 0 || n_used <= nf) ? 0 : nf;
+  return covariance_params(m, p, lo, hi, n_used, idx);
 }
 
 // l2 from the normal equations of the fit (internal parameters): the inverse over the free parameters, then in natural
@@ -203,9 +210,9 @@ LAWFIT_HD void covariance_from(const Model& m, const Normal<Model::PMAX>& ne, co
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
   int idx[PMAX];
-  const int nf = free_params(m, p, lo, hi, idx);
+  const int nf = covariance_params(m, p, lo, hi, n_used, idx);
   double a[PMAX * PMAX], inv[PMAX * PMAX], work[PMAX * PMAX];
-  bool ok = nf > 0 && n_used > nf;
+  bool ok = nf > 0;
   if (ok) {
     for (int u = 0; u < nf; ++u)
       for (int v = 0; v < nf; ++v) a[u * PMAX + v] = ne.a[idx[u] * PMAX + idx[v]];
