@@ -107,17 +107,22 @@ struct FixedSplit {
     return t.nonlin[u];
   }
 };
+// Does the model split as its law_type's table says: a StaticModel or PreparedModel of that law, or a type derived
+// from one that keeps its flags (a compiled formula's block-evaluating model, kernels/jit_main.inc).
+template <class Model, class = void>
+struct SplitsAsLaw : std::false_type {};
 template <class Model>
-LAWFIT_HD inline RuntimeSplit<Model::PMAX> split_of(const Model& m) {
-  return RuntimeSplit<Model::PMAX>(m);
-}
-template <class Law>
-LAWFIT_HD inline FixedSplit<Law> split_of(const laws::StaticModel<Law>&) {
-  return {};
-}
-template <class Law>
-LAWFIT_HD inline FixedSplit<Law> split_of(const laws::PreparedModel<Law>&) {
-  return {};
+struct SplitsAsLaw<Model, std::void_t<typename Model::law_type>>
+    : std::integral_constant<bool, std::is_base_of<laws::StaticModel<typename Model::law_type>, Model>::value ||
+                                       std::is_base_of<laws::PreparedModel<typename Model::law_type>, Model>::value> {};
+template <class Model>
+LAWFIT_HD inline auto split_of(const Model& m) {
+  if constexpr (SplitsAsLaw<Model>::value) {
+    (void)m;
+    return FixedSplit<typename Model::law_type>{};
+  } else {
+    return RuntimeSplit<Model::PMAX>(m);
+  }
 }
 
 // Factor the symmetric n x n system a[idx[u], idx[v]] (+ a tiny Levenberg term where needed: the smallest of 0,

@@ -173,6 +173,7 @@ struct IsSeparable<Law, std::void_t<decltype(Law::separable), decltype(&Law::con
 // inputs before preparation.
 template <class Law>
 struct PreparedModel {
+  using law_type = Law;
   static constexpr int PMAX = Law::P;
   LAWFIT_HD constexpr int n_params() const { return Law::P; }
   LAWFIT_HD constexpr int n_inputs() const { return Law::DP; }
