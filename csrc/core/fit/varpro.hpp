@@ -60,13 +60,13 @@ LAWFIT_HD inline bool varpro_applies(const Model& m, const Options& o) {
 
 // The parameters as VarPro splits them: nl() linear ones, indices lin(k), and nn() nonlinear ones, indices nonlin(u),
 // each in parameter order. Every function below takes the split as a type (Layout):
-//   RuntimeSplit  counts and indices read from the model at run time (formulas, a joint fit's masked model);
-//   FixedSplit    a built-in law's (its linear[] flags are compile-time constants): the counts and indices are
-//                 constants, so VarPro's loops over them unroll with every index folded into the matrices' offsets
-//                 (power_law: 2 linear, 1 nonlinear). Measured (interleaved A/B, 3x10^5 power_law curves, 2 threads):
-//                 near-truth starts 7-11%, the common start 4-19%, the default grid 13-14% faster. The same operations
-//                 as RuntimeSplit; the compiler fuses multiply-adds differently once the indices are constants, so
-//                 results agree up to rounding.
+//   RuntimeSplit  counts and indices read from the model at run time (bytecode formulas, a joint fit's masked model);
+//   FixedSplit    a built-in law's or a compiled formula's (its linear[] flags are compile-time constants): the counts
+//                 and indices are constants, so VarPro's loops over them unroll with every index folded into the
+//                 matrices' offsets (power_law: 2 linear, 1 nonlinear). Measured (interleaved A/B, 3x10^5 power_law
+//                 curves, 2 threads): near-truth starts 7-11%, the common start 4-19%, the default grid 13-14% faster.
+//                 The same operations as RuntimeSplit; the compiler fuses multiply-adds differently once the indices
+//                 are constants, so results agree up to rounding.
 // split_of(m) gives the model's.
 template <int PMAX>
 struct RuntimeSplit {
