@@ -123,13 +123,14 @@ template <class Model>
 LAWFIT_HD void init_linear(const Model& m, const Curve& c, double* p, const double* lower, const double* upper) {
   constexpr int PMAX = Model::PMAX;
   const int np = m.n_params();
-  int idx[PMAX] = {}, nl = 0;
-  for (int j = 0; j < np; ++j)
-    if (m.is_linear(j)) idx[nl++] = j;
+  // The linear parameters (L.lin(k)), read at run time: these sums are not the hot path, and their rounding stays
+  // what it was (split_of's FixedSplit would fuse them differently).
+  const RuntimeSplit<PMAX> L(m);
+  const int nl = L.nl();
   if (nl == 0) return;
   double q[PMAX];
   for (int j = 0; j < np; ++j) q[j] = p[j];
-  for (int k = 0; k < nl; ++k) q[idx[k]] = 0.0;
+  for (int k = 0; k < nl; ++k) q[L.lin(k)] = 0.0;
   double a[PMAX * PMAX] = {0.0}, b[PMAX] = {0.0}, g[PMAX], amax = 0.0;
   for (i64 i = 0; i < c.n; ++i) {
     const double wi = c.w ? c.w[i] : 1.0;
@@ -138,10 +139,10 @@ LAWFIT_HD void init_linear(const Model& m, const Curve& c, double* p, const doub
     if (!std::isfinite(f0)) return;
     const double r = c.y[i] - f0;
     for (int k = 0; k < nl; ++k) {
-      const double gk = g[idx[k]];
+      const double gk = g[L.lin(k)];
       if (!std::isfinite(gk)) return;
       b[k] += wi * gk * r;
-      for (int l = 0; l <= k; ++l) a[k * PMAX + l] += wi * gk * g[idx[l]];
+      for (int l = 0; l <= k; ++l) a[k * PMAX + l] += wi * gk * g[L.lin(l)];
     }
   }
   for (int k = 0; k < nl; ++k) {
@@ -152,7 +153,7 @@ LAWFIT_HD void init_linear(const Model& m, const Curve& c, double* p, const doub
   if (!cholesky(a, nl, PMAX)) return;
   cholesky_solve(a, nl, PMAX, b);
   for (int k = 0; k < nl; ++k) {
-    const int j = idx[k];
+    const int j = L.lin(k);
     double v = b[k];
     if (!std::isfinite(v)) return;
     if (m.scale(j) == LOG) {
