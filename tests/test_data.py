@@ -2,6 +2,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lawfit
 from lawfit._data import curve_codes
@@ -154,3 +156,80 @@ def test_grouped_batch_layout():
     b2 = make_batch(df2, ["x"], "y", ["k"], permute=True)
     assert b2.perm is None
     np.testing.assert_array_equal(b2.X[:, 0], [1, 3, 0, 2])
+
+
+_RUN_DTYPES = ["int64", "int32", "uint64", "uint32", "float64", "float32"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(_RUN_DTYPES), st.lists(st.integers(0, 3), max_size=400), st.integers(0, 2**32 - 1),
+       st.integers(1, 4))
+def test_key_runs_match_numpy(dtype, values, seed, threads):
+    from lawfit import _core
+
+    a = np.asarray(values, dtype=np.float64)
+    if dtype.startswith("float") and len(a):  # NaN keys (equal to each other) and -0.0 (equal to 0.0)
+        r = np.random.default_rng(seed).random(len(a))
+        a[r < 0.2] = np.nan
+        a[(r >= 0.2) & (r < 0.3)] = -0.0
+    a = a.astype(dtype)
+    starts, keys, increasing = _core.key_runs(a, threads)
+    if len(a) == 0:
+        assert len(starts) == 0 and len(keys) == 0
+        return
+    d = a[1:] != a[:-1]
+    if dtype.startswith("float"):
+        d &= ~(np.isnan(a[1:]) & np.isnan(a[:-1]))
+    ref = np.flatnonzero(d) + 1
+    np.testing.assert_array_equal(starts, ref)
+    first = a[np.r_[0, ref]]
+    assert keys.dtype == a.dtype
+    np.testing.assert_array_equal(keys, first)  # (NaN equal to NaN)
+    assert increasing == bool(np.all(first[1:] > first[:-1]))
+
+
+def test_key_runs_long_column_in_chunks():
+    from lawfit import _core
+
+    # Long enough to be scanned in several chunks in parallel, with runs crossing the chunk boundaries.
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(1, 40, 60_000)
+    v = np.repeat(np.cumsum(rng.integers(1, 3, len(lengths))), lengths)
+    for threads in (1, 2, 3):
+        starts, keys, increasing = _core.key_runs(v, threads)
+        np.testing.assert_array_equal(starts, np.cumsum(lengths)[:-1])
+        np.testing.assert_array_equal(keys, v[np.r_[0, starts]])
+        assert increasing
+    v2 = v.copy()
+    v2[-1] = -1  # the last run's key below the one before: not increasing
+    assert not _core.key_runs(v2, 2)[2]
+    with pytest.raises(ValueError, match="int32, int64"):
+        _core.key_runs(np.array(["a", "b"]), 1)
+    with pytest.raises(ValueError, match="1-D"):
+        _core.key_runs(np.zeros((2, 2)), 1)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint32", "float64", "float32", "int16"])
+@pytest.mark.parametrize("layout", ["sorted", "blocks", "interleaved", "singletons"])
+def test_native_grouping_equals_numpy_grouping(monkeypatch, dtype, layout):
+    from lawfit import _data
+
+    rng = np.random.default_rng(11)
+    keys = rng.permutation(40)[:30].astype(np.float64)
+    if dtype.startswith("float"):
+        keys[5] = np.nan
+    lengths = rng.integers(1, 6, len(keys)) if layout != "singletons" else np.ones(len(keys), int)
+    order = {"sorted": np.argsort(keys, kind="stable"), "blocks": np.arange(len(keys)),
+             "interleaved": np.arange(len(keys)), "singletons": np.arange(len(keys))}[layout]
+    col = np.repeat(keys[order], lengths[order])
+    if layout == "interleaved":  # a key that comes back after another: not grouped
+        col = np.r_[col, col[:3]]
+    df = pd.DataFrame({"k": col.astype(dtype)})
+    got = _data._grouping(df, ["k"], 2)
+    monkeypatch.setattr(_data, "_native_runs", lambda *a: None)
+    ref = _data._grouping(df, ["k"], 2)
+    pd.testing.assert_frame_equal(got[0], ref[0])
+    for g, r in zip(got[1:], ref[1:]):
+        assert (g is None) == (r is None)
+        if g is not None:
+            np.testing.assert_array_equal(g, r)

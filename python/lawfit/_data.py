@@ -265,34 +265,59 @@ def _key_changes(df: pd.DataFrame, by: Sequence[str]) -> Optional[np.ndarray]:
     return change
 
 
-def _grouping(df: pd.DataFrame, by: Sequence[str]) -> tuple:
+# dtypes of a ``by`` column whose runs the native scan finds (_core.key_runs)
+_RUN_DTYPES = tuple(np.dtype(t) for t in ("int64", "int32", "uint64", "uint32", "float64", "float32"))
+
+
+def _native_runs(df: pd.DataFrame, by: Sequence[str], threads: int) -> Optional[tuple]:
+    """(run_starts, keys of the runs, increasing) of one ``by`` column of a native numeric dtype, by the native
+    scan (one pass over the rows, in parallel); None for other columns."""
+    if len(by) != 1 or len(df) < 2:
+        return None
+    col = df[by[0]]
+    if not (isinstance(col.dtype, np.dtype) and col.dtype in _RUN_DTYPES):
+        return None
+    v = col.to_numpy()
+    if v.ndim != 1 or not v.flags.c_contiguous or not v.dtype.isnative:
+        return None
+    from . import _core
+    return _core.key_runs(v, threads)
+
+
+def _grouping(df: pd.DataFrame, by: Sequence[str], threads: int = 0) -> tuple:
     """(keys, run_starts, run_codes, codes): the key table (curves in key order, NaN keys last) and either the
     runs of rows when every curve's rows are contiguous -- run_starts, the first row of every run but the first,
     and run_codes, the curve of every run (None: run i is curve i) -- or else the curve of every row (codes).
 
     Grouped rows never get per-row codes when the ``by`` columns are plain numeric: the runs come from comparing
-    neighbouring rows, and only one row per run is factorised."""
+    neighbouring rows (one ``by`` column of a native numeric dtype: the native scan, on ``threads`` threads), and
+    only one row per run is factorised."""
     n = len(df)
     for c in by:
         if not has_column(df, c, "by"):
             raise ValueError(f"by column {plain(c)!r} not found; columns are: {', '.join(map(str, df.columns))}")
-    change = _key_changes(df, by) if n >= 2 else None
+    runs = _native_runs(df, by, threads)
+    if runs is not None:
+        run_starts, v, increasing = runs
+        if 2 * len(v) <= n:
+            if increasing:  # one key whose runs are in increasing order (the usual layout): no factorising
+                # (v: a new array of the column's dtype, the frame's own)
+                return pd.DataFrame({by[0]: v}, copy=False), run_starts, None, None
+            return _runs_grouping(df, by, run_starts, n)
+        change = None
+    else:
+        change = _key_changes(df, by) if n >= 2 else None
     if change is not None:
         R = int(np.count_nonzero(change)) + 1
         if 2 * R <= n:  # (mostly runs of one row: factorising the rows directly is cheaper)
             run_starts = np.flatnonzero(change) + 1
             del change
-            first = np.r_[0, run_starts]
             if len(by) == 1:  # one numeric key whose runs are in increasing order (the usual layout): no factorising
                 col = df[by[0]]
-                v = col.to_numpy()[first]
+                v = col.to_numpy()[np.r_[0, run_starts]]
                 if bool(np.all(v[1:] > v[:-1])):  # (False beside a NaN key: those go the general way)
                     return pd.DataFrame({by[0]: pd.Index(v, dtype=col.dtype)}), run_starts, None, None
-            rcodes, keys = curve_codes(df[list(by)].iloc[first].reset_index(drop=True), by)
-            if len(keys) == R:
-                sorted_ = bool(np.all(rcodes[1:] > rcodes[:-1]))
-                return keys, run_starts, (None if sorted_ else rcodes), None
-            return keys, None, None, np.repeat(rcodes, np.diff(np.r_[first, n]))
+            return _runs_grouping(df, by, run_starts, n)
     codes, keys = curve_codes(df, by)
     if n >= 2:
         change = codes[1:] != codes[:-1]
@@ -304,6 +329,17 @@ def _grouping(df: pd.DataFrame, by: Sequence[str]) -> tuple:
     return keys, None, None, codes
 
 
+def _runs_grouping(df: pd.DataFrame, by: Sequence[str], run_starts: np.ndarray, n: int) -> tuple:
+    """_grouping's result from the runs of equal keys (run_starts) when their keys are not in increasing order:
+    one row per run factorised."""
+    first = np.r_[0, run_starts]
+    rcodes, keys = curve_codes(df[list(by)].iloc[first].reset_index(drop=True), by)
+    if len(keys) == len(first):  # every curve one run
+        sorted_ = bool(np.all(rcodes[1:] > rcodes[:-1]))
+        return keys, run_starts, (None if sorted_ else rcodes), None
+    return keys, None, None, np.repeat(rcodes, np.diff(np.r_[first, n]))
+
+
 def make_batch(
     df: pd.DataFrame,
     x: Sequence[str],
@@ -313,9 +349,11 @@ def make_batch(
     nan_policy: str = "status",
     *,
     permute: bool = False,
+    threads: int = 0,
 ) -> Batch:
     """The CSR batch of df's rows, curves by ``by``. ``permute``: rows grouped by curve but not in key order stay
-    where they are (Batch.perm says which curve each run is) instead of being gathered into key order."""
+    where they are (Batch.perm says which curve each run is) instead of being gathered into key order. ``threads``:
+    the native scan's threads (0: all)."""
     seen = []
     for c in by or ():
         if any(c is s or (type(c) is type(s) and c == s) for s in seen):  # (labels may be unhashable: checked later)
@@ -332,7 +370,7 @@ def make_batch(
     wv = numeric_column(df, weight, "weight") if weight is not None else None
     n = len(df)
     if by:
-        keys, run_starts, run_codes, codes = _grouping(df, by)
+        keys, run_starts, run_codes, codes = _grouping(df, by, threads)
     else:
         keys, run_starts, run_codes, codes = pd.DataFrame(index=pd.RangeIndex(1)), np.empty(0, np.int64), None, None
     B = len(keys)

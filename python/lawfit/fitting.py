@@ -339,7 +339,7 @@ def fit(
     # Rows grouped by curve in another order than the keys' are fitted where they are (permute), the per-curve
     # results put in key order afterwards; joint fits and transformed inputs take the rows in key order.
     permute = not shared_names and spec.transform is None
-    batch = make_batch(df, xs, y, as_list(by), weight, nan_policy, permute=permute)
+    batch = make_batch(df, xs, y, as_list(by), weight, nan_policy, permute=permute, threads=int(threads or 0))
     del df
     X = batch.X
     refused = None

@@ -32,7 +32,8 @@ class FitResult:
         )
         self._iters = np.asarray(native["iters"], dtype=np.int64)
         self._status = np.asarray(native["status"], dtype=np.int64)
-        self._best = np.asarray(native.get("best_start", np.full(len(self._cost), -1)), dtype=np.int64)
+        best = native.get("best_start")
+        self._best = np.asarray(best, dtype=np.int64) if best is not None else np.full(len(self._cost), -1, np.int64)
         self._npts = np.asarray(native["n_points"], dtype=np.int64)
         self.bootstrap_samples = None  # filled by FitResult.bootstrap (lawfit.uncertainty)
         self._batch = None  # (offsets, X, y, w) as fitted; set by lawfit.fit, not saved
