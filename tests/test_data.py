@@ -188,6 +188,29 @@ def test_key_runs_match_numpy(dtype, values, seed, threads):
     assert increasing == bool(np.all(first[1:] > first[:-1]))
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(_RUN_DTYPES), min_size=1, max_size=3), st.integers(0, 300), st.integers(0, 2**32 - 1),
+       st.integers(1, 4))
+def test_key_run_starts_of_several_columns_match_numpy(dtypes, n, seed, threads):
+    from lawfit import _core
+
+    rng = np.random.default_rng(seed)
+    cols = []
+    for dt in dtypes:
+        a = np.repeat(rng.integers(0, 3, n), rng.integers(1, 4, n))[:n].astype(np.float64)
+        if dt.startswith("float") and n:
+            a[rng.random(n) < 0.15] = np.nan
+        cols.append(a.astype(dt))
+    starts = _core.key_run_starts(cols, threads)
+    change = np.zeros(max(n - 1, 0), bool)
+    for a in cols:
+        d = a[1:] != a[:-1]
+        if a.dtype.kind == "f":
+            d &= ~(np.isnan(a[1:]) & np.isnan(a[:-1]))
+        change |= d
+    np.testing.assert_array_equal(starts, np.flatnonzero(change) + 1)
+
+
 def test_key_runs_long_column_in_chunks():
     from lawfit import _core
 
@@ -207,6 +230,14 @@ def test_key_runs_long_column_in_chunks():
         _core.key_runs(np.array(["a", "b"]), 1)
     with pytest.raises(ValueError, match="1-D"):
         _core.key_runs(np.zeros((2, 2)), 1)
+    # Several columns, in parallel chunks: a run ends where either column changes.
+    v3 = np.repeat(np.arange(len(lengths)) % 2, lengths)
+    both = _core.key_run_starts([v3, v], 3)
+    np.testing.assert_array_equal(both, _core.key_runs(v, 1)[0])  # (v3 changes only where v does)
+    with pytest.raises(ValueError, match="differ in length"):
+        _core.key_run_starts([v, v[:-1]], 1)
+    with pytest.raises(ValueError, match="int32, int64"):
+        _core.key_run_starts([v, np.array(["a"] * len(v))], 1)
 
 
 @pytest.mark.parametrize("dtype", ["int64", "int32", "uint32", "float64", "float32", "int16"])
@@ -225,11 +256,17 @@ def test_native_grouping_equals_numpy_grouping(monkeypatch, dtype, layout):
     if layout == "interleaved":  # a key that comes back after another: not grouped
         col = np.r_[col, col[:3]]
     df = pd.DataFrame({"k": col.astype(dtype)})
-    got = _data._grouping(df, ["k"], 2)
+    df["k2"] = (np.arange(len(df)) // 7 % 2).astype("int32")  # a second key that splits some runs
+    df["g"] = np.floor(col / 3).astype(np.float64)  # a coarser key: (g, k) increases where k does
+    got = {by: _data._grouping(df, list(by), 2) for by in (("k",), ("k", "k2"), ("k2", "k"), ("g", "k"))}
+    if layout == "sorted" and not dtype.startswith("float") and dtype != "int16":  # the runs are the curves in order
+        assert _data._native_runs(df, ["g", "k"], 1)[2]  # (the native path's lexicographic order test)
+        assert got[("g", "k")][2] is None and got[("g", "k")][3] is None
     monkeypatch.setattr(_data, "_native_runs", lambda *a: None)
-    ref = _data._grouping(df, ["k"], 2)
-    pd.testing.assert_frame_equal(got[0], ref[0])
-    for g, r in zip(got[1:], ref[1:]):
-        assert (g is None) == (r is None)
-        if g is not None:
-            np.testing.assert_array_equal(g, r)
+    for by, g0 in got.items():
+        ref = _data._grouping(df, list(by), 2)
+        pd.testing.assert_frame_equal(g0[0], ref[0])
+        for g, r in zip(g0[1:], ref[1:]):
+            assert (g is None) == (r is None)
+            if g is not None:
+                np.testing.assert_array_equal(g, r)

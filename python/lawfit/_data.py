@@ -269,19 +269,36 @@ def _key_changes(df: pd.DataFrame, by: Sequence[str]) -> Optional[np.ndarray]:
 _RUN_DTYPES = tuple(np.dtype(t) for t in ("int64", "int32", "uint64", "uint32", "float64", "float32"))
 
 
-def _native_runs(df: pd.DataFrame, by: Sequence[str], threads: int) -> Optional[tuple]:
-    """(run_starts, keys of the runs, increasing) of one ``by`` column of a native numeric dtype, by the native
-    scan (one pass over the rows, in parallel); None for other columns."""
-    if len(by) != 1 or len(df) < 2:
-        return None
-    col = df[by[0]]
+def _run_column(df: pd.DataFrame, c) -> Optional[np.ndarray]:
+    """The values of ``by`` column c as the native scan reads them (a native numeric dtype, contiguous), else None."""
+    col = df[c]
     if not (isinstance(col.dtype, np.dtype) and col.dtype in _RUN_DTYPES):
         return None
     v = col.to_numpy()
-    if v.ndim != 1 or not v.flags.c_contiguous or not v.dtype.isnative:
+    return v if v.ndim == 1 and v.flags.c_contiguous and v.dtype.isnative else None
+
+
+def _native_runs(df: pd.DataFrame, by: Sequence[str], threads: int) -> Optional[tuple]:
+    """(run_starts, keys, increasing) of the ``by`` columns by the native scan (one pass over the rows, in parallel)
+    when every one is of a native numeric dtype, else None: keys, each run's key (one array per column), and whether
+    the runs' keys increase (lexicographically: by[0] first), so that the runs are the curves in key order."""
+    if len(df) < 2:
+        return None
+    cols = [_run_column(df, c) for c in by]
+    if any(v is None for v in cols):
         return None
     from . import _core
-    return _core.key_runs(v, threads)
+    if len(cols) == 1:
+        run_starts, keys, increasing = _core.key_runs(cols[0], threads)
+        return run_starts, [keys], increasing
+    run_starts = _core.key_run_starts(cols, threads)
+    first = np.r_[0, run_starts]
+    keys = [v[first] for v in cols]
+    above, equal = np.zeros(len(first) - 1, dtype=bool), np.ones(len(first) - 1, dtype=bool)
+    for k in keys:  # (NaN compares neither above nor equal: such keys go the general way)
+        above |= equal & (k[1:] > k[:-1])
+        equal &= k[1:] == k[:-1]
+    return run_starts, keys, bool(above.all())
 
 
 def _grouping(df: pd.DataFrame, by: Sequence[str], threads: int = 0) -> tuple:
@@ -290,19 +307,19 @@ def _grouping(df: pd.DataFrame, by: Sequence[str], threads: int = 0) -> tuple:
     and run_codes, the curve of every run (None: run i is curve i) -- or else the curve of every row (codes).
 
     Grouped rows never get per-row codes when the ``by`` columns are plain numeric: the runs come from comparing
-    neighbouring rows (one ``by`` column of a native numeric dtype: the native scan, on ``threads`` threads), and
-    only one row per run is factorised."""
+    neighbouring rows (``by`` columns of native numeric dtypes: the native scan, on ``threads`` threads), and only
+    one row per run is factorised."""
     n = len(df)
     for c in by:
         if not has_column(df, c, "by"):
             raise ValueError(f"by column {plain(c)!r} not found; columns are: {', '.join(map(str, df.columns))}")
     runs = _native_runs(df, by, threads)
     if runs is not None:
-        run_starts, v, increasing = runs
-        if 2 * len(v) <= n:
-            if increasing:  # one key whose runs are in increasing order (the usual layout): no factorising
-                # (v: a new array of the column's dtype, the frame's own)
-                return pd.DataFrame({by[0]: v}, copy=False), run_starts, None, None
+        run_starts, keys, increasing = runs
+        if 2 * (len(run_starts) + 1) <= n:
+            if increasing:  # runs in increasing key order (the usual layout): no factorising
+                # (keys: new arrays of the columns' dtypes, the frame's own)
+                return pd.DataFrame(dict(zip(by, keys)), copy=False), run_starts, None, None
             return _runs_grouping(df, by, run_starts, n)
         change = None
     else:
