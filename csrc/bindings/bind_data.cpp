@@ -61,8 +61,8 @@ i64 scan_runs(const T* v, i64 lo, i64 hi, std::int64_t* at, T* key, bool* increa
   return k;
 }
 
-// Chunks of `rows` row pairs (i, i + 1), scanned in parallel by scan(q, lo, hi, at_q) into per-chunk buffers of run
-// starts (pages touched only as runs are found); returns the chunks' buffers and counts.
+// Chunks of `rows` row pairs (i, i + 1), scanned in parallel (run: scan(q, lo, hi, at) writes chunk q's run starts into
+// its own buffer at, whose pages are touched only as runs are found, and returns their number), then joined (starts).
 struct Chunks {
   i64 K = 1;
   std::vector<std::unique_ptr<std::int64_t[]>> at;
@@ -180,8 +180,8 @@ py::array_t<std::int64_t> key_run_starts(const py::list& columns, int threads) {
   std::vector<KeyColumn> cols;
   i64 n = -1;
   for (const py::handle& h : columns) {
-    py::array a = py::reinterpret_borrow<py::array>(h);
     if (!py::isinstance<py::array>(h)) throw py::value_error(std::string(op) + ": columns must be numpy arrays");
+    py::array a = py::reinterpret_borrow<py::array>(h);
     check_key_column(a, op);
     if (n >= 0 && a.size() != n) throw py::value_error(std::string(op) + ": the key columns differ in length");
     n = a.size();
