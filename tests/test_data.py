@@ -270,3 +270,18 @@ def test_native_grouping_equals_numpy_grouping(monkeypatch, dtype, layout):
             assert (g is None) == (r is None)
             if g is not None:
                 np.testing.assert_array_equal(g, r)
+
+
+def test_result_index_is_built_once():
+    from lawfit._data import key_index
+
+    df = lawfit.datasets.synthetic_power_law(12, noise=0.02, seed=4)
+    df["g"] = df["curve"] % 3
+    r = lawfit.fit(df, "power_law", x="x", y="y", by=["g", "curve"])
+    ix = r.index
+    assert r.index is ix and r.params.index is ix and r.status.index is ix
+    assert ix.equals(key_index(r.keys, r.by))
+    # A new key table (another object) gets its own index.
+    r.keys = r.keys.assign(curve=r.keys["curve"] + 100)
+    assert r.index is not ix and r.index.equals(key_index(r.keys, r.by))
+    assert r.params.index.get_level_values("curve").min() >= 100
