@@ -260,12 +260,14 @@ def test_native_grouping_equals_numpy_grouping(monkeypatch, dtype, layout):
     df["g"] = np.floor(col / 3).astype(np.float64)  # a coarser key: (g, k) increases where k does
     got = {by: _data._grouping(df, list(by), 2) for by in (("k",), ("k", "k2"), ("k2", "k"), ("g", "k"))}
     if layout == "sorted" and not dtype.startswith("float") and dtype != "int16":  # the runs are the curves in order
-        assert _data._native_runs(df, ["g", "k"], 1)[2]  # (the native path's lexicographic order test)
+        run_starts = _data._native_runs(df, ["g", "k"], 1)[0]
+        assert _data._run_keys(df, ["g", "k"], run_starts)[1]  # (the runs' lexicographic order test)
         assert got[("g", "k")][2] is None and got[("g", "k")][3] is None
     monkeypatch.setattr(_data, "_native_runs", lambda *a: None)
     for by, g0 in got.items():
         ref = _data._grouping(df, list(by), 2)
         pd.testing.assert_frame_equal(g0[0], ref[0])
+        pd.testing.assert_frame_equal(g0[0], curve_codes(df, list(by))[1])  # (every row factorised)
         for g, r in zip(g0[1:], ref[1:]):
             assert (g is None) == (r is None)
             if g is not None:

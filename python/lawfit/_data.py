@@ -280,8 +280,8 @@ def _run_column(df: pd.DataFrame, c) -> Optional[np.ndarray]:
 
 def _native_runs(df: pd.DataFrame, by: Sequence[str], threads: int) -> Optional[tuple]:
     """(run_starts, keys, increasing) of the ``by`` columns by the native scan (one pass over the rows, in parallel)
-    when every one is of a native numeric dtype, else None: keys, each run's key (one array per column), and whether
-    the runs' keys increase (lexicographically: by[0] first), so that the runs are the curves in key order."""
+    when every one is of a native numeric dtype, else None. One column: keys (its runs' keys, [array]) and increasing
+    come from the scan itself; several: None, None (see _run_keys)."""
     if len(df) < 2:
         return None
     cols = [_run_column(df, c) for c in by]
@@ -291,14 +291,19 @@ def _native_runs(df: pd.DataFrame, by: Sequence[str], threads: int) -> Optional[
     if len(cols) == 1:
         run_starts, keys, increasing = _core.key_runs(cols[0], threads)
         return run_starts, [keys], increasing
-    run_starts = _core.key_run_starts(cols, threads)
+    return _core.key_run_starts(cols, threads), None, None
+
+
+def _run_keys(df: pd.DataFrame, by: Sequence[str], run_starts: np.ndarray) -> tuple:
+    """(keys, increasing): each run's key (one array per ``by`` column, gathered from the run's first row) and whether
+    they increase from run to run (lexicographically, by[0] first), so that the runs are the curves in key order."""
     first = np.r_[0, run_starts]
-    keys = [v[first] for v in cols]
+    keys = [df[c].to_numpy()[first] for c in by]
     above, equal = np.zeros(len(first) - 1, dtype=bool), np.ones(len(first) - 1, dtype=bool)
     for k in keys:  # (NaN compares neither above nor equal: such keys go the general way)
         above |= equal & (k[1:] > k[:-1])
         equal &= k[1:] == k[:-1]
-    return run_starts, keys, bool(above.all())
+    return keys, bool(above.all())
 
 
 def _grouping(df: pd.DataFrame, by: Sequence[str], threads: int = 0) -> tuple:
@@ -307,34 +312,27 @@ def _grouping(df: pd.DataFrame, by: Sequence[str], threads: int = 0) -> tuple:
     and run_codes, the curve of every run (None: run i is curve i) -- or else the curve of every row (codes).
 
     Grouped rows never get per-row codes when the ``by`` columns are plain numeric: the runs come from comparing
-    neighbouring rows (``by`` columns of native numeric dtypes: the native scan, on ``threads`` threads), and only
-    one row per run is factorised."""
+    neighbouring rows (``by`` columns of native numeric dtypes: the native scan, on ``threads`` threads; other
+    numeric ones: numpy), and only one row per run is factorised, none where the runs' keys increase."""
     n = len(df)
     for c in by:
         if not has_column(df, c, "by"):
             raise ValueError(f"by column {plain(c)!r} not found; columns are: {', '.join(map(str, df.columns))}")
     runs = _native_runs(df, by, threads)
-    if runs is not None:
-        run_starts, keys, increasing = runs
-        if 2 * (len(run_starts) + 1) <= n:
-            if increasing:  # runs in increasing key order (the usual layout): no factorising
-                # (keys: new arrays of the columns' dtypes, the frame's own)
-                return pd.DataFrame(dict(zip(by, keys)), copy=False), run_starts, None, None
-            return _runs_grouping(df, by, run_starts, n)
-        change = None
-    else:
+    if runs is None:
         change = _key_changes(df, by) if n >= 2 else None
-    if change is not None:
-        R = int(np.count_nonzero(change)) + 1
-        if 2 * R <= n:  # (mostly runs of one row: factorising the rows directly is cheaper)
-            run_starts = np.flatnonzero(change) + 1
-            del change
-            if len(by) == 1:  # one numeric key whose runs are in increasing order (the usual layout): no factorising
-                col = df[by[0]]
-                v = col.to_numpy()[np.r_[0, run_starts]]
-                if bool(np.all(v[1:] > v[:-1])):  # (False beside a NaN key: those go the general way)
-                    return pd.DataFrame({by[0]: pd.Index(v, dtype=col.dtype)}), run_starts, None, None
-            return _runs_grouping(df, by, run_starts, n)
+        if change is not None and 2 * (int(np.count_nonzero(change)) + 1) <= n:
+            runs = np.flatnonzero(change) + 1, None, None
+        del change
+    # (mostly runs of one row: factorising the rows directly is cheaper)
+    if runs is not None and 2 * (len(runs[0]) + 1) <= n:
+        run_starts, keys, increasing = runs
+        if keys is None:
+            keys, increasing = _run_keys(df, by, run_starts)
+        if increasing:  # runs in increasing key order (the usual layout): no factorising
+            # (keys: new arrays of the columns' dtypes, the frame's own)
+            return pd.DataFrame(dict(zip(by, keys)), copy=False), run_starts, None, None
+        return _runs_grouping(df, by, run_starts, n)
     codes, keys = curve_codes(df, by)
     if n >= 2:
         change = codes[1:] != codes[:-1]
