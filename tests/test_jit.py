@@ -22,7 +22,10 @@ ALL_P = np.array([1.3, 0.7, 0.9, 1.6])
 @pytest.fixture(autouse=True)
 def jit_cache(tmp_path_factory, monkeypatch):
     """One cache for the module (each formula compiles once), no global switch-off, default threshold."""
-    monkeypatch.setenv("LAWFIT_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "lawfit-cache"))
+    cache = tmp_path_factory.getbasetemp() / "lawfit-cache"
+    monkeypatch.setenv("LAWFIT_CACHE_DIR", str(cache))
+    # (libraries this process loaded from another cache, by other tests, are not this module's: forgotten here)
+    monkeypatch.setattr(_jit, "_loaded", {k: v for k, v in _jit._loaded.items() if str(cache) in str(v[1])})
     monkeypatch.delenv("LAWFIT_JIT", raising=False)
     monkeypatch.delenv("LAWFIT_JIT_WORK", raising=False)
 

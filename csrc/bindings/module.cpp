@@ -80,6 +80,9 @@ PYBIND11_MODULE(_core, m) {
 #endif
     d["simd"] = simd;
     d["vector_math"] = k.table->vector_math;
+    // The vector-lane solver (core/fit/lanes.hpp, four curves per AVX2 vector): built where the level has AVX2, FMA
+    // and libmvec (LAWFIT_LANES, core/vtype.hpp).
+    d["lane_solver"] = std::string(k.table->level) == "avx2" && std::string(k.table->vector_math) == "libmvec";
     d["parallel"] = "std::thread pool";
     return d;
   });

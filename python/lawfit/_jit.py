@@ -57,6 +57,9 @@ _UNARY_ADJOINT = {
     "sigmoid": "{w} * ({V} * (1.0 - {V}))", "tanh": "{w} * (1.0 - {V} * {V})", "log1p": "{w} / (1.0 + {A})",
     "expm1": "{w} * ({V} + 1.0)",
 }
+# The operations a formula's eval_t (the vector-lane solver's evaluation) is generated for: those with a form on
+# core/vtype.hpp's number types.
+_T_OPS = {"const", "param", "input", "add", "sub", "mul", "div", "neg", "powk", "exp", "log", "sqrt"}
 DEFAULT_WORK = 10_000_000
 COMPILE_TIMEOUT_S = 600
 
@@ -159,6 +162,27 @@ def generate(op, a, b, arg, consts, n_params: int, n_inputs: int, linear, scale,
             s += [f"d{bi} += {B} > {A} ? {w} : 0.0;"] * db + [f"d{ai} += {B} > {A} ? 0.0 : {w};"] * da
         rev += [f"      {t}" for t in s]
 
+    # The same evaluation on any number type T (eval_t, core/laws/law.hpp: double, or the vector-lane solver's 4
+    # doubles, core/fit/lanes.hpp), for the tapes whose operations have a T form (core/vtype.hpp's vm:: math).
+    lanes_ok = all(o in _T_OPS for o in names)
+    t_fwd = []
+    for i, o in enumerate(names):
+        A = f"v{a[i]}"
+        if o == "const":
+            e = f"vm::cst<T>({_lit(consts[arg[i]])})"
+        elif o == "powk":
+            e = f"vm::pow({A}, {_lit(consts[arg[i]])})"
+        elif o in ("exp", "log", "sqrt"):
+            e = f"vm::{o}({A})"
+        else:
+            e = fwd[i].split(" = ", 1)[1][:-1]
+        t_fwd.append(f"    const T v{i} = {e};")
+    t_rev = []
+    for ln in rev:
+        ln = re.sub(r"double (d\d+) = 0\.0;", r"T \1 = vm::cst<T>(0.0);", ln)
+        ln = re.sub(r"(d\d+) = 1\.0;", r"\1 = vm::cst<T>(1.0);", ln)
+        t_rev.append(ln.replace("std::pow(", "vm::pow("))
+
     P, D = int(n_params), int(n_inputs)
     lin = ", ".join("true" if bool(t) else "false" for t in linear)
     sc = ", ".join("LOG" if int(t) == 1 else "LINEAR" for t in scale)
@@ -197,6 +221,18 @@ def generate(op, a, b, arg, consts, n_params: int, n_inputs: int, linear, scale,
         "    }",
         f"    return v{n - 1};",
         "  }",
+        *([
+            "  // The same on the number type T (eval_t, core/laws/law.hpp).",
+            "  template <class T>",
+            "  LAWFIT_HD static T eval_t(const T* x, const T* p, T* g) {",
+            *spell(t_fwd, lambda i: f"x[{i}]", lambda j: f"g[{j}]", ""),
+            "    if (g) {",
+            *spell(t_rev, lambda i: f"x[{i}]", lambda j: f"g[{j}]",
+                   "for (int j = 0; j < P; ++j) g[j] = vm::cst<T>(0.0);"),
+            "    }",
+            f"    return v{n - 1};",
+            "  }",
+        ] if lanes_ok else []),
         "  // The same at nq <= K points laid out one array per input (xs[i][k]), gradients one array per parameter",
         "  // (gs[j][k]): one loop over the points with unit-stride access, which the compiler vectorises.",
         "  template <int K>",

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/fit/lanes.hpp"
 #include "core/fit/varpro.hpp"
 #include "core/laws/law.hpp"
 
@@ -614,6 +615,92 @@ template <class Model>
 void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::int32_t>& pre,
                    const StartSpec& st, const Options& o, const BatchOutput& out, int threads);
 
+// Does the batch go to the vector-lane solver (core/fit/lanes.hpp): a law it serves, one start per curve (no grid to
+// rank), no weights. Both of fit_batch's paths then fit every curve in groups of kLaneCurves (fit_lanes), so a curve
+// fits to the same bits alone or in any batch.
+// The model the lanes fit Model's curves with: its prepared form where its law prepares its inputs, else Model;
+// LanesFor: whether the lanes serve that model at all (known at compile time).
+template <class Model, bool = laws::Preparation<Model>::enabled>
+struct LaneModelOf {
+  using type = Model;
+};
+template <class Model>
+struct LaneModelOf<Model, true> {
+  using type = laws::PreparedModel<typename Model::law_type>;
+};
+template <class Model>
+struct LanesFor : LaneModel<typename LaneModelOf<Model>::type> {};
+template <class Model>
+inline bool batch_lanes(const Model& m, const BatchInput& in, const StartSpec& st, const Options& o) {
+  if constexpr (LanesFor<Model>::value) {
+    return st.S <= 1 && !in.w && lanes_serve(typename LaneModelOf<Model>::type{}, o) && varpro_applies(m, o);
+  } else {
+    return false;
+  }
+}
+
+#ifdef LAWFIT_LANES
+// Curves b0 .. b0 + nb - 1 (nb <= kLaneCurves) of a batch that batch_lanes sends to the lanes, as fit_one would fit
+// them (one start each) with the lane model LaneM (LaneModelOf): status[k] is curve b0 + k's validation (fit_batch's
+// validate_curve), curve(b0 + k, k) its Curve as LaneM reads it (prepared where LaneM prepares; k: a buffer the
+// caller may fill). One lm_solve_lanes for the valid curves with a start, then each
+// curve's output and covariance as fit_one writes them.
+template <class LaneM, class CurveOf>
+void fit_lanes(const BatchInput& in, i64 b0, int nb, const std::int32_t* status, CurveOf&& curve,
+               const StartSpec& st, const Options& o, const BatchOutput& out) {
+  constexpr int P = LaneM::PMAX;
+  const LaneM m{};
+  Curve c[kLaneCurves];
+  double start[kLaneCurves][P];
+  const double *p0[kLaneCurves], *lo[kLaneCurves], *hi[kLaneCurves];
+  i64 which[kLaneCurves];
+  int n = 0;
+  for (int k = 0; k < nb; ++k) {
+    const i64 b = b0 + k;
+    init_curve_out(out, P, b);
+    if (status[k] != CONVERGED) {
+      fail_curve_out(out, P, b, static_cast<Status>(status[k]));
+      continue;
+    }
+    const Curve ck = curve(b, k);
+    const double* l = in.lower + (in.per_curve_bounds ? b * P : 0);
+    const double* h = in.upper + (in.per_curve_bounds ? b * P : 0);
+    if (!solve_start(m, st, 1, b, curve_key(in.keys, b), 0, ck, l, h, o, nullptr, start[n])) {
+      fail_curve_out(out, P, b, NOT_RUN);
+      continue;
+    }
+    c[n] = ck;
+    p0[n] = start[n];
+    lo[n] = l;
+    hi[n] = h;
+    which[n++] = b;
+  }
+  if (n == 0) return;
+  LMResult<P> r[kLaneCurves];
+  Normal<P> ne[kLaneCurves];
+  lm_solve_lanes(m, c, n, p0, lo, hi, o, r, ne);
+  for (int k = 0; k < n; ++k) {
+    const i64 b = which[k];
+    if (r[k].status == NON_FINITE || !std::isfinite(r[k].cost)) {
+      fail_curve_out(out, P, b, r[k].status == NON_FINITE ? NON_FINITE : NOT_RUN);
+      continue;
+    }
+    for (int j = 0; j < P; ++j) out.params[b * P + j] = r[k].p[j];
+    out.cost[b] = r[k].cost;
+    out.iters[b] = r[k].iters;
+    out.status[b] = r[k].status;
+    out.best_start[b] = 0;
+    if (out.cov) fit_covariance(m, c[k], ne[k], r[k].p, lo[k], hi[k], o, out.n_points[b], out.cov + b * P * P);
+  }
+}
+#endif
+
+#ifdef LAWFIT_LANES
+template <class Model>
+bool fit_validated_lanes(const Model& m, const BatchInput& in, const std::vector<std::int32_t>& pre,
+                         const StartSpec& st, const Options& o, const BatchOutput& out, int threads);
+#endif
+
 // Numbers the calls of fit_batch (their per-thread state, see fit_batch, is valid for one call only).
 inline std::atomic<std::uint64_t> batch_generation{0};
 
@@ -632,6 +719,36 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& spec, cons
     st.grid = &grid;
   }
   const int nthreads = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+#ifdef LAWFIT_LANES
+  if constexpr (LanesFor<Model>::value) {
+    using LaneM = typename LaneModelOf<Model>::type;
+    using Law = typename LaneM::law_type;
+    if (batch_lanes(m, in, st, o) && B >= 8 * std::max(1, nthreads)) {
+      // Many curves: one task per group of kLaneCurves curves validates them, prepares their inputs into per-thread
+      // buffers (laws that prepare) and fits them together (fit_lanes).
+      const i64 G = (B + kLaneCurves - 1) / kLaneCurves;
+      parallel_for(G, threads, [&](i64 gi) {
+        const i64 b0 = gi * kLaneCurves;
+        const int nb = static_cast<int>(std::min<i64>(kLaneCurves, B - b0));
+        std::int32_t status[kLaneCurves];
+        for (int k = 0; k < nb; ++k) status[k] = validate_curve(m, in, b0 + k, o.space, out.n_points);
+        thread_local std::vector<double> xp[kLaneCurves];
+        fit_lanes<LaneM>(in, b0, nb, status, [&](i64 b, int k) {
+          const i64 a = in.offsets[b], n = in.offsets[b + 1] - a;
+          if constexpr (laws::Preparation<Model>::enabled) {
+            if (xp[k].size() < static_cast<size_t>(n * Law::DP)) xp[k].resize(static_cast<size_t>(n * Law::DP));
+            prepare_points<Law>(in.x + a * in.d, in.d, nullptr, n, xp[k].data());
+            return Curve{xp[k].data(), in.y + a, nullptr, n, Law::DP};
+          } else {
+            (void)k;
+            return Curve{in.x + a * in.d, in.y + a, nullptr, n, in.d};
+          }
+        }, st, o, out);
+      });
+      return;
+    }
+  }
+#endif
   if (B >= 8 * std::max(1, nthreads)) {
     // Many curves: one task per curve validates it, prepares its inputs into a per-thread buffer (laws that
     // transform x, e.g. log x, do it once per point, not on every evaluation) and runs its starts. One pass
@@ -689,11 +806,43 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& spec, cons
     BatchInput pin = in;
     pin.x = xp.data();
     pin.d = Law::DP;
+#ifdef LAWFIT_LANES
+    if (fit_validated_lanes(m, pin, pre, st, o, out, threads)) return;
+#endif
     fit_validated(laws::PreparedModel<Law>{}, pin, pre, st, o, out, threads);
   } else {
+#ifdef LAWFIT_LANES
+    if (fit_validated_lanes(m, in, pre, st, o, out, threads)) return;
+#endif
     fit_validated(m, in, pre, st, o, out, threads);
   }
 }
+
+#ifdef LAWFIT_LANES
+// fit_batch's few-curves path for a batch that batch_lanes sends to the lanes (in: inputs already prepared where
+// Model's law prepares; pre: each curve's validation): every curve in groups of kLaneCurves, as the many-curves path
+// fits them, so a curve fits the same in any batch. false: not such a batch (nothing done).
+template <class Model>
+bool fit_validated_lanes(const Model& m, const BatchInput& in, const std::vector<std::int32_t>& pre,
+                         const StartSpec& st, const Options& o, const BatchOutput& out, int threads) {
+  if constexpr (LanesFor<Model>::value) {
+    if (!batch_lanes(m, in, st, o)) return false;
+    using LaneM = typename LaneModelOf<Model>::type;
+    const i64 G = (in.B + kLaneCurves - 1) / kLaneCurves;
+    parallel_for(G, threads, [&](i64 gi) {
+      const i64 b0 = gi * kLaneCurves;
+      const int nb = static_cast<int>(std::min<i64>(kLaneCurves, in.B - b0));
+      fit_lanes<LaneM>(in, b0, nb, pre.data() + b0, [&](i64 b, int) {
+        const i64 a = in.offsets[b];
+        return Curve{in.x + a * in.d, in.y + a, nullptr, in.offsets[b + 1] - a, in.d};
+      }, st, o, out);
+    });
+    return true;
+  } else {
+    return false;
+  }
+}
+#endif
 
 // Fit curves already validated (pre[b] == CONVERGED means fit curve b), few at a time with many starts.
 template <class Model>

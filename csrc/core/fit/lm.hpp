@@ -406,6 +406,14 @@ LAWFIT_HD LAWFIT_INLINE bool damped_step(const double* a, const double* g, int n
       n, [&](auto N) LAWFIT_INLINE_LAMBDA { return damped_step_n<PMAX, N()>(a, g, n, fixed, lambda, dscale, h); });
 }
 
+// Nielsen's update of the damping after an accepted step whose actual decrease was rho times the predicted one.
+LAWFIT_HD LAWFIT_INLINE void damping_accepted(double rho, double& lambda, double& nu) {
+  const double t = 2.0 * rho - 1.0;
+  lambda *= std::max(1.0 / 3.0, 1.0 - t * t * t);
+  if (lambda < 1e-15) lambda = 1e-15;
+  nu = 2.0;
+}
+
 // Decrease of the quadratic model for the step: -(g.step + step^T a step / 2).
 template <int PMAX>
 LAWFIT_HD LAWFIT_INLINE double predicted_decrease(const double* a, const double* g, int n, const double* step) {
@@ -547,10 +555,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_full(const Model& m, const Curve& c, const do
       const double actual = ok ? ne->cost - tn->cost : -kInf;
       if (ok && actual > 0.0) {
         const double rho = pred > 0.0 ? actual / pred : 0.0;
-        const double t = 2.0 * rho - 1.0;
-        lambda *= std::max(1.0 / 3.0, 1.0 - t * t * t);
-        if (lambda < 1e-15) lambda = 1e-15;
-        nu = 2.0;
+        damping_accepted(rho, lambda, nu);
         const bool ftol_met = actual < o.ftol * ne->cost && rho > 0.25;
         for (int j = 0; j < np; ++j) {
           th[j] = thn[j];

@@ -296,16 +296,29 @@ LAWFIT_HD void finish_exact(Projected<PMAX>& pr, int np, const Layout& L) {
 // Evaluate at natural p and project: false if not finite or the linear block is singular. cost_only: the projected
 // cost, dc and degenerate only (the normal equations' linear block alone, no reduced system; a start grid's ranking).
 // L: the split (split_of(m)).
+// project_sums: the same from the normal equations at p already in pr.ne (accumulate's, natural_linear; the
+// vector-lane solver's, core/fit/lanes.hpp, computes them for several curves at once).
+template <class Model, class Layout>
+LAWFIT_HD bool project_sums(const Model& m, const double* p, const Layout& L, const double* lo, const double* hi,
+                            Projected<Model::PMAX>& pr, bool cost_only = false);
 template <class Model, class Layout>
 LAWFIT_HD bool project(const Model& m, const Curve& c, const double* p, const Options& o, const Layout& L,
                        const double* lo, const double* hi, Projected<Model::PMAX>& pr, bool cost_only = false,
                        StartMemo<Model::PMAX>* memo = nullptr) {
+  pr.degenerate = false;
+  pr.exact = false;
+  pr.pending = false;
+  if (!accumulate(m, c, p, o, pr.ne, true, cost_only, memo)) return false;
+  return project_sums(m, p, L, lo, hi, pr, cost_only);
+}
+template <class Model, class Layout>
+LAWFIT_HD bool project_sums(const Model& m, const double* p, const Layout& L, const double* lo, const double* hi,
+                            Projected<Model::PMAX>& pr, bool cost_only) {
   constexpr int PMAX = Model::PMAX;
   const int nl = L.nl(), nn = L.nn();
   pr.degenerate = false;
   pr.exact = false;
   pr.pending = false;
-  if (!accumulate(m, c, p, o, pr.ne, true, cost_only, memo)) return false;
   pr.evaluated = pr.ne.cost;
   const double* a = pr.ne.a;
   bool held[PMAX];
@@ -443,78 +456,157 @@ LAWFIT_HD double projected_cost(const Model& m, const Curve& c, const double* p0
 //   END_NONE       neither (an exact projection whose cost is not trusted).
 constexpr double kHandover = 1e-3, kHandoverGN = 1e-4, kReproject = 1e-2, kTrust = 1e-6;
 enum VarProEnd { END_EVALUATED, END_EXACT, END_NONE };
+
+// One VarPro run (varpro_solve's, described above) as a resumable state machine: the run asks for a projection at a point (wants(), point(), target()),
+// its caller computes it (project(), or the vector lanes' sums with project_sums, core/fit/lanes.hpp) and hands the
+// outcome back (take()), until the run is done (result()). varpro_solve below is the loop that drives one run with
+// project(); the lane solver drives several runs, one per curve, evaluating their points together. The run is the
+// same arithmetic in the same order whichever drives it.
 template <class Model>
-LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, const double* p0, const double* lower,
-                                             const double* upper, const Options& o, bool handover = false,
-                                             double* p_eval = nullptr, Normal<Model::PMAX>* ne_eval = nullptr,
-                                             VarProEnd* end = nullptr, StartMemo<Model::PMAX>* memo = nullptr) {
-  constexpr int PMAX = Model::PMAX;
-  const int np = m.n_params();
-  LMResult<PMAX> res;
-  res.iters = 0;
+struct VarProRun {
+  static constexpr int PMAX = Model::PMAX;
+  using Layout = decltype(split_of(std::declval<const Model&>()));
+  enum Phase { START, REPROJECT, TRIAL, DONE };
+
+  const Model& m;
+  const Options& o;
+  Layout L;
+  bool handover;
+  int np, nl, nn;
   Split<PMAX> sp;
-  split_params(m, p0, lower, upper, sp);
-  const auto L = split_of(m);
-  const int nl = L.nl(), nn = L.nn();
-  const double *lo = sp.lo, *hi = sp.hi;
-  double* th = sp.th;
-  double* p = sp.p;
   // Two buffers, swapped on acceptance: *cp, the accepted point's projection; *tp, the trial's.
   Projected<PMAX> buf[2];
   Projected<PMAX>* cp = &buf[0];
   Projected<PMAX>* tp = &buf[1];
-  if (!project(m, c, p, o, L, lo, hi, *cp, false, memo) || cp->degenerate) {
-    // (lm_solve then runs lm_full from the start instead)
-    for (int j = 0; j < np; ++j) res.p[j] = p[j];
-    res.cost = kInf;
-    res.status = cp->degenerate ? SINGULAR : NON_FINITE;
-    return res;
+  double pe[PMAX];  // the point *cp was evaluated at (before its linear step)
+  LMResult<PMAX> res;
+  Status status = MAX_ITER;
+  Phase phase = START;
+  bool failed = false;  // could not start (res holds NON_FINITE or SINGULAR)
+  int it = 0;
+  double lambda = 1e-3, nu = 2.0, dscale[PMAX], pred = 0.0;
+  bool fixed[PMAX];
+  double thn[PMAX], pt[PMAX];  // the trial step's nonlinear parameters (internal) and point (natural)
+
+  LAWFIT_HD VarProRun(const Model& model, const double* p0, const double* lower, const double* upper,
+                      const Options& opt, bool hand)
+      : m(model), o(opt), L(split_of(model)), handover(hand) {
+    np = m.n_params();
+    nl = L.nl();
+    nn = L.nn();
+    res.iters = 0;
+    split_params(m, p0, lower, upper, sp);
   }
-  // The projected point: the linear parameters moved by their step (p_eval keeps the point *cp was evaluated at).
-  auto settle = [&](const Projected<PMAX>& pr) {
-    if (p_eval)
-      for (int j = 0; j < np; ++j) p_eval[j] = p[j];
-    for (int k = 0; k < nl; ++k) p[L.lin(k)] += pr.dc[L.lin(k)];
-  };
-  settle(*cp);
-  // Kaufman's reduced system at a point is exact only where the linear parameters are already solved there (its
-  // nonlinear Jacobian columns are those at the evaluated c, e.g. dA x^-alpha / dalpha scales with A). A start whose
-  // linear parameters were far from their solution (a common start, a grid's A = 1) would make the first step a
-  // poor one (measured: rho ~ 0.1, one wasted iteration, and then the damping to recover): where the linear step
-  // moved a parameter by more than kReproject of its solved value, evaluate once more at the projected point.
-  // (power_law from E=2, A=100, alpha=0.3: 8.3 -> 5.6 iterations, same optima.)
-  // (Not needed where the projection is exact there, Projected::exact.)
-  bool moved = false;
-  for (int k = 0; k < nl; ++k)
-    moved |= std::fabs(cp->dc[L.lin(k)]) > kReproject * std::fabs(p[L.lin(k)]);
-  if (moved && !cp->exact && project(m, c, p, o, L, lo, hi, *tp) && !tp->degenerate) {
+  LAWFIT_HD bool wants() const { return phase != DONE; }
+  // The natural point to project next, and the projection it goes into.
+  LAWFIT_HD const double* point() const { return phase == TRIAL ? pt : sp.p; }
+  LAWFIT_HD Projected<PMAX>& target() { return phase == START ? *cp : *tp; }
+  LAWFIT_HD const double* lo() const { return sp.lo; }
+  LAWFIT_HD const double* hi() const { return sp.hi; }
+
+  // The projected point: the linear parameters moved by their step (pe keeps the point pr was evaluated at).
+  LAWFIT_HD void settle(const Projected<PMAX>& pr) {
+    for (int j = 0; j < np; ++j) pe[j] = sp.p[j];
+    for (int k = 0; k < nl; ++k) sp.p[L.lin(k)] += pr.dc[L.lin(k)];
+  }
+  LAWFIT_HD void swap() {
     Projected<PMAX>* was = cp;
     cp = tp;
     tp = was;
-    settle(*cp);
   }
-  Status status = MAX_ITER;
-  if (nn == 0 || cp->cost == 0.0) status = CONVERGED;
-  double dscale[PMAX];
-  for (int u = 0; u < nn; ++u) dscale[u] = cp->s[u * PMAX + u] > 1e-300 ? cp->s[u * PMAX + u] : 1e-300;
-  auto held = [&](int u) {
+  LAWFIT_HD bool held(int u) const {
     const int j = L.nonlin(u);
-    return (th[j] <= lo[j] && cp->g[u] > 0.0) || (th[j] >= hi[j] && cp->g[u] < 0.0);
-  };
+    return (sp.th[j] <= sp.lo[j] && cp->g[u] > 0.0) || (sp.th[j] >= sp.hi[j] && cp->g[u] < 0.0);
+  }
   // The ftol/xtol exits' stationarity gate (as lm_full): the undamped reduced Gauss-Newton step must promise a
   // relative decrease of at most 100 ftol.
   // (With tol = kHandoverGN / 100 the same test is the hand-over's "near the optimum".)
-  auto stationary = [&](double tol) -> bool {
+  LAWFIT_HD bool stationary(double tol) const {
     bool fj[PMAX];
     for (int u = 0; u < nn; ++u) fj[u] = held(u);
     return gn_stationary<PMAX>(cp->s, cp->g, nn, fj, cp->cost, tol);
-  };
-  double lambda = 1e-3, nu = 2.0;
-  for (int it = 0; status == MAX_ITER && it < o.max_iter; ++it) {
+  }
+
+  // The outcome of the projection asked for (ok: project's result, target() filled).
+  LAWFIT_HD void take(bool ok) {
+    if (phase == START) {
+      if (!ok || cp->degenerate) {
+        // (lm_solve then runs lm_full from the start instead)
+        for (int j = 0; j < np; ++j) res.p[j] = sp.p[j];
+        res.cost = kInf;
+        res.status = cp->degenerate ? SINGULAR : NON_FINITE;
+        failed = true;
+        phase = DONE;
+        return;
+      }
+      settle(*cp);
+      // Kaufman's reduced system at a point is exact only where the linear parameters are already solved there (its
+      // nonlinear Jacobian columns are those at the evaluated c, e.g. dA x^-alpha / dalpha scales with A). A start
+      // whose linear parameters were far from their solution (a common start, a grid's A = 1) would make the first
+      // step a poor one (measured: rho ~ 0.1, one wasted iteration, and then the damping to recover): where the
+      // linear step moved a parameter by more than kReproject of its solved value, evaluate once more at the
+      // projected point. (power_law from E=2, A=100, alpha=0.3: 8.3 -> 5.6 iterations, same optima.)
+      // (Not needed where the projection is exact there, Projected::exact.)
+      bool moved = false;
+      for (int k = 0; k < nl; ++k)
+        moved |= std::fabs(cp->dc[L.lin(k)]) > kReproject * std::fabs(sp.p[L.lin(k)]);
+      if (moved && !cp->exact) {
+        phase = REPROJECT;
+        return;
+      }
+      return begin_iterations();
+    }
+    if (phase == REPROJECT) {
+      if (ok && !tp->degenerate) {
+        swap();
+        settle(*cp);
+      }
+      return begin_iterations();
+    }
+    // TRIAL
+    ok = ok && !tp->degenerate;
+    const double actual = ok ? cp->cost - tp->cost : -kInf;
+    if (ok && actual > 0.0) {
+      const double rho = pred > 0.0 ? actual / pred : 0.0;
+      damping_accepted(rho, lambda, nu);
+      const bool ftol_met = actual < o.ftol * cp->cost && rho > 0.25;
+      for (int u = 0; u < nn; ++u) sp.th[L.nonlin(u)] = thn[u];
+      for (int j = 0; j < np; ++j) sp.p[j] = pt[j];
+      const bool quadratic = handover && actual < kHandover * cp->cost && rho > 0.75 && rho < 1.25;
+      swap();
+      settle(*cp);
+      // (the hand-over also needs the undamped reduced Gauss-Newton step from here to promise little: near the
+      // optimum, not merely a well-modelled step along a valley far from it)
+      if (cp->cost == 0.0 || (ftol_met && stationary(o.ftol)) || (quadratic && stationary(kHandoverGN / 100.0)))
+        status = CONVERGED;
+      ++it;
+      return iteration();
+    }
+    if (ok && actual == 0.0 && pred <= o.ftol * cp->cost) {
+      status = CONVERGED;
+      phase = DONE;
+      return;
+    }
+    lambda *= nu;
+    nu *= 2.0;
+    if (lambda > 1e30) status = CONVERGED;  // stationary to machine precision
+    return trial();
+  }
+
+  LAWFIT_HD void begin_iterations() {
+    if (nn == 0 || cp->cost == 0.0) status = CONVERGED;
+    for (int u = 0; u < nn; ++u) dscale[u] = cp->s[u * PMAX + u] > 1e-300 ? cp->s[u * PMAX + u] : 1e-300;
+    it = 0;
+    iteration();
+  }
+  // Iteration `it` begins: MINPACK's gradient test over the free nonlinear parameters: |g*_u| / (||J_u|| ||r||), with
+  // the full problem's column norms (at the projected point the linear parameters' gradient is zero).
+  LAWFIT_HD void iteration() {
+    if (!(status == MAX_ITER && it < o.max_iter)) {
+      phase = DONE;
+      return;
+    }
     res.iters = it + 1;
-    // MINPACK's gradient test over the free nonlinear parameters: |g*_u| / (||J_u|| ||r||), with the full
-    // problem's column norms (at the projected point the linear parameters' gradient is zero).
-    bool fixed[PMAX];
     double cmax = 0.0;
     const double rr = 2.0 * cp->cost;
     for (int u = 0; u < nn; ++u) {
@@ -526,10 +618,15 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
     }
     if (cmax <= o.gtol) {
       status = CONVERGED;
-      break;
+      phase = DONE;
+      return;
     }
-    bool accepted = false;
-    while (!accepted && status == MAX_ITER) {
+    trial();
+  }
+  // The next damped trial step of this iteration (raising lambda where the damped system cannot be factored), or the
+  // end of the run.
+  LAWFIT_HD void trial() {
+    while (status == MAX_ITER) {
       double h[PMAX];
       if (!damped_step<PMAX>(cp->s, cp->g, nn, fixed, lambda, dscale, h)) {
         lambda *= nu;
@@ -537,17 +634,17 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
         if (lambda > 1e30) status = CONVERGED;  // lm_full takes over from here
         continue;
       }
-      double thn[PMAX], step[PMAX], hnorm = 0.0, tnorm = 0.0, pt[PMAX];
-      for (int j = 0; j < np; ++j) pt[j] = p[j];
+      double step[PMAX], hnorm = 0.0, tnorm = 0.0;
+      for (int j = 0; j < np; ++j) pt[j] = sp.p[j];
       for (int u = 0; u < nn; ++u) {
         const int j = L.nonlin(u);
-        double v = th[j] + h[u];
-        if (v < lo[j]) v = lo[j];
-        if (v > hi[j]) v = hi[j];
+        double v = sp.th[j] + h[u];
+        if (v < sp.lo[j]) v = sp.lo[j];
+        if (v > sp.hi[j]) v = sp.hi[j];
         thn[u] = v;
-        step[u] = v - th[j];
+        step[u] = v - sp.th[j];
         hnorm += step[u] * step[u];
-        tnorm += th[j] * th[j];
+        tnorm += sp.th[j] * sp.th[j];
         pt[j] = m.scale(j) == LOG ? std::exp(v) : v;
       }
       hnorm = std::sqrt(hnorm);
@@ -556,54 +653,43 @@ LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, con
         status = CONVERGED;
         break;
       }
-      const double pred = predicted_decrease<PMAX>(cp->s, cp->g, nn, step);
-      const bool ok = project(m, c, pt, o, L, lo, hi, *tp) && !tp->degenerate;
-      const double actual = ok ? cp->cost - tp->cost : -kInf;
-      if (ok && actual > 0.0) {
-        const double rho = pred > 0.0 ? actual / pred : 0.0;
-        const double t = 2.0 * rho - 1.0;
-        lambda *= std::max(1.0 / 3.0, 1.0 - t * t * t);
-        if (lambda < 1e-15) lambda = 1e-15;
-        nu = 2.0;
-        const bool ftol_met = actual < o.ftol * cp->cost && rho > 0.25;
-        for (int u = 0; u < nn; ++u) th[L.nonlin(u)] = thn[u];
-        for (int j = 0; j < np; ++j) p[j] = pt[j];
-        const bool quadratic = handover && actual < kHandover * cp->cost && rho > 0.75 && rho < 1.25;
-        {
-          Projected<PMAX>* was = cp;
-          cp = tp;
-          tp = was;
-        }
-        settle(*cp);
-        accepted = true;
-        // (the hand-over also needs the undamped reduced Gauss-Newton step from here to promise little: near the
-        // optimum, not merely a well-modelled step along a valley far from it)
-        if (cp->cost == 0.0 || (ftol_met && stationary(o.ftol)) || (quadratic && stationary(kHandoverGN / 100.0)))
-          status = CONVERGED;
-      } else {
-        if (ok && actual == 0.0 && pred <= o.ftol * cp->cost) {
-          status = CONVERGED;
-          break;
-        }
-        lambda *= nu;
-        nu *= 2.0;
-        if (lambda > 1e30) status = CONVERGED;  // stationary to machine precision
-      }
+      pred = predicted_decrease<PMAX>(cp->s, cp->g, nn, step);
+      phase = TRIAL;
+      return;
     }
+    phase = DONE;
   }
-  for (int j = 0; j < np; ++j) res.p[j] = p[j];
-  res.cost = cp->cost;
-  res.status = status;
-  if (p_eval) {
-    finish_exact(*cp, np, L);
-    *ne_eval = cp->ne;
-    if (cp->exact)
-      for (int j = 0; j < np; ++j) p_eval[j] = p[j];
+
+  // The run's result (see varpro_solve).
+  LAWFIT_HD LMResult<PMAX> result(double* p_eval, Normal<PMAX>* ne_eval, VarProEnd* end) {
+    if (failed) return res;
+    for (int j = 0; j < np; ++j) res.p[j] = sp.p[j];
+    res.cost = cp->cost;
+    res.status = status;
+    if (p_eval) {
+      for (int j = 0; j < np; ++j) p_eval[j] = pe[j];
+      finish_exact(*cp, np, L);
+      *ne_eval = cp->ne;
+      if (cp->exact)
+        for (int j = 0; j < np; ++j) p_eval[j] = sp.p[j];
+    }
+    if (end)
+      *end = !cp->exact ? END_EVALUATED
+                        : (std::fabs(cp->cost - cp->evaluated) <= kTrust * cp->evaluated ? END_EXACT : END_NONE);
+    return res;
   }
-  if (end)
-    *end = !cp->exact ? END_EVALUATED
-                      : (std::fabs(cp->cost - cp->evaluated) <= kTrust * cp->evaluated ? END_EXACT : END_NONE);
-  return res;
+};
+
+template <class Model>
+LAWFIT_HD LMResult<Model::PMAX> varpro_solve(const Model& m, const Curve& c, const double* p0, const double* lower,
+                                             const double* upper, const Options& o, bool handover = false,
+                                             double* p_eval = nullptr, Normal<Model::PMAX>* ne_eval = nullptr,
+                                             VarProEnd* end = nullptr, StartMemo<Model::PMAX>* memo = nullptr) {
+  VarProRun<Model> run(m, p0, lower, upper, o, handover);
+  // (the memo serves the first evaluation, at the start; core/fit/lm.hpp)
+  run.take(project(m, c, run.point(), o, run.L, run.lo(), run.hi(), run.target(), false, memo));
+  while (run.wants()) run.take(project(m, c, run.point(), o, run.L, run.lo(), run.hi(), run.target()));
+  return run.result(p_eval, ne_eval, end);
 }
 
 // Would lm_full, started at natural p with the normal equations ne there (internal parameters), stop at its first
@@ -625,6 +711,23 @@ LAWFIT_HD bool exact_converged(const Model& m, const double* p, const double* lo
   return cmax <= o.gtol;
 }
 
+template <class Model>
+LAWFIT_HD LMResult<Model::PMAX> lm_solve_rest(const Model& m, const Curve& c, const double* p0, const double* lower,
+                                              const double* upper, const Options& o, const LMResult<Model::PMAX>& vp,
+                                              bool handover, double* pe, Normal<Model::PMAX>& ne_e, VarProEnd end,
+                                              Normal<Model::PMAX>* final_ne);
+
+// Does lm_solve hand VarPro's run over to lm_full early (varpro_solve's handover): only where every linear parameter
+// is in natural units (LINEAR scale). With a LOG-scaled amplitude (power_law's A, Chinchilla's E, A, B) lm_full's steps
+// in log p are what crawls along the valleys VarPro avoids (measured on Chinchilla: 72 iterations instead of 20), so
+// there VarPro runs to its own convergence.
+template <class Model>
+LAWFIT_HD bool early_handover(const Model& m) {
+  bool handover = true;
+  for (int j = 0; j < m.n_params(); ++j) handover &= !(m.is_linear(j) && m.scale(j) == LOG);
+  return handover;
+}
+
 // The per-curve solver: VarPro where it applies (then lm_full from its optimum, see the top), else lm_full.
 // final_ne: the normal equations at the result (internal parameters), for the covariance. memo: VarPro's first
 // evaluation, at the start (StartMemo, core/fit/lm.hpp; the caller knows which curves share this start and x).
@@ -637,13 +740,20 @@ LAWFIT_HD LMResult<Model::PMAX> lm_solve(const Model& m, const Curve& c, const d
   constexpr int PMAX = Model::PMAX;
   double pe[PMAX];
   Normal<PMAX> ne_e;
-  // The early hand-over only where every linear parameter is in natural units (LINEAR scale): with a LOG-scaled
-  // amplitude (power_law's A, Chinchilla's E, A, B) lm_full's steps in log p are what crawls along the valleys VarPro
-  // avoids (measured on Chinchilla: 72 iterations instead of 20), so there VarPro runs to its own convergence.
-  bool handover = true;
-  for (int j = 0; j < m.n_params(); ++j) handover &= !(m.is_linear(j) && m.scale(j) == LOG);
+  const bool handover = early_handover(m);
   VarProEnd end = END_NONE;
   const LMResult<PMAX> vp = varpro_solve(m, c, p0, lower, upper, o, handover, pe, &ne_e, &end, memo);
+  return lm_solve_rest(m, c, p0, lower, upper, o, vp, handover, pe, ne_e, end, final_ne);
+}
+
+// lm_solve after its VarPro run (vp; pe, ne_e and end as varpro_solve writes them; handover: lm_solve's choice): the
+// lane solver (core/fit/lanes.hpp) finishes each of its runs here too.
+template <class Model>
+LAWFIT_HD LMResult<Model::PMAX> lm_solve_rest(const Model& m, const Curve& c, const double* p0, const double* lower,
+                                              const double* upper, const Options& o, const LMResult<Model::PMAX>& vp,
+                                              bool handover, double* pe, Normal<Model::PMAX>& ne_e, VarProEnd end,
+                                              Normal<Model::PMAX>* final_ne) {
+  constexpr int PMAX = Model::PMAX;
   if (vp.status != CONVERGED && vp.status != MAX_ITER) return lm_full(m, c, p0, lower, upper, o, final_ne);
   // lm_full gets the iterations VarPro left (at least one: its first gradient test; if VarPro used them all, the
   // fit stays MAX_ITER unless that test passes).

@@ -31,6 +31,13 @@
 // then transforms the inputs once instead of on every evaluation; eval() keeps taking raw inputs, so every
 // other caller is unaffected, and both paths give the same bits.
 //
+// Optional, for speed: the evaluation written once on its number type,
+//   template <class T> LAWFIT_HD static T eval_t(const T* xp, const T* p, T* g);   (xp: prepared inputs where the law
+//                                                                                 prepares, else x; math through vm::)
+// with eval_prepared (or eval) calling eval_t<double>. On the CPU levels with vector lanes (core/vtype.hpp) the
+// solver then fits four curves at once, T being four doubles (core/fit/lanes.hpp); vm::exp etc. of a double are the
+// std:: calls, so the scalar evaluation keeps its bits.
+//
 // Optional, for speed: a law that is additively separable in its inputs,
 //   f(x, p) = constant(p) + term(0, x[0], p) + ... + term(D-1, x[D-1], p)   (summed left to right),
 // may declare it with
@@ -46,6 +53,7 @@
 #include <type_traits>
 
 #include "core/common.hpp"
+#include "core/vtype.hpp"
 
 namespace lawfit::laws {
 

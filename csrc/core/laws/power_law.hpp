@@ -23,16 +23,19 @@ struct PowerLaw : LogInputs<PowerLaw, 1> {
   LAWFIT_HD static bool domain(const double* x) { return x[0] > 0.0; }
   // x^-alpha from log x: the one place the power is computed (eval_prepared and term share it).
   LAWFIT_HD static double inv_pow(double lx, double alpha) { return std::exp(-alpha * lx); }
-  LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) {
-    const double lx = xp[0];
-    const double t = inv_pow(lx, p[2]);  // x^-alpha
+  // (eval_t: the evaluation on any number type T, double or the vector lanes' 4 doubles; law.hpp)
+  template <class T>
+  LAWFIT_HD static T eval_t(const T* xp, const T* p, T* g) {
+    const T lx = xp[0];
+    const T t = vm::exp(-p[2] * lx);  // x^-alpha (inv_pow)
     if (g) {
-      g[0] = 1.0;
+      g[0] = T{} + 1.0;
       g[1] = t;
       g[2] = -p[1] * t * lx;
     }
     return p[0] + p[1] * t;
   }
+  LAWFIT_HD static double eval_prepared(const double* xp, const double* p, double* g) { return eval_t(xp, p, g); }
   // Separable (law.hpp): E + [A x^-alpha], bit-identical to eval.
   static constexpr bool separable = true;
   LAWFIT_HD static double constant(const double* p) { return p[0]; }
