@@ -107,6 +107,22 @@ def test_power_law_curve_fits_the_same_alone_or_in_any_batch():
     assert np.sum(whole["obj"] < 1e-20) >= 3
 
 
+def test_curves_sharing_x_values_fit_as_alone():
+    """Curves that share their x values (a sweep's common sizes) share one buffer of prepared inputs per thread in the
+    many-curves path: in any mix of shared and own x values, in groups and across them, each fits as it does alone."""
+    rng = np.random.default_rng(3)
+    grids = [np.geomspace(10, 1e4, 20), np.geomspace(10, 1e3, 12), np.geomspace(100, 1e5, 20)]
+    rows, starts = [], []
+    for k in range(64):
+        g = int(rng.integers(0, 5))  # 3 and 4: the curve's own x values
+        x = grids[g] if g < 3 else np.geomspace(10, 10 ** rng.uniform(3, 5), int(rng.integers(8, 25)))
+        E, A, al = rng.uniform(0.5, 2), rng.uniform(1, 10), rng.uniform(0.2, 1)
+        rows.append(pd.DataFrame({"run": k, "x": x, "y": (E + A * x ** -al) * (1 + 0.01 * rng.standard_normal(len(x)))}))
+        starts.append({"run": k, "E": E * 1.1, "A": A * 0.9, "alpha": al * 1.1})
+    df, starts = pd.concat(rows, ignore_index=True), pd.DataFrame(starts)
+    _check_alone_and_in_batches(df, starts, "power_law")
+
+
 def test_compiled_formula_fits_the_same_alone_or_in_any_batch():
     law = lawfit.Law(GAUSS, inputs="x", native=True)
     try:

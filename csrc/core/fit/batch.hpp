@@ -724,6 +724,7 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& spec, cons
     using LaneM = typename LaneModelOf<Model>::type;
     using Law = typename LaneM::law_type;
     if (batch_lanes(m, in, st, o) && B >= 8 * std::max(1, nthreads)) {
+      const std::uint64_t gen = ++batch_generation;
       // Many curves: one task per group of kLaneCurves curves validates them, prepares their inputs into per-thread
       // buffers (laws that prepare) and fits them together (fit_lanes).
       const i64 G = (B + kLaneCurves - 1) / kLaneCurves;
@@ -732,13 +733,31 @@ void fit_batch(const Model& m, const BatchInput& in, const StartSpec& spec, cons
         const int nb = static_cast<int>(std::min<i64>(kLaneCurves, B - b0));
         std::int32_t status[kLaneCurves];
         for (int k = 0; k < nb; ++k) status[k] = validate_curve(m, in, b0 + k, o.space, out.n_points);
-        thread_local std::vector<double> xp[kLaneCurves];
+        // (per-thread buffers of prepared inputs, one per lane, each with the raw x values it was prepared from:
+        // curves that share their x values, a sweep's common steps or sizes, share one buffer and prepare once,
+        // valid for call `gen`)
+        thread_local std::vector<double> xp[kLaneCurves], raw[kLaneCurves];
+        thread_local std::uint64_t raw_gen[kLaneCurves] = {};
+        unsigned held = 0;  // the buffers this group's curves read
         fit_lanes<LaneM>(in, b0, nb, status, [&](i64 b, int k) {
           const i64 a = in.offsets[b], n = in.offsets[b + 1] - a;
           if constexpr (laws::Preparation<Model>::enabled) {
-            if (xp[k].size() < static_cast<size_t>(n * Law::DP)) xp[k].resize(static_cast<size_t>(n * Law::DP));
-            prepare_points<Law>(in.x + a * in.d, in.d, nullptr, n, xp[k].data());
-            return Curve{xp[k].data(), in.y + a, nullptr, n, Law::DP};
+            const double* xb = in.x + a * in.d;
+            const size_t nx = static_cast<size_t>(n * in.d);
+            for (int j = 0; j < kLaneCurves; ++j)
+              if (raw_gen[j] == gen && raw[j].size() == nx &&
+                  (nx == 0 || std::memcmp(raw[j].data(), xb, nx * sizeof(double)) == 0)) {
+                held |= 1u << j;
+                return Curve{xp[j].data(), in.y + a, nullptr, n, Law::DP};
+              }
+            int j = k;  // a buffer no curve of this group reads (there are as many as lanes)
+            while (held >> j & 1u) j = (j + 1) % kLaneCurves;
+            held |= 1u << j;
+            if (xp[j].size() < static_cast<size_t>(n * Law::DP)) xp[j].resize(static_cast<size_t>(n * Law::DP));
+            prepare_points<Law>(xb, in.d, nullptr, n, xp[j].data());
+            raw[j].assign(xb, xb + nx);
+            raw_gen[j] = gen;
+            return Curve{xp[j].data(), in.y + a, nullptr, n, Law::DP};
           } else {
             (void)k;
             return Curve{in.x + a * in.d, in.y + a, nullptr, n, in.d};

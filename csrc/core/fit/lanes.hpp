@@ -95,10 +95,13 @@ LAWFIT_INLINE void lane_sums(const Curve* c, int n, const double (*p)[Law::P], L
   V4 rb[kLaneBlock], jb[kLaneBlock][P];
   // Point q of every lane into row t (i: the point each lane reads; mk: which lanes' terms count, all where not
   // masked).
-  auto row = [&](int t, auto masked, const i64* i, I4 mk) LAWFIT_INLINE_LAMBDA {
+  // (shared: every lane reads the same inputs, curves that share their x values, so each is loaded once)
+  auto row = [&](int t, auto masked, auto shared, const i64* i, I4 mk) LAWFIT_INLINE_LAMBDA {
     V4 xv[DP > 0 ? DP : 1];
-    for (int k = 0; k < DP; ++k)
-      xv[k] = V4{xs[0][i[0] * DP + k], xs[1][i[1] * DP + k], xs[2][i[2] * DP + k], xs[3][i[3] * DP + k]};
+    for (int k = 0; k < DP; ++k) {
+      if constexpr (decltype(shared)::value) xv[k] = V4{} + xs[0][i[0] * DP + k];
+      else xv[k] = V4{xs[0][i[0] * DP + k], xs[1][i[1] * DP + k], xs[2][i[2] * DP + k], xs[3][i[3] * DP + k]};
+    }
     const V4 yv = V4{ys[0][i[0]], ys[1][i[1]], ys[2][i[2]], ys[3][i[3]]};
     V4 gv[P];
     const V4 f = Law::template eval_t<V4>(xv, pv, gv);
@@ -109,13 +112,15 @@ LAWFIT_INLINE void lane_sums(const Curve* c, int n, const double (*p)[Law::P], L
       for (int j = 0; j < P; ++j) jb[t][j] = (V4)((I4)jb[t][j] & mk);
     }
   };
+  const bool shared = xs[1] == xs[0] && xs[2] == xs[0] && xs[3] == xs[0];  // (then every lane has nmin points)
   for (i64 q0 = 0; q0 < nmax; q0 += kLaneBlock) {
     const int nb = static_cast<int>(nmax - q0 < kLaneBlock ? nmax - q0 : kLaneBlock);
     for (int t = 0; t < nb; ++t) {
       const i64 q = q0 + t;
       if (q < nmin) {
         const i64 i[kLaneCurves] = {q, q, q, q};
-        row(t, std::false_type{}, i, I4{});
+        if (shared) row(t, std::false_type{}, std::true_type{}, i, I4{});
+        else row(t, std::false_type{}, std::false_type{}, i, I4{});
       } else {
         // (a shorter curve's lane reads its first point past its end; its terms are masked to exact zeros)
         i64 i[kLaneCurves];
@@ -124,7 +129,7 @@ LAWFIT_INLINE void lane_sums(const Curve* c, int n, const double (*p)[Law::P], L
           i[l] = q < len[l] ? q : 0;
           mk[l] = q < len[l] ? -1 : 0;
         }
-        row(t, std::true_type{}, i, mk);
+        row(t, std::true_type{}, std::false_type{}, i, mk);
       }
     }
     for (int t = 0; t < nb; ++t) {
