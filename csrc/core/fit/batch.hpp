@@ -615,9 +615,6 @@ template <class Model>
 void fit_validated(const Model& m, const BatchInput& in, const std::vector<std::int32_t>& pre,
                    const StartSpec& st, const Options& o, const BatchOutput& out, int threads);
 
-// Does the batch go to the vector-lane solver (core/fit/lanes.hpp): a law it serves, one start per curve (no grid to
-// rank), no weights. Both of fit_batch's paths then fit every curve in groups of kLaneCurves (fit_lanes), so a curve
-// fits to the same bits alone or in any batch.
 // The model the lanes fit Model's curves with: its prepared form where its law prepares its inputs, else Model;
 // LanesFor: whether the lanes serve that model at all (known at compile time).
 template <class Model, bool = laws::Preparation<Model>::enabled>
@@ -630,6 +627,9 @@ struct LaneModelOf<Model, true> {
 };
 template <class Model>
 struct LanesFor : LaneModel<typename LaneModelOf<Model>::type> {};
+// Does the batch go to the vector-lane solver (core/fit/lanes.hpp): a law it serves, one start per curve (no grid to
+// rank), no weights. Both of fit_batch's paths then fit every curve in groups of kLaneCurves (fit_lanes), so a curve
+// fits to the same bits alone or in any batch.
 template <class Model>
 inline bool batch_lanes(const Model& m, const BatchInput& in, const StartSpec& st, const Options& o) {
   if constexpr (LanesFor<Model>::value) {
@@ -643,8 +643,8 @@ inline bool batch_lanes(const Model& m, const BatchInput& in, const StartSpec& s
 // Curves b0 .. b0 + nb - 1 (nb <= kLaneCurves) of a batch that batch_lanes sends to the lanes, as fit_one would fit
 // them (one start each) with the lane model LaneM (LaneModelOf): status[k] is curve b0 + k's validation (fit_batch's
 // validate_curve), curve(b0 + k, k) its Curve as LaneM reads it (prepared where LaneM prepares; k: a buffer the
-// caller may fill). One lm_solve_lanes for the valid curves with a start, then each
-// curve's output and covariance as fit_one writes them.
+// caller may fill). One lm_solve_lanes for the valid curves with a start, then each curve's output and covariance
+// as fit_one writes them.
 template <class LaneM, class CurveOf>
 void fit_lanes(const BatchInput& in, i64 b0, int nb, const std::int32_t* status, CurveOf&& curve,
                const StartSpec& st, const Options& o, const BatchOutput& out) {

@@ -5,10 +5,11 @@
 // what the lanes share is the evaluation: the runs that want a projection have their points evaluated together, the
 // law's eval_t on four doubles at once (one vector exp for four curves' points), and the normal equations summed in
 // each curve's own lane. Summing one curve per lane needs no reduction across a vector and no transposition of
-// Jacobian rows, the two costs that dominate a scalar projection (docs/design.md, "One curve per vector lane"):
-// measured 2.1-2.5x per solve on power_law (bench/proto/solve_lanes.cpp). The rest of each projection (the linear
-// step, the reduced system: project_sums) and lm_solve's end (lm_solve_rest, lm_full where VarPro hands over) are the
-// scalar solver's own code, per curve.
+// Jacobian rows, the two costs that dominate a scalar projection (docs/design.md, "One curve per vector lane").
+// Where a lane's projection is the plain one (lane_project) the lanes also compute it together; elsewhere it is the
+// scalar solver's project_sums on that lane's sums. lm_solve's end (lm_solve_rest, lm_full where VarPro hands over) is
+// the scalar solver's own code, per curve. Measured: ~1.35x per power_law solve at 10^5-10^6 curves (bench/README.md,
+// stop 31; the prototype without lm_full's continuation, bench/proto/solve_lanes.cpp, 2.1-2.5x).
 //
 // A curve's result depends on its own data only: a lane sums its curve's points in order, points beyond a shorter
 // curve's end add exact zeros, lanes never mix, and the runs are independent. So a curve fits to the same bits alone
