@@ -104,84 +104,75 @@ def generate(op, a, b, arg, consts, n_params: int, n_inputs: int, linear, scale,
         elif o not in nullary:
             active[i] = active[a[i]] or (o in arity2 and active[b[i]])
 
-    fwd = []
-    for i, o in enumerate(names):
-        A = f"v{a[i]}"
-        B = f"v{b[i]}"
-        if o == "const":
-            e = _lit(consts[arg[i]])
-        elif o == "param":
-            e = f"p[{arg[i]}]"
-        elif o == "input":
-            e = f"@X{arg[i]}@"
-        elif o in ("add", "sub", "mul", "div"):
-            e = f"{A} {dict(add='+', sub='-', mul='*', div='/')[o]} {B}"
-        elif o == "powk":
-            e = f"std::pow({A}, {_lit(consts[arg[i]])})"
-        elif o == "neg":
-            e = f"-{A}"
-        elif o == "min":
-            e = f"{B} < {A} ? {B} : {A}"
-        elif o == "max":
-            e = f"{B} > {A} ? {B} : {A}"
-        else:
-            e = f"{_UNARY_CALL[o]}({A})"
-        fwd.append(f"    const double v{i} = {e};")
+    def sweeps(t):
+        """The forward lines and the reverse sweep's lines in double (t False: eval, eval_soa) or on the number type
+        T (t True: eval_t, core/laws/law.hpp; math through core/vtype.hpp's vm::, constants made T by vm::cst)."""
+        num, math = ("T", "vm::") if t else ("double", "std::")
+        cst = (lambda v: f"vm::cst<T>({v})") if t else (lambda v: v)
+        fwd = []
+        for i, o in enumerate(names):
+            A = f"v{a[i]}"
+            B = f"v{b[i]}"
+            if o == "const":
+                e = cst(_lit(consts[arg[i]]))
+            elif o == "param":
+                e = f"p[{arg[i]}]"
+            elif o == "input":
+                e = f"@X{arg[i]}@"
+            elif o in ("add", "sub", "mul", "div"):
+                e = f"{A} {dict(add='+', sub='-', mul='*', div='/')[o]} {B}"
+            elif o == "powk":
+                e = f"{math}pow({A}, {_lit(consts[arg[i]])})"
+            elif o == "neg":
+                e = f"-{A}"
+            elif o == "min":
+                e = f"{B} < {A} ? {B} : {A}"
+            elif o == "max":
+                e = f"{B} > {A} ? {B} : {A}"
+            else:
+                e = f"vm::{o}({A})" if t else f"{_UNARY_CALL[o]}({A})"
+            fwd.append(f"    const {num} v{i} = {e};")
 
-    # Reverse sweep: adjoints d<i> of the active slots, accumulated in the bytecode's order (formula.hpp eval).
-    rev = [f"      double d{i} = 0.0;" for i in range(n) if active[i]]
-    rev += ["      @GZERO@", f"      d{n - 1} = 1.0;"]
-    for i in range(n - 1, -1, -1):
-        if not active[i]:
-            continue
-        o = names[i]
-        w = f"d{i}"
-        ai, bi = a[i], b[i]
-        da = o not in nullary and active[ai]
-        db = o in arity2 and active[bi]
-        A, B, V = f"v{ai}", f"v{bi}", f"v{i}"
-        s = []
-        if o == "param":
-            s.append(f"@G{arg[i]}@ += {w};")
-        elif o == "add":
-            s += [f"d{ai} += {w};"] * da + [f"d{bi} += {w};"] * db
-        elif o == "sub":
-            s += [f"d{ai} += {w};"] * da + [f"d{bi} -= {w};"] * db
-        elif o == "mul":
-            s += [f"d{ai} += {w} * {B};"] * da + [f"d{bi} += {w} * {A};"] * db
-        elif o == "div":
-            s += [f"d{ai} += {w} * (1.0 / {B});"] * da + [f"d{bi} -= {w} * {V} * (1.0 / {B});"] * db
-        elif o == "powk" and da:
-            c = consts[arg[i]]
-            s.append(f"d{ai} += {w} * ({_lit(c)} * std::pow({A}, {_lit(c - 1.0)}));")
-        elif o in _UNARY_ADJOINT and da:
-            s.append(f"d{ai} += " + _UNARY_ADJOINT[o].format(w=w, A=A, V=V) + ";")
-        elif o == "min":
-            s += [f"d{bi} += {B} < {A} ? {w} : 0.0;"] * db + [f"d{ai} += {B} < {A} ? 0.0 : {w};"] * da
-        elif o == "max":
-            s += [f"d{bi} += {B} > {A} ? {w} : 0.0;"] * db + [f"d{ai} += {B} > {A} ? 0.0 : {w};"] * da
-        rev += [f"      {t}" for t in s]
+        # Reverse sweep: adjoints d<i> of the active slots, accumulated in the bytecode's order (formula.hpp eval).
+        rev = [f"      {num} d{i} = {cst('0.0')};" for i in range(n) if active[i]]
+        rev += ["      @GZERO@", f"      d{n - 1} = {cst('1.0')};"]
+        for i in range(n - 1, -1, -1):
+            if not active[i]:
+                continue
+            o = names[i]
+            w = f"d{i}"
+            ai, bi = a[i], b[i]
+            da = o not in nullary and active[ai]
+            db = o in arity2 and active[bi]
+            A, B, V = f"v{ai}", f"v{bi}", f"v{i}"
+            s = []
+            if o == "param":
+                s.append(f"@G{arg[i]}@ += {w};")
+            elif o == "add":
+                s += [f"d{ai} += {w};"] * da + [f"d{bi} += {w};"] * db
+            elif o == "sub":
+                s += [f"d{ai} += {w};"] * da + [f"d{bi} -= {w};"] * db
+            elif o == "mul":
+                s += [f"d{ai} += {w} * {B};"] * da + [f"d{bi} += {w} * {A};"] * db
+            elif o == "div":
+                s += [f"d{ai} += {w} * (1.0 / {B});"] * da + [f"d{bi} -= {w} * {V} * (1.0 / {B});"] * db
+            elif o == "powk" and da:
+                c = consts[arg[i]]
+                s.append(f"d{ai} += {w} * ({_lit(c)} * {math}pow({A}, {_lit(c - 1.0)}));")
+            elif o in _UNARY_ADJOINT and da:
+                s.append(f"d{ai} += " + _UNARY_ADJOINT[o].format(w=w, A=A, V=V) + ";")
+            elif o == "min":
+                s += [f"d{bi} += {B} < {A} ? {w} : 0.0;"] * db + [f"d{ai} += {B} < {A} ? 0.0 : {w};"] * da
+            elif o == "max":
+                s += [f"d{bi} += {B} > {A} ? {w} : 0.0;"] * db + [f"d{ai} += {B} > {A} ? 0.0 : {w};"] * da
+            rev += [f"      {ln}" for ln in s]
+        return fwd, rev
 
-    # The same evaluation on any number type T (eval_t, core/laws/law.hpp: double, or the vector-lane solver's 4
-    # doubles, core/fit/lanes.hpp), for the tapes whose operations have a T form (core/vtype.hpp's vm:: math).
+    fwd, rev = sweeps(False)
+    # The same evaluation on the number type T (eval_t: double, or the vector-lane solver's 4 doubles,
+    # core/fit/lanes.hpp), for the tapes whose operations all have a T form (core/vtype.hpp's vm:: math).
     lanes_ok = all(o in _T_OPS for o in names)
-    t_fwd = []
-    for i, o in enumerate(names):
-        A = f"v{a[i]}"
-        if o == "const":
-            e = f"vm::cst<T>({_lit(consts[arg[i]])})"
-        elif o == "powk":
-            e = f"vm::pow({A}, {_lit(consts[arg[i]])})"
-        elif o in ("exp", "log", "sqrt"):
-            e = f"vm::{o}({A})"
-        else:
-            e = fwd[i].split(" = ", 1)[1][:-1]
-        t_fwd.append(f"    const T v{i} = {e};")
-    t_rev = []
-    for ln in rev:
-        ln = re.sub(r"double (d\d+) = 0\.0;", r"T \1 = vm::cst<T>(0.0);", ln)
-        ln = re.sub(r"(d\d+) = 1\.0;", r"\1 = vm::cst<T>(1.0);", ln)
-        t_rev.append(ln.replace("std::pow(", "vm::pow("))
+    t_fwd, t_rev = sweeps(True) if lanes_ok else ([], [])
 
     P, D = int(n_params), int(n_inputs)
     lin = ", ".join("true" if bool(t) else "false" for t in linear)

@@ -633,7 +633,8 @@ struct LanesFor : LaneModel<typename LaneModelOf<Model>::type> {};
 template <class Model>
 inline bool batch_lanes(const Model& m, const BatchInput& in, const StartSpec& st, const Options& o) {
   if constexpr (LanesFor<Model>::value) {
-    return st.S <= 1 && !in.w && lanes_serve(typename LaneModelOf<Model>::type{}, o) && varpro_applies(m, o);
+    (void)m;  // (its flags are the lane model's: lanes_serve checks VarPro applies)
+    return st.S <= 1 && !in.w && lanes_serve(typename LaneModelOf<Model>::type{}, o);
   } else {
     return false;
   }

@@ -217,19 +217,7 @@ LAWFIT_INLINE unsigned lane_project(const LaneSums<Law::P>& sm, const double (*p
       lf[i][j] = s * inv;
     }
   }
-  auto solve = [&](V4* b) {  // ldlt_solve_n
-    for (int i = 0; i < NL; ++i) {
-      V4 s = b[i];
-      for (int k = 0; k < i; ++k) s -= lf[i][k] * b[k];
-      b[i] = s;
-    }
-    for (int i = 0; i < NL; ++i) b[i] *= lf[i][i];
-    for (int i = NL - 1; i >= 0; --i) {
-      V4 s = b[i];
-      for (int k = i + 1; k < NL; ++k) s -= lf[k][i] * b[k];
-      b[i] = s;
-    }
-  };
+  auto solve = [&](V4* b) { ldlt_solve_n<NL>(&lf[0][0], NL, NL, b); };
   // The full step from the start (dc = 0): s = -A_LL^-1 g_L; inside the box (t = 1) it is the step.
   V4 dc[NL];
   for (int u = 0; u < NL; ++u) {

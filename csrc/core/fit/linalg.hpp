@@ -137,14 +137,15 @@ LAWFIT_HD LAWFIT_INLINE bool ldlt_n(double* a, int n_rt, int ld) {
   }
 }
 
-template <int N>
-LAWFIT_HD LAWFIT_INLINE void ldlt_solve_n(const double* l, int n_rt, int ld, double* b) {
+// (T: double, or for a fixed N any number type with arithmetic, e.g. the vector lanes' 4 doubles, core/fit/lanes.hpp)
+template <int N, class T>
+LAWFIT_HD LAWFIT_INLINE void ldlt_solve_n(const T* l, int n_rt, int ld, T* b) {
   if constexpr (N == 0) {
     ldlt_solve_rt(l, n_rt, ld, b);
   } else {
     LAWFIT_UNROLL
     for (int i = 0; i < N; ++i) {
-      double s = b[i];
+      T s = b[i];
       LAWFIT_UNROLL
       for (int k = 0; k < i; ++k) s -= l[i * ld + k] * b[k];
       b[i] = s;
@@ -153,7 +154,7 @@ LAWFIT_HD LAWFIT_INLINE void ldlt_solve_n(const double* l, int n_rt, int ld, dou
     for (int i = 0; i < N; ++i) b[i] *= l[i * ld + i];
     LAWFIT_UNROLL
     for (int i = N - 1; i >= 0; --i) {
-      double s = b[i];
+      T s = b[i];
       LAWFIT_UNROLL
       for (int k = i + 1; k < N; ++k) s -= l[k * ld + i] * b[k];
       b[i] = s;

@@ -414,6 +414,14 @@ LAWFIT_HD LAWFIT_INLINE void damping_accepted(double rho, double& lambda, double
   nu = 2.0;
 }
 
+// Nielsen's update after a rejected step (or a damped system that cannot be factored): the damping raised, its factor
+// doubled. true once lambda passes 1e30: no damping is left to try (the caller's exit).
+LAWFIT_HD LAWFIT_INLINE bool damping_raised(double& lambda, double& nu) {
+  lambda *= nu;
+  nu *= 2.0;
+  return lambda > 1e30;
+}
+
 // Decrease of the quadratic model for the step: -(g.step + step^T a step / 2).
 template <int PMAX>
 LAWFIT_HD LAWFIT_INLINE double predicted_decrease(const double* a, const double* g, int n, const double* step) {
@@ -520,9 +528,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_full(const Model& m, const Curve& c, const do
     while (!accepted) {
       double h[PMAX];
       if (!damped_step<PMAX>(ne->a, ne->g, np, fixed, lambda, dscale, h)) {
-        lambda *= nu;
-        nu *= 2.0;
-        if (lambda > 1e30) {
+        if (damping_raised(lambda, nu)) {
           status = singular_start ? SINGULAR : CONVERGED;
           done = true;
           break;
@@ -576,9 +582,7 @@ LAWFIT_HD LMResult<Model::PMAX> lm_full(const Model& m, const Curve& c, const do
           done = true;
           break;
         }
-        lambda *= nu;
-        nu *= 2.0;
-        if (lambda > 1e30) {
+        if (damping_raised(lambda, nu)) {
           status = CONVERGED;  // stationary to machine precision
           done = true;
           break;

@@ -192,9 +192,7 @@ class SharedFit {
           anybad = !cholesky(s, ns_, PMAX);
         }
         if (anybad) {
-          lambda *= nu;
-          nu *= 2.0;
-          if (lambda > 1e30) {
+          if (damping_raised(lambda, nu)) {
             status = (it == 0) ? SINGULAR : CONVERGED;
             done = true;
             break;
@@ -269,9 +267,7 @@ class SharedFit {
             done = true;
           }
         } else {
-          lambda *= nu;
-          nu *= 2.0;
-          if (lambda > 1e30) {
+          if (damping_raised(lambda, nu)) {
             status = CONVERGED;
             done = true;
             break;

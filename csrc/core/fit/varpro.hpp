@@ -587,9 +587,7 @@ struct VarProRun {
       phase = DONE;
       return;
     }
-    lambda *= nu;
-    nu *= 2.0;
-    if (lambda > 1e30) status = CONVERGED;  // stationary to machine precision
+    if (damping_raised(lambda, nu)) status = CONVERGED;  // stationary to machine precision
     return trial();
   }
 
@@ -629,9 +627,7 @@ struct VarProRun {
     while (status == MAX_ITER) {
       double h[PMAX];
       if (!damped_step<PMAX>(cp->s, cp->g, nn, fixed, lambda, dscale, h)) {
-        lambda *= nu;
-        nu *= 2.0;
-        if (lambda > 1e30) status = CONVERGED;  // lm_full takes over from here
+        if (damping_raised(lambda, nu)) status = CONVERGED;  // lm_full takes over from here
         continue;
       }
       double step[PMAX], hnorm = 0.0, tnorm = 0.0;

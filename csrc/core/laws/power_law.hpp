@@ -22,12 +22,15 @@ struct PowerLaw : LogInputs<PowerLaw, 1> {
 
   LAWFIT_HD static bool domain(const double* x) { return x[0] > 0.0; }
   // x^-alpha from log x: the one place the power is computed (eval_prepared and term share it).
-  LAWFIT_HD static double inv_pow(double lx, double alpha) { return std::exp(-alpha * lx); }
+  template <class T>
+  LAWFIT_HD static T inv_pow(T lx, T alpha) {
+    return vm::exp(-alpha * lx);
+  }
   // (eval_t: the evaluation on any number type T, double or the vector lanes' 4 doubles; law.hpp)
   template <class T>
   LAWFIT_HD static T eval_t(const T* xp, const T* p, T* g) {
     const T lx = xp[0];
-    const T t = vm::exp(-p[2] * lx);  // x^-alpha (inv_pow)
+    const T t = inv_pow(lx, p[2]);  // x^-alpha
     if (g) {
       g[0] = T{} + 1.0;
       g[1] = t;
